@@ -1,0 +1,1 @@
+"""Input-table contracts: canonical names, Chinese aliases, types, checks and the folder reader."""

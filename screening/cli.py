@@ -1,0 +1,64 @@
+"""The ``screening`` command line.
+
+Each command group lives in its own module under ``screening.commands`` and registers itself
+on the one Typer app here. Errors a user can act on (``IPWhitelistError``) become one line of
+cause and one of remedy with a non-zero exit code; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from data_contracts.errors import IPWhitelistError
+
+app = typer.Typer(
+    name="screening",
+    help="Screen technology SMEs for patent-pledge loans and push explained whitelists to banks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_err = Console(stderr=True, highlight=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version of ip-whitelist."""
+    from screening import __version__
+
+    typer.echo(__version__)
+
+
+def _register() -> None:
+    from screening.commands import data_cmds, feature_cmds, model_cmds, retrain_cmds, run_cmds
+
+    for module in (data_cmds, feature_cmds, model_cmds, run_cmds, retrain_cmds):
+        module.register(app)
+
+
+_register()
+
+
+def report_error(exc: IPWhitelistError) -> int:
+    """Print the two-line error a user sees and return the exit code."""
+    _err.print(f"[bold red]error:[/] {exc.cause}")
+    if exc.remedy:
+        _err.print(f"[bold]remedy:[/] {exc.remedy}")
+    return exc.exit_code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except IPWhitelistError as exc:
+        sys.exit(report_error(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

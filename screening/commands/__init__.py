@@ -1,0 +1,1 @@
+"""Command groups of the ``screening`` CLI; each module has ``register(app)``."""
