@@ -100,7 +100,7 @@ def check_uscc(raw: object) -> CheckResult:
             f"USCC {code}: organisation-code check character {org[8]!r} is wrong "
             f"(expected {org_code_check_char(org[:8])!r})",
         )
-    if not code[2:4] == LEGACY_PILOT_REGION_PREFIX:
+    if code[2:4] != LEGACY_PILOT_REGION_PREFIX:
         return CheckResult(
             code,
             False,
@@ -147,7 +147,9 @@ def check_app_no(raw: object) -> CheckResult:
     """
     text = normalize_app_no(raw)
     if not text:
-        return CheckResult(text, False, "app_no_missing", "申请号为空 / application number is empty")
+        return CheckResult(
+            text, False, "app_no_missing", "申请号为空 / application number is empty"
+        )
     m = _APP_BODY.match(text)
     if not m:
         return CheckResult(
@@ -175,4 +177,10 @@ def make_app_no(year: int, type_digit: int, serial: int) -> str:
     return f"CN{body}.{app_no_check_char(body)}"
 
 
-PATENT_TYPE_BY_DIGIT = {"1": "invention", "8": "invention", "2": "utility_model", "9": "utility_model", "3": "design"}
+PATENT_TYPE_BY_DIGIT = {
+    "1": "invention",
+    "8": "invention",
+    "2": "utility_model",
+    "9": "utility_model",
+    "3": "design",
+}

@@ -26,6 +26,11 @@ app = typer.Typer(
 _err = Console(stderr=True, highlight=False)
 
 
+@app.callback()
+def _root() -> None:
+    """Screen technology SMEs for patent-pledge loans and push explained whitelists to banks."""
+
+
 @app.command()
 def version() -> None:
     """Print the version of ip-whitelist."""
