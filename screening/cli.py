@@ -40,9 +40,16 @@ def version() -> None:
 
 
 def _register() -> None:
-    from screening.commands import data_cmds, feature_cmds, model_cmds, retrain_cmds, run_cmds
+    from screening.commands import (
+        data_cmds,
+        feature_cmds,
+        model_cmds,
+        retrain_cmds,
+        run_cmds,
+        sample_cmds,
+    )
 
-    for module in (data_cmds, feature_cmds, model_cmds, run_cmds, retrain_cmds):
+    for module in (sample_cmds, data_cmds, feature_cmds, model_cmds, run_cmds, retrain_cmds):
         module.register(app)
 
 
