@@ -1,0 +1,136 @@
+"""The MLflow model registry side: register a model folder, resolve a model reference.
+
+A registered version is an MLflow pyfunc "model from code" (``_pyfunc_model.py``) whose
+artifact ``model_dir`` is the model folder written by ``models`` (booster text, model card,
+model report). Nothing is pickled; the engine loads the folder with ``models.load_model``.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from data_contracts.errors import ModelError
+from models.base import Scorer
+from screening.retrain.tracking import TrackingTarget, make_client, resolve_tracking
+
+CHAMPION = "champion"
+PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
+_REF = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>\d+))$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed ``models:/NAME@alias`` or ``models:/NAME/VERSION`` reference."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    def __str__(self) -> str:
+        return (
+            f"models:/{self.name}@{self.alias}"
+            if self.alias
+            else f"models:/{self.name}/{self.version}"
+        )
+
+
+def parse_model_ref(ref: str) -> ModelRef:
+    """Parse a registry reference.
+
+    Raises
+    ------
+    ModelError
+        If ``ref`` is not ``models:/NAME@alias`` or ``models:/NAME/VERSION``.
+    """
+    m = _REF.match(str(ref).strip())
+    if not m:
+        raise ModelError(
+            f"model reference {ref!r} is not models:/NAME@alias or models:/NAME/VERSION",
+            "write e.g. models:/ip-whitelist@champion or models:/ip-whitelist/3",
+        )
+    return ModelRef(m["name"], m["alias"], m["version"])
+
+
+def _target(tracking_uri: str | None) -> TrackingTarget:
+    if tracking_uri:
+        return TrackingTarget(uri=tracking_uri)
+    # MLflow itself honours MLFLOW_TRACKING_URI; when the caller passed nothing we follow
+    # MLflow if it has been pointed somewhere, otherwise our documented embedded store.
+    from mlflow.environment_variables import MLFLOW_TRACKING_URI
+
+    if MLFLOW_TRACKING_URI.is_set():
+        return TrackingTarget(uri=MLFLOW_TRACKING_URI.get())
+    return resolve_tracking()
+
+
+def resolve_version(client, ref: ModelRef):
+    """The ``ModelVersion`` a reference points at, or a ``ModelError`` saying why not."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if ref.alias:
+            return client.get_model_version_by_alias(ref.name, ref.alias)
+        return client.get_model_version(ref.name, ref.version)
+    except MlflowException as exc:
+        raise ModelError(
+            f"{ref} cannot be resolved in the MLflow registry at {client.tracking_uri}: "
+            f"{str(exc).splitlines()[0]}",
+            "check the model name and alias/version (screening promote sets @champion), "
+            "and MLFLOW_TRACKING_URI / --tracking-dir",
+        ) from exc
+
+
+def download_model_dir(client, ref: ModelRef, dst: Path) -> Path:
+    """Download a registered version and return its model folder (holding the model card)."""
+    import mlflow.artifacts
+
+    version = resolve_version(client, ref)
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{ref.name}/{version.version}",
+            dst_path=str(dst),
+            tracking_uri=client.tracking_uri,
+        )
+    )
+    cards = sorted(local.glob("artifacts/*/model_card.json"))
+    if not cards:
+        raise ModelError(
+            f"{ref} (version {version.version}) holds no model folder with model_card.json",
+            "register models with `screening train --register NAME`",
+        )
+    return cards[0].parent
+
+
+def load_registered_model(ref: str, *, tracking_uri: str | None = None) -> Scorer:
+    """Load a registered model as a scorer.
+
+    Parameters
+    ----------
+    ref : str
+        ``models:/NAME@alias`` (e.g. ``models:/ip-whitelist@champion``) or
+        ``models:/NAME/VERSION``.
+    tracking_uri : str, optional
+        MLflow tracking URI. Default: MLflow's own setting when ``MLFLOW_TRACKING_URI`` is
+        set, otherwise the embedded store ``./mlruns/mlflow.db``.
+
+    Returns
+    -------
+    Scorer
+        What ``models.load_model`` returns for the registered model folder.
+
+    Raises
+    ------
+    ModelError
+        Malformed reference, unknown name/alias/version, or a version without a model folder.
+    """
+    from models import load_model
+
+    parsed = parse_model_ref(ref)
+    client = make_client(_target(tracking_uri))
+    with tempfile.TemporaryDirectory(prefix="ipw-model-") as tmp:
+        folder = download_model_dir(client, parsed, Path(tmp))
+        # load_model reads the booster text and card into memory, so the download can go.
+        return load_model(folder)

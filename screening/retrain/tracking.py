@@ -1,0 +1,80 @@
+"""Where MLflow lives.
+
+By default tracking is embedded: a SQLite store ``<dir>/mlflow.db`` with artifacts in
+``<dir>/mlartifacts``, ``dir`` defaulting to ``./mlruns`` under the current directory. A
+tracking server is used instead when the command line is given its address (it reads
+``MLFLOW_TRACKING_URI`` at the edge; this module never reads the environment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TRACKING_DIR = Path("mlruns")
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    """An MLflow tracking URI and, for the embedded store, where artifacts go.
+
+    Attributes
+    ----------
+    uri : str
+        Tracking URI handed to ``MlflowClient``.
+    artifact_root : str | None
+        File URI of the artifact root for new experiments (embedded store only); ``None``
+        lets a server decide (it proxies artifacts).
+    """
+
+    uri: str
+    artifact_root: str | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.artifact_root is not None
+
+
+def resolve_tracking(
+    tracking_dir: Path | None = None, server_uri: str | None = None
+) -> TrackingTarget:
+    """Choose the tracking store.
+
+    Parameters
+    ----------
+    tracking_dir : Path, optional
+        Folder of the embedded store; default ``./mlruns``.
+    server_uri : str, optional
+        An explicit tracking URI (``http://host:port``, ``sqlite:///...``); wins over
+        ``tracking_dir``. The CLI passes ``MLFLOW_TRACKING_URI`` here.
+
+    Returns
+    -------
+    TrackingTarget
+    """
+    if server_uri:
+        return TrackingTarget(uri=server_uri)
+    folder = (tracking_dir or DEFAULT_TRACKING_DIR).resolve()
+    return TrackingTarget(
+        uri=f"sqlite:///{folder / 'mlflow.db'}",
+        artifact_root=(folder / "mlartifacts").as_uri(),
+    )
+
+
+def ensure_experiment(client, target: TrackingTarget, name: str) -> str:
+    """Id of experiment ``name``, created (with the embedded artifact root) if missing."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = f"{target.artifact_root}/{name}" if target.artifact_root else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def make_client(target: TrackingTarget):
+    """An ``MlflowClient`` on ``target`` (creating the embedded store's folder)."""
+    from mlflow.tracking import MlflowClient
+
+    if target.embedded:
+        db = target.uri.removeprefix("sqlite:///")
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=target.uri, registry_uri=target.uri)
