@@ -1,0 +1,147 @@
+"""Frozen settings of the retraining loop, parsed once at the command-line edge.
+
+The TOML file ``screening/config/retrain.toml`` is read by the CLI (``tomllib``) and handed
+to :func:`parse_retrain_config`; library functions receive the frozen objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from data_contracts.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Bad definition: a report within ``horizon_months`` that is NPL or ``dpd > bad_dpd``."""
+
+    horizon_months: int = 12
+    bad_dpd: int = 90
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Out-of-time validation window: the latest ``oot_share`` of labelled loans."""
+
+    oot_share: float = 0.25
+    min_oot_bads: int = 10
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """How much worse than the champion a challenger may be and still be promoted."""
+
+    auc_drop: float = 0.01
+    ks_drop: float = 0.03
+    brier_rise: float = 0.005
+    calibration_gap_rise: float = 0.02
+    max_score_psi: float = 0.25
+
+
+@dataclass(frozen=True)
+class PsiConfig:
+    """Population stability levels (domain.md §8) and the number of reference bins."""
+
+    watch: float = 0.10
+    act: float = 0.25
+    bins: int = 10
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Alert rules for realised default rates by grade."""
+
+    min_loans_per_grade: int = 20
+    default_rate_excess: float = 0.05
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """All retraining settings; ``lightgbm`` holds the learned model's parameters."""
+
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    psi: PsiConfig = field(default_factory=PsiConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    lightgbm: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def lightgbm_params(self) -> dict[str, Any]:
+        return dict(self.lightgbm)
+
+
+def _section(cls, raw: Any, name: str):
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"retrain config: [{name}] must be a table, got {type(raw).__name__}",
+            "fix screening/config/retrain.toml",
+        )
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"retrain config: unknown key(s) {', '.join(unknown)} in [{name}]",
+            f"use only {', '.join(known)}",
+        )
+    values = {}
+    for key, value in raw.items():
+        default = getattr(cls(), key)
+        kind = type(default)
+        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+        if isinstance(value, bool) or not ok:
+            raise ConfigError(
+                f"retrain config: [{name}] {key} must be a {kind.__name__}, got {value!r}",
+                "fix screening/config/retrain.toml",
+            )
+        values[key] = kind(value)
+    return cls(**values)
+
+
+def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
+    """Validate a parsed TOML mapping and freeze it.
+
+    Raises
+    ------
+    ConfigError
+        Unknown sections or keys, wrong types, or values out of range.
+    """
+    known = {"version", "labels", "validation", "gate", "psi", "monitor", "lightgbm"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"retrain config: unknown section(s) {', '.join(unknown)}",
+            f"use only {', '.join(sorted(known))}",
+        )
+    cfg = RetrainConfig(
+        labels=_section(LabelConfig, raw.get("labels"), "labels"),
+        validation=_section(ValidationConfig, raw.get("validation"), "validation"),
+        gate=_section(GateConfig, raw.get("gate"), "gate"),
+        psi=_section(PsiConfig, raw.get("psi"), "psi"),
+        monitor=_section(MonitorConfig, raw.get("monitor"), "monitor"),
+        lightgbm=tuple(sorted((raw.get("lightgbm") or {}).items())),
+    )
+    if not 0 < cfg.validation.oot_share < 1:
+        raise ConfigError(
+            f"retrain config: [validation] oot_share must be in (0, 1), got {cfg.validation.oot_share}",
+            "a share such as 0.25 keeps the latest quarter of labelled loans for validation",
+        )
+    if not 0 < cfg.psi.watch < cfg.psi.act:
+        raise ConfigError(
+            f"retrain config: [psi] needs 0 < watch < act, got watch={cfg.psi.watch} act={cfg.psi.act}",
+            "the usual levels are watch = 0.10, act = 0.25",
+        )
+    if not 2 <= cfg.psi.bins <= 50:
+        raise ConfigError(
+            f"retrain config: [psi] bins must be an int in [2, 50], got {cfg.psi.bins}",
+            "10 bins is the usual choice",
+        )
+    if cfg.labels.horizon_months < 1 or cfg.labels.bad_dpd < 0:
+        raise ConfigError(
+            "retrain config: [labels] horizon_months must be >= 1 and bad_dpd >= 0",
+            "input_format.md defines 12 months and 90 days",
+        )
+    return cfg

@@ -1,0 +1,298 @@
+"""Labels from the banks' loan ledger and the point-in-time training set.
+
+A loan is **bad** if any report dated within ``horizon_months`` of its disbursement
+classifies it substandard/doubtful/loss (次级/可疑/损失) or shows ``dpd > bad_dpd``
+(input_format.md). Only reports dated on or before ``as_of`` count: a label is a fact
+known at ``as_of`` like any other. A loan without a bad report is **good** once its
+horizon has fully elapsed by ``as_of`` and **unlabelled** (too young) before that.
+
+Every loan ends in exactly one ``status``: ``bad``, ``good``, ``unlabelled``,
+``not_disbursed`` (disbursed after ``as_of``) or ``unknown_firm`` (its USCC is not among the
+accepted enterprises, so it has no features; reported, never silently dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.errors import DataError
+from screening.retrain.config import LabelConfig
+
+NPL_CLASSES = ("substandard", "doubtful", "loss")
+STATUSES = ("bad", "good", "unlabelled", "not_disbursed", "unknown_firm")
+_LOAN_ATTRS = ["uscc", "bank", "disbursed_on", "maturity", "amount"]
+_REQUIRED = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
+
+
+def _check_loans(loans: pd.DataFrame) -> None:
+    missing = [c for c in _REQUIRED if c not in loans.columns]
+    if missing:
+        raise DataError(
+            f"loans table lacks column(s) {', '.join(missing)}",
+            "the ledger needs loan_id, uscc, bank, disbursed_on, maturity, amount, "
+            "report_date and classification (input_format.md, loans)",
+        )
+
+
+def label_loans(
+    loans: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | str,
+    known_usccs: pd.Series | None = None,
+    config: LabelConfig | None = None,
+) -> pd.DataFrame:
+    """One row per loan with its label as known at ``as_of``.
+
+    Parameters
+    ----------
+    loans : DataFrame
+        The canonical ``loans`` table (one row per loan and reporting date).
+    as_of : Timestamp or str
+        Date of knowledge: later reports and later disbursements are ignored.
+    known_usccs : Series, optional
+        USCCs of accepted enterprises; loans of other firms get status ``unknown_firm``.
+        ``None`` accepts every firm.
+    config : LabelConfig, optional
+        Horizon and dpd threshold (default 12 months, 90 days).
+
+    Returns
+    -------
+    DataFrame
+        ``loan_id, uscc, bank, disbursed_on, maturity, amount, first_loan, horizon_end,
+        outcome (bad/good/unlabelled/None), first_bad_on, status``, sorted by
+        ``disbursed_on, loan_id``. ``status`` is one of :data:`STATUSES`.
+    """
+    config = config or LabelConfig()
+    _check_loans(loans)
+    as_of = pd.Timestamp(as_of)
+    cols = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
+    cols += [c for c in ("dpd", "first_loan") if c in loans.columns]
+    rep = loans[cols].sort_values(["loan_id", "report_date"], kind="stable")
+    # Loan attributes come from the earliest report; later rows only add outcomes.
+    first = rep.drop_duplicates("loan_id", keep="first").set_index("loan_id")
+    out = first[_LOAN_ATTRS].copy()
+    out["first_loan"] = (
+        first["first_loan"] if "first_loan" in first else pd.Series(pd.NA, index=first.index)
+    ).astype("boolean")
+    out["horizon_end"] = out["disbursed_on"] + pd.DateOffset(months=config.horizon_months)
+
+    known = rep[rep["report_date"] <= as_of]
+    start = known["loan_id"].map(out["disbursed_on"])
+    end = known["loan_id"].map(out["horizon_end"])
+    dpd = known["dpd"].astype("Float64").fillna(0) if "dpd" in known else 0
+    is_bad = known["classification"].isin(NPL_CLASSES) | (dpd > config.bad_dpd)
+    in_window = (known["report_date"] >= start) & (known["report_date"] <= end)
+    bad_reports = known.loc[(is_bad & in_window).fillna(False).astype(bool)]
+    first_bad = bad_reports.groupby("loan_id")["report_date"].min()
+    out["first_bad_on"] = first_bad.reindex(out.index)
+
+    disbursed = out["disbursed_on"] <= as_of
+    bad = out["first_bad_on"].notna()
+    matured = out["horizon_end"] <= as_of
+    outcome = np.select([bad, matured], ["bad", "good"], default="unlabelled")
+    out["outcome"] = pd.Series(outcome, index=out.index, dtype="str").where(disbursed)
+    status = out["outcome"].copy()
+    if known_usccs is not None:
+        unknown = ~out["uscc"].isin(pd.Series(known_usccs).dropna().unique())
+        status = status.mask(unknown & disbursed, "unknown_firm")
+    out["status"] = status.fillna("not_disbursed").astype("str")
+    out = out.reset_index().sort_values(["disbursed_on", "loan_id"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    """What happened to every loan of the ledger (rows in = sum of ``counts``).
+
+    Attributes
+    ----------
+    as_of : Timestamp
+        Date of knowledge of the labels.
+    counts : dict
+        Loans per status (:data:`STATUSES`).
+    unknown_firm_examples : list
+        Up to 5 ``(loan_id, uscc)`` of loans whose firm is not an accepted enterprise.
+    labels : DataFrame
+        The per-loan table of :func:`label_loans`.
+    """
+
+    as_of: pd.Timestamp
+    counts: dict[str, int]
+    unknown_firm_examples: list[tuple[str, str]]
+    labels: pd.DataFrame = field(repr=False)
+
+    @property
+    def loans(self) -> int:
+        return int(sum(self.counts.values()))
+
+    @property
+    def bad_rate(self) -> float:
+        n = self.counts["bad"] + self.counts["good"]
+        return self.counts["bad"] / n if n else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no per-loan rows)."""
+        return {
+            "as_of": self.as_of.date().isoformat(),
+            "loans": self.loans,
+            "counts": dict(self.counts),
+            "bad_rate": None if np.isnan(self.bad_rate) else round(self.bad_rate, 6),
+            "unknown_firm_examples": [list(e) for e in self.unknown_firm_examples],
+        }
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines (Chinese and English)."""
+        c = self.counts
+        out = [
+            f"loans in ledger 台账贷款 {self.loans}: bad 坏 {c['bad']}, good 好 {c['good']}, "
+            f"unlabelled (younger than the horizon) 未满观察期 {c['unlabelled']}, "
+            f"disbursed after as-of 晚于基准日 {c['not_disbursed']}, "
+            f"unknown firm 企业不在名录 {c['unknown_firm']}",
+        ]
+        if self.unknown_firm_examples:
+            ex = ", ".join(f"{lid} ({u})" for lid, u in self.unknown_firm_examples)
+            out.append(f"loans whose USCC is not an accepted enterprise, e.g. {ex}")
+        return out
+
+
+def summarise_labels(labels: pd.DataFrame, as_of: pd.Timestamp) -> LabelReport:
+    """Count statuses and pick unknown-firm examples from a :func:`label_loans` table."""
+    counts = {s: int((labels["status"] == s).sum()) for s in STATUSES}
+    unknown = labels.loc[labels["status"] == "unknown_firm", ["loan_id", "uscc"]].head(5)
+    examples = [(str(a), str(b)) for a, b in unknown.itertuples(index=False)]
+    return LabelReport(pd.Timestamp(as_of), counts, examples, labels)
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Point-in-time training rows, one per labelled loan (sorted by disbursement date).
+
+    Attributes
+    ----------
+    X : DataFrame
+        Features of the borrower at ``as_of = disbursed_on`` (registry columns).
+    y : Series
+        1 = bad, 0 = good.
+    time : Series
+        Disbursement dates (the as-of of each row).
+    loan_ids : Series
+    uscc : Series
+    report : LabelReport
+    """
+
+    X: pd.DataFrame
+    y: pd.Series
+    time: pd.Series
+    loan_ids: pd.Series
+    uscc: pd.Series
+    report: LabelReport
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def oot_split(self, share: float) -> pd.Timestamp:
+        """First disbursement date of the out-of-time window (latest ``share`` of rows).
+
+        All loans disbursed on that date fall in the window, so no day is split.
+        """
+        if len(self) == 0:
+            raise DataError(
+                "no labelled loans to split into training and out-of-time validation",
+                "the ledger needs loans older than the label horizon",
+            )
+        k = min(len(self) - 1, int(np.floor(len(self) * (1 - share))))
+        return pd.Timestamp(self.time.iloc[k])
+
+    def subset(self, mask: pd.Series | np.ndarray) -> TrainingSet:
+        """Rows where ``mask`` is true (the report is kept whole)."""
+        m = np.asarray(mask, dtype=bool)
+        return TrainingSet(
+            self.X.loc[m].reset_index(drop=True),
+            self.y.loc[m].reset_index(drop=True),
+            self.time.loc[m].reset_index(drop=True),
+            self.loan_ids.loc[m].reset_index(drop=True),
+            self.uscc.loc[m].reset_index(drop=True),
+            self.report,
+        )
+
+
+FeatureBuilder = Callable[[pd.DataFrame, Any], pd.DataFrame]
+
+
+def _default_builder(pairs: pd.DataFrame, bundle: Any) -> pd.DataFrame:
+    from features import build_feature_matrix
+
+    return build_feature_matrix(pairs, bundle)
+
+
+def build_training_set(
+    bundle: Any,
+    *,
+    as_of: pd.Timestamp | str,
+    config: LabelConfig | None = None,
+    feature_builder: FeatureBuilder | None = None,
+) -> TrainingSet:
+    """Labelled loans joined to their borrower's features at the disbursement date.
+
+    Parameters
+    ----------
+    bundle : DataBundle
+        What ``data_contracts.read_data_dir`` returned (``tables`` with ``enterprises`` and
+        ``loans``).
+    as_of : Timestamp or str
+        Date of knowledge of the outcomes (usually the latest ledger report date).
+    config : LabelConfig, optional
+    feature_builder : callable, optional
+        ``(pairs, bundle) -> DataFrame`` with ``uscc, as_of`` and feature columns;
+        default ``features.build_feature_matrix``. Each row's features are computed at
+        ``as_of = disbursed_on``, so nothing known later can leak into them.
+
+    Returns
+    -------
+    TrainingSet
+    """
+    tables = bundle.tables
+    labels = label_loans(
+        tables["loans"],
+        as_of=as_of,
+        known_usccs=tables["enterprises"]["uscc"],
+        config=config,
+    )
+    report = summarise_labels(labels, pd.Timestamp(as_of))
+    rows = labels[labels["status"].isin(["bad", "good"])].reset_index(drop=True)
+    pairs = (
+        rows[["uscc", "disbursed_on"]]
+        .rename(columns={"disbursed_on": "as_of"})
+        .drop_duplicates()
+        .reset_index(drop=True)
+    )
+    builder = feature_builder or _default_builder
+    matrix = builder(pairs, bundle)
+    feats = [c for c in matrix.columns if c not in ("uscc", "as_of")]
+    joined = rows[["loan_id", "uscc", "disbursed_on", "status"]].merge(
+        matrix.rename(columns={"as_of": "disbursed_on"}),
+        on=["uscc", "disbursed_on"],
+        how="left",
+        validate="many_to_one",
+        indicator=True,
+    )
+    if (joined["_merge"] != "both").any():
+        lost = joined.loc[joined["_merge"] != "both", "loan_id"].head(5).tolist()
+        raise DataError(
+            f"the feature builder returned no row for {int((joined['_merge'] != 'both').sum())} "
+            f"labelled loans, e.g. {lost}",
+            "build_feature_matrix must return one row per (uscc, as_of) pair",
+        )
+    return TrainingSet(
+        X=joined[feats].reset_index(drop=True),
+        y=(joined["status"] == "bad").astype("int64"),
+        time=joined["disbursed_on"],
+        loan_ids=joined["loan_id"],
+        uscc=joined["uscc"],
+        report=report,
+    )

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+from data_contracts.errors import DataError
+from screening.retrain.config import LabelConfig
+from screening.retrain.labels import STATUSES, build_training_set, label_loans
+from tests.retrain._data import loan_rows, make_loans, uscc
+
+A, B = uscc(1), uscc(2)
+
+
+def _one(rows, as_of, **kw):
+    out = label_loans(make_loans(rows), as_of=as_of, **kw)
+    return out.set_index("loan_id")
+
+
+def test_substandard_within_horizon_is_bad():
+    rows = loan_rows(
+        "L1", A, "2022-01-10", [("2022-06-30", "normal", 0), ("2022-12-31", "substandard", 40)]
+    )
+    out = _one(rows, "2024-01-01")
+    assert out.loc["L1", "status"] == "bad"
+    assert out.loc["L1", "first_bad_on"] == pd.Timestamp("2022-12-31")
+
+
+def test_dpd_over_90_is_bad_but_90_is_not():
+    rows = loan_rows("L1", A, "2022-01-10", [("2022-06-30", "special_mention", 91)])
+    rows += loan_rows("L2", A, "2022-01-10", [("2022-06-30", "special_mention", 90)])
+    out = _one(rows, "2024-01-01")
+    assert out.loc["L1", "status"] == "bad"
+    assert out.loc["L2", "status"] == "good"
+
+
+def test_bad_report_after_horizon_does_not_count():
+    rows = loan_rows(
+        "L1", A, "2022-01-10", [("2023-01-10", "normal", 0), ("2023-01-11", "loss", 200)]
+    )
+    assert _one(rows, "2024-01-01").loc["L1", "status"] == "good"
+
+
+def test_young_loan_without_bad_report_is_unlabelled_and_young_bad_is_bad():
+    rows = loan_rows("L1", A, "2023-06-01", [("2023-09-30", "normal", 0)])
+    rows += loan_rows("L2", A, "2023-06-01", [("2023-09-30", "doubtful", 120)])
+    out = _one(rows, "2024-01-01")
+    assert out.loc["L1", "status"] == "unlabelled"
+    assert out.loc["L2", "status"] == "bad"
+
+
+def test_reports_after_as_of_are_not_known():
+    rows = loan_rows(
+        "L1", A, "2023-01-01", [("2023-03-31", "normal", 0), ("2023-09-30", "loss", 200)]
+    )
+    before = _one(rows, "2023-06-30").loc["L1"]
+    after = _one(rows, "2023-12-31").loc["L1"]
+    assert before["status"] == "unlabelled"
+    assert after["status"] == "bad"
+
+
+def test_future_disbursement_and_unknown_firm_are_reported():
+    rows = loan_rows("L1", A, "2025-01-01", [("2025-03-31", "normal", 0)])
+    rows += loan_rows("L2", B, "2021-01-01", [("2021-03-31", "normal", 0)])
+    out = _one(rows, "2024-01-01", known_usccs=pd.Series([A]))
+    assert out.loc["L1", "status"] == "not_disbursed"
+    assert out.loc["L2", "status"] == "unknown_firm"
+    assert out.loc["L2", "outcome"] == "good"
+
+
+def test_horizon_is_configurable():
+    rows = loan_rows("L1", A, "2022-01-01", [("2022-10-31", "substandard", 0)])
+    assert (
+        _one(rows, "2024-01-01", config=LabelConfig(horizon_months=6)).loc["L1", "status"] == "good"
+    )
+
+
+def test_missing_column_names_the_column():
+    loans = make_loans(loan_rows("L1", A, "2022-01-01", [("2022-03-31", "normal", 0)]))
+    with pytest.raises(DataError, match="loans table lacks column.*classification"):
+        label_loans(loans.drop(columns=["classification"]), as_of="2024-01-01")
+
+
+_cls = st.sampled_from(["normal", "special_mention", "substandard", "doubtful", "loss"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1500),
+            st.lists(
+                st.tuples(st.integers(0, 800), _cls, st.integers(0, 200)), min_size=1, max_size=4
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(0, 2000),
+)
+def test_every_loan_gets_exactly_one_status_and_later_reports_never_unbad(loans, as_of_day):
+    base = pd.Timestamp("2020-01-01")
+    rows = []
+    for i, (d, reps) in enumerate(loans):
+        disb = base + pd.Timedelta(days=d)
+        rows += loan_rows(
+            f"L{i}",
+            A if i % 3 else B,
+            disb,
+            [(disb + pd.Timedelta(days=r), c, p) for r, c, p in reps],
+        )
+    ledger = make_loans(rows)
+    as_of = base + pd.Timedelta(days=as_of_day)
+    out = label_loans(ledger, as_of=as_of, known_usccs=pd.Series([A]))
+    assert len(out) == len(loans)
+    assert out["status"].isin(STATUSES).all()
+    # Knowing more (a later as_of) never turns a bad loan good: bad is absorbing.
+    later = label_loans(ledger, as_of=as_of + pd.Timedelta(days=400)).set_index("loan_id")
+    bad_now = out.loc[out["outcome"] == "bad", "loan_id"]
+    assert (later.loc[bad_now, "outcome"] == "bad").all()
+
+
+def test_training_set_rows_accounting(bundle_and_builder):
+    bundle, builder = bundle_and_builder
+    ts = build_training_set(bundle, as_of="2025-06-30", feature_builder=builder)
+    rep = ts.report
+    assert rep.loans == bundle.tables["loans"]["loan_id"].nunique()
+    assert rep.counts["unknown_firm"] == 2
+    assert len(ts) == rep.counts["bad"] + rep.counts["good"]
+    assert int(ts.y.sum()) == rep.counts["bad"]
+    assert list(ts.X.columns) == ["x", "noise"]
+    assert ts.time.is_monotonic_increasing
+    assert "U0" in " ".join(rep.lines())
+
+
+def test_feature_builder_that_loses_rows_is_an_error(bundle_and_builder):
+    bundle, _ = bundle_and_builder
+    with pytest.raises(DataError, match="feature builder returned no row"):
+        build_training_set(
+            bundle, as_of="2025-06-30", feature_builder=lambda p, b: p.iloc[:3].assign(x=1.0)
+        )
