@@ -1,0 +1,199 @@
+"""Wall time and peak resident memory of one stage of work.
+
+Method (documented in ``benchmarks/README.md``):
+
+* **Wall time**: ``time.perf_counter`` around the stage.
+* **Peak RSS**: two independent readings, the larger one wins.
+
+  1. The kernel's own high-water mark. At the start of a stage we reset it by writing ``5``
+     to ``/proc/self/clear_refs`` (Linux >= 4.0), and at the end read ``VmHWM`` from
+     ``/proc/self/status``. This catches spikes of any length, including ones inside
+     DuckDB's or LightGBM's native threads.
+  2. A daemon thread reading ``VmRSS`` every ``interval_s`` (20 ms by default). It is the
+     fallback where the reset is not allowed, and a cross-check where it is.
+
+  Both measure the whole process (all threads), not only Python objects. Memory that an
+  earlier stage still holds counts towards a later stage's peak: that is what the machine
+  must have, so it is what we report.
+* **Subprocesses** (the sample generator) report their own peak through
+  ``resource.getrusage(RUSAGE_CHILDREN)``; see :func:`run_measured_subprocess`.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_kb(key: str) -> int | None:
+    """One ``kB`` field of ``/proc/self/status`` (``None`` where /proc is absent)."""
+    try:
+        text = _STATUS.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def current_rss_mb() -> float:
+    """Resident memory of this process now, in MiB (0.0 where it cannot be read)."""
+    kb = _status_kb("VmRSS")
+    if kb is None:
+        try:
+            import psutil  # optional: only where /proc is missing
+        except ImportError:
+            return 0.0
+        return psutil.Process().memory_info().rss / 2**20
+    return kb / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark of this process; ``True`` if it worked."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def kernel_peak_rss_mb() -> float | None:
+    """``VmHWM`` (peak RSS since start or since the last reset), in MiB."""
+    kb = _status_kb("VmHWM")
+    return None if kb is None else kb / 1024
+
+
+class RSSSampler:
+    """Background thread recording the largest ``VmRSS`` seen while it runs.
+
+    Parameters
+    ----------
+    interval_s : float, default 0.02
+        Time between two readings. Must be in (0, 10].
+
+    Attributes
+    ----------
+    peak_mb_ : float
+        Largest resident size seen, in MiB (set by :meth:`stop`).
+    samples_ : int
+        How many readings were taken.
+    """
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
+
+    def start(self) -> RSSSampler:
+        """Begin sampling in a daemon thread; returns ``self``."""
+        if not (isinstance(self.interval_s, int | float) and 0 < self.interval_s <= 10):
+            raise ValueError(
+                "The 'interval_s' parameter of RSSSampler must be a number in (0, 10]. "
+                f"Got {self.interval_s!r} instead."
+            )
+        self._stop = threading.Event()
+        self._peak = current_rss_mb()
+        self._count = 1
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            rss = current_rss_mb()
+            self._count += 1
+            if rss > self._peak:
+                self._peak = rss
+
+    def stop(self) -> float:
+        """Stop sampling, take a last reading and return the peak in MiB."""
+        if not hasattr(self, "_thread"):
+            raise RuntimeError("This RSSSampler was never started; call start() first.")
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb_ = max(self._peak, current_rss_mb())
+        self.samples_ = self._count + 1
+        return self.peak_mb_
+
+
+@dataclass
+class Measurement:
+    """What one measured stage cost.
+
+    Attributes
+    ----------
+    wall_s : float
+        Elapsed seconds.
+    peak_rss_mb : float
+        Peak resident memory of the process during the stage, MiB.
+    method : str
+        ``hwm+sampler`` when the kernel high-water mark was reset and read, ``sampler``
+        when only the sampling thread was available, ``child`` for a subprocess.
+    rows : int | None
+        Rows the stage processed (filled in by the caller).
+    """
+
+    wall_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    method: str = ""
+    rows: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float | None:
+        """Throughput, ``None`` where rows are unknown or the stage took no time."""
+        if self.rows is None or self.wall_s <= 0:
+            return None
+        return self.rows / self.wall_s
+
+
+@contextmanager
+def measure(interval_s: float = 0.02) -> Iterator[Measurement]:
+    """Measure wall time and peak RSS of the ``with`` block.
+
+    Examples
+    --------
+    >>> with measure() as m:
+    ...     data = list(range(1000))
+    >>> m.wall_s >= 0 and m.peak_rss_mb > 0
+    True
+    """
+    result = Measurement()
+    hwm_ok = reset_peak_rss()
+    sampler = RSSSampler(interval_s).start()
+    t0 = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.wall_s = time.perf_counter() - t0
+        sampled = sampler.stop()
+        hwm = kernel_peak_rss_mb() if hwm_ok else None
+        result.peak_rss_mb = max(sampled, hwm or 0.0)
+        result.method = "hwm+sampler" if hwm is not None else "sampler"
+
+
+def run_measured_subprocess(
+    cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[Measurement, subprocess.CompletedProcess[str]]:
+    """Run ``cmd`` to completion and measure its wall time and peak RSS.
+
+    The child's peak comes from ``getrusage(RUSAGE_CHILDREN).ru_maxrss``, which is the
+    largest peak of any child waited for so far; we report it only when this child raised
+    it, otherwise the earlier children's peak is an upper bound and we say so in ``method``.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss is in KiB on Linux.
+    method = "child" if after > before else "child (upper bound)"
+    return Measurement(wall_s=wall, peak_rss_mb=after / 1024, method=method), proc

@@ -1,0 +1,43 @@
+"""The stage meter sees memory that a stage allocates and releases before it ends."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks.rss import RSSSampler, current_rss_mb, measure, run_measured_subprocess
+
+
+def test_measure_catches_a_transient_allocation() -> None:
+    with measure() as m:
+        block = np.ones(200 * 2**20 // 8)  # 200 MiB, touched so it is resident
+        del block
+    base = current_rss_mb()
+    assert m.peak_rss_mb >= base + 150
+    assert m.wall_s > 0
+    assert m.method in ("hwm+sampler", "sampler")
+
+
+def test_rows_per_second() -> None:
+    with measure() as m:
+        pass
+    m.rows = 1000
+    assert m.rows_per_s == pytest.approx(1000 / m.wall_s)
+    m.rows = None
+    assert m.rows_per_s is None
+
+
+def test_sampler_rejects_bad_interval() -> None:
+    with pytest.raises(ValueError, match=r"'interval_s' parameter of RSSSampler must be a number"):
+        RSSSampler(0).start()
+    with pytest.raises(RuntimeError, match="never started"):
+        RSSSampler().stop()
+
+
+def test_subprocess_peak_is_the_child_peak() -> None:
+    code = "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum() > 0)"
+    m, proc = run_measured_subprocess([sys.executable, "-c", code])
+    assert proc.returncode == 0 and proc.stdout.strip() == "True"
+    assert m.peak_rss_mb >= 300
