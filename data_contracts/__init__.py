@@ -1,1 +1,35 @@
-"""Input-table contracts: canonical names, Chinese aliases, types, checks and the folder reader."""
+"""Input-table contracts: canonical names, Chinese aliases, types, checks and the folder reader.
+
+Public API
+----------
+read_data_dir, read_table
+    Read and validate a data folder / one table file into a :class:`DataBundle`.
+DataBundle, TableStats, FileInfo
+    What the reader returns (docs/data_model.md).
+CONTRACTS, TABLES, REQUIRED_TABLES
+    One :class:`TableContract` per input table.
+"""
+
+from data_contracts.bundle import DataBundle, FileInfo, TableStats
+from data_contracts.contracts import (
+    CONTRACTS,
+    REQUIRED_TABLES,
+    TABLES,
+    ColumnSpec,
+    TableContract,
+)
+from data_contracts.reader import empty_frame, read_data_dir, read_table
+
+__all__ = [
+    "CONTRACTS",
+    "REQUIRED_TABLES",
+    "TABLES",
+    "ColumnSpec",
+    "DataBundle",
+    "FileInfo",
+    "TableContract",
+    "TableStats",
+    "empty_frame",
+    "read_data_dir",
+    "read_table",
+]

@@ -1,0 +1,231 @@
+"""Find a table's file in a data folder and read it into an Arrow table of raw columns.
+
+CSV encodings are detected from the bytes (BOM -> utf-8-sig; valid UTF-8 -> utf-8; else a
+strict GB18030 decode, reported as ``gbk`` when the text is also valid GBK); nothing is
+assumed. CSV cells are read as strings; parquet keeps its types; XLSX cells become strings
+except real dates.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from data_contracts.errors import DataError
+
+FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """What came out of a file before any check.
+
+    ``bad_lines`` are CSV lines whose number of fields differs from the header:
+    (data row number, text, fields found).
+    """
+
+    data: pa.Table
+    source_row: pa.Array  # 1-based data row number of each row of ``data``
+    encoding: str
+    bad_lines: tuple[tuple[int, str, int], ...] = ()
+
+
+def find_table_file(folder: Path, table: str) -> Path | None:
+    """The single file holding ``table`` in ``folder``; None when there is none."""
+    found = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.stem.casefold() == table and p.suffix.casefold() in FORMATS
+    )
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise DataError(
+            f"table {table} has {len(found)} files: {names}",
+            f"keep exactly one file for {table} in {folder} and move the others away",
+        )
+    return found[0] if found else None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
+    """Return (encoding, decoded text) of CSV bytes, raising a DataError when unreadable."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return "utf-8-sig", data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _undecodable(name, exc) from None
+    try:
+        return "utf-8", data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise _undecodable(name, exc) from None
+    try:
+        data.decode("gbk")
+    except UnicodeDecodeError:
+        return "gb18030", text
+    return "gbk", text
+
+
+def _undecodable(name: str, exc: UnicodeDecodeError) -> DataError:
+    return DataError(
+        f"{name} is neither UTF-8 nor GBK/GB18030 (undecodable bytes at offset {exc.start})",
+        f"re-export {name} as UTF-8 CSV, XLSX or parquet",
+    )
+
+
+def read_raw(path: Path) -> RawTable:
+    """Read a CSV, XLSX (first sheet) or parquet file into an Arrow table of raw columns."""
+    fmt = FORMATS[path.suffix.casefold()]
+    if fmt == "csv":
+        return _read_csv(path)
+    if fmt == "parquet":
+        return _read_parquet(path)
+    return _read_xlsx(path)
+
+
+def _row_numbers(n: int) -> pa.Array:
+    return pa.array(range(1, n + 1), pa.int64()) if n else pa.array([], pa.int64())
+
+
+def _read_csv(path: Path) -> RawTable:
+    data = path.read_bytes()
+    encoding, text = detect_encoding(data, path.name)
+    if encoding != "utf-8":
+        data = text.encode("utf-8")
+    elif not text.strip():
+        data = b""
+    if not text.strip():
+        return RawTable(pa.table({}), _row_numbers(0), encoding)
+    # The header is the first record; csv.reader stops there without reading the rest.
+    header = next(csv.reader(io.StringIO(text)), [])
+    bad: list[tuple[int, str, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        # Pyarrow numbers rows from the header (= 1), skipping blank lines.
+        bad.append(((row.number or 0) - 1, row.text, row.actual_columns))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise DataError(
+            f"{path.name} cannot be parsed as CSV: {str(exc).splitlines()[0]}",
+            f"check the quoting and the header line of {path.name}",
+        ) from None
+    # Data row numbers skip the lines pyarrow set aside as invalid.
+    skipped = sorted(b[0] for b in bad)
+    rows = list(range(1, table.num_rows + 1))
+    if skipped:
+        rows = _renumber(table.num_rows, skipped)
+    return RawTable(table, pa.array(rows, pa.int64()), encoding, tuple(sorted(bad)))
+
+
+def _renumber(n: int, skipped: list[int]) -> list[int]:
+    out: list[int] = []
+    row = 0
+    it = iter(skipped)
+    nxt = next(it, None)
+    while len(out) < n:
+        row += 1
+        if row == nxt:
+            nxt = next(it, None)
+            continue
+        out.append(row)
+    return out
+
+
+def _read_parquet(path: Path) -> RawTable:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"{path.name} is not a readable parquet file ({str(exc).splitlines()[0]})",
+            f"re-export {path.name}",
+        ) from None
+    # Dictionary-encoded columns are decoded so every later step sees plain values.
+    cols = [
+        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
+    ]
+    table = pa.table(cols, names=[str(n) for n in table.column_names])
+    return RawTable(table, _row_numbers(table.num_rows), "binary")
+
+
+def _xlsx_cell(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is None:
+        return None
+    return str(value)
+
+
+def _read_xlsx(path: Path) -> RawTable:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken archive
+        raise DataError(
+            f"{path.name} is not a readable XLSX workbook ({type(exc).__name__})",
+            f"open {path.name} in a spreadsheet program and save it again as .xlsx",
+        ) from None
+    try:
+        ws = wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            return RawTable(pa.table({}), _row_numbers(0), "xlsx")
+        names = [str(h) if h is not None else "" for h in header]
+        while names and names[-1] == "":
+            names.pop()
+        width = len(names)
+        columns: list[list[object]] = [[] for _ in range(width)]
+        numbers: list[int] = []
+        for i, row in enumerate(rows, start=1):
+            cells = [_xlsx_cell(v) for v in row[:width]]
+            if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+                continue  # blank spreadsheet rows are not records
+            cells += [None] * (width - len(cells))
+            for col, cell in zip(columns, cells, strict=True):
+                col.append(cell)
+            numbers.append(i)
+    finally:
+        wb.close()
+    table = pa.table(
+        [pa.array(c, pa.string()) for c in columns],
+        names=[n if n else f"column_{j + 1}" for j, n in enumerate(names)],
+    )
+    return RawTable(table, pa.array(numbers, pa.int64()), "xlsx")
