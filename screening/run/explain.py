@@ -1,0 +1,299 @@
+"""Chinese explanations in score points (domain.md §8).
+
+For each explained firm: the top-k factors raising and the top-k lowering its score, with
+the firm's value and its percentile among peers of the same industry section, generated
+from the feature registry labels, e.g. ``有效发明专利数 12 件（高于同行业 85% 企业），+38 分``.
+Near-duplicate features (a count and its peer percentile, or features correlated above a
+threshold) are explained as one factor so a reader never sees the same fact twice.
+
+Everything is vectorised over firms; only the final string assembly loops, over at most
+``2 × top_k`` cells per firm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+REASON_COLUMNS = [
+    "uscc",
+    "direction",
+    "slot",
+    "factor",
+    "label_zh",
+    "members",
+    "points",
+    "value",
+    "percentile",
+    "text",
+]
+_PCT_KINDS = {"count", "share", "rate", "years", "amount"}
+_MIN_PEERS = 5
+
+
+def _spec_get(spec, key, default=None):
+    return getattr(spec, key, default) if spec is not None else default
+
+
+def factor_groups(
+    features: Sequence[str],
+    *,
+    specs: Mapping[str, object],
+    sample: pd.DataFrame | None = None,
+    threshold: float = 0.95,
+) -> dict[str, str]:
+    """Map every feature to the lead feature of its explanation group.
+
+    ``peer_pct_X`` always joins ``X``. With ``sample`` (a deterministic sample of the
+    scored feature matrix), numeric features whose Spearman correlation is at least
+    ``threshold`` in absolute value are merged too (single linkage). The lead of a group is
+    its first member in ``features`` order that is not a ``peer_pct_`` feature.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Model features in model order.
+    specs : mapping
+        Registry records by name (``features.registry.by_name()``).
+    sample : DataFrame, optional
+        Feature values used for the correlation merge.
+    threshold : float
+        Absolute Spearman correlation at or above which two features merge.
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"The 'threshold' parameter must be in (0, 1]. Got {threshold!r} instead.")
+    features = list(features)
+    parent = {f: f for f in features}
+
+    def find(f: str) -> str:
+        while parent[f] != f:
+            parent[f] = parent[parent[f]]
+            f = parent[f]
+        return f
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            # keep the earlier feature as root so the result does not depend on merge order
+            first, second = sorted((ra, rb), key=features.index)
+            parent[second] = first
+
+    for f in features:
+        if f.startswith("peer_pct_") and f[len("peer_pct_") :] in parent:
+            union(f[len("peer_pct_") :], f)
+    if sample is not None and len(sample) > 2:
+        numeric = [
+            f
+            for f in features
+            if f in sample.columns
+            and _spec_get(specs.get(f), "kind", "count") != "category"
+            and pd.api.types.is_numeric_dtype(sample[f])
+        ]
+        values = sample[numeric].astype("float64")
+        values = values.loc[:, values.nunique(dropna=True) > 1]
+        if values.shape[1] > 1:
+            ranks = values.rank().fillna(values.rank().mean())
+            corr = np.corrcoef(ranks.to_numpy().T)
+            cols = list(values.columns)
+            ii, jj = np.nonzero(np.triu(np.abs(np.nan_to_num(corr)) >= threshold, k=1))
+            for i, j in zip(ii, jj, strict=True):
+                union(cols[i], cols[j])
+    groups: dict[str, list[str]] = {}
+    for f in features:
+        groups.setdefault(find(f), []).append(f)
+    lead_of = {}
+    for members in groups.values():
+        plain = [m for m in members if not m.startswith("peer_pct_")]
+        lead = (plain or members)[0]
+        for m in members:
+            lead_of[m] = lead
+    return lead_of
+
+
+def peer_percentiles(
+    matrix: pd.DataFrame, features: Sequence[str], by: str = "firm_industry_section"
+) -> pd.DataFrame:
+    """Share (0–100) of firms in the same ``by`` group with a strictly lower value.
+
+    NaN where the value is missing or the peer group has fewer than 5 firms with a value
+    (too few peers to say anything).
+    """
+    feats = [f for f in features if f in matrix.columns]
+    key = (
+        matrix[by].astype("str").fillna("?") if by in matrix else pd.Series("?", index=matrix.index)
+    )
+    values = matrix[feats].astype("float64")
+    grouped = values.groupby(key.to_numpy(), sort=False)
+    below = grouped.rank(method="min") - 1
+    n = grouped.transform("count")
+    pct = (below / n * 100).where(n >= _MIN_PEERS)
+    return pct
+
+
+def _fmt_value(value: float, spec) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "无数据"
+    kind = _spec_get(spec, "kind", "count")
+    unit = _spec_get(spec, "unit", "") or ""
+    vmax = _spec_get(spec, "valid_max")
+    if kind == "flag":
+        return "是" if value >= 0.5 else "否"
+    if kind == "count":
+        return f"{value:.0f} {unit}".strip()
+    if kind in ("share", "rate") and vmax is not None and vmax <= 1:
+        return f"{value * 100:.0f}%"
+    if kind == "years":
+        return f"{value:.1f} {unit or '年'}"
+    if unit == "%":
+        return f"{value:.0f}%"
+    return f"{value:.2f} {unit}".strip()
+
+
+def _fmt_points(points: float) -> str:
+    return f"{points:+.0f} 分" if abs(points) >= 1 else f"{points:+.1f} 分"
+
+
+def explain(
+    contributions: pd.DataFrame,
+    values: pd.DataFrame,
+    percentiles: pd.DataFrame,
+    uscc: Sequence[str],
+    *,
+    specs: Mapping[str, object],
+    lead_of: Mapping[str, str],
+    top_k: int = 3,
+) -> pd.DataFrame:
+    """Top-k reasons up and down per firm, as a long table.
+
+    Parameters
+    ----------
+    contributions : DataFrame
+        Score points per feature (rows aligned with ``uscc``), from ``ScoreResult``.
+    values : DataFrame
+        The firms' feature values (same rows; at least the lead features).
+    percentiles : DataFrame
+        Peer percentiles (same rows; NaN where not meaningful).
+    uscc : sequence of str
+        Firm identifiers, one per row.
+    specs : mapping
+        Registry records by feature name (labels, units, kinds).
+    lead_of : mapping
+        :func:`factor_groups` output.
+    top_k : int
+        Reasons per direction.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`REASON_COLUMNS`; one row per (firm, direction, slot) with a non-zero
+        factor, ``direction`` = ``up`` or ``down``, ordered by firm input order.
+    """
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"The 'top_k' parameter must be a positive int. Got {top_k!r} instead.")
+    features = list(contributions.columns)
+    leads = list(dict.fromkeys(lead_of.get(f, f) for f in features))
+    g_index = {g: i for i, g in enumerate(leads)}
+    onehot = np.zeros((len(features), len(leads)))
+    for i, f in enumerate(features):
+        onehot[i, g_index[lead_of.get(f, f)]] = 1.0
+    members = onehot.sum(axis=0).astype(int)
+    grouped = np.nan_to_num(contributions.to_numpy(dtype="float64")) @ onehot
+    k = min(top_k, len(leads))
+    uscc = np.asarray(uscc, dtype=object)
+
+    frames = []
+    for direction, sign in (("up", 1.0), ("down", -1.0)):
+        # stable sort on the signed points: ties go to the earlier factor, reproducibly
+        order = np.argsort(-sign * grouped, axis=1, kind="stable")[:, :k]
+        pts = np.take_along_axis(grouped, order, axis=1)
+        keep = sign * pts >= 0.05
+        rows, slots = np.nonzero(keep)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "row": rows,
+                    "direction": direction,
+                    "slot": slots + 1,
+                    "g": order[rows, slots],
+                    "points": pts[rows, slots],
+                }
+            )
+        )
+    long = pd.concat(frames, ignore_index=True).sort_values(
+        ["row", "direction", "slot"], ascending=[True, False, True], kind="mergesort"
+    )
+    g = long["g"].to_numpy()
+    r = long["row"].to_numpy()
+    lead_names = np.asarray(leads, dtype=object)[g]
+    val_arr = np.full(len(long), np.nan)
+    pct_arr = np.full(len(long), np.nan)
+    cat_arr = np.full(len(long), "", dtype=object)
+    for gi, lead in enumerate(leads):
+        sel = g == gi
+        if not sel.any() or lead not in values.columns:
+            continue
+        if not pd.api.types.is_numeric_dtype(values[lead]):
+            cat_arr[sel] = (
+                values[lead].astype("str").fillna("无数据").to_numpy(dtype=object)[r[sel]]
+            )
+        else:
+            val_arr[sel] = values[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
+        if lead in percentiles.columns:
+            pct_arr[sel] = percentiles[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
+
+    texts = []
+    labels = []
+    for lead, val, cat, pct, pts, gi in zip(
+        lead_names, val_arr, cat_arr, pct_arr, long["points"].to_numpy(), g, strict=True
+    ):
+        spec = specs.get(lead)
+        label = _spec_get(spec, "label_zh", lead)
+        labels.append(label)
+        kind = _spec_get(spec, "kind", "count")
+        if kind == "category" or cat:
+            body = f"{label}：{cat or '无数据'}"
+        elif kind == "flag":
+            body = f"{label}：{_fmt_value(val, spec)}"
+        else:
+            body = f"{label} {_fmt_value(val, spec)}"
+        if kind in _PCT_KINDS and not np.isnan(pct):
+            body += f"（高于同行业 {int(pct)}% 企业）"
+        if members[gi] > 1:
+            body += f"（含同类指标 {members[gi]} 项）"
+        texts.append(f"{body}，{_fmt_points(pts)}")
+    return pd.DataFrame(
+        {
+            "uscc": pd.array(uscc[r], dtype="str"),
+            "direction": pd.array(long["direction"].to_numpy(), dtype="str"),
+            "slot": long["slot"].to_numpy(dtype="int64"),
+            "factor": pd.array(lead_names, dtype="str"),
+            "label_zh": pd.array(labels, dtype="str"),
+            "members": members[g].astype("int64"),
+            "points": long["points"].to_numpy(dtype="float64"),
+            "value": val_arr,
+            "percentile": pct_arr,
+            "text": pd.array(texts, dtype="str"),
+        }
+    ).reset_index(drop=True)
+
+
+def reasons_wide(reasons: pd.DataFrame) -> pd.DataFrame:
+    """Per firm: ``reasons_up`` and ``reasons_down`` (texts joined by ``；``)."""
+    if reasons.empty:
+        return pd.DataFrame(
+            {
+                "uscc": pd.Series(dtype="str"),
+                "reasons_up": pd.Series(dtype="str"),
+                "reasons_down": pd.Series(dtype="str"),
+            }
+        )
+    wide = (
+        reasons.groupby(["uscc", "direction"], sort=False)["text"]
+        .agg("；".join)
+        .unstack("direction")
+    )
+    wide = wide.reindex(columns=["up", "down"])
+    wide.columns = ["reasons_up", "reasons_down"]
+    return wide.reset_index()

@@ -1,0 +1,357 @@
+"""Bank push packages: ``packages/<bank>/`` with xlsx, csv, json, report.html, manifest.
+
+Every text that leaves for a bank goes through the personal-data scrubber; every text cell
+of the CSV and the workbook goes through formula neutralisation. Only whitelisted firms
+are pushed, with the knock-out checks they passed (rule and source date), never the raw
+credit records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from screening.run.config import BankConfig, grade_number
+from screening.run.manifest import SigningKey, write_manifest
+from screening.run.safety import neutralise_frame, scrub_frame, scrub_pii
+from screening.run.xlsx import EXCEL_MAX_DATA_ROWS, Sheet, write_workbook
+
+WHITELIST_HEADERS = {
+    "seq": "序号",
+    "uscc": "统一社会信用代码",
+    "name": "企业名称",
+    "region_code": "行政区划代码",
+    "region_name": "地区",
+    "industry_code": "行业代码",
+    "park": "所属园区",
+    "score": "评分",
+    "grade": "等级",
+    "pd": "违约概率",
+    "nominated_by": "推荐来源",
+    "programmes_text": "有效资质",
+    "pledgeable_count": "可质押专利数",
+    "reasons_up": "主要加分因素",
+    "reasons_down": "主要减分因素",
+}
+REASON_HEADERS = {
+    "uscc": "统一社会信用代码",
+    "name": "企业名称",
+    "direction_zh": "方向",
+    "slot": "序号",
+    "label_zh": "因素",
+    "points": "分值",
+    "value": "企业取值",
+    "percentile": "同行业百分位",
+    "text": "理由",
+}
+PATENT_HEADERS = {
+    "uscc": "统一社会信用代码",
+    "name": "企业名称",
+    "app_no": "申请号",
+    "type_zh": "专利类型",
+    "title": "专利名称",
+    "remaining_years": "剩余保护期（年）",
+    "status": "状态",
+    "co_owners": "共有人",
+}
+
+
+@dataclass
+class PackageInputs:
+    """What every bank package is cut from (built once per run by the pipeline).
+
+    Attributes
+    ----------
+    meta : dict
+        ``batch_id``, ``as_of``, ``valid_until``, ``model_id``, ``rules_version``, ``issuer``,
+        ``contact``, ``config_sha256``, ``input_files``.
+    whitelist : DataFrame
+        One row per whitelisted firm in rank order (columns of :data:`WHITELIST_HEADERS`
+        except ``seq``, plus ``industry_section``, ``base_points``).
+    reasons : DataFrame
+        Long reasons table (``explain.REASON_COLUMNS``).
+    programmes : DataFrame
+        Active programme memberships: ``uscc``, ``programme_zh``, ``level_zh``,
+        ``valid_from``, ``valid_to``.
+    patents : DataFrame
+        Pledgeable patents: ``uscc``, ``app_no``, ``type_zh``, ``title``,
+        ``remaining_years``, ``status``, ``co_owners``.
+    checks : list of dict
+        Knock-out checks every pushed firm passed: ``rule_id``, ``name``, ``date``.
+    chart : callable
+        ``chart(uscc) -> svg`` (cached by the caller so banks share charts).
+    """
+
+    meta: dict[str, Any]
+    whitelist: pd.DataFrame
+    reasons: pd.DataFrame
+    programmes: pd.DataFrame
+    patents: pd.DataFrame
+    checks: list[dict[str, str]]
+    chart: Callable[[str], str]
+    created: dt.datetime = field(default_factory=lambda: dt.datetime(2000, 1, 1))
+
+
+def bank_mask(whitelist: pd.DataFrame, bank: BankConfig) -> np.ndarray:
+    """Which whitelisted firms go to ``bank`` (regions, industries and minimum grade)."""
+    mask = np.ones(len(whitelist), dtype=bool)
+    if bank.regions:
+        region = whitelist["region_code"].astype("str").fillna("")
+        mask &= region.str.startswith(tuple(bank.regions)).to_numpy(dtype=bool)
+    if bank.industries:
+        code = whitelist["industry_code"].astype("str").fillna("")
+        section = whitelist["industry_section"].astype("str").fillna("")
+        hit = code.str.startswith(tuple(bank.industries)) | section.isin(set(bank.industries))
+        mask &= hit.to_numpy(dtype=bool)
+    if bank.min_grade is not None:
+        grades = whitelist["grade"].astype("str").str.slice(1).astype("int64").to_numpy()
+        mask &= grades <= grade_number(bank.min_grade)
+    return mask
+
+
+def _fmt_date(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready records: NaN/NA → None, dates → ISO strings, numpy scalars → Python."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    return json.loads(out.to_json(orient="records", force_ascii=False, double_precision=10))
+
+
+def _by_firm(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    if frame.empty:
+        return {}
+    return frame.groupby("uscc", sort=False).indices
+
+
+def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, str]]:
+    m = inputs.meta
+    checks = "；".join(f"{c['name']}（依据截至 {c['date']}）" for c in inputs.checks)
+    return [
+        ("批次号", m["batch_id"]),
+        ("数据截至（核查日）", m["as_of"]),
+        ("有效期至", m["valid_until"]),
+        ("评分模型", m["model_id"]),
+        ("否决规则版本", m["rules_version"]),
+        ("推送单位", m["issuer"]),
+        ("联系方式", m["contact"]),
+        ("接收银行", f"{bank.name}（{bank.id}）"),
+        ("白名单企业数", str(n)),
+        (
+            "口径",
+            "评分越高风险越低；等级 T1 最优、T10 最差；违约概率为放款后 12 个月内的估计值；理由以分值计。",
+        ),
+        ("否决项核查", f"名单内企业均已通过：{checks}"),
+        ("个人信息", "本包不含身份证号、个人手机号等个人信息，不含信用记录原文。"),
+    ]
+
+
+def write_bank_package(
+    folder: Path,
+    bank: BankConfig,
+    inputs: PackageInputs,
+    *,
+    env: jinja2.Environment,
+    detail_limit: int = 300,
+    max_rows: int = EXCEL_MAX_DATA_ROWS,
+    key: SigningKey | None = None,
+) -> int:
+    """Write one bank's package into ``folder`` (created) and return its firm count."""
+    folder.mkdir(parents=True, exist_ok=False)
+    wl = inputs.whitelist.loc[bank_mask(inputs.whitelist, bank)].reset_index(drop=True)
+    wl.insert(0, "seq", pd.array(np.arange(1, len(wl) + 1), dtype="Int64"))
+    wl = scrub_frame(wl, keep=("uscc", "region_code", "industry_code", "grade"))
+    firms = set(wl["uscc"])
+    names = wl.set_index("uscc")["name"]
+
+    reasons = inputs.reasons.loc[inputs.reasons["uscc"].isin(firms)].copy()
+    reasons["name"] = reasons["uscc"].map(names)
+    reasons["direction_zh"] = reasons["direction"].map({"up": "加分", "down": "减分"})
+    reasons["points"] = reasons["points"].round(1)
+    reasons["percentile"] = reasons["percentile"].round(0)
+    patents = inputs.patents.loc[inputs.patents["uscc"].isin(firms)].copy()
+    patents["name"] = patents["uscc"].map(names)
+    patents["remaining_years"] = patents["remaining_years"].round(1)
+    patents = scrub_frame(patents, keep=("uscc", "app_no"))
+    programmes = inputs.programmes.loc[inputs.programmes["uscc"].isin(firms)]
+
+    table = wl[list(WHITELIST_HEADERS)].copy()
+    table["score"] = table["score"].round(1)
+    table["pd"] = table["pd"].round(6)
+
+    # CSV: UTF-8 with BOM so Excel opens it; text cells neutralised against formulas.
+    csv_frame = neutralise_frame(table).rename(columns=WHITELIST_HEADERS)
+    csv_frame.to_csv(
+        folder / "whitelist.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+    )
+
+    write_workbook(
+        folder / "whitelist.xlsx",
+        [
+            Sheet(
+                "白名单",
+                table,
+                list(WHITELIST_HEADERS.values()),
+                (6, 21, 36, 12, 10, 10, 24, 8, 6, 10, 18, 30, 12, 60, 60),
+            ),
+            Sheet(
+                "评分理由",
+                reasons[list(REASON_HEADERS)],
+                list(REASON_HEADERS.values()),
+                (21, 36, 6, 6, 24, 8, 10, 12, 70),
+            ),
+            Sheet(
+                "可质押专利",
+                patents[list(PATENT_HEADERS)],
+                list(PATENT_HEADERS.values()),
+                (21, 36, 20, 10, 40, 14, 10, 30),
+            ),
+        ],
+        _notes(inputs, bank, len(wl)),
+        created=inputs.created,
+        title=f"{bank.name} 授信白名单 {inputs.meta['batch_id']}",
+        max_rows=max_rows,
+    )
+
+    reason_idx = _by_firm(reasons)
+    patent_idx = _by_firm(patents)
+    prog_idx = _by_firm(programmes)
+    reason_rec = _records(
+        reasons[["direction", "slot", "label_zh", "points", "value", "percentile", "text"]]
+    )
+    patent_rec = _records(
+        patents[["app_no", "type_zh", "title", "remaining_years", "status", "co_owners"]]
+    )
+    prog_rec = _records(programmes[["programme_zh", "level_zh", "valid_from", "valid_to"]])
+    firm_rec = _records(table.drop(columns=["reasons_up", "reasons_down", "programmes_text"]))
+    for rec in firm_rec:
+        u = rec["uscc"]
+        rs = [reason_rec[i] for i in reason_idx.get(u, ())]
+        rec["reasons_up"] = [r for r in rs if r["direction"] == "up"]
+        rec["reasons_down"] = [r for r in rs if r["direction"] == "down"]
+        rec["programmes"] = [prog_rec[i] for i in prog_idx.get(u, ())]
+        rec["pledgeable_patents"] = [patent_rec[i] for i in patent_idx.get(u, ())]
+    doc = {
+        "meta": {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}},
+        "knockout_checks_passed": inputs.checks,
+        "firms": firm_rec,
+    }
+    (folder / "whitelist.json").write_text(
+        json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8"
+    )
+
+    _write_report(
+        folder / "report.html",
+        bank,
+        inputs,
+        wl,
+        reasons,
+        patents,
+        programmes,
+        env=env,
+        detail_limit=detail_limit,
+    )
+    write_manifest(folder, {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}}, key)
+    return len(wl)
+
+
+def _write_report(
+    path: Path,
+    bank: BankConfig,
+    inputs: PackageInputs,
+    wl: pd.DataFrame,
+    reasons: pd.DataFrame,
+    patents: pd.DataFrame,
+    programmes: pd.DataFrame,
+    *,
+    env: jinja2.Environment,
+    detail_limit: int,
+    patents_per_firm: int = 50,
+) -> None:
+    region = (wl["region_name"].fillna(wl["region_code"])).astype("str").fillna("").tolist()
+    rows = []
+    for i, rec in enumerate(wl.itertuples(index=False)):
+        rows.append(
+            {
+                "seq": rec.seq,
+                "uscc": rec.uscc,
+                "name": rec.name,
+                "region": region[i],
+                "industry": "" if pd.isna(rec.industry_code) else rec.industry_code,
+                "score": f"{rec.score:.1f}",
+                "grade": rec.grade,
+                "pd": f"{rec.pd:.2%}",
+                "nominated_by": "" if pd.isna(rec.nominated_by) else rec.nominated_by,
+                "pledgeable_count": int(rec.pledgeable_count),
+                "detail": i < detail_limit,
+            }
+        )
+    reason_idx, patent_idx, prog_idx = _by_firm(reasons), _by_firm(patents), _by_firm(programmes)
+    details = []
+    for i, rec in enumerate(wl.head(detail_limit).itertuples(index=False)):
+        rs = reasons.iloc[reason_idx.get(rec.uscc, [])]
+        ps = patents.iloc[patent_idx.get(rec.uscc, [])]
+        pg = programmes.iloc[prog_idx.get(rec.uscc, [])]
+        details.append(
+            {
+                **rows[i],
+                "park": "" if pd.isna(rec.park) else rec.park,
+                "chart": inputs.chart(rec.uscc),
+                "up": rs.loc[rs["direction"] == "up", "text"].tolist(),
+                "down": rs.loc[rs["direction"] == "down", "text"].tolist(),
+                "programmes": [
+                    {
+                        "programme": p.programme_zh,
+                        "level": p.level_zh,
+                        "valid_from": _fmt_date(p.valid_from),
+                        "valid_to": _fmt_date(p.valid_to),
+                    }
+                    for p in pg.itertuples(index=False)
+                ],
+                "patents": [
+                    {
+                        "app_no": p.app_no,
+                        "type": p.type_zh,
+                        "title": "" if pd.isna(p.title) else p.title,
+                        "remaining": f"{p.remaining_years:.1f}",
+                        "status": "" if pd.isna(p.status) else p.status,
+                        "co_owners": "" if pd.isna(p.co_owners) else p.co_owners,
+                    }
+                    for p in ps.head(patents_per_firm).itertuples(index=False)
+                ],
+                "patents_more": max(0, len(ps) - patents_per_firm),
+            }
+        )
+    html = env.get_template("bank_report.html.j2").render(
+        bank=bank,
+        meta={k: scrub_pii(v) if isinstance(v, str) else v for k, v in inputs.meta.items()},
+        firms=rows,
+        details=details,
+        omitted=max(0, len(rows) - len(details)),
+        checks=inputs.checks,
+    )
+    path.write_text(html, encoding="utf-8")
+
+
+def template_env(extra: Mapping[str, Any] | None = None) -> jinja2.Environment:
+    """The Jinja2 environment for the shipped templates (autoescaped, strict undefined)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("screening", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(extra or {})
+    return env

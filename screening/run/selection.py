@@ -1,0 +1,115 @@
+"""Selection (上下联动): thresholds, caps per city and park, bottom-up nominations.
+
+The province screens everyone; cities and parks nominate firms bottom-up. A nominated firm
+is always screened and marked, must pass the knock-outs like everyone else, and bypasses
+the grade/PD threshold only when the configuration says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from screening.run.config import SelectionConfig, grade_number
+
+STATUSES = ("whitelisted", "below_threshold", "knocked_out", "rejected_input")
+
+
+def nomination_sources(nominations: pd.DataFrame) -> pd.DataFrame:
+    """One row per nominated firm: ``uscc``, ``nominated_by`` (sources joined by ``;``)."""
+    if nominations is None or nominations.empty:
+        return pd.DataFrame(
+            {"uscc": pd.Series(dtype="str"), "nominated_by": pd.Series(dtype="str")}
+        )
+    noms = nominations.loc[nominations["uscc"].notna(), ["uscc", "nominated_by"]].copy()
+    noms["nominated_by"] = noms["nominated_by"].fillna("未注明").astype("str")
+    noms = noms.drop_duplicates().sort_values(["uscc", "nominated_by"], kind="mergesort")
+    return noms.groupby("uscc", sort=True)["nominated_by"].agg(";".join).reset_index()
+
+
+def order_firms(frame: pd.DataFrame, tie_break: tuple[tuple[str, bool], ...]) -> pd.Index:
+    """The index of ``frame`` in selection order (a total order: ``uscc`` breaks ties)."""
+    keys = [k for k, _ in tie_break]
+    ascending = [a for _, a in tie_break]
+    return frame.sort_values(keys, ascending=ascending, kind="mergesort", na_position="last").index
+
+
+def select(
+    scored: pd.DataFrame,
+    knocked_out: pd.Index,
+    nominated: pd.DataFrame,
+    config: SelectionConfig,
+) -> pd.DataFrame:
+    """Decide the status of every scored firm.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        One row per firm: ``uscc``, ``name``, ``region_code``, ``park``, ``score``, ``pd``,
+        ``grade``.
+    knocked_out : Index
+        USCCs with at least one knock-out rule fired.
+    nominated : DataFrame
+        :func:`nomination_sources` output.
+    config : SelectionConfig
+        Thresholds, caps, nomination switch and tie-break order.
+
+    Returns
+    -------
+    DataFrame
+        ``scored`` in selection order with ``status``, ``rank`` (1… over firms that were not
+        knocked out, in selection order), ``nominated``, ``nominated_by``, ``meets_threshold``
+        and ``selection_note`` (why a firm above the threshold was not whitelisted).
+    """
+    frame = scored.merge(nominated, on="uscc", how="left")
+    frame["nominated"] = frame["nominated_by"].notna()
+    frame = frame.loc[order_firms(frame, config.tie_break)].reset_index(drop=True)
+
+    ko = frame["uscc"].isin(knocked_out).to_numpy()
+    meets = np.ones(len(frame), dtype=bool)
+    if config.min_grade is not None:
+        grade_num = frame["grade"].astype("str").str.slice(1).astype("int64").to_numpy()
+        meets &= grade_num <= grade_number(config.min_grade)
+    if config.max_pd is not None:
+        meets &= frame["pd"].to_numpy(dtype="float64") <= config.max_pd
+    nominated_flag = frame["nominated"].to_numpy(dtype=bool)
+    bypass = nominated_flag & config.nominations_bypass_threshold
+    candidate = ~ko & (meets | bypass)
+
+    # Caps are filled greedily in selection order; bypassing nominations always get a place
+    # but still use one up, so a city's quota counts everyone it sends to the banks.
+    whitelisted = candidate.copy()
+    note = np.full(len(frame), "", dtype=object)
+    for column, caps, label in (
+        ("region_code", dict(config.region_caps), "超出地区名额"),
+        ("park", dict(config.park_caps), "超出园区名额"),
+    ):
+        if not caps:
+            continue
+        key = frame[column].astype("str").fillna("").to_numpy(dtype=object)
+        capped = np.array([k in caps for k in key], dtype=bool)
+        if not capped.any():
+            continue
+        limit = np.array([caps.get(k, 0) for k in key], dtype="int64")
+        # Bypassing nominations first, then the rest in selection order.
+        order = np.lexsort((np.arange(len(frame)), ~(bypass & whitelisted)))
+        taken: dict[str, int] = {}
+        for i in order:
+            if not whitelisted[i] or not capped[i]:
+                continue
+            used = taken.get(key[i], 0)
+            if used >= limit[i] and not bypass[i]:
+                whitelisted[i] = False
+                note[i] = f"{label}（{column} {key[i]} 上限 {limit[i]}）"
+            else:
+                taken[key[i]] = used + 1
+
+    status = np.where(ko, "knocked_out", np.where(whitelisted, "whitelisted", "below_threshold"))
+    frame["status"] = pd.array(status, dtype="str")
+    frame["meets_threshold"] = meets
+    frame["selection_note"] = pd.array(note, dtype="str")
+    frame.loc[frame["selection_note"] == "", "selection_note"] = pd.NA
+    rank = np.full(len(frame), np.nan)
+    rank[~ko] = np.arange(1, int((~ko).sum()) + 1)
+    frame["rank"] = pd.array(rank, dtype="Int64")
+    return frame
