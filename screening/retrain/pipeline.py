@@ -1,0 +1,240 @@
+"""The retraining steps wired together (the CLI calls these; each step is a pure function
+elsewhere in this package)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.errors import ModelError
+from screening.retrain.config import RetrainConfig
+from screening.retrain.experiment import DEFAULT_EXPERIMENT, LoggedRun, log_decision, log_training
+from screening.retrain.gate import GateDecision, ModelEvaluation, decide, evaluate_model
+from screening.retrain.labels import FeatureBuilder, TrainingSet, build_training_set
+from screening.retrain.registry import CHAMPION, ModelRef, download_model_dir, resolve_version
+from screening.retrain.tracking import TrackingTarget, make_client
+from screening.retrain.train import TrainedModel, load_folder, registry_version, train
+
+Progress = Callable[[str], None]
+
+
+def ledger_as_of(bundle: Any) -> pd.Timestamp:
+    """The data's date of knowledge for labels: the latest ledger report date."""
+    loans = bundle.tables["loans"]
+    if loans.empty or loans["report_date"].isna().all():
+        raise ModelError(
+            "the data folder has no loan ledger (loans table empty or missing)",
+            "add loans.csv with the banks' ledger; until outcomes exist use the expert scorecard",
+        )
+    return pd.Timestamp(loans["report_date"].max())
+
+
+def data_hashes(bundle: Any) -> dict[str, str]:
+    """``table -> sha256`` of the files the bundle was read from."""
+    return {
+        t: getattr(f, "sha256", str(f)) for t, f in sorted(getattr(bundle, "files", {}).items())
+    }
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    trained: TrainedModel
+    training_set: TrainingSet
+    model_dir: Path
+    run: LoggedRun
+
+
+def run_training(
+    bundle: Any,
+    *,
+    out: Path,
+    config: RetrainConfig,
+    target: TrackingTarget,
+    as_of: pd.Timestamp | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    register: str | None = None,
+    feature_builder: FeatureBuilder | None = None,
+    progress: Progress | None = None,
+) -> TrainingOutcome:
+    """Labels → point-in-time features → fit → model folder → MLflow run (+ version)."""
+    from models import render_model_report
+
+    say = progress or (lambda _m: None)
+    as_of = pd.Timestamp(as_of) if as_of is not None else ledger_as_of(bundle)
+    say(f"labelling loans known at {as_of.date()} and building point-in-time features")
+    ts = build_training_set(
+        bundle, as_of=as_of, config=config.labels, feature_builder=feature_builder
+    )
+    for line in ts.report.lines():
+        say(line)
+    hashes = data_hashes(bundle)
+    reg = registry_version()
+    trained = train(ts, config, data_hashes=hashes, registry_hash=reg, progress=say)
+    say("writing the model folder and report")
+    html = render_model_report(trained.model.evaluation_, trained.model.card_)
+    model_dir = trained.save(Path(out), report_html=html)
+    say(f"logging to MLflow at {target.uri}")
+    c = trained.report["labels"]["counts"]
+    metrics = {f"valid_{k}": v for k, v in trained.metrics.items()}
+    metrics.update({f"loans_{k}": float(v) for k, v in c.items()})
+    params = {
+        "lightgbm": config.lightgbm_params,
+        "labels": {"as_of": as_of.date().isoformat(), **vars(config.labels)},
+        "oot_cut": trained.report["oot_cut"],
+        "training_rows": len(ts),
+        "feature_registry_version": reg,
+        "data_sha256": hashes,
+    }
+    tags = {
+        "model_id": trained.model.model_id,
+        "feature_registry_version": reg,
+        "oot_cut": trained.report["oot_cut"],
+        "labels_as_of": as_of.date().isoformat(),
+    }
+    run = log_training(
+        target,
+        model_dir,
+        params=params,
+        metrics=metrics,
+        tags=tags,
+        experiment=experiment,
+        register=register,
+        input_example=ts.X.head(3),
+    )
+    return TrainingOutcome(trained, ts, model_dir, run)
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """Result of ``promote``: the decision, both evaluations and what the alias now is."""
+
+    name: str
+    version: str
+    champion_before: str | None
+    decision: GateDecision
+    challenger: ModelEvaluation | None
+    champion: ModelEvaluation | None
+    run_id: str | None
+    sample: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def promoted(self) -> bool:
+        return self.decision.promote
+
+
+def _current_champion(client, name: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def run_promotion(
+    bundle: Any,
+    *,
+    name: str,
+    version: str,
+    config: RetrainConfig,
+    target: TrackingTarget,
+    as_of: pd.Timestamp | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    feature_builder: FeatureBuilder | None = None,
+    progress: Progress | None = None,
+) -> PromotionOutcome:
+    """Gate ``name`` version ``version`` against ``@champion`` and move the alias if it passes.
+
+    Both models are scored on the same out-of-time loans: the labelled loans of ``bundle``
+    disbursed on or after the challenger's out-of-time cut (loans it never trained on).
+    """
+    say = progress or (lambda _m: None)
+    client = make_client(target)
+    # Fails early with a clear message when the version does not exist.
+    resolve_version(client, ModelRef(name, version=str(version)))
+    champion_mv = _current_champion(client, name)
+    before = str(champion_mv.version) if champion_mv is not None else None
+    as_of = pd.Timestamp(as_of) if as_of is not None else ledger_as_of(bundle)
+    warnings: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ipw-promote-") as tmp:
+        say(f"downloading {name} version {version}")
+        ch_model, ch_ref, ch_rep = load_folder(
+            download_model_dir(client, ModelRef(name, version=str(version)), Path(tmp) / "c")
+        )
+        cp = None
+        if champion_mv is not None and before != str(version):
+            say(f"downloading the champion, {name} version {before}")
+            cp = load_folder(
+                download_model_dir(client, ModelRef(name, version=before), Path(tmp) / "p")
+            )
+        say(f"labelling loans known at {as_of.date()} and building point-in-time features")
+        ts = build_training_set(
+            bundle, as_of=as_of, config=config.labels, feature_builder=feature_builder
+        )
+        cut = pd.Timestamp(ch_rep["oot_cut"])
+        sample = ts.subset((ts.time >= cut).to_numpy())
+        info = {
+            "as_of": as_of.date().isoformat(),
+            "oot_cut": cut.date().isoformat(),
+            "loans": len(sample),
+            "bad": int(sample.y.sum()),
+        }
+        if len(sample) == 0 or sample.y.nunique() < 2:
+            raise ModelError(
+                f"the out-of-time window from {cut.date()} has {len(sample)} labelled loans "
+                f"and {int(sample.y.sum())} defaults: the models cannot be compared",
+                "promote with a data folder whose ledger covers the challenger's validation window",
+            )
+        say(f"scoring {len(sample)} out-of-time loans from {cut.date()} with both models")
+        ch_eval = evaluate_model(ch_model, ch_ref, sample)
+        cp_eval = None
+        if cp is not None:
+            cp_eval = evaluate_model(cp[0], cp[1], sample)
+            seen = pd.Timestamp(cp[2]["period"]["last_loan"])
+            if seen >= cut:
+                n_seen = int((sample.time <= seen).sum())
+                warnings.append(
+                    f"the champion was trained on loans up to {seen.date()}: {n_seen} of the "
+                    "comparison loans were in its training data, so its metrics are optimistic"
+                )
+    if champion_mv is not None and before == str(version):
+        decision = GateDecision(
+            False, _table_of(ch_eval), [f"version {version} is already the champion"]
+        )
+    else:
+        decision = decide(ch_eval, cp_eval, config.gate, min_bads=config.validation.min_oot_bads)
+    decision = GateDecision(decision.promote, decision.table, decision.reasons, warnings)
+    if decision.promote:
+        client.set_registered_model_alias(name, CHAMPION, str(version))
+        say(f"{name}@{CHAMPION} → version {version}")
+    metrics = {f"challenger_{k}": v for k, v in ch_eval.metrics.items() if np.isfinite(v)}
+    if cp_eval is not None:
+        metrics.update({f"champion_{k}": v for k, v in cp_eval.metrics.items() if np.isfinite(v)})
+    metrics["promoted"] = float(decision.promote)
+    run_id = log_decision(
+        target,
+        experiment=experiment,
+        params={"model": name, "challenger_version": version, "champion_version": before, **info},
+        metrics=metrics,
+        tags={
+            "decision": "promoted" if decision.promote else "refused",
+            "challenger_model_id": ch_eval.model_id,
+            "champion_model_id": cp_eval.model_id if cp_eval else "",
+        },
+        table=decision.table,
+        decision={**decision.to_dict(), "sample": info, "champion_before": before},
+    )
+    return PromotionOutcome(name, str(version), before, decision, ch_eval, cp_eval, run_id, info)
+
+
+def _table_of(ev: ModelEvaluation) -> pd.DataFrame:
+    rows = [(k, "", np.nan, v, np.nan, np.nan, True) for k, v in ev.metrics.items()]
+    return pd.DataFrame(
+        rows, columns=["metric", "label_zh", "champion", "challenger", "change", "limit", "ok"]
+    )

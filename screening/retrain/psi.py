@@ -1,0 +1,105 @@
+"""Population stability on stored reference bins.
+
+The bins are fixed on the training population when the model is trained and stored in the
+model folder (``reference.json``), so monitoring needs only the model folder and today's
+population, never the training data. Missing values get their own bin: a feature becoming
+more often unknown (e.g. a source stops delivering) is exactly the drift to catch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+# Shares are floored so an empty bin stays finite (the usual 1e-4 convention).
+_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class BinnedReference:
+    """Bins of one variable on the reference population.
+
+    Attributes
+    ----------
+    edges : list of float
+        Inner cut points (``len(edges) + 1`` value bins, right-closed on the left bin).
+    shares : list of float
+        Share of the reference in each value bin, then the missing bin last.
+    n : int
+        Reference rows.
+    """
+
+    edges: list[float]
+    shares: list[float]
+    n: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BinnedReference:
+        return cls([float(e) for e in d["edges"]], [float(s) for s in d["shares"]], int(d["n"]))
+
+
+def _counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(values)
+    idx = np.searchsorted(edges, values[finite], side="right")
+    counts = np.bincount(idx, minlength=len(edges) + 1).astype(float)
+    return np.append(counts, float((~finite).sum()))
+
+
+def _as_float(values: object) -> np.ndarray:
+    s = pd.Series(values)
+    if s.dtype == bool or str(s.dtype) == "boolean":
+        s = s.astype("Float64")
+    return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+
+
+def reference_bins(values: object, n_bins: int = 10) -> BinnedReference:
+    """Quantile bins of ``values`` (ties merged, so a flag gets two bins, not ten)."""
+    v = _as_float(values)
+    finite = v[np.isfinite(v)]
+    if len(finite):
+        qs = np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])
+        edges = np.unique(qs)
+    else:
+        edges = np.array([], dtype=float)
+    counts = _counts(v, edges)
+    shares = counts / max(len(v), 1)
+    return BinnedReference(edges.tolist(), shares.tolist(), int(len(v)))
+
+
+def psi_table(ref: BinnedReference, values: object) -> pd.DataFrame:
+    """Per-bin expected and actual shares and PSI terms of ``values`` against ``ref``."""
+    v = _as_float(values)
+    edges = np.asarray(ref.edges, dtype=float)
+    actual = _counts(v, edges) / max(len(v), 1)
+    expected = np.asarray(ref.shares, dtype=float)
+    e, a = np.maximum(expected, _FLOOR), np.maximum(actual, _FLOOR)
+    lows = [-np.inf, *edges.tolist()]
+    highs = [*edges.tolist(), np.inf]
+    labels = [f"({lo:.4g}, {hi:.4g}]" for lo, hi in zip(lows, highs, strict=True)] + [
+        "缺失 missing"
+    ]
+    return pd.DataFrame(
+        {
+            "bin": labels,
+            "expected": expected,
+            "actual": actual,
+            "psi": (a - e) * np.log(a / e),
+        }
+    )
+
+
+def psi_value(ref: BinnedReference, values: object) -> float:
+    """Population stability index of ``values`` against the reference bins."""
+    return float(psi_table(ref, values)["psi"].sum())
+
+
+def psi_level(value: float, watch: float, act: float) -> str:
+    """``stable``, ``watch`` or ``act`` (domain.md §8: 0.10 watch, 0.25 act)."""
+    if not np.isfinite(value):
+        return "unknown"
+    return "act" if value >= act else ("watch" if value >= watch else "stable")
