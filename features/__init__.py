@@ -1,1 +1,39 @@
-"""features layer."""
+"""features layer: entity resolution, the feature registry and point-in-time indicators.
+
+Public API
+----------
+build_feature_matrix(pairs, data, *, links=None, progress=None, ...)
+    One row per (uscc, as_of) pair: every registry feature known at as_of.
+resolve_entities(data, *, fuzzy_threshold=95) -> EntityLinks
+    Link patents, transfer parties, credit records, programmes and nominations to firms.
+pledgeable_patents(data, pairs_or_as_of, *, min_remaining_years=1.0, links=None)
+active_credit_records(credit_records, as_of), latest_tax_ratings(credit_records, as_of)
+active_programmes(programmes, as_of)
+peer_percentiles(matrix, reference, by="firm_industry_section", features=...)
+registry(), by_name(), feature_names(), monotone_signs()
+"""
+
+from features._credit import active_credit_records, latest_tax_ratings
+from features._entities import EntityLinks, resolve_entities
+from features._matrix import build_feature_matrix, pledgeable_patents
+from features._names import DEFAULT_FUZZY_THRESHOLD
+from features._peer import peer_percentiles
+from features._programmes import active_programmes
+from features.registry import FeatureSpec, by_name, feature_names, monotone_signs, registry
+
+__all__ = [
+    "DEFAULT_FUZZY_THRESHOLD",
+    "EntityLinks",
+    "FeatureSpec",
+    "active_credit_records",
+    "active_programmes",
+    "build_feature_matrix",
+    "by_name",
+    "feature_names",
+    "latest_tax_ratings",
+    "monotone_signs",
+    "peer_percentiles",
+    "pledgeable_patents",
+    "registry",
+    "resolve_entities",
+]

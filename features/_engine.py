@@ -1,0 +1,518 @@
+"""The point-in-time engine: per-patent state and per-firm aggregates in DuckDB.
+
+Built once per input (``PatentStore``), then evaluated for any table of ``(firm, as_of)``
+pairs: the firm's holdings at as_of are found by an interval join on the ownership periods
+of ``EntityLinks``, each held patent's legal state at as_of from its events dated ≤ as_of,
+and every indicator is one conditional aggregate over those rows. One as_of for a million
+firms and thousands of as_of values for a few thousand firms use the same SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from features._credit import NEGATIVE_TYPES, TAX_GRADE_VALUE, effective_end
+from features._entities import EntityLinks
+from features._programmes import level_value, status_ok, valid_to_filled
+from features._sei import SEI_SUBCLASSES
+from features._tables import get_table
+
+Progress = Callable[[str, int, int], None]
+
+_EVENT_CODES = (
+    "GR01", "PB01", "CF01", "CX01", "AV01", "IW01", "IP01", "RR01",
+    "PE01", "PC01", "PP01", "PD01", "EE01", "RJ01", "WD01",
+)  # fmt: skip
+
+
+class PatentStore:
+    """Precomputed tables for fast as-of evaluation (internal).
+
+    Parameters
+    ----------
+    data : DataBundle or Mapping
+        Canonical tables.
+    links : EntityLinks
+        Resolved links for ``data``.
+    threads : int or None
+        DuckDB threads (None = DuckDB default, all cores).
+    """
+
+    def __init__(self, data, links: EntityLinks, threads: int | None = None) -> None:
+        self.con = duckdb.connect()
+        if threads:
+            self.con.execute(f"SET threads={int(threads)}")
+        self.con.execute("SET preserve_insertion_order=false")
+        ent = get_table(data, "enterprises")
+        self.enterprises = ent
+        self.firm_index = pd.Index(ent["uscc"].astype("str"))
+        self._firm_ids = pd.Series(np.arange(len(ent), dtype=np.int64), index=self.firm_index)
+        self._firm_ids = self._firm_ids[~self._firm_ids.index.duplicated()]
+        self._build_patents(get_table(data, "patents"), get_table(data, "patent_events"))
+        self._build_links(links)
+        self._build_credit(links.credit_records)
+        self._build_programmes(links.programmes)
+
+    # -- construction ----------------------------------------------------------------------
+    def firm_ids(self, usccs: pd.Series) -> np.ndarray:
+        """Firm ids (registry row) for USCCs; -1 when not in the registry."""
+        return (
+            self._firm_ids.reindex(usccs.astype("str").to_numpy())
+            .fillna(-1)
+            .to_numpy(dtype=np.int64)
+        )
+
+    def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame) -> None:
+        con = self.con
+        self.patents = patents
+        p = patents[
+            ["app_no", "app_date", "patent_type", "pub_date", "grant_date", "ipc_main", "ipc_all",
+             "claims", "forward_citations", "family_size", "family_countries", "pct", "award",
+             "inventors"]
+        ].copy()  # fmt: skip
+        p.insert(0, "app_id", np.arange(len(p), dtype=np.int64))
+        ev = events[events["event_code"].isin(_EVENT_CODES)][["app_no", "event_code", "event_date"]]
+        con.register("p_in", p)
+        con.register("ev_in", ev)
+        con.register("sei_in", pd.DataFrame({"sub": list(SEI_SUBCLASSES)}))
+        con.execute(
+            """
+            CREATE TABLE ev AS
+            SELECT k.app_id, e.event_code AS code, CAST(e.event_date AS DATE) AS d
+            FROM ev_in e JOIN (SELECT app_no, min(app_id) AS app_id FROM p_in GROUP BY app_no) k
+              ON k.app_no = e.app_no
+            WHERE e.event_date IS NOT NULL;
+            CREATE TABLE ipc AS
+            SELECT DISTINCT app_id, sub FROM (
+              SELECT app_id, upper(left(replace(trim(unnest(string_split(
+                       coalesce(ipc_all, ipc_main), ';'))), ' ', ''), 4)) AS sub
+              FROM p_in WHERE coalesce(ipc_all, ipc_main) IS NOT NULL)
+            WHERE regexp_full_match(sub, '[A-H][0-9]{2}[A-Z]');
+            CREATE TABLE inv AS
+            SELECT DISTINCT app_id, hash(trim(x)) AS ih FROM (
+              SELECT app_id, unnest(string_split(inventors, ';')) AS x
+              FROM p_in WHERE inventors IS NOT NULL) WHERE trim(x) <> '';
+            CREATE TABLE pat AS
+            WITH evd AS (
+              SELECT app_id, min(d) FILTER (WHERE code = 'GR01') AS gr01,
+                     min(d) FILTER (WHERE code = 'PB01') AS pb01
+              FROM ev WHERE code IN ('GR01', 'PB01') GROUP BY app_id),
+            sub AS (
+              SELECT i.app_id, count(*) AS n_sub, bool_or(s.sub IS NOT NULL) AS sei
+              FROM ipc i LEFT JOIN sei_in s ON s.sub = i.sub GROUP BY i.app_id),
+            base AS (
+              SELECT p.app_id,
+                CASE p.patent_type WHEN 'invention' THEN 0 WHEN 'utility_model' THEN 1
+                     WHEN 'design' THEN 2 ELSE 3 END AS ptype,
+                CAST(p.app_date AS DATE) AS app_date,
+                least(CAST(p.grant_date AS DATE), evd.gr01) AS grant_d,
+                least(CAST(p.pub_date AS DATE), evd.pb01) AS pub0,
+                CAST(p.claims AS INTEGER) AS claims,
+                coalesce(CAST(p.forward_citations AS INTEGER), 0) AS cites,
+                CAST(p.family_size AS INTEGER) AS fam,
+                (coalesce(p.pct, false)
+                  OR coalesce(p.family_size, 0) >= 2
+                  OR coalesce(len(list_filter(string_split(p.family_countries, ';'),
+                                  lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)) AS overseas,
+                (p.award IS NOT NULL AND trim(p.award) <> '') AS award,
+                coalesce(sub.n_sub, 0) AS n_sub,
+                coalesce(sub.sei, false) AS sei,
+                nullif(split_part(replace(upper(trim(p.ipc_main)), ' ', ''), '/', 1), '')
+                  AS main_group
+              FROM p_in p LEFT JOIN evd ON evd.app_id = p.app_id
+              LEFT JOIN sub ON sub.app_id = p.app_id)
+            SELECT *,
+              CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
+              coalesce(least(pub0, grant_d), app_date) AS known,
+              coalesce(least(pub0, grant_d), grant_d) AS cite_start,
+              CAST(app_date + to_years(CASE ptype WHEN 0 THEN 20 WHEN 1 THEN 10
+                  WHEN 2 THEN (CASE WHEN app_date < DATE '2021-06-01' THEN 10 ELSE 15 END)
+                  ELSE 10 END) AS DATE) AS expiry
+            FROM base;
+            """
+        )
+        con.unregister("p_in")
+        con.unregister("ev_in")
+
+    def _build_links(self, links: EntityLinks) -> None:
+        pl = links.patent_links
+        fid = self.firm_ids(pl["uscc"])
+        df = pd.DataFrame(
+            {
+                "firm_id": fid,
+                "app_id": pl["patent_row"].to_numpy(dtype=np.int64),
+                "role": pl["role"].to_numpy(),
+                "hf": pl["held_from"].to_numpy(),
+                "ht": pl["held_to"].to_numpy(),
+                "n_owners": pl["n_owners"].fillna(1).to_numpy(dtype=np.int64),
+                "acq": pl["acquired_on"].to_numpy(),
+            }
+        )
+        df = df[df["firm_id"] >= 0]
+        el = links.event_links
+        tr = pd.DataFrame(
+            {
+                "firm_id": self.firm_ids(el["uscc"]),
+                "app_no": el["app_no"].to_numpy(),
+                "d": el["event_date"].to_numpy(),
+                "side": el["side"].to_numpy(),
+            }
+        )
+        tr = tr[(tr["firm_id"] >= 0) & (tr["side"] == "from")]
+        self.con.register("l_in", df)
+        self.con.register("t_in", tr)
+        self.con.execute(
+            """
+            CREATE TABLE appl AS SELECT DISTINCT firm_id, app_id FROM l_in WHERE role = 'applicant';
+            CREATE TABLE hold AS
+            SELECT h.firm_id, h.app_id, CAST(h.hf AS DATE) AS hf, CAST(h.ht AS DATE) AS ht,
+                   h.n_owners, CAST(h.acq AS DATE) AS acq, (a.app_id IS NOT NULL) AS self_filed
+            FROM l_in h LEFT JOIN appl a ON a.firm_id = h.firm_id AND a.app_id = h.app_id
+            WHERE h.role = 'owner';
+            CREATE TABLE trout AS
+            SELECT DISTINCT firm_id, app_no, CAST(d AS DATE) AS d FROM t_in WHERE d IS NOT NULL;
+            """
+        )
+        self.con.unregister("l_in")
+        self.con.unregister("t_in")
+
+    def _build_credit(self, credit: pd.DataFrame) -> None:
+        df = pd.DataFrame(
+            {
+                "firm_id": self.firm_ids(credit["uscc"]),
+                "type": credit["record_type"].astype("str").to_numpy(),
+                "start": credit["start_date"].to_numpy(),
+                "eff_end": effective_end(credit).to_numpy(),
+                "serious": (credit["severity"].astype("str") == "serious").fillna(False).to_numpy(),
+                "grade": credit["value"].map(TAX_GRADE_VALUE).astype("float64").to_numpy(),
+            }
+        )
+        df = df[(df["firm_id"] >= 0) & df["start"].notna()]
+        self.con.register("c_in", df)
+        self.con.execute(
+            "CREATE TABLE credit AS SELECT firm_id, type, CAST(start AS DATE) AS start, "
+            "CAST(eff_end AS DATE) AS eff_end, serious, grade FROM c_in"
+        )
+        self.con.unregister("c_in")
+
+    def _build_programmes(self, progs: pd.DataFrame) -> None:
+        df = pd.DataFrame(
+            {
+                "firm_id": self.firm_ids(progs["uscc"]),
+                "programme": progs["programme"].astype("str").to_numpy(),
+                "lvl": level_value(progs),
+                "vf": progs["valid_from"].to_numpy(),
+                "vt": valid_to_filled(progs).to_numpy(),
+                "ok": status_ok(progs),
+                "v2013": (
+                    (progs["programme"] == "ip_standard")
+                    & (progs["standard_version"].astype("str") == "2013")
+                )
+                .fillna(False)
+                .to_numpy(),
+            }
+        )
+        df = df[(df["firm_id"] >= 0) & df["ok"] & df["vf"].notna()]
+        self.con.register("g_in", df)
+        self.con.execute(
+            "CREATE TABLE prog AS SELECT firm_id, programme, lvl, CAST(vf AS DATE) AS vf, "
+            "CAST(vt AS DATE) AS vt, v2013 FROM g_in"
+        )
+        self.con.unregister("g_in")
+
+    # -- evaluation --------------------------------------------------------------------------
+    def load_pairs(self, firm_id: np.ndarray, as_of: np.ndarray) -> None:
+        """Register the (pair_id, firm_id, as_of) table the queries run on."""
+        self.con.execute("DROP TABLE IF EXISTS pairs")
+        df = pd.DataFrame(
+            {
+                "pair_id": np.arange(len(firm_id), dtype=np.int64),
+                "firm_id": firm_id,
+                "as_of": as_of,
+            }
+        )
+        self.con.register("q_in", df)
+        self.con.execute(
+            "CREATE TABLE pairs AS SELECT pair_id, firm_id, CAST(as_of AS DATE) AS as_of FROM q_in"
+        )
+        self.con.unregister("q_in")
+
+    def held_patents(self, min_remaining_years: float) -> None:
+        """Materialise ``fpx``: one row per (pair, patent held and known at as_of) with state."""
+        self.con.execute(
+            f"""
+            DROP TABLE IF EXISTS fp; DROP TABLE IF EXISTS st; DROP TABLE IF EXISTS fpx;
+            CREATE TEMP TABLE fp AS
+            SELECT q.pair_id, q.as_of, h.app_id, h.n_owners, h.acq, h.self_filed
+            FROM pairs q JOIN hold h ON h.firm_id = q.firm_id
+            WHERE (h.hf IS NULL OR h.hf <= q.as_of) AND (h.ht IS NULL OR h.ht > q.as_of);
+            CREATE TEMP TABLE st AS
+            SELECT q.app_id, q.as_of,
+              min(e.d) FILTER (WHERE e.code IN ('CX01', 'IW01', 'AV01')) AS end_final,
+              max(e.d) FILTER (WHERE e.code = 'CF01') AS last_cf,
+              max(e.d) FILTER (WHERE e.code = 'RR01') AS last_rr,
+              min(e.d) FILTER (WHERE e.code IN ('RJ01', 'WD01')) AS dec_neg,
+              count(*) FILTER (WHERE e.code = 'PE01') AS n_pe,
+              count(*) FILTER (WHERE e.code = 'PE01' AND e.d <= q.as_of - INTERVAL 1 YEAR)
+                AS n_pe_old,
+              count(*) FILTER (WHERE e.code = 'PC01') AS n_pc,
+              count(*) FILTER (WHERE e.code = 'PP01') AS n_pp,
+              count(*) FILTER (WHERE e.code = 'PD01') AS n_pd,
+              count(*) FILTER (WHERE e.code = 'EE01') AS n_ee,
+              count(*) FILTER (WHERE e.code IN ('IW01', 'IP01')) AS n_inval
+            FROM (SELECT DISTINCT app_id, as_of FROM fp) q
+            JOIN ev e ON e.app_id = q.app_id AND e.d <= q.as_of
+            WHERE e.code NOT IN ('GR01', 'PB01')
+            GROUP BY q.app_id, q.as_of;
+            CREATE TEMP TABLE fpx AS
+            WITH x AS (
+              SELECT f.pair_id, f.as_of, f.app_id, f.n_owners, f.acq, f.self_filed,
+                p.ptype, p.app_date, p.pub_d, p.grant_d, p.expiry, p.claims, p.cites, p.fam,
+                p.overseas, p.sei, p.award, p.n_sub, p.main_group, p.cite_start,
+                s.end_final, s.last_cf, s.last_rr, s.dec_neg,
+                coalesce(s.n_pe, 0) AS n_pe, coalesce(s.n_pe_old, 0) AS n_pe_old,
+                coalesce(s.n_pc, 0) AS n_pc, coalesce(s.n_pp, 0) AS n_pp,
+                coalesce(s.n_pd, 0) AS n_pd, coalesce(s.n_ee, 0) AS n_ee,
+                coalesce(s.n_inval, 0) AS n_inval,
+                coalesce(p.grant_d <= f.as_of, false) AS granted,
+                (s.last_cf IS NOT NULL AND (s.last_rr IS NULL OR s.last_rr < s.last_cf))
+                  AS lapsed
+              FROM fp f JOIN pat p ON p.app_id = f.app_id
+              LEFT JOIN st s ON s.app_id = f.app_id AND s.as_of = f.as_of
+              WHERE p.known <= f.as_of)
+            SELECT *,
+              granted AND end_final IS NULL AND NOT lapsed AND as_of < expiry AS valid,
+              date_diff('day', as_of, expiry) / 365.25 AS rem,
+              date_diff('day', app_date, as_of) / 365.25 AS age,
+              app_date + INTERVAL 10 YEAR < as_of AS old10,
+              least(end_final, CASE WHEN lapsed THEN last_cf END,
+                    CASE WHEN expiry <= as_of THEN expiry END) AS end_d,
+              (n_pe > n_pc) AS pledged, (n_pp > n_pd) AS preserved,
+              (granted AND end_final IS NULL AND NOT lapsed AND as_of < expiry
+                AND n_pe <= n_pc AND n_pp <= n_pd
+                AND date_diff('day', as_of, expiry) / 365.25 > {float(min_remaining_years)!r})
+                AS pledgeable
+            FROM x;
+            """
+        )
+
+    def patent_features(self) -> pd.DataFrame:
+        """Per-pair patent and pledge indicators (needs :meth:`held_patents`)."""
+        main = self.con.execute(
+            """
+            SELECT pair_id,
+              count(*) FILTER (WHERE valid AND ptype = 0) AS valid_invention_count,
+              count(*) FILTER (WHERE valid AND ptype = 1) AS valid_utility_model_count,
+              count(*) FILTER (WHERE ptype = 0 AND pub_d <= as_of AND NOT granted
+                               AND dec_neg IS NULL) AS pending_invention_count,
+              count(*) FILTER (WHERE ptype = 0 AND (granted OR dec_neg IS NOT NULL))
+                AS inv_decided,
+              count(*) FILTER (WHERE ptype = 0 AND granted) AS inv_granted,
+              count(*) FILTER (WHERE valid) AS n_valid,
+              count(*) FILTER (WHERE valid AND main_group IS NOT NULL) AS n_valid_mg,
+              count(*) FILTER (WHERE valid AND ptype = 0 AND sei) AS n_sei_inv,
+              count(*) FILTER (WHERE valid AND self_filed) AS n_self,
+              avg(claims) FILTER (WHERE valid AND ptype = 0) AS avg_claims_per_invention,
+              avg(n_sub) FILTER (WHERE valid AND n_sub > 0) AS avg_patent_scope,
+              sum(cites) FILTER (WHERE valid) AS sum_cites,
+              sum(greatest(date_diff('day', cite_start, as_of) / 365.25, 0.5))
+                FILTER (WHERE valid) AS sum_pub_years,
+              count(*) FILTER (WHERE valid AND cites >= 1) AS n_cited,
+              avg(fam) FILTER (WHERE valid) AS avg_family_size,
+              count(*) FILTER (WHERE valid AND ptype = 0 AND overseas)
+                AS overseas_family_invention_count,
+              count(*) FILTER (WHERE valid AND ptype = 0 AND (sei OR overseas OR old10 OR award))
+                AS high_value_invention_count,
+              avg(age) FILTER (WHERE valid AND ptype = 0) AS avg_invention_age_years,
+              count(*) FILTER (WHERE valid AND ptype = 0 AND old10)
+                AS invention_maintained_10y_count,
+              avg(rem) FILTER (WHERE valid) AS avg_remaining_term_years,
+              count(*) FILTER (WHERE granted AND lapsed
+                               AND last_cf > as_of - INTERVAL 5 YEAR) AS n_lapse,
+              count(*) FILTER (WHERE granted AND (valid OR end_d > as_of - INTERVAL 5 YEAR))
+                AS n_force5,
+              sum(n_inval) AS invalidation_loss_count,
+              sum(greatest(n_pp - n_pd, 0)) AS preservation_litigation_count,
+              count(*) FILTER (WHERE valid AND n_owners > 1) AS n_co,
+              sum(n_ee) AS license_record_count,
+              count(*) FILTER (WHERE valid AND acq > as_of - INTERVAL 1 YEAR) AS n_acq,
+              sum(least(n_pc, n_pe_old)) AS n_released, sum(n_pe_old) AS n_pe_old,
+              count(*) FILTER (WHERE valid AND pledged) AS n_pledged,
+              count(*) FILTER (WHERE pledgeable) AS pledgeable_patent_count,
+              count(*) FILTER (WHERE pledgeable AND ptype = 0) AS pledgeable_invention_count,
+              avg(rem) FILTER (WHERE pledgeable) AS pledgeable_avg_remaining_years
+            FROM fpx GROUP BY pair_id
+            """
+        ).df()
+        breadth = self.con.execute(
+            """
+            SELECT f.pair_id, count(DISTINCT i.sub) AS ipc_subclass_breadth
+            FROM fpx f JOIN ipc i ON i.app_id = f.app_id WHERE f.valid GROUP BY f.pair_id
+            """
+        ).df()
+        conc = self.con.execute(
+            """
+            SELECT pair_id, max(c) AS top_mg FROM (
+              SELECT pair_id, main_group, count(*) AS c FROM fpx
+              WHERE valid AND main_group IS NOT NULL GROUP BY pair_id, main_group)
+            GROUP BY pair_id
+            """
+        ).df()
+        apps = self.con.execute(
+            """
+            SELECT q.pair_id, count(*) AS total_application_count,
+              count(*) FILTER (WHERE p.app_date > q.as_of - INTERVAL 3 YEAR)
+                AS recent3y_application_count,
+              count(DISTINCT year(p.app_date)) FILTER (WHERE year(p.app_date) >= year(q.as_of) - 4)
+                AS filing_continuity_years
+            FROM pairs q JOIN appl a ON a.firm_id = q.firm_id JOIN pat p ON p.app_id = a.app_id
+            WHERE p.known <= q.as_of AND p.app_date <= q.as_of
+            GROUP BY q.pair_id
+            """
+        ).df()
+        inventors = self.con.execute(
+            """
+            WITH f AS (
+              SELECT q.pair_id, p.app_id FROM pairs q JOIN appl a ON a.firm_id = q.firm_id
+              JOIN pat p ON p.app_id = a.app_id
+              WHERE p.known <= q.as_of AND p.app_date <= q.as_of
+                AND p.app_date > q.as_of - INTERVAL 5 YEAR)
+            SELECT pair_id, count(*) AS core_inventor_count FROM (
+              SELECT f.pair_id, i.ih FROM f JOIN inv i ON i.app_id = f.app_id
+              GROUP BY f.pair_id, i.ih HAVING count(*) >= 2)
+            GROUP BY pair_id
+            """
+        ).df()
+        trans = self.con.execute(
+            """
+            SELECT q.pair_id, count(*) AS recent_transfer_out_count
+            FROM pairs q JOIN trout t ON t.firm_id = q.firm_id
+            WHERE t.d <= q.as_of AND t.d > q.as_of - INTERVAL 24 MONTH GROUP BY q.pair_id
+            """
+        ).df()
+        n = self._n_pairs()
+        out = _frame(n, main, breadth, conc, apps, inventors, trans)
+        nv = out["n_valid"].to_numpy(dtype=float)
+        inv = out["valid_invention_count"].to_numpy(dtype=float)
+        um = out["valid_utility_model_count"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["invention_share"] = _ratio(inv, inv + um)
+            out["invention_grant_rate"] = _ratio(out["inv_granted"], out["inv_decided"])
+            out["core_ipc_concentration"] = _ratio(out["top_mg"], nv)
+            out["sei_invention_share"] = _ratio(out["n_sei_inv"], inv)
+            out["self_filed_share"] = _ratio(out["n_self"], nv)
+            out["forward_citations_per_year"] = _ratio(out["sum_cites"], out["sum_pub_years"])
+            out["cited_patent_share"] = _ratio(out["n_cited"], nv)
+            out["annuity_lapse_rate"] = _ratio(out["n_lapse"], out["n_force5"])
+            out["co_owned_share"] = _ratio(out["n_co"], nv)
+            out["recent_acquired_share"] = _ratio(out["n_acq"], nv)
+            out["pledge_release_ratio"] = _ratio(out["n_released"], out["n_pe_old"])
+            out["currently_pledged_share"] = _ratio(out["n_pledged"], nv)
+        return out
+
+    def credit_features(self) -> pd.DataFrame:
+        neg = ", ".join(f"'{t}'" for t in NEGATIVE_TYPES)
+        act = "c.start <= q.as_of AND (c.eff_end IS NULL OR c.eff_end > q.as_of)"
+        df = self.con.execute(
+            f"""
+            SELECT q.pair_id,
+              count(*) FILTER (WHERE c.type = 'dishonest_debtor' AND {act})
+                AS credit_dishonest_debtor_active,
+              count(*) FILTER (WHERE c.type = 'consumption_restriction' AND {act})
+                AS credit_consumption_restriction_active,
+              count(*) FILTER (WHERE c.type = 'serious_violation' AND {act})
+                AS credit_serious_violation_active,
+              count(*) FILTER (WHERE c.type = 'abnormal_operation' AND {act})
+                AS credit_abnormal_operation_active,
+              count(*) FILTER (WHERE c.type = 'major_tax_violation' AND {act})
+                AS credit_major_tax_violation_active,
+              count(*) FILTER (WHERE c.type = 'admin_penalty' AND c.serious AND {act})
+                AS credit_serious_penalty_active,
+              count(*) FILTER (WHERE c.type = 'admin_penalty' AND c.start <= q.as_of
+                               AND c.start > q.as_of - INTERVAL 3 YEAR)
+                AS credit_admin_penalty_3y_count,
+              count(*) FILTER (WHERE c.type IN ({neg}) AND c.start <= q.as_of
+                               AND c.start > q.as_of - INTERVAL 3 YEAR) AS credit_negative_3y_count,
+              date_diff('day', max(c.start) FILTER (WHERE c.type IN ({neg})
+                                                    AND c.start <= q.as_of), q.as_of) AS days_neg,
+              -max({{'d': c.start, 'g': -c.grade}}) FILTER (WHERE c.type = 'tax_rating'
+                    AND c.start <= q.as_of AND c.grade IS NOT NULL).g AS credit_tax_grade
+            FROM pairs q JOIN credit c ON c.firm_id = q.firm_id
+            GROUP BY q.pair_id, q.as_of
+            """
+        ).df()
+        out = _frame(self._n_pairs(), df)
+        days = out.pop("days_neg").to_numpy(dtype=float)
+        out["credit_days_since_negative"] = np.where(np.isnan(days), 3650, np.minimum(days, 3650))
+        if "credit_tax_grade" not in out:
+            out["credit_tax_grade"] = np.nan
+        return out
+
+    def programme_features(self) -> pd.DataFrame:
+        flags = ",\n".join(
+            f"max(CASE WHEN g.programme = '{p}' THEN 1 ELSE 0 END) AS prog_{p}"
+            for p in (
+                "little_giant", "srdi_sme", "innovative_sme", "high_tech", "tech_sme",
+                "ip_advantage", "ip_demonstration", "ip_standard",
+            )
+        )  # fmt: skip
+        df = self.con.execute(
+            f"""
+            SELECT q.pair_id, {flags},
+              max(g.lvl) AS prog_max_level,
+              date_diff('day', min(g.vf), q.as_of) / 365.25 AS prog_years_held
+            FROM pairs q JOIN prog g ON g.firm_id = q.firm_id
+            WHERE g.vf <= q.as_of AND q.as_of <= g.vt
+              AND NOT (g.v2013 AND q.as_of > DATE '2025-12-31')
+            GROUP BY q.pair_id, q.as_of
+            """
+        ).df()
+        return _frame(self._n_pairs(), df)
+
+    def valid_patent_rows(self) -> pd.DataFrame:
+        """Valid held patents with their state (for the pledgeability list)."""
+        return self.con.execute(
+            """
+            SELECT pair_id, app_id, ptype, grant_d, expiry, rem, n_owners, pledged, preserved,
+                   pledgeable
+            FROM fpx WHERE valid ORDER BY pair_id, app_id
+            """
+        ).df()
+
+    def _n_pairs(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM pairs").fetchone()[0])
+
+
+def _ratio(num, den) -> np.ndarray:
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _frame(n: int, *parts: pd.DataFrame) -> pd.DataFrame:
+    """Dense per-pair frame (index 0..n-1): counts default to 0, averages to NaN."""
+    out = pd.DataFrame(index=pd.RangeIndex(n))
+    for part in parts:
+        part = part.set_index("pair_id")
+        for col in part.columns:
+            s = part[col]
+            vals = np.zeros(n) if _is_count(col) else np.full(n, np.nan)
+            idx = s.index.to_numpy(dtype=np.int64)
+            v = s.to_numpy(dtype=float, na_value=np.nan)
+            vals[idx] = v
+            if _is_count(col):
+                vals = np.nan_to_num(vals, nan=0.0)
+            out[col] = vals
+    return out
+
+
+_AVG_PREFIXES = ("avg_", "pledgeable_avg", "prog_years", "credit_tax", "days_", "sum_pub")
+
+
+def _is_count(col: str) -> bool:
+    return not col.startswith(_AVG_PREFIXES)

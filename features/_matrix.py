@@ -1,0 +1,330 @@
+"""The one entry point: the feature matrix for (uscc, as_of) pairs, and the pledge list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.errors import DataError
+from data_contracts.identifiers import normalize_uscc
+from features._engine import PatentStore, Progress
+from features._entities import EntityLinks, resolve_entities
+from features._firm import SECTIONS, firm_features
+from features._peer import PEER_BASES, peer_percentiles
+from features._tables import get_table
+from features.registry import registry
+
+_STEPS = 7
+
+
+def _check_pairs(pairs: Any) -> pd.DataFrame:
+    if not isinstance(pairs, pd.DataFrame):
+        raise DataError(
+            f"pairs must be a DataFrame with columns uscc and as_of, got {type(pairs).__name__}.",
+            "Build it with pd.DataFrame({'uscc': [...], 'as_of': [...]}).",
+        )
+    missing = [c for c in ("uscc", "as_of") if c not in pairs.columns]
+    if missing:
+        raise DataError(
+            f"pairs lacks column(s) {', '.join(missing)}.",
+            "Give one row per (uscc, as_of) to evaluate.",
+        )
+    as_of = pd.to_datetime(pairs["as_of"], errors="coerce")
+    bad = np.flatnonzero(as_of.isna().to_numpy())
+    if len(bad):
+        ex = ", ".join(f"row {i}: {pairs['as_of'].iloc[i]!r}" for i in bad[:5])
+        raise DataError(
+            f"pairs has {len(bad)} as_of value(s) that are not dates ({ex}).",
+            "Give as_of as YYYY-MM-DD dates.",
+        )
+    uscc = pairs["uscc"].map(normalize_uscc).astype("str")
+    return pd.DataFrame(
+        {"uscc": uscc.to_numpy(), "as_of": as_of.dt.normalize().astype("datetime64[ns]").to_numpy()}
+    )
+
+
+def _links_for(data: Any, links: EntityLinks | None) -> EntityLinks:
+    if links is None:
+        return resolve_entities(data)
+    if not isinstance(links, EntityLinks):
+        raise DataError(
+            f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
+            "Call features.resolve_entities(data) and pass its result.",
+        )
+    n = len(get_table(data, "patents"))
+    if links.n_patents != n:
+        raise DataError(
+            f"links were resolved on {links.n_patents} patents but data has {n}.",
+            "Resolve the links again on the same data.",
+        )
+    return links
+
+
+def build_feature_matrix(
+    pairs: pd.DataFrame,
+    data: Any,
+    *,
+    links: EntityLinks | None = None,
+    progress: Progress | None = None,
+    allow_unknown: bool = False,
+    min_remaining_years: float = 1.0,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Point-in-time feature matrix for a table of ``(uscc, as_of)`` pairs.
+
+    Training passes one pair per loan (as_of = disbursement date); screening passes every
+    firm with as_of = the run date. Only facts known at each row's as_of are used.
+
+    Parameters
+    ----------
+    pairs : pd.DataFrame
+        Columns ``uscc`` and ``as_of`` (date-like). Duplicates are allowed.
+    data : DataBundle or Mapping[str, pd.DataFrame]
+        Canonical tables (docs/data_model.md).
+    links : EntityLinks, optional
+        From :func:`resolve_entities` on the same data (computed when omitted).
+    progress : callable, optional
+        ``progress(step, done, total)`` after each step (the CLI drives a progress bar).
+    allow_unknown : bool, default False
+        Rows whose uscc is not in the registry raise ``DataError``; with True they get
+        0 counts, NaN ratios/firm fields and NaN peer percentiles.
+    min_remaining_years : float, default 1.0
+        Remaining term a patent needs to be pledgeable (the loan term).
+    threads : int, optional
+        DuckDB threads (default: all cores).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``uscc``, ``as_of``, then every registry feature in registry order; one row per
+        pair, in input order (RangeIndex). Counts and flags are int64,
+        ``firm_industry_section`` is categorical (A–T), everything else float64.
+
+    Raises
+    ------
+    DataError
+        Malformed pairs, unknown USCCs (up to 5 named), or links from other data.
+    """
+    q = _check_pairs(pairs)
+    if not (isinstance(min_remaining_years, int | float) and min_remaining_years >= 0):
+        raise DataError(
+            "The 'min_remaining_years' parameter of build_feature_matrix must be a number "
+            f">= 0. Got {min_remaining_years!r} instead.",
+            "Pass the loan term in years, e.g. 1.0.",
+        )
+    step = _stepper(progress)
+    links = _links_for(data, links)
+    step("entity resolution")
+    store = PatentStore(data, links, threads=threads)
+    step("patent state")
+    fid = store.firm_ids(q["uscc"])
+    unknown = q["uscc"][fid < 0]
+    if len(unknown) and not allow_unknown:
+        ex = ", ".join(pd.unique(unknown.fillna("<empty>"))[:5])
+        raise DataError(
+            f"{unknown.nunique(dropna=False)} uscc value(s) in pairs are not in the enterprise "
+            f"registry (e.g. {ex}).",
+            "Add the firms to enterprises, fix the codes, or pass allow_unknown=True.",
+        )
+    as_of = q["as_of"].to_numpy()
+    store.load_pairs(fid, as_of)
+    store.held_patents(min_remaining_years)
+    pat = store.patent_features()
+    step("patent indicators")
+    credit = store.credit_features()
+    prog = store.programme_features()
+    prog["prog_years_held"] = prog["prog_years_held"].fillna(0.0)
+    step("credit and programmes")
+    firm = firm_features(store.enterprises, fid, as_of)
+    step("firm features")
+    base = pd.concat([pat, credit, prog, firm], axis=1)
+    base["as_of"] = as_of
+    peer = _peer_block(store, base, fid, as_of, min_remaining_years)
+    step("peer percentiles")
+    full = pd.concat([base, peer], axis=1)
+    out = _assemble(q, full)
+    step("assemble")
+    return out
+
+
+def _stepper(progress: Progress | None):
+    state = {"i": 0}
+
+    def step(name: str) -> None:
+        state["i"] += 1
+        if progress is not None:
+            progress(name, state["i"], _STEPS)
+
+    return step
+
+
+def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
+    """Peer percentiles against all registry firms at the (rounded) as_of dates."""
+    dates = pd.unique(as_of)
+    if len(dates) == 1:
+        ref_dates = np.asarray(as_of)
+    else:
+        # latest quarter end on or before as_of: never a later date, so nothing leaks
+        ts = pd.DatetimeIndex(as_of)
+        qe = (ts + pd.Timedelta(days=1)).to_period("Q").start_time - pd.Timedelta(days=1)
+        ref_dates = np.asarray(qe.where(~ts.is_quarter_end, ts), dtype="datetime64[ns]")
+    n_firms = len(store.enterprises)
+    matrix = base[[*PEER_BASES, "firm_industry_section"]].copy()
+    matrix["ref"] = ref_dates
+    covers_all = len(dates) == 1 and (fid >= 0).all() and np.unique(fid).size == n_firms
+    if covers_all:
+        reference = matrix
+    else:
+        udates = np.unique(ref_dates)
+        rfid = np.tile(np.arange(n_firms, dtype=np.int64), len(udates))
+        rdates = np.repeat(udates, n_firms)
+        store.load_pairs(rfid, rdates)
+        store.held_patents(min_rem)
+        rp = store.patent_features()
+        reference = rp[list(PEER_BASES)].copy()
+        reference["firm_industry_section"] = firm_features(store.enterprises, rfid, rdates)[
+            "firm_industry_section"
+        ].to_numpy()
+        reference["ref"] = rdates
+    return peer_percentiles(matrix, reference, features=PEER_BASES, on="ref")
+
+
+def _assemble(q: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
+    cols: dict[str, Any] = {"uscc": q["uscc"].astype("str").to_numpy(), "as_of": q["as_of"]}
+    for spec in registry():
+        s = full[spec.name]
+        if spec.kind == "category":
+            cols[spec.name] = pd.Categorical(s, categories=list(SECTIONS))
+        elif spec.kind in ("count", "flag"):
+            cols[spec.name] = s.to_numpy(dtype=float).astype(np.int64)
+        else:
+            cols[spec.name] = s.to_numpy(dtype=float)
+    out = pd.DataFrame(cols)
+    out["uscc"] = out["uscc"].astype("str")
+    out["as_of"] = out["as_of"].astype("datetime64[ns]")
+    return out
+
+
+_TYPE_ZH = {0: "invention", 1: "utility_model", 2: "design", 3: "other"}
+
+
+def pledgeable_patents(
+    data: Any,
+    pairs_or_as_of: Any,
+    *,
+    min_remaining_years: float = 1.0,
+    links: EntityLinks | None = None,
+) -> pd.DataFrame:
+    """Each firm's valid patents at as_of, with whether they can be pledged and why not.
+
+    A valid patent held at as_of is pledgeable when it is not under an unreleased pledge
+    (PE01 > PC01), not under preservation (PP01 > PD01) and its remaining term exceeds
+    ``min_remaining_years`` (domain.md §7). Co-owned patents stay pledgeable but carry the
+    note that every co-owner must consent.
+
+    Parameters
+    ----------
+    data : DataBundle or Mapping
+    pairs_or_as_of : DataFrame of (uscc, as_of) or a date
+        A date means every registry firm at that date.
+    min_remaining_years : float, default 1.0
+    links : EntityLinks, optional
+
+    Returns
+    -------
+    pd.DataFrame
+        ``uscc, as_of, app_no, patent_type, title, grant_date, expiry_date, remaining_years,
+        owners, n_owners, co_owned, pledged, preserved, pledgeable, reason, note``; one row per
+        (pair, patent), sorted by pair order then app_no. ``reason`` (Chinese) is empty when
+        pledgeable.
+    """
+    links = _links_for(data, links)
+    ent = get_table(data, "enterprises")
+    if isinstance(pairs_or_as_of, pd.DataFrame):
+        q = _check_pairs(pairs_or_as_of)
+    else:
+        from features._credit import to_timestamp
+
+        ts = to_timestamp(pairs_or_as_of)
+        q = pd.DataFrame(
+            {
+                "uscc": ent["uscc"].astype("str").to_numpy(),
+                "as_of": np.repeat(ts.to_datetime64(), len(ent)),
+            }
+        )
+        q["as_of"] = q["as_of"].astype("datetime64[ns]")
+    store = PatentStore(data, links)
+    fid = store.firm_ids(q["uscc"])
+    store.load_pairs(fid, q["as_of"].to_numpy())
+    store.held_patents(min_remaining_years)
+    rows = store.valid_patent_rows()
+    pats = store.patents
+    pid = rows["pair_id"].to_numpy(dtype=np.int64)
+    aid = rows["app_id"].to_numpy(dtype=np.int64)
+    as_of = q["as_of"].to_numpy()[pid]
+    owners = _owners_at(pats, links, aid, as_of)
+    rem = rows["rem"].to_numpy(dtype=float)
+    pledged = rows["pledged"].to_numpy(dtype=bool)
+    preserved = rows["preserved"].to_numpy(dtype=bool)
+    short = rem <= min_remaining_years
+    reason = []
+    for pl, pr, sh, r in zip(pledged, preserved, short, rem, strict=True):
+        parts = []
+        if pl:
+            parts.append("已质押未解除")
+        if pr:
+            parts.append("处于保全状态")
+        if sh:
+            parts.append(f"剩余保护期{r:.1f}年，不超过{min_remaining_years:g}年")
+        reason.append("；".join(parts))
+    n_owners = rows["n_owners"].to_numpy(dtype=np.int64)
+    out = pd.DataFrame(
+        {
+            "uscc": q["uscc"].to_numpy()[pid],
+            "as_of": as_of,
+            "app_no": pats["app_no"].to_numpy(dtype=object)[aid],
+            "patent_type": [_TYPE_ZH[t] for t in rows["ptype"].to_numpy()],
+            "title": pats["title"].to_numpy(dtype=object, na_value=None)[aid],
+            "grant_date": pd.to_datetime(rows["grant_d"]).to_numpy(),
+            "expiry_date": pd.to_datetime(rows["expiry"]).to_numpy(),
+            "remaining_years": np.round(rem, 2),
+            "owners": owners,
+            "n_owners": n_owners,
+            "co_owned": n_owners > 1,
+            "pledged": pledged,
+            "preserved": preserved,
+            "pledgeable": rows["pledgeable"].to_numpy(dtype=bool),
+            "reason": reason,
+            "note": np.where(n_owners > 1, "共有专利，质押需全体共有人同意", ""),
+        }
+    )
+    out["_pid"] = pid
+    out = out.sort_values(["_pid", "app_no"], kind="stable").drop(columns="_pid")
+    for c in ("uscc", "app_no", "patent_type", "title", "owners", "reason", "note"):
+        out[c] = out[c].astype("str")
+    for c in ("as_of", "grant_date", "expiry_date"):
+        out[c] = out[c].astype("datetime64[ns]")
+    return out.reset_index(drop=True)
+
+
+def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: np.ndarray):
+    """Owner names at as_of: current owners unless a TR01 after as_of says otherwise."""
+    cur = pats["owners"].fillna(pats["applicants"]).to_numpy(dtype=object, na_value=None)
+    out = cur[aid].copy()
+    ev = links.event_links
+    tr = ev[(ev["side"] == "from")]
+    if tr.empty or len(aid) == 0:
+        return out
+    # the from_party of the first TR01 after as_of lists who owned the patent at as_of
+    first_from = (
+        tr.groupby(["app_no", "event_date"], sort=True)["party"].agg(";".join).reset_index()
+    )
+    app_no = pats["app_no"].to_numpy(dtype=object)[aid]
+    look = pd.DataFrame({"i": np.arange(len(aid)), "app_no": app_no, "as_of": as_of})
+    cand = look.merge(first_from, on="app_no", how="inner")
+    cand = cand[cand["event_date"] > cand["as_of"]].sort_values(["i", "event_date"])
+    cand = cand.drop_duplicates("i")
+    out[cand["i"].to_numpy()] = cand["party"].to_numpy(dtype=object)
+    return out

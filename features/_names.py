@@ -1,0 +1,181 @@
+"""Firm-name normalisation and the registry name index used by entity resolution.
+
+Matching key (vectorised with pyarrow): NFKC (full-width letters, digits and brackets become
+half-width), lower case, whitespace and punctuation removed (brackets too, so ``(北京)`` and
+``（北京）`` agree), and the company-form variants 有限责任公司 / 股份有限公司 written as
+有限公司. Two registry firms that share a key are *ambiguous* for that key: a name that
+maps to it is reported, never linked to either.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+_PUNCT = r"[\s()\[\]{}<>【】〔〕〈〉《》「」『』\"'“”‘’`·•・.,，、。:：;；!！?？\-_—/\\|&＆*+]+"
+_FORMS = r"(股份有限公司|有限责任公司)"
+
+DEFAULT_FUZZY_THRESHOLD = 95.0
+"""rapidfuzz ``fuzz.ratio`` on matching keys (0–100). At 95 a one-character difference is only
+accepted in keys of 20+ characters, so near-identical short names (华科电子 vs 华科电气) are never
+linked by fuzz; two candidate firms at or above the threshold make the name *ambiguous*."""
+
+FUZZY_MIN_KEY_LENGTH = 6
+"""Shorter keys (personal names, abbreviations) are never fuzzy-matched."""
+
+
+def name_keys(names: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
+    """Matching keys for an array of names (nulls stay null; empty keys become null)."""
+    if isinstance(names, pd.Series):
+        names = pa.array(names.astype("str"), type=pa.large_string(), from_pandas=True)
+    if isinstance(names, pa.ChunkedArray):
+        names = names.combine_chunks()
+    keys = pc.utf8_normalize(names.cast(pa.large_string()), "NFKC")
+    keys = pc.utf8_lower(keys)
+    keys = pc.replace_substring_regex(keys, _PUNCT, "")
+    keys = pc.replace_substring_regex(keys, _FORMS, "有限公司")
+    return pc.if_else(pc.equal(pc.utf8_length(keys), 0), pa.scalar(None, keys.type), keys)
+
+
+def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """Explode a ``;``-joined list column.
+
+    Returns
+    -------
+    parent : np.ndarray
+        Row index of each item.
+    items : pa.Array
+        The items, stripped.
+    position : np.ndarray
+        0-based position of the item inside its row's list.
+    """
+    arr = col
+    if isinstance(arr, pd.Series):
+        arr = pa.array(arr.astype("str"), type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = pc.replace_substring(arr.cast(pa.large_string()), "；", ";")
+    lists = pc.split_pattern(arr, ";")
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    items = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    position = np.arange(len(items), dtype=np.int64) - offsets[parent] + offsets[0]
+    keep = pc.greater(pc.utf8_length(items), 0).to_numpy(zero_copy_only=False)
+    if not keep.all():
+        items = items.filter(pa.array(keep))
+        parent, position = parent[keep], position[keep]
+    return parent, items, position
+
+
+@dataclass
+class NameIndex:
+    """Registry names and former names by matching key.
+
+    Parameters
+    ----------
+    enterprises : pd.DataFrame
+        Canonical enterprises table (``uscc``, ``name``, ``former_names``).
+    fuzzy_threshold : float or None
+        Minimum ``fuzz.ratio`` for a fuzzy link; ``None`` disables fuzzy matching.
+    """
+
+    enterprises: pd.DataFrame
+    fuzzy_threshold: float | None = DEFAULT_FUZZY_THRESHOLD
+    _exact: dict[str, tuple[tuple[str, ...], bool]] = field(init=False, repr=False)
+    _blocks: dict[tuple[str, int], list[str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ent = self.enterprises
+        cur_keys = name_keys(ent["name"]).to_pylist()
+        usccs = ent["uscc"].tolist()
+        parent, former, _ = split_list(ent["former_names"])
+        former_keys = name_keys(former).to_pylist()
+        by_key: dict[str, set[str]] = defaultdict(set)
+        via_current: dict[str, bool] = defaultdict(bool)
+        for k, u in zip(cur_keys, usccs, strict=True):
+            if k is not None:
+                by_key[k].add(u)
+                via_current[k] = True
+        for k, i in zip(former_keys, parent, strict=True):
+            if k is not None:
+                by_key[k].add(usccs[i])
+        self._exact = {k: (tuple(sorted(v)), via_current[k]) for k, v in by_key.items()}
+        blocks: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for k in sorted(self._exact):
+            blocks[(k[:2], len(k))].append(k)
+        self._blocks = dict(blocks)
+
+    def match(self, names: pa.Array) -> pd.DataFrame:
+        """Match distinct names.
+
+        Returns
+        -------
+        pd.DataFrame
+            One row per input name (same order): ``uscc`` (NA unless linked), ``method``
+            (``name``, ``former_name``, ``fuzzy``, ``ambiguous``, ``unmatched``), ``score``
+            and ``candidates`` (``;``-joined USCCs for ambiguous names).
+        """
+        keys = name_keys(names).to_pylist()
+        n = len(keys)
+        uscc: list[str | None] = [None] * n
+        method = ["unmatched"] * n
+        score = np.full(n, np.nan)
+        cands: list[str | None] = [None] * n
+        for i, k in enumerate(keys):
+            if k is None:
+                continue
+            hit = self._exact.get(k)
+            if hit is not None:
+                firms, current = hit
+                score[i] = 100.0
+                if len(firms) == 1:
+                    uscc[i] = firms[0]
+                    method[i] = "name" if current else "former_name"
+                else:
+                    method[i] = "ambiguous"
+                    cands[i] = ";".join(f"{u}:100.0" for u in firms)
+                continue
+            if self.fuzzy_threshold is None or len(k) < FUZZY_MIN_KEY_LENGTH:
+                continue
+            self._fuzzy(i, k, uscc, method, score, cands)
+        return pd.DataFrame(
+            {
+                "uscc": pd.array(uscc, dtype="str"),
+                "method": pd.array(method, dtype="str"),
+                "score": score,
+                "candidates": pd.array(cands, dtype="str"),
+            }
+        )
+
+    def _fuzzy(self, i, key, uscc, method, score, cands) -> None:
+        t = float(self.fuzzy_threshold)  # type: ignore[arg-type]
+        n = len(key)
+        # fuzz.ratio = 2·matches/(len_a+len_b)·100 bounds the candidate key lengths.
+        lo, hi = int(np.ceil(n * t / (200 - t))), int(np.floor(n * (200 - t) / t))
+        choices: list[str] = []
+        for length in range(lo, hi + 1):
+            choices.extend(self._blocks.get((key[:2], length), ()))
+        if not choices:
+            return
+        found = process.extract(key, choices, scorer=fuzz.ratio, score_cutoff=t, limit=5)
+        if not found:
+            return
+        firms: dict[str, float] = {}
+        for cand_key, s, _ in found:
+            for u in self._exact[cand_key][0]:
+                firms[u] = max(firms.get(u, 0.0), float(s))
+        best = max(firms.values())
+        score[i] = best
+        if len(firms) == 1:
+            uscc[i] = next(iter(firms))
+            method[i] = "fuzzy"
+        else:
+            method[i] = "ambiguous"
+            ranked = sorted(firms.items(), key=lambda kv: (-kv[1], kv[0]))
+            cands[i] = ";".join(f"{u}:{s:.1f}" for u, s in ranked)
