@@ -42,6 +42,7 @@ def write_model_dir(path: str | os.PathLike, files: Mapping[str, str | bytes]) -
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
     try:
         for name, content in files.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
