@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,12 +50,36 @@ def _split(cell: object) -> list[str]:
 
 
 def _add_years(d: pd.Timestamp, years: int) -> pd.Timestamp:
-    # DuckDB's DATE + INTERVAL n YEAR clamps 29 Feb to 28 Feb; pd.DateOffset does the same.
-    return d + pd.DateOffset(years=years)
+    # DuckDB's DATE + INTERVAL n YEAR clamps 29 Feb to 28 Feb; so do we.
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return d.replace(year=d.year + years, day=28)
 
 
 def _subtract_months(d: pd.Timestamp, months: int) -> pd.Timestamp:
     return d - pd.DateOffset(months=months)
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """Window starts relative to ``as_of``, computed once per run."""
+
+    as_of: pd.Timestamp
+    one_year_ago: pd.Timestamp
+    three_years_ago: pd.Timestamp
+    five_years_ago: pd.Timestamp
+    twelve_months_ago: pd.Timestamp
+
+    @classmethod
+    def at(cls, as_of: pd.Timestamp) -> _Dates:
+        return cls(
+            as_of,
+            _add_years(as_of, -1),
+            _add_years(as_of, -3),
+            _add_years(as_of, -5),
+            _subtract_months(as_of, 12),
+        )
 
 
 def load_tables(data_dir: Path, firms: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -75,18 +100,22 @@ def load_tables(data_dir: Path, firms: list[str] | None = None) -> dict[str, pd.
     return {"enterprises": ent, "patents": pat, "patent_events": ev}
 
 
-def _patent_status(p: pd.Series, evs: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, object]:
-    """Everything about one patent at ``as_of``, from its row and its known events."""
-    codes = evs["event_code"].tolist() if len(evs) else []
-    dates = evs["event_date"].tolist() if len(evs) else []
+def _patent_status(p: Any, evs: list[tuple], d: _Dates) -> dict[str, object]:
+    """Everything about one patent at ``as_of``, from its row and its known events.
+
+    ``p`` is a row (named tuple) of the patents table, ``evs`` its ``(code, date, to_party)``
+    events known at ``as_of``.
+    """
+    as_of = d.as_of
+    codes = [e[0] for e in evs]
 
     def last(*wanted: str) -> pd.Timestamp | None:
-        found = [d for c, d in zip(codes, dates, strict=True) if c in wanted]
+        found = [e[1] for e in evs if e[0] in wanted]
         return max(found) if found else None
 
-    ptype = _TYPE.get(p["patent_type"])
-    app_date = p["app_date"]
-    granted = (pd.notna(p["grant_date"]) and p["grant_date"] <= as_of) or "GR01" in codes
+    ptype = _TYPE.get(p.patent_type)
+    app_date = p.app_date
+    granted = (pd.notna(p.grant_date) and p.grant_date <= as_of) or "GR01" in codes
     if ptype == "invention":
         expiry = _add_years(app_date, 20)
     elif ptype == "design" and app_date >= pd.Timestamp("2021-06-01"):
@@ -98,24 +127,24 @@ def _patent_status(p: pd.Series, evs: pd.DataFrame, as_of: pd.Timestamp) -> dict
     t_restore = last("RR01")
     stopped = t_stop is not None and (t_restore is None or t_restore < t_stop)
     terminated = t_end is not None or stopped
-    stop_dates = [d for d in (t_end, t_stop if stopped else None) if d is not None]
+    stop_dates = [x for x in (t_end, t_stop if stopped else None) if x is not None]
     t_terminated = min(stop_dates) if stop_dates else None
     t_cf01 = last("CF01")
-    five_years_ago = as_of - pd.DateOffset(years=5)
     lapsed_5y = (
-        t_cf01 is not None and t_cf01 > five_years_ago and (t_restore is None or t_restore < t_cf01)
+        t_cf01 is not None
+        and t_cf01 > d.five_years_ago
+        and (t_restore is None or t_restore < t_cf01)
     )
     in_force_5y = (
         granted
-        and expiry > five_years_ago
-        and (not terminated or (t_terminated is not None and t_terminated > five_years_ago))
+        and expiry > d.five_years_ago
+        and (not terminated or (t_terminated is not None and t_terminated > d.five_years_ago))
     )
     t_pp, t_pd = last("PP01"), last("PD01")
     t_pe, t_pc = last("PE01"), last("PC01")
-    one_year_ago = as_of - pd.DateOffset(years=1)
-    ipc_main = p["ipc_main"] if isinstance(p["ipc_main"], str) else None
-    countries = _split(p["family_countries"])
-    pct = bool(p["pct"]) if pd.notna(p["pct"]) else False
+    ipc_main = p.ipc_main if isinstance(p.ipc_main, str) else None
+    countries = _split(p.family_countries)
+    pct = bool(p.pct) if pd.notna(p.pct) else False
     return {
         "ptype": ptype,
         "granted": granted,
@@ -129,13 +158,11 @@ def _patent_status(p: pd.Series, evs: pd.DataFrame, as_of: pd.Timestamp) -> dict
         "n_invalidation": sum(c in ("IW01", "IP01") for c in codes),
         "n_licence": codes.count("EE01"),
         "n_pc": codes.count("PC01"),
-        "n_pe_old": sum(
-            c == "PE01" and d <= one_year_ago for c, d in zip(codes, dates, strict=True)
-        ),
+        "n_pe_old": sum(e[0] == "PE01" and e[1] <= d.one_year_ago for e in evs),
         "sei": ipc_main is not None and ipc_main.strip()[:4] in SEI_IPC_SUBCLASSES,
         "overseas": pct or any(c not in ("", "CN") for c in countries),
         "age_years": (as_of - app_date).days / _DAYS_PER_YEAR,
-        "co_owned": len(str(p["owners"]).split(";")) > 1,
+        "co_owned": len(str(p.owners).split(";")) > 1,
     }
 
 
@@ -148,14 +175,11 @@ def _mean(values: list[float]) -> float:
 
 
 def _held_indicators(
-    g: pd.DataFrame, events_of: dict[str, pd.DataFrame], as_of: pd.Timestamp, name: str
+    g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Dates, name: str
 ) -> pd.Series:
     """Portfolio indicators of one firm from the patents it holds (one ``apply`` call)."""
-    empty = pd.DataFrame(columns=["event_code", "event_date", "to_party"])
-    rows = []
-    for _, p in g.iterrows():
-        st = _patent_status(p, events_of.get(p["app_no"], empty), as_of)
-        rows.append((p, st))
+    as_of = d.as_of
+    rows = [(p, _patent_status(p, events_of.get(p.app_no, []), d)) for p in g.itertuples()]
     valid = [(p, s) for p, s in rows if s["valid"]]
     inv = [(p, s) for p, s in valid if s["ptype"] == "invention"]
     util = [(p, s) for p, s in valid if s["ptype"] == "utility_model"]
@@ -163,25 +187,24 @@ def _held_indicators(
     all_subclasses: set[str] = set()
     groups: dict[str, int] = {}
     for p, _ in valid:
-        codes = _split(p["ipc_all"] if isinstance(p["ipc_all"], str) else p["ipc_main"])
+        codes = _split(p.ipc_all if isinstance(p.ipc_all, str) else p.ipc_main)
         subs = {c[:4] for c in codes}
         if codes:
             subclasses_per_patent.append(len(subs))
         all_subclasses |= subs
-        if isinstance(p["ipc_main"], str):
-            grp = p["ipc_main"].split("/")[0].strip()
+        if isinstance(p.ipc_main, str):
+            grp = p.ipc_main.split("/")[0].strip()
             groups[grp] = groups.get(grp, 0) + 1
-    published = [p for p, _ in rows if pd.notna(p["pub_date"])]
-    pub_years = sum((as_of - p["pub_date"]).days / _DAYS_PER_YEAR for p in published)
-    cites = sum(p["forward_citations"] for p in published if pd.notna(p["forward_citations"]))
-    year_ago = _subtract_months(as_of, 12)
+    published = [p for p, _ in rows if pd.notna(p.pub_date)]
+    pub_years = sum((as_of - p.pub_date).days / _DAYS_PER_YEAR for p in published)
+    cites = sum(p.forward_citations for p in published if pd.notna(p.forward_citations))
     acquired = 0
     for p, _ in valid:
-        evs = events_of.get(p["app_no"], empty)
-        tr = evs[(evs["event_code"] == "TR01") & (evs["event_date"] > year_ago)]
-        if (tr["to_party"].astype("str").str.strip() == name).any():
-            acquired += 1
-    families = [p["family_size"] for p, _ in valid if pd.notna(p["family_size"])]
+        for code, when, to_party in events_of.get(p.app_no, []):
+            if code == "TR01" and when > d.twelve_months_ago and str(to_party).strip() == name:
+                acquired += 1
+                break
+    families = [p.family_size for p, _ in valid if pd.notna(p.family_size)]
     n_valid = len(valid)
     out = {
         "valid_invention_count": len(inv),
@@ -190,18 +213,18 @@ def _held_indicators(
         "ipc_subclass_breadth": len(all_subclasses),
         "core_ipc_concentration": _ratio(max(groups.values()), n_valid) if groups else np.nan,
         "sei_invention_share": _ratio(sum(s["sei"] for _, s in inv), len(inv)),
-        "self_filed_share": _ratio(sum(bool(p["self_filed"]) for p, _ in valid), n_valid),
-        "avg_claims_per_invention": _mean([p["claims"] for p, _ in inv if pd.notna(p["claims"])]),
+        "self_filed_share": _ratio(sum(bool(p.self_filed) for p, _ in valid), n_valid),
+        "avg_claims_per_invention": _mean([p.claims for p, _ in inv if pd.notna(p.claims)]),
         "avg_patent_scope": _mean(subclasses_per_patent),
         "forward_citations_per_year": _ratio(cites, pub_years) if published else np.nan,
         "cited_patent_share": _ratio(
-            sum(pd.notna(p["forward_citations"]) and p["forward_citations"] >= 1 for p, _ in valid),
+            sum(pd.notna(p.forward_citations) and p.forward_citations >= 1 for p, _ in valid),
             n_valid,
         ),
         "avg_family_size": _mean(families),
         "overseas_family_invention_count": sum(s["overseas"] for _, s in inv),
         "high_value_invention_count": sum(
-            s["sei"] or s["overseas"] or s["age_years"] > 10 or pd.notna(p["award"]) for p, s in inv
+            s["sei"] or s["overseas"] or s["age_years"] > 10 or pd.notna(p.award) for p, s in inv
         ),
         "avg_invention_age_years": _mean([s["age_years"] for _, s in inv]),
         "invention_maintained_10y_count": sum(s["age_years"] > 10 for _, s in inv),
@@ -224,29 +247,24 @@ def _held_indicators(
     return pd.Series(out)
 
 
-def _filed_indicators(
-    g: pd.DataFrame, events_of: dict[str, pd.DataFrame], as_of: pd.Timestamp
-) -> pd.Series:
+def _filed_indicators(g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Dates) -> pd.Series:
     """Filing indicators of one firm from the applications it filed (one ``apply`` call)."""
-    empty = pd.DataFrame(columns=["event_code", "event_date", "to_party"])
-    three = as_of - pd.DateOffset(years=3)
-    five = as_of - pd.DateOffset(years=5)
     n_recent = pending = granted_inv = decided_inv = 0
     years: set[int] = set()
     inventors: dict[str, set[str]] = {}
-    for _, p in g.iterrows():
-        st = _patent_status(p, events_of.get(p["app_no"], empty), as_of)
-        if p["app_date"] > three:
+    for p in g.itertuples():
+        st = _patent_status(p, events_of.get(p.app_no, []), d)
+        if p.app_date > d.three_years_ago:
             n_recent += 1
-        if p["app_date"].year > as_of.year - 5:
-            years.add(p["app_date"].year)
+        if p.app_date.year > d.as_of.year - 5:
+            years.add(p.app_date.year)
         if st["ptype"] == "invention":
             pending += not st["granted"] and not st["refused"]
             granted_inv += st["granted"]
             decided_inv += st["granted"] or st["refused"]
-        if p["app_date"] > five:
-            for who in _split(p["inventors"]):
-                inventors.setdefault(who, set()).add(p["app_no"])
+        if p.app_date > d.five_years_ago:
+            for who in _split(p.inventors):
+                inventors.setdefault(who, set()).add(p.app_no)
     return pd.Series(
         {
             "total_application_count": len(g),
@@ -259,49 +277,57 @@ def _filed_indicators(
     )
 
 
+def _links(pat: pd.DataFrame, column: str, key: pd.Series) -> pd.DataFrame:
+    """(uscc, app_no) pairs: ``column`` split on ';', exploded and mapped through ``key``."""
+    pairs = pat[["app_no", column]].assign(**{column: pat[column].str.split(";")}).explode(column)
+    pairs["uscc"] = pairs[column].str.strip().map(key)
+    return pairs.dropna(subset=["uscc"])[["uscc", "app_no"]]
+
+
 def naive_indicators(tables: dict[str, pd.DataFrame], as_of: date | str) -> pd.DataFrame:
     """The 32 indicators per firm with ``groupby().apply``; same output shape as the reference."""
-    as_of = pd.Timestamp(as_of)
+    d = _Dates.at(pd.Timestamp(as_of))
     ent, pat, ev = tables["enterprises"], tables["patents"], tables["patent_events"]
-    known = pat["pub_date"].fillna(pat["grant_date"]) <= as_of
+    known = pat["pub_date"].fillna(pat["grant_date"]) <= d.as_of
     pat = pat[known].copy()
     pat["owners"] = pat["owners"].fillna(pat["applicants"])
-    ev = ev[ev["event_date"] <= as_of]
-    name_to_uscc = dict(zip(ent["name"], ent["uscc"], strict=True))
-    usccs = set(ent["uscc"])
+    ev = ev[ev["event_date"] <= d.as_of]
+    name_to_uscc = pd.Series(ent["uscc"].to_numpy(), index=ent["name"].to_numpy())
+    uscc_self = pd.Series(ent["uscc"].to_numpy(), index=ent["uscc"].to_numpy())
 
-    held_rows, filed_rows = [], []
-    for _, p in pat.iterrows():
-        holders = {name_to_uscc[n] for n in _split(p["owners"]) if n in name_to_uscc}
-        filers = {name_to_uscc[n] for n in _split(p["applicants"]) if n in name_to_uscc}
-        filers |= {c for c in _split(p["applicant_usccs"]) if c in usccs}
-        held_rows += [(u, p["app_no"], u in filers) for u in holders]
-        filed_rows += [(u, p["app_no"]) for u in filers]
-    held = pd.DataFrame(held_rows, columns=["uscc", "app_no", "self_filed"]).merge(pat, on="app_no")
-    filed = pd.DataFrame(filed_rows, columns=["uscc", "app_no"]).merge(pat, on="app_no")
-    events_of = {k: g for k, g in ev.groupby("app_no")}
+    filed = pd.concat(
+        [_links(pat, "applicants", name_to_uscc), _links(pat, "applicant_usccs", uscc_self)]
+    ).drop_duplicates()
+    held = _links(pat, "owners", name_to_uscc).drop_duplicates()
+    held = held.merge(filed.assign(self_filed=True), on=["uscc", "app_no"], how="left")
+    held["self_filed"] = held["self_filed"].fillna(False).astype(bool)
+    held = held.merge(pat, on="app_no")
+    filed = filed.merge(pat, on="app_no")
+    events_of = {
+        app: list(zip(g["event_code"], g["event_date"], g["to_party"], strict=True))
+        for app, g in ev.groupby("app_no")
+    }
     uscc_to_name = dict(zip(ent["uscc"], ent["name"], strict=True))
 
     parts = []
     if len(held):
         parts.append(
             held.groupby("uscc")[held.columns.drop("uscc")].apply(
-                lambda g: _held_indicators(g, events_of, as_of, uscc_to_name[g.name])
+                lambda g: _held_indicators(g, events_of, d, uscc_to_name[g.name])
             )
         )
     if len(filed):
         parts.append(
             filed.groupby("uscc")[filed.columns.drop("uscc")].apply(
-                lambda g: _filed_indicators(g, events_of, as_of)
+                lambda g: _filed_indicators(g, events_of, d)
             )
         )
-    two_years_ago = _subtract_months(as_of, 24)
-    tr = ev[(ev["event_code"] == "TR01") & (ev["event_date"] > two_years_ago)].copy()
-    tr["uscc"] = tr["from_party"].astype("str").str.strip().map(name_to_uscc)
+    tr = ev[(ev["event_code"] == "TR01") & (ev["event_date"] > _subtract_months(d.as_of, 24))]
+    tr = tr.assign(uscc=tr["from_party"].astype("str").str.strip().map(name_to_uscc))
     parts.append(
         tr.dropna(subset=["uscc"]).groupby("uscc").size().rename("recent_transfer_out_count")
     )
-    out = pd.DataFrame(index=pd.Index(sorted(usccs), name="uscc"))
+    out = pd.DataFrame(index=pd.Index(sorted(ent["uscc"]), name="uscc"))
     for part in parts:
         out = out.join(part)
     counts = [

@@ -1,0 +1,153 @@
+"""Benchmark data: generate once per (size, seed) and cache outside git.
+
+The folder comes from the project's own generator, ``screening sample --format parquet``, run
+as a subprocess so that its time and peak memory are measured like any other stage. Where
+that command is not available (an older checkout), the small vectorised builder of
+:mod:`benchmarks.synth` is used instead and the results say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from benchmarks.rss import Measurement, measure, run_measured_subprocess
+from data_contracts.errors import DataError
+
+REQUIRED = ("enterprises.parquet", "patents.parquet")
+TABLES = (
+    "enterprises",
+    "patents",
+    "patent_events",
+    "credit_records",
+    "programmes",
+    "nominations",
+    "loans",
+)
+
+
+@dataclass(frozen=True)
+class BenchData:
+    """A data folder ready for the benchmark.
+
+    Attributes
+    ----------
+    path : Path
+        The folder (``<cache>/<size>-<seed>``).
+    generator : str
+        ``screening sample`` or ``benchmarks.synth``.
+    cached : bool
+        ``True`` when the folder was already there (``generation`` is then ``None``).
+    generation : Measurement | None
+        Time and peak memory of generating it.
+    rows : dict[str, int]
+        Rows per table file present.
+    """
+
+    path: Path
+    generator: str
+    cached: bool
+    generation: Measurement | None
+    rows: dict[str, int]
+
+
+def table_rows(path: Path) -> dict[str, int]:
+    """Rows of each ``<table>.parquet`` in ``path`` (from the parquet footers, no data read)."""
+    rows = {}
+    for table in TABLES:
+        file = path / f"{table}.parquet"
+        if file.is_file():
+            rows[table] = pq.ParquetFile(file).metadata.num_rows
+    return rows
+
+
+def _complete(path: Path) -> bool:
+    return path.is_dir() and all((path / name).is_file() for name in REQUIRED)
+
+
+def _screening_exe() -> list[str]:
+    exe = Path(sys.executable).with_name("screening")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "screening.cli"]
+
+
+def _sample_command_available() -> bool:
+    proc = subprocess.run(
+        [*_screening_exe(), "sample", "--help"], capture_output=True, text=True, check=False
+    )
+    return proc.returncode == 0 and "--firms" in proc.stdout
+
+
+def ensure_data(
+    size: int, seed: int, cache_dir: Path, *, generator: str = "auto", refresh: bool = False
+) -> BenchData:
+    """Return the cached folder for ``(size, seed)``, generating it first when missing.
+
+    Parameters
+    ----------
+    size : int
+        Number of firms (>= 2).
+    seed : int
+        Generator seed.
+    cache_dir : Path
+        Where folders are kept (``benchmarks/.cache``, git-ignored).
+    generator : {"auto", "screening", "synth"}
+        ``auto`` uses ``screening sample`` when the command exists, else the synth builder.
+    refresh : bool
+        Regenerate even when cached.
+    """
+    if not isinstance(size, int) or size < 2:
+        raise ValueError(f"The 'size' parameter must be an int >= 2. Got {size!r} instead.")
+    if generator not in ("auto", "screening", "synth"):
+        raise ValueError(
+            "The 'generator' parameter must be one of 'auto', 'screening', 'synth'. "
+            f"Got {generator!r} instead."
+        )
+    target = Path(cache_dir) / f"{size}-{seed}"
+    marker = target / ".generator"
+    if _complete(target) and not refresh:
+        used = marker.read_text().strip() if marker.is_file() else "unknown"
+        return BenchData(target, used, True, None, table_rows(target))
+
+    use_cli = generator == "screening" or (generator == "auto" and _sample_command_available())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        if use_cli:
+            used = "screening sample"
+            cmd = [*_screening_exe(), "sample", "--firms", str(size), "--seed", str(seed)]
+            cmd += ["--out", str(tmp / "data"), "--format", "parquet"]
+            meas, proc = run_measured_subprocess(cmd)
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                raise DataError(
+                    f"`screening sample` failed for {size} firms: {' / '.join(tail)}",
+                    "Fix the generator or rerun with --generator synth.",
+                )
+            produced = tmp / "data"
+        else:
+            from benchmarks.synth import write_data_dir
+
+            used = "benchmarks.synth"
+            with measure() as meas:
+                produced = write_data_dir(tmp / "data", size, seed)
+        if not _complete(produced):
+            raise DataError(
+                f"{used} wrote no {' / '.join(REQUIRED)} into {produced}",
+                "Check that the generator supports --format parquet.",
+            )
+        (produced / ".generator").write_text(used + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(produced, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = table_rows(target)
+    meas.rows = sum(rows.values())
+    return BenchData(target, used, False, meas, rows)
