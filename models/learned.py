@@ -125,8 +125,8 @@ def auto_signs(M: np.ndarray, y: np.ndarray, kinds: list[str], *, z_min: float =
     """Safety directions derived from data, only where they are defensible.
 
     A numeric feature gets a sign when its Spearman correlation with default is significant
-    (|ρ|·√(n−1) ≥ ``z_min``) *and* its default rate across deciles moves the same way
-    (decile-order Spearman ≥ 0.8); otherwise 0. Constraining every feature by correlation
+    (|ρ|·√(n−1) ≥ ``z_min``) *and* its default rate across quintiles moves the same way
+    (quintile-order Spearman ≥ 0.8); otherwise 0. Constraining every feature by correlation
     sign costs AUC on ratio data (perf_facts.md), hence the second test.
     """
     signs: list[int] = []
@@ -141,7 +141,7 @@ def auto_signs(M: np.ndarray, y: np.ndarray, kinds: list[str], *, z_min: float =
             signs.append(0)
             continue
         ranks = pd.Series(x[ok]).rank(method="average").to_numpy()
-        bins = np.minimum((ranks - 1) * 10 // ok.sum(), 9).astype(int)
+        bins = np.minimum((ranks - 1) * 5 // ok.sum(), 4).astype(int)
         rates = pd.Series(y[ok]).groupby(bins).mean()
         if len(rates) < 3:
             trend = np.sign(rho)
@@ -529,7 +529,7 @@ class LearnedModel:
         if not pd.api.types.is_numeric_dtype(t.dtype) and not pd.api.types.is_datetime64_any_dtype(
             t.dtype
         ):
-            parsed = pd.to_datetime(t, errors="coerce")
+            parsed = pd.to_datetime(t, errors="coerce", format="mixed")
             bad = t[parsed.isna() & t.notna()]
             if len(bad):
                 raise ModelError(
