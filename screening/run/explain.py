@@ -30,7 +30,6 @@ REASON_COLUMNS = [
     "text",
 ]
 _PCT_KINDS = {"count", "share", "rate", "years", "amount"}
-_MIN_PEERS = 5
 
 
 def _spec_get(spec, key, default=None):
@@ -110,26 +109,6 @@ def factor_groups(
         for m in members:
             lead_of[m] = lead
     return lead_of
-
-
-def peer_percentiles(
-    matrix: pd.DataFrame, features: Sequence[str], by: str = "firm_industry_section"
-) -> pd.DataFrame:
-    """Share (0–100) of firms in the same ``by`` group with a strictly lower value.
-
-    NaN where the value is missing or the peer group has fewer than 5 firms with a value
-    (too few peers to say anything).
-    """
-    feats = [f for f in features if f in matrix.columns]
-    key = (
-        matrix[by].astype("str").fillna("?") if by in matrix else pd.Series("?", index=matrix.index)
-    )
-    values = matrix[feats].astype("float64")
-    grouped = values.groupby(key.to_numpy(), sort=False)
-    below = grouped.rank(method="min") - 1
-    n = grouped.transform("count")
-    pct = (below / n * 100).where(n >= _MIN_PEERS)
-    return pct
 
 
 def _fmt_value(value: float, spec) -> str:
@@ -258,10 +237,13 @@ def explain(
             body = f"{label}：{_fmt_value(val, spec)}"
         else:
             body = f"{label} {_fmt_value(val, spec)}"
+        notes = []
         if kind in _PCT_KINDS and not np.isnan(pct):
-            body += f"（高于同行业 {int(pct)}% 企业）"
+            notes.append(f"高于同行业 {int(pct)}% 企业")
         if members[gi] > 1:
-            body += f"（含同类指标 {members[gi]} 项）"
+            notes.append(f"含同类指标 {members[gi]} 项")
+        if notes:
+            body += "（" + "；".join(notes) + "）"
         texts.append(f"{body}，{_fmt_points(pts)}")
     return pd.DataFrame(
         {

@@ -104,9 +104,9 @@ def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index)
     rid = hit["record_id"].astype("str").fillna("无文书号")
     detail = (
         rtype.map(lambda t: RECORD_TYPE_ZH.get(t, t))
-        + "（"
+        + "记录 "
         + rid
-        + "），列入日期 "
+        + "，列入日期 "
         + start
         + "，有效至 "
         + end

@@ -1,0 +1,81 @@
+"""What changed since the previous push (``--previous PREV_OUT``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data_contracts.errors import DataError
+
+
+def read_previous(previous: Path) -> tuple[pd.DataFrame, str]:
+    """``screened.parquet`` and the batch id of a previous run folder."""
+    previous = Path(previous)
+    path = previous / "screened.parquet"
+    if not path.is_file():
+        raise DataError(
+            f"--previous {previous} holds no screened.parquet: it is not a screening run output.",
+            "Pass the OUT folder of an earlier `screening run` (the one pushed last).",
+        )
+    frame = pd.read_parquet(path)
+    batch = ""
+    report = previous / "run_report.json"
+    if report.is_file():
+        batch = json.loads(report.read_text(encoding="utf-8")).get("batch_id", "")
+    return frame, batch
+
+
+def compare(
+    current: pd.DataFrame, previous: pd.DataFrame, previous_batch: str = ""
+) -> dict[str, Any]:
+    """Added, removed (with the reason) and grade changes between two screened tables.
+
+    A removed firm's reason is the rule that knocked it out now, ``低于门槛`` when it fell
+    below the threshold (or a cap), ``输入数据被拒收`` or ``本批次无此企业``.
+    """
+    now = current.set_index("uscc")
+    before = previous.drop_duplicates("uscc").set_index("uscc")
+    wl_now = set(now.index[now["status"] == "whitelisted"])
+    wl_before = set(before.index[before["status"] == "whitelisted"])
+
+    def name(u: str) -> str:
+        src = now if u in now.index else before
+        value = src.at[u, "name"]
+        return "" if pd.isna(value) else str(value)
+
+    added = [
+        {"uscc": u, "name": name(u), "grade": str(now.at[u, "grade"])}
+        for u in sorted(wl_now - wl_before)
+    ]
+    removed = []
+    for u in sorted(wl_before - wl_now):
+        if u not in now.index:
+            reason = "本批次无此企业"
+        else:
+            status = now.at[u, "status"]
+            if status == "knocked_out":
+                reason = f"否决规则：{now.at[u, 'rules_fired']}"
+            elif status == "below_threshold":
+                reason = f"低于门槛（当前等级 {now.at[u, 'grade']}）"
+            else:
+                reason = "输入数据被拒收"
+        removed.append({"uscc": u, "name": name(u), "reason": reason})
+    up, down = [], []
+    for u in sorted(wl_now & wl_before):
+        g_now = int(str(now.at[u, "grade"])[1:])
+        g_before = int(str(before.at[u, "grade"])[1:])
+        item = {"uscc": u, "name": name(u), "from": f"T{g_before}", "to": f"T{g_now}"}
+        if g_now < g_before:
+            up.append(item)
+        elif g_now > g_before:
+            down.append(item)
+    return {
+        "previous_batch_id": previous_batch,
+        "added": added,
+        "removed": removed,
+        "grade_up": up,
+        "grade_down": down,
+    }

@@ -1,0 +1,359 @@
+"""Writing a run: screened table, rejects, run report, bank packages — atomically.
+
+Everything is first written to ``OUT.tmp-<pid>`` next to ``OUT`` and renamed into place
+only when complete; a killed run leaves at most that temporary folder, which the next run
+removes. No wall-clock time appears in any output except ``timings.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data_contracts.errors import DataError
+from screening.run.changes import compare, read_previous
+from screening.run.charts import waterfall_svg
+from screening.run.config import GRADES, RunConfig
+from screening.run.manifest import SigningKey
+from screening.run.packages import PackageInputs, template_env, write_bank_package
+from screening.run.pipeline import (
+    SCREENED_COLUMNS,
+    Screening,
+    Timer,
+    package_patents,
+    package_programmes,
+)
+from screening.run.safety import neutralise_frame, scrub_pii
+from screening.run.selection import STATUSES
+from screening.run.xlsx import EXCEL_MAX_DATA_ROWS
+
+STATUS_ZH = {
+    "whitelisted": "入选白名单",
+    "below_threshold": "未达门槛",
+    "knocked_out": "一票否决",
+    "rejected_input": "输入拒收",
+}
+
+
+def _dump(path: Path, payload: Any) -> None:
+    path.write_text(
+        json.dumps(payload, ensure_ascii=False, sort_keys=True, indent=2, default=str) + "\n",
+        encoding="utf-8",
+    )
+
+
+def run_meta(s: Screening, config: RunConfig, batch: str) -> dict[str, Any]:
+    """Batch metadata shared by reports, packages and manifests."""
+    valid_until = (
+        s.as_of + pd.DateOffset(months=config.report.validity_months) - pd.Timedelta(days=1)
+    )
+    return {
+        "batch_id": batch,
+        "as_of": s.as_of.strftime("%Y-%m-%d"),
+        "valid_until": valid_until.strftime("%Y-%m-%d"),
+        "model_id": s.model_id,
+        "rules_version": config.knockouts.version,
+        "config_version": config.version,
+        "config_sha256": config.digest(),
+        "issuer": scrub_pii(config.report.issuer),
+        "contact": scrub_pii(config.report.contact),
+        "input_files": {t: f.get("sha256", "") for t, f in sorted(s.inputs.files.items())},
+    }
+
+
+def run_report(
+    s: Screening,
+    config: RunConfig,
+    meta: dict[str, Any],
+    timer: Timer,
+    banks: list[dict[str, Any]],
+    changes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The run report as a JSON-ready dict (also rendered to ``run_report.html``)."""
+    scr = s.screened
+    rej = s.inputs.rejects
+    rejects_by_rule = (
+        rej.groupby(["table", "rule"])
+        .size()
+        .reset_index(name="rows")
+        .sort_values(["table", "rule"])
+        if not rej.empty
+        else pd.DataFrame(columns=["table", "rule", "rows"])
+    )
+    firms_by_rule = s.fired.groupby("rule_id")["uscc"].nunique()
+    ko_rows = [
+        {
+            "rule_id": r.id,
+            "name_zh": r.name_zh,
+            "enabled": r.enabled,
+            "firms": int(firms_by_rule.get(r.id, 0)),
+        }
+        for r in config.knockouts.rules
+    ]
+    scored = scr.loc[scr["status"] != "rejected_input"]
+    names = dict(config.report.region_names)
+    by_region = []
+    for region, grp in scored.groupby(scored["region_code"].fillna("未知"), sort=True):
+        counts = grp["grade"].value_counts()
+        by_region.append(
+            {
+                "region": f"{names.get(str(region), '')}{region}",
+                "region_code": str(region),
+                "counts": {g: int(counts.get(g, 0)) for g in GRADES if counts.get(g, 0)},
+                "whitelisted": int((grp["status"] == "whitelisted").sum()),
+            }
+        )
+    tables = []
+    for t, st in sorted(s.inputs.stats.items()):
+        tables.append(
+            {
+                "table": t,
+                "file": s.inputs.files.get(t, {}).get("file", ""),
+                **{
+                    k: st.get(k, 0)
+                    for k in ("rows", "accepted", "rejected", "duplicates", "warnings")
+                },
+                "status": st.get("status", ""),
+            }
+        )
+    noms = scr.loc[scr["nominated"]]
+    nom_table = s.inputs.nominations
+    unmatched = int(nom_table["uscc"].isna().sum()) if "uscc" in nom_table else 0
+    return {
+        **meta,
+        "status_counts": {st: int((scr["status"] == st).sum()) for st in STATUSES},
+        "firms_in_output": len(scr),
+        "tables": tables,
+        "notes": list(s.inputs.notes),
+        "rejects_by_rule": [
+            {"table": r.table, "rule": r.rule, "rows": int(r.rows)}
+            for r in rejects_by_rule.itertuples()
+        ],
+        "knockouts_by_rule": ko_rows,
+        "grades": list(GRADES),
+        "grade_by_region": by_region,
+        "entity_match": {
+            str(k): (
+                v
+                if isinstance(v, int | float | str)
+                else json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+            )
+            for k, v in sorted(s.inputs.match_report.items())
+        },
+        "nominations": {
+            "nominated_firms": len(noms),
+            "whitelisted": int((noms["status"] == "whitelisted").sum()),
+            "knocked_out": int((noms["status"] == "knocked_out").sum()),
+            "below_threshold": int((noms["status"] == "below_threshold").sum()),
+            "unmatched_nomination_rows": unmatched,
+            "bypass_threshold": config.selection.nominations_bypass_threshold,
+        },
+        "selection": {
+            "min_grade": config.selection.min_grade,
+            "max_pd": config.selection.max_pd,
+            "region_caps": dict(config.selection.region_caps),
+            "park_caps": dict(config.selection.park_caps),
+        },
+        "banks": banks,
+        "changes": changes,
+        "stages": [{"stage": t.stage, "rows": t.rows} for t in timer.stages],
+    }
+
+
+def _chart_factory(s: Screening):
+    wl = s.whitelist.set_index("uscc")
+    by_firm = s.reasons.groupby("uscc", sort=False).indices
+
+    @lru_cache(maxsize=4096)
+    def chart(uscc: str) -> str:
+        rs = s.reasons.iloc[by_firm.get(uscc, [])]
+        steps = [(r.label_zh, float(r.points)) for r in rs.itertuples(index=False)]
+        score = float(wl.at[uscc, "score"])
+        other = score - s.base_points - sum(p for _, p in steps)
+        if abs(other) >= 0.05:
+            steps.append(("其他因素", other))
+        return waterfall_svg(s.base_points, steps, score, title="评分构成（分）")
+
+    return chart
+
+
+def write_outputs(
+    s: Screening,
+    folder: Path,
+    *,
+    config: RunConfig,
+    batch: str,
+    timer: Timer,
+    previous: tuple[pd.DataFrame, str] | None = None,
+    key: SigningKey | None = None,
+    max_excel_rows: int = EXCEL_MAX_DATA_ROWS,
+) -> dict[str, Any]:
+    """Write every output of a run into ``folder`` (which must not exist)."""
+    folder.mkdir(parents=True)
+    meta = run_meta(s, config, batch)
+    screened = s.screened[SCREENED_COLUMNS].copy()
+    screened["score"] = screened["score"].round(2)
+    screened["pd"] = screened["pd"].round(6)
+    screened.to_parquet(folder / "screened.parquet", index=False)
+    neutralise_frame(screened).to_csv(
+        folder / "screened.csv", index=False, encoding="utf-8", lineterminator="\n"
+    )
+    neutralise_frame(s.inputs.rejects).to_csv(
+        folder / "rejects.csv", index=False, encoding="utf-8", lineterminator="\n"
+    )
+
+    env = template_env()
+    inputs = PackageInputs(
+        meta=meta,
+        whitelist=s.whitelist,
+        reasons=s.reasons,
+        programmes=package_programmes(s.inputs.programmes),
+        patents=package_patents(
+            s.inputs.pledgeable, s.inputs.tables.get("patents", pd.DataFrame())
+        ),
+        checks=s.checks,
+        chart=_chart_factory(s),
+        created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
+    )
+    banks = []
+    for bank in config.banks:
+        n = write_bank_package(
+            folder / "packages" / bank.id,
+            bank,
+            inputs,
+            env=env,
+            detail_limit=config.report.detail_limit,
+            max_rows=max_excel_rows,
+            key=key,
+        )
+        banks.append({"id": bank.id, "name": bank.name, "firms": n})
+    changes = compare(s.screened, *previous) if previous is not None else None
+    report = run_report(s, config, meta, timer, banks, changes)
+    _dump(folder / "run_report.json", report)
+    html = env.get_template("run_report.html.j2").render(r=report, status_zh=STATUS_ZH)
+    (folder / "run_report.html").write_text(html, encoding="utf-8")
+    return report
+
+
+def _cleanup_stale(out: Path) -> None:
+    """Remove ``OUT.tmp-<pid>`` folders left by runs that were killed."""
+    for tmp in out.parent.glob(f"{out.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def atomic_folder(out: Path):
+    """Yield a temporary sibling of ``out``; on success it replaces ``out`` in one rename."""
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _cleanup_stale(out)
+    tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        yield tmp
+        if out.exists():
+            old = out.parent / f"{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_screening(
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    as_of: str | dt.date | pd.Timestamp,
+    config: RunConfig,
+    scorer: Any,
+    previous: str | Path | None = None,
+    key: SigningKey | None = None,
+    progress=None,
+    max_excel_rows: int = EXCEL_MAX_DATA_ROWS,
+) -> dict[str, Any]:
+    """Run the whole screening job and write ``out`` atomically.
+
+    Parameters
+    ----------
+    data_dir : path
+        The data folder (shared/input_format.md).
+    out : path
+        Output folder; replaced as a whole when the run succeeds.
+    as_of : date
+        Screening date: only facts known by then are used.
+    config : RunConfig
+        Parsed ``run.toml``.
+    scorer : Scorer
+        The expert scorecard or a learned model (``models.base.Scorer``).
+    previous : path, optional
+        OUT folder of the previous push, for the change report.
+    key : SigningKey, optional
+        Sign every package manifest.
+    progress : callable, optional
+        ``progress(stage, event, rows)``.
+    max_excel_rows : int
+        Rows per worksheet before a list continues on the next sheet.
+
+    Returns
+    -------
+    dict
+        The run report (also in ``out/run_report.json``), plus ``timings``.
+    """
+    from screening.run.pipeline import batch_id, prepare_inputs, screen
+
+    try:
+        as_of_ts = pd.Timestamp(as_of).normalize()
+    except (ValueError, TypeError):
+        raise DataError(
+            f"--as-of {as_of!r} is not a date.", "Give the as-of date as YYYY-MM-DD."
+        ) from None
+    out = Path(out)
+    data_dir = Path(data_dir)
+    prev = read_previous(Path(previous)) if previous is not None else None
+    timer = Timer(progress)
+    inputs = prepare_inputs(data_dir, as_of_ts, timer)
+    s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
+    hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
+    batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
+    with atomic_folder(out) as tmp:
+        with timer.stage("export") as box:
+            report = write_outputs(
+                s,
+                tmp,
+                config=config,
+                batch=batch,
+                timer=timer,
+                previous=prev,
+                key=key,
+                max_excel_rows=max_excel_rows,
+            )
+            box["rows"] = len(s.screened)
+        _dump(
+            tmp / "timings.json", {"batch_id": batch, "stages": [t.__dict__ for t in timer.stages]}
+        )
+    report["timings"] = [t.__dict__ for t in timer.stages]
+    report["out"] = str(out)
+    return report

@@ -1,0 +1,504 @@
+"""The screening run: validate → features → knock-outs → score → select → explain → export.
+
+Each stage is a pure function of its inputs; this module wires them, times them (wall
+seconds and rows, written to ``timings.json`` — the only output that differs between
+reruns) and reports progress through a callback so the library never prints.
+
+Outputs are built in ``OUT.tmp-<pid>`` and renamed into place at the end, so a run that
+is killed or fails never leaves a partial ``OUT``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.errors import ModelError
+from screening.run.config import RunConfig
+from screening.run.explain import explain, factor_groups, reasons_wide
+from screening.run.knockouts import evaluate_knockouts, source_dates, summarise_fired
+from screening.run.manifest import canonical_json
+from screening.run.selection import STATUSES, nomination_sources, select
+
+STAGES = ("validate", "features", "knockouts", "score", "select", "explain", "export")
+Progress = Callable[[str, str, int | None], None]
+"""``progress(stage, event, rows)`` with event ``start`` or ``end``."""
+
+SCREENED_COLUMNS = [
+    "uscc",
+    "name",
+    "region_code",
+    "status",
+    "rules_fired",
+    "score",
+    "grade",
+    "pd",
+    "rank",
+    "nominated",
+    "nominated_by",
+    "reason",
+]
+PROGRAMME_ZH = {
+    "little_giant": "专精特新“小巨人”企业",
+    "srdi_sme": "专精特新中小企业",
+    "innovative_sme": "创新型中小企业",
+    "high_tech": "高新技术企业",
+    "tech_sme": "科技型中小企业",
+    "ip_advantage": "知识产权优势企业",
+    "ip_demonstration": "知识产权示范企业",
+    "ip_standard": "知识产权管理体系认证（贯标）",
+}
+LEVEL_ZH = {"national": "国家级", "provincial": "省级", "city": "市级"}
+PATENT_TYPE_ZH = {"invention": "发明", "utility_model": "实用新型", "design": "外观设计"}
+
+
+@dataclass
+class StageTiming:
+    """Wall time and rows of one stage."""
+
+    stage: str
+    seconds: float
+    rows: int
+
+
+@dataclass
+class Timer:
+    """Times stages and forwards start/end events to ``progress``."""
+
+    progress: Progress | None = None
+    stages: list[StageTiming] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[dict[str, int]]:
+        box = {"rows": 0}
+        if self.progress:
+            self.progress(name, "start", None)
+        t0 = time.perf_counter()
+        yield box
+        self.stages.append(StageTiming(name, time.perf_counter() - t0, int(box["rows"])))
+        if self.progress:
+            self.progress(name, "end", int(box["rows"]))
+
+
+@dataclass
+class ScreenInputs:
+    """Everything the knock-out → explain stages need (built by :func:`prepare_inputs`).
+
+    Attributes
+    ----------
+    tables : dict of DataFrame
+        Canonical tables (``enterprises``, ``credit_records``, ``patents``…).
+    rejects : DataFrame
+        Rejected input rows (``table, file, source_row, column, value, rule, message``).
+    matrix : DataFrame
+        Feature matrix: ``uscc``, ``as_of`` and registry features, one row per firm.
+    pledgeable : DataFrame
+        ``features.pledgeable_patents`` output.
+    active_records : DataFrame
+        ``features.active_credit_records`` output (names resolved to USCC).
+    programmes : DataFrame
+        ``features.active_programmes`` output (names resolved to USCC).
+    nominations : DataFrame
+        Nominations with resolved ``uscc``.
+    percentiles : callable
+        ``percentiles(rows, features) -> DataFrame`` peer percentiles (0–100) of ``rows`` of
+        the matrix, columns = features.
+    specs : dict
+        Feature registry records by name.
+    match_report : dict
+        Entity-match statistics.
+    stats, files, notes
+        Row accounting, input files and notes of the reader.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    rejects: pd.DataFrame
+    matrix: pd.DataFrame
+    pledgeable: pd.DataFrame
+    active_records: pd.DataFrame
+    programmes: pd.DataFrame
+    nominations: pd.DataFrame
+    percentiles: Callable[[pd.DataFrame, list[str]], pd.DataFrame]
+    specs: dict[str, Any]
+    match_report: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Screening:
+    """The decisions of one run, before anything is written."""
+
+    as_of: pd.Timestamp
+    screened: pd.DataFrame
+    whitelist: pd.DataFrame
+    reasons: pd.DataFrame
+    fired: pd.DataFrame
+    base_points: float
+    model_id: str
+    checks: list[dict[str, str]]
+    inputs: ScreenInputs
+
+
+def batch_id(
+    as_of: pd.Timestamp, input_hashes: dict[str, str], model_id: str, config_digest: str
+) -> str:
+    """``<year>Q<q>-<8 hex>`` from the as-of date, input hashes, model id and config hash."""
+    payload = {
+        "as_of": as_of.strftime("%Y-%m-%d"),
+        "inputs": input_hashes,
+        "model": model_id,
+        "config": config_digest,
+    }
+    digest = hashlib.sha256(canonical_json(payload)).hexdigest()[:8]
+    return f"{as_of.year}Q{(as_of.month - 1) // 3 + 1}-{digest}"
+
+
+def prepare_inputs(data_dir: Path, as_of: pd.Timestamp, timer: Timer) -> ScreenInputs:
+    """Validate the data folder and build features (the ``validate`` and ``features`` stages)."""
+    import features
+    from data_contracts import read_data_dir
+    from features.registry import by_name
+
+    with timer.stage("validate") as box:
+        bundle = read_data_dir(data_dir, as_of=as_of.date())
+        box["rows"] = sum(s.rows for s in bundle.stats.values())
+    with timer.stage("features") as box:
+        links = features.resolve_entities(bundle)
+        ent = bundle.tables["enterprises"]
+        pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
+        matrix = features.build_feature_matrix(pairs, bundle, links=links)
+        pledgeable = features.pledgeable_patents(bundle, as_of, links=links)
+        credit = links.credit_records.loc[links.credit_records["uscc"].notna()]
+        active = features.active_credit_records(credit, as_of)
+        progs = links.programmes.loc[links.programmes["uscc"].notna()]
+        programmes = features.active_programmes(progs, as_of)
+        box["rows"] = len(matrix)
+
+    def percentiles(rows: pd.DataFrame, feats: list[str]) -> pd.DataFrame:
+        pct = features.peer_percentiles(rows, matrix, by="firm_industry_section", features=feats)
+        return pct.rename(columns=lambda c: c.removeprefix("peer_pct_"))
+
+    tables = dict(bundle.tables)
+    tables["credit_records"] = links.credit_records
+    return ScreenInputs(
+        tables=tables,
+        rejects=bundle.rejects,
+        matrix=matrix,
+        pledgeable=pledgeable,
+        active_records=active,
+        programmes=programmes,
+        nominations=links.nominations,
+        percentiles=percentiles,
+        specs=by_name(),
+        match_report=dict(links.match_report),
+        stats={k: v.to_dict() for k, v in bundle.stats.items()},
+        files={k: v.to_dict() for k, v in bundle.files.items()},
+        notes=list(bundle.notes),
+    )
+
+
+def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index) -> pd.DataFrame:
+    """One line per rejected enterprises row whose firm is not otherwise in the output."""
+    rej = rejects.loc[rejects["table"] == "enterprises"]
+    if rej.empty:
+        return pd.DataFrame(columns=["uscc", "name", "reason", "rules_fired"])
+    rej = rej.sort_values(["file", "source_row", "column", "rule"], kind="mergesort")
+    uscc_val = rej["value"].where(rej["column"] == "uscc")
+    rej = rej.assign(_uscc=uscc_val.str.upper().str.replace(r"\s+", "", regex=True))
+    grouped = rej.groupby(["file", "source_row"], sort=True)
+    out = pd.DataFrame(
+        {
+            "uscc": grouped["_uscc"].first(),
+            "rules_fired": grouped["rule"].agg(lambda s: ";".join(dict.fromkeys(s))),
+            "reason": grouped["message"].agg(lambda s: "；".join(dict.fromkeys(s.astype(str)))),
+        }
+    ).reset_index()
+    out["reason"] = (
+        "输入拒收（"
+        + out["file"].astype("str")
+        + " 第 "
+        + out["source_row"].astype("str")
+        + " 行）："
+        + out["reason"]
+    )
+    out = out.loc[~out["uscc"].isin(accepted)]
+    return out[["uscc", "rules_fired", "reason"]].assign(name=pd.NA)
+
+
+def _check_scorer(scorer: Any, matrix: pd.DataFrame) -> list[str]:
+    feats = list(getattr(scorer, "feature_names_in_", []))
+    missing = [f for f in feats if f not in matrix.columns]
+    if not feats or missing:
+        raise ModelError(
+            f"The model {getattr(scorer, 'model_id', '?')} needs features the matrix lacks: "
+            f"{', '.join(missing[:10]) or '(no feature list)'}.",
+            "Use a model trained on this version of the feature registry, or rebuild features.",
+        )
+    return feats
+
+
+def screen(
+    inputs: ScreenInputs,
+    *,
+    scorer: Any,
+    config: RunConfig,
+    as_of: pd.Timestamp,
+    timer: Timer | None = None,
+) -> Screening:
+    """Knock-outs, scoring, selection and explanations for one as-of date (pure: no I/O)."""
+    timer = timer or Timer()
+    as_of = pd.Timestamp(as_of)
+    ent = inputs.tables["enterprises"]
+    matrix = (
+        inputs.matrix.drop_duplicates("uscc").set_index("uscc").reindex(ent["uscc"]).reset_index()
+    )
+
+    with timer.stage("knockouts") as box:
+        fired = evaluate_knockouts(
+            config.knockouts,
+            enterprises=ent,
+            active_records=inputs.active_records,
+            credit_records=inputs.tables["credit_records"],
+            matrix=matrix,
+            pledgeable=inputs.pledgeable,
+            as_of=as_of,
+        )
+        ko = summarise_fired(fired)
+        box["rows"] = len(fired)
+
+    with timer.stage("score") as box:
+        feats = _check_scorer(scorer, matrix)
+        result = scorer.score(matrix[feats], explain=False)
+        scored = pd.DataFrame(
+            {
+                "uscc": ent["uscc"].to_numpy(),
+                "name": ent["name"].to_numpy(),
+                "region_code": ent["region_code"].to_numpy(),
+                "park": ent["park"].to_numpy() if "park" in ent else pd.NA,
+                "industry_code": ent["industry_code"].to_numpy()
+                if "industry_code" in ent
+                else pd.NA,
+                "score": np.asarray(result.score, dtype="float64"),
+                "pd": np.asarray(result.pd, dtype="float64"),
+                "grade": pd.array(np.asarray(result.grade).astype(str), dtype="str"),
+            }
+        )
+        box["rows"] = len(scored)
+
+    with timer.stage("select") as box:
+        noms = nomination_sources(inputs.nominations)
+        selected = select(scored, pd.Index(ko["uscc"]), noms, config.selection)
+        box["rows"] = int((selected["status"] == "whitelisted").sum())
+
+    with timer.stage("explain") as box:
+        # Explain whom a person will read (whitelisted and nominated firms): explanation,
+        # not scoring, is the cost at national scale (perf_facts.md).
+        who = selected.loc[
+            (selected["status"] == "whitelisted")
+            | (selected["nominated"] & (selected["status"] != "knocked_out")),
+            "uscc",
+        ]
+        rows = matrix.set_index("uscc").loc[who.to_numpy()].reset_index()
+        res = scorer.score(rows[feats], explain=True) if len(rows) else None
+        contributions = res.contributions if res is not None else pd.DataFrame(columns=feats)
+        base_points = float(res.base_points) if res is not None else float("nan")
+        stride = max(1, len(matrix) // 20000)
+        lead_of = factor_groups(
+            list(contributions.columns),
+            specs=inputs.specs,
+            sample=matrix.iloc[::stride][list(contributions.columns)],
+            threshold=config.report.merge_correlation,
+        )
+        leads = sorted(set(lead_of.values()), key=list(contributions.columns).index)
+        numeric_leads = [
+            f
+            for f in leads
+            if getattr(inputs.specs.get(f), "kind", "count")
+            in ("count", "share", "rate", "years", "amount")
+        ]
+        pct = (
+            inputs.percentiles(rows, numeric_leads)
+            if len(rows) and numeric_leads
+            else pd.DataFrame(index=rows.index)
+        )
+        reasons = explain(
+            contributions.reset_index(drop=True),
+            rows,
+            pct.reset_index(drop=True),
+            rows["uscc"].to_numpy(),
+            specs=inputs.specs,
+            lead_of=lead_of,
+            top_k=config.report.explain_top_k,
+        )
+        box["rows"] = len(rows)
+
+    wide = reasons_wide(reasons)
+    screened = selected.merge(ko, on="uscc", how="left").merge(wide, on="uscc", how="left")
+    min_grade = config.selection.min_grade
+    below = (
+        "未达门槛（等级 "
+        + screened["grade"].astype("str")
+        + "，违约概率 "
+        + (screened["pd"] * 100).round(2).astype("str")
+        + "%"
+        + (f"；门槛 {min_grade}" if min_grade else "")
+        + (f"，违约概率不高于 {config.selection.max_pd:.2%}" if config.selection.max_pd else "")
+        + "）"
+    )
+    below = below.where(screened["meets_threshold"], below)
+    below = below.where(~screened["meets_threshold"], screened["selection_note"])
+    explained = (
+        "加分："
+        + screened["reasons_up"].fillna("无")
+        + " | 减分："
+        + screened["reasons_down"].fillna("无")
+    )
+    screened["reason"] = np.select(
+        [screened["status"] == "knocked_out", screened["status"] == "whitelisted"],
+        [screened["ko_reasons"].astype(object), explained.astype(object)],
+        default=below.astype(object),
+    )
+    rejected = _rejected_rows(inputs.rejects, pd.Index(ent["uscc"]))
+    rejected = rejected.assign(status="rejected_input", nominated=False)
+    screened = pd.concat([screened, rejected], ignore_index=True)
+    order = {s: i for i, s in enumerate(STATUSES)}
+    screened["_s"] = screened["status"].map(order)
+    screened = screened.sort_values(["_s", "rank", "uscc"], kind="mergesort", na_position="last")
+    screened = screened.drop(columns="_s").reset_index(drop=True)
+    for col in (
+        "uscc",
+        "name",
+        "region_code",
+        "status",
+        "rules_fired",
+        "grade",
+        "nominated_by",
+        "reason",
+    ):
+        screened[col] = screened[col].astype("str")
+    screened["nominated"] = screened["nominated"].fillna(False).astype(bool)
+    screened["rank"] = screened["rank"].astype("Int64")
+
+    sources = source_dates(inputs.tables, as_of)
+    checks = [
+        {
+            "rule_id": r.id,
+            "name": r.name_zh,
+            "date": (sources.get(r.kind) or as_of).strftime("%Y-%m-%d"),
+        }
+        for r in config.knockouts.rules
+        if r.enabled
+    ]
+    whitelist = _whitelist_frame(selected, wide, inputs, config, matrix)
+    return Screening(
+        as_of=as_of,
+        screened=screened,
+        whitelist=whitelist,
+        reasons=reasons,
+        fired=fired,
+        base_points=base_points,
+        model_id=str(scorer.model_id),
+        checks=checks,
+        inputs=inputs,
+    )
+
+
+def _whitelist_frame(
+    selected, wide, inputs: ScreenInputs, config: RunConfig, matrix
+) -> pd.DataFrame:
+    wl = selected.loc[selected["status"] == "whitelisted"].merge(wide, on="uscc", how="left")
+    names = dict(config.report.region_names)
+    wl["region_name"] = wl["region_code"].map(
+        lambda c: names.get(str(c), pd.NA) if pd.notna(c) else pd.NA
+    )
+    section = (
+        matrix.set_index("uscc")["firm_industry_section"]
+        if "firm_industry_section" in matrix
+        else None
+    )
+    wl["industry_section"] = wl["uscc"].map(section).astype("str") if section is not None else pd.NA
+    pledge = inputs.pledgeable.loc[inputs.pledgeable["pledgeable"].fillna(False).astype(bool)]
+    wl["pledgeable_count"] = wl["uscc"].map(pledge.groupby("uscc").size()).fillna(0).astype("int64")
+    progs = package_programmes(inputs.programmes)
+    text = progs.assign(
+        t=progs["programme_zh"] + "（至 " + progs["valid_to"].dt.strftime("%Y-%m-%d") + "）"
+    )
+    wl["programmes_text"] = wl["uscc"].map(text.groupby("uscc")["t"].agg("；".join))
+    return wl.sort_values("rank", kind="mergesort").reset_index(drop=True)
+
+
+def package_programmes(active: pd.DataFrame) -> pd.DataFrame:
+    """Active programme memberships in package shape (Chinese names, effective validity)."""
+    if active.empty:
+        return pd.DataFrame(
+            {
+                "uscc": pd.Series(dtype="str"),
+                "programme_zh": pd.Series(dtype="str"),
+                "level_zh": pd.Series(dtype="str"),
+                "valid_from": pd.Series(dtype="datetime64[ns]"),
+                "valid_to": pd.Series(dtype="datetime64[ns]"),
+            }
+        )
+    valid_to = (
+        active["valid_to_effective"] if "valid_to_effective" in active else active["valid_to"]
+    )
+    out = pd.DataFrame(
+        {
+            "uscc": active["uscc"].astype("str"),
+            "programme_zh": active["programme"]
+            .map(PROGRAMME_ZH)
+            .fillna(active["programme"])
+            .astype("str"),
+            "level_zh": active["level"].map(LEVEL_ZH).astype("str") if "level" in active else pd.NA,
+            "valid_from": active["valid_from"].astype("datetime64[ns]"),
+            "valid_to": valid_to.astype("datetime64[ns]"),
+        }
+    )
+    return out.sort_values(["uscc", "valid_from", "programme_zh"], kind="mergesort").reset_index(
+        drop=True
+    )
+
+
+def package_patents(pledgeable: pd.DataFrame, patents: pd.DataFrame) -> pd.DataFrame:
+    """Pledgeable patents in package shape: number, type, title, remaining term, co-owners."""
+    ok = pledgeable.loc[pledgeable["pledgeable"].fillna(False).astype(bool)].copy()
+    titles = (
+        patents.drop_duplicates("app_no").set_index("app_no")["title"]
+        if "title" in patents
+        else None
+    )
+    owners = ok["owners"].astype("str") if "owners" in ok else pd.Series(pd.NA, index=ok.index)
+    co = owners.str.split(";").map(lambda xs: xs if isinstance(xs, list) else [])
+    return (
+        pd.DataFrame(
+            {
+                "uscc": ok["uscc"].astype("str").to_numpy(),
+                "app_no": ok["app_no"].astype("str").to_numpy(),
+                "type_zh": ok["patent_type"]
+                .map(PATENT_TYPE_ZH)
+                .fillna(ok["patent_type"])
+                .astype("str")
+                .to_numpy(),
+                "title": ok["app_no"].map(titles).astype("str").to_numpy()
+                if titles is not None
+                else pd.NA,
+                "remaining_years": ok["remaining_years"].astype("float64").to_numpy(),
+                "status": "有效，未质押",
+                "co_owners": np.where(co.map(len) > 1, owners, pd.NA),
+            }
+        )
+        .sort_values(
+            ["uscc", "remaining_years", "app_no"], ascending=[True, False, True], kind="mergesort"
+        )
+        .reset_index(drop=True)
+    )
