@@ -1,9 +1,325 @@
-"""Placeholder: this command group is registered by its owner module."""
+"""``screening train | promote | monitor | report-ledger``: the retraining loop (issue 6).
+
+This is the edge: it reads the TOML config and ``MLFLOW_TRACKING_URI``, shows progress, and
+hands frozen objects to ``screening.retrain``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import os
+import tomllib
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from data_contracts.errors import ConfigError, DataError
+
+EXIT_REFUSED = 3
+_out = Console(highlight=False)
+
+
+def load_config(path: Path | None):
+    """Parse the retrain TOML (default: the packaged ``screening/config/retrain.toml``)."""
+    from screening.retrain.config import parse_retrain_config
+
+    try:
+        if path is None:
+            raw = tomllib.loads((files("screening") / "config" / "retrain.toml").read_text("utf-8"))
+        else:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist", "pass an existing TOML file to --config"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {path or 'retrain.toml'} is not valid TOML: {exc}",
+            "fix the syntax (see screening/config/retrain.toml)",
+        ) from None
+    return parse_retrain_config(raw)
+
+
+def tracking_target(tracking_dir: Path | None):
+    """``--tracking-dir`` if given, else ``MLFLOW_TRACKING_URI``, else ``./mlruns``."""
+    from screening.retrain.tracking import resolve_tracking
+
+    if tracking_dir is not None:
+        return resolve_tracking(tracking_dir)
+    return resolve_tracking(None, os.environ.get("MLFLOW_TRACKING_URI") or None)
+
+
+def _quiet_mlflow() -> None:
+    # MLflow's own INFO lines and download bars would drown the progress display.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextmanager
+def _progress(title: str):
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(title, total=None)
+
+        def on_table(table: str, done: int, total: int) -> None:
+            bar.update(task, description=f"reading {table}", completed=done, total=total)
+
+        def say(msg: str) -> None:
+            bar.console.print(f"  {msg}")
+            bar.update(task, description=msg[:60])
+
+        yield on_table, say
+        bar.update(task, description=f"{title}: done")
+
+
+def _parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise DataError(
+            f"{option} {value!r} is not a date", f"write {option} as YYYY-MM-DD, e.g. 2026-09-30"
+        ) from None
+
+
+def _read(data: Path, on_table, *, as_of: dt.date | None = None):
+    from data_contracts import read_data_dir
+
+    return read_data_dir(data, as_of=as_of, today=dt.date.today(), progress=on_table)
+
+
+DataOpt = typer.Option(..., "--data", help="Data folder (enterprises, patents, …, loans).")
+ConfigOpt = typer.Option(None, "--config", help="Retrain TOML (default: packaged retrain.toml).")
+TrackingOpt = typer.Option(
+    None,
+    "--tracking-dir",
+    help="Embedded MLflow store folder (default ./mlruns, or MLFLOW_TRACKING_URI when set).",
+)
+ExperimentOpt = typer.Option("ip-whitelist", "--experiment", help="MLflow experiment name.")
+
+
+def train(
+    data: Path = DataOpt,
+    out: Path = typer.Option(..., "--out", help="Model folder to write."),
+    experiment: str = ExperimentOpt,
+    register: str | None = typer.Option(
+        None, "--register", help="Register the model under this name (a new version)."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Labels as known on this date (default: latest ledger report)."
+    ),
+    tracking_dir: Path | None = TrackingOpt,
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Train the learned model on the loan ledger, log it to MLflow and register a version."""
+    from screening.retrain.pipeline import run_training
+
+    cfg = load_config(config)
+    target = tracking_target(tracking_dir)
+    label_date = _parse_date(as_of, "--as-of")
+    _quiet_mlflow()
+    with _progress("train") as (on_table, say):
+        bundle = _read(data, on_table)
+        outcome = run_training(
+            bundle,
+            out=out,
+            config=cfg,
+            target=target,
+            as_of=label_date,
+            experiment=experiment,
+            register=register,
+            progress=say,
+        )
+    m = outcome.trained.model.card_["metrics"]
+    _out.print(
+        f"model {outcome.trained.model.model_id} → {outcome.model_dir}\n"
+        f"out-of-time validation from {outcome.trained.report['oot_cut']}: "
+        f"AUC {m['auc']:.3f}  KS {m['ks']:.3f}  Brier {m['brier']:.4f}  "
+        f"({int(m['n'])} loans, {int(m['n_bad'])} bad)\n"
+        f"MLflow run {outcome.run.run_id} at {target.uri}"
+    )
+    if outcome.run.version:
+        _out.print(f"registered {outcome.run.ref}")
+
+
+def _print_decision(outcome) -> None:
+    table = Table(
+        title=f"{outcome.name}: version {outcome.version} vs champion "
+        f"{outcome.champion_before or '(none)'}"
+    )
+    for col in ("metric", "指标", "champion", "challenger", "change", "limit", "ok"):
+        table.add_column(col, justify="left" if col in ("metric", "指标") else "right")
+
+    def f(v) -> str:
+        return "" if v != v else f"{v:.4f}"  # NaN → blank
+
+    for r in outcome.decision.table.itertuples(index=False):
+        table.add_row(
+            r.metric,
+            r.label_zh,
+            f(r.champion),
+            f(r.challenger),
+            f(r.change),
+            f(r.limit),
+            "[green]✓[/]" if r.ok else "[red]✗[/]",
+        )
+    _out.print(table)
+    s = outcome.sample
+    if s:
+        _out.print(
+            f"compared on {s['loans']} out-of-time loans ({s['bad']} bad) disbursed from "
+            f"{s['oot_cut']}, labels as of {s['as_of']}"
+        )
+    for w in outcome.decision.warnings:
+        _out.print(f"[yellow]warning:[/] {w}")
+    if outcome.promoted:
+        _out.print(f"[bold green]promoted:[/] {outcome.name}@champion → version {outcome.version}")
+        for r in outcome.decision.reasons:
+            _out.print(f"  {r}")
+    else:
+        _out.print(
+            f"[bold red]refused:[/] {outcome.name}@champion stays at version "
+            f"{outcome.champion_before}"
+        )
+        for r in outcome.decision.reasons:
+            _out.print(f"  - {r}")
+
+
+def promote(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Option(..., "--version", help="Challenger version to promote."),
+    data: Path = DataOpt,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Labels as known on this date (default: latest ledger report)."
+    ),
+    experiment: str = ExperimentOpt,
+    tracking_dir: Path | None = TrackingOpt,
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Move NAME@champion to VERSION if it is not worse than the champion (exit 3 if refused)."""
+    from screening.retrain.pipeline import run_promotion
+
+    cfg = load_config(config)
+    target = tracking_target(tracking_dir)
+    label_date = _parse_date(as_of, "--as-of")
+    _quiet_mlflow()
+    with _progress("promote") as (on_table, say):
+        bundle = _read(data, on_table)
+        outcome = run_promotion(
+            bundle,
+            name=name,
+            version=version,
+            config=cfg,
+            target=target,
+            as_of=label_date,
+            experiment=experiment,
+            progress=say,
+        )
+    _print_decision(outcome)
+    if not outcome.promoted:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def monitor(
+    data: Path = DataOpt,
+    model: str = typer.Option(
+        ..., "--model", help="Model folder, or models:/NAME@alias, or models:/NAME/VERSION."
+    ),
+    as_of: str = typer.Option(..., "--as-of", help="Screening date (YYYY-MM-DD)."),
+    out: Path = typer.Option(Path("monitor"), "--out", help="Folder for monitor.json/html."),
+    tracking_dir: Path | None = TrackingOpt,
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Score and feature PSI against the training population, realised default rates."""
+    import tempfile
+
+    from screening.retrain.monitor import monitor as run_monitor
+    from screening.retrain.monitor import write_monitor
+    from screening.retrain.registry import fetch_model_folder
+    from screening.retrain.train import load_folder
+
+    cfg = load_config(config)
+    day = _parse_date(as_of, "--as-of")
+    _quiet_mlflow()
+    with _progress("monitor") as (on_table, say), tempfile.TemporaryDirectory() as tmp:
+        folder = fetch_model_folder(
+            model, Path(tmp), tracking_uri=tracking_target(tracking_dir).uri
+        )
+        loaded, reference, report = load_folder(folder)
+        bundle = _read(data, on_table, as_of=day)
+        say(f"scoring the population at {day} and the matured loans")
+        result = run_monitor(loaded, reference, report, bundle, as_of=day, config=cfg)
+        paths = write_monitor(result, out)
+    s = result.summary
+    _out.print(
+        f"model {s['model_id']}: score PSI {s['score_psi']:.3f} ({s['score_psi_level']}), "
+        f"features at watch {s['features_watch']} / act {s['features_act']}, "
+        f"{s['realised']['sample_loans']} matured loans checked"
+    )
+    for a in result.alerts:
+        colour = "red" if a["level"] == "act" else "yellow"
+        _out.print(f"[{colour}][{a['level']}][/] {a['message']}")
+    _out.print(f"wrote {paths[0]} and {paths[1]}")
+
+
+def report_ledger(
+    data: Path = DataOpt,
+    out: Path = typer.Option(..., "--out", help="Folder for the CSV and HTML report."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Report date (default: latest ledger report)."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="New loans after this date (default: quarter to date)."
+    ),
+    whitelist: Path | None = typer.Option(
+        None, "--whitelist", help="whitelist.csv or screened.csv of a run (funnel start)."
+    ),
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Supervisor report: loans, balance, NPL by bank and region; whitelist funnel."""
+    from screening.retrain.ledger_report import (
+        ledger_report,
+        read_whitelist,
+        write_ledger_report,
+    )
+
+    cfg = load_config(config)
+    day = _parse_date(as_of, "--as-of")
+    start = _parse_date(since, "--since")
+    wl = read_whitelist(whitelist) if whitelist is not None else None
+    with _progress("report-ledger") as (on_table, _say):
+        bundle = _read(data, on_table, as_of=day)
+        rep = ledger_report(bundle, as_of=day, since=start, whitelist=wl, config=cfg.labels)
+        paths = write_ledger_report(rep, out)
+    total = rep.by_bank.iloc[-1]
+    _out.print(
+        f"as of {rep.as_of.date()}: {int(total['new_loans'])} new loans "
+        f"({total['new_amount']:,.0f} 万元) since {rep.since.date()}, balance "
+        f"{total['balance']:,.0f} 万元, NPL ratio {total['npl_ratio']:.2%}"
+    )
+    for n in rep.notes:
+        _out.print(f"note: {n}")
+    _out.print("wrote " + ", ".join(str(p) for p in paths))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app (none yet)."""
+    """Add ``train``, ``promote``, ``monitor`` and ``report-ledger`` to the app."""
+    app.command("train")(train)
+    app.command("promote")(promote)
+    app.command("monitor")(monitor)
+    app.command("report-ledger")(report_ledger)

@@ -104,6 +104,21 @@ def download_model_dir(client, ref: ModelRef, dst: Path) -> Path:
     return cards[0].parent
 
 
+def fetch_model_folder(ref: str, dst: Path, *, tracking_uri: str | None = None) -> Path:
+    """A local model folder for ``ref``: a folder path as is, or a registry reference
+    downloaded into ``dst``."""
+    if not str(ref).startswith("models:/"):
+        folder = Path(ref)
+        if not folder.is_dir():
+            raise ModelError(
+                f"model {ref!r} is neither a model folder nor a models:/ reference",
+                "pass the folder written by `screening train --out`, or models:/NAME@champion",
+            )
+        return folder
+    parsed = parse_model_ref(ref)
+    return download_model_dir(make_client(_target(tracking_uri)), parsed, Path(dst))
+
+
 def load_registered_model(ref: str, *, tracking_uri: str | None = None) -> Scorer:
     """Load a registered model as a scorer.
 

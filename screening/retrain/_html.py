@@ -1,0 +1,84 @@
+"""Shared HTML helpers: deterministic inline SVG plots and Jinja2 rendering.
+
+Templates are Python strings (not files) so they ship inside ``screening.retrain`` without
+package-data entries.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import jinja2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# svg.hashsalt and no Date metadata keep reruns byte-identical; fonttype 'none' keeps
+# Chinese text as text so the browser renders it with its own CJK font.
+RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "ip-whitelist-retrain",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": [
+        "Noto Sans CJK SC",
+        "Source Han Sans SC",
+        "Microsoft YaHei",
+        "PingFang SC",
+        "SimHei",
+        "DejaVu Sans",
+    ],
+    "axes.unicode_minus": False,
+    "figure.dpi": 96,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1100px}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}
+.act{background:#fbd5d5}.watch{background:#fff1c2}.stable{background:#e3f5e1}
+.alert-act{color:#a30000;font-weight:bold}.alert-watch{color:#8a6100}
+.note{color:#666;font-size:.85em}
+"""
+
+
+def svg(fig: plt.Figure) -> str:
+    """A figure as an inline ``<svg>`` element (closes the figure)."""
+    buf = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # missing CJK glyph metrics only
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def render(template: str, **context) -> str:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda v, d=3: "" if v is None or v != v else f"{v:,.{d}f}"
+    env.filters["pct"] = lambda v, d=1: "" if v is None or v != v else f"{100 * v:.{d}f}%"
+    return env.from_string(template).render(css=CSS, **context)
+
+
+def write_atomic(path: Path, data: str | bytes, *, encoding: str = "utf-8") -> None:
+    """Write a file through a temporary sibling and ``os.replace`` (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode(encoding) if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
