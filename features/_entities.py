@@ -301,7 +301,7 @@ def resolve_entities(
     island = owners["k"] - owners.groupby(["patent_row", "uscc"], sort=False).cumcount()
     owners["acquired_on"] = owners.groupby(
         [owners["patent_row"], owners["uscc"], island], sort=False
-    )["held_from"].transform("first")
+    )["held_from"].transform("first", skipna=False)
     applicants["role"] = "applicant"
     owners["role"] = "owner"
     links = pd.concat(

@@ -200,7 +200,9 @@ def _assemble(q: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
         elif spec.kind in ("count", "flag"):
             cols[spec.name] = s.to_numpy(dtype=float).astype(np.int64)
         else:
-            cols[spec.name] = s.to_numpy(dtype=float)
+            # DuckDB sums floats in parallel, in no fixed order: round away the last bits so
+            # a rerun gives byte-identical output
+            cols[spec.name] = np.round(s.to_numpy(dtype=float), 10)
     out = pd.DataFrame(cols)
     out["uscc"] = out["uscc"].astype("str")
     out["as_of"] = out["as_of"].astype("datetime64[ns]")

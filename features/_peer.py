@@ -64,8 +64,9 @@ def peer_percentiles(
     m_grp = matrix[by].astype("object").where(matrix[by].notna(), None).to_numpy()
     r_grp = reference[by].astype("object").where(reference[by].notna(), None).to_numpy()
     for f in features:
-        x = matrix[f].to_numpy(dtype=float, na_value=np.nan)
-        ref = reference[f].to_numpy(dtype=float, na_value=np.nan)
+        # rounded so a firm never ranks above itself by a float's last bit
+        x = np.round(matrix[f].to_numpy(dtype=float, na_value=np.nan), 9)
+        ref = np.round(reference[f].to_numpy(dtype=float, na_value=np.nan), 9)
         res = np.full(len(matrix), np.nan)
         for key in pd.unique(m_on):
             m_sel = m_on == key
