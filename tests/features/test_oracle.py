@@ -252,9 +252,9 @@ class Oracle:
         f["license_record_count"] = sum(s["ee"] for _, s, _ in held)
         outs = set()
         for r in self.ev.itertuples(index=False):
-            if r.event_code == "TR01" and _add_years(as_of, -2) < r.event_date <= as_of:
-                if firm in self.resolve(_items(r.from_party)):
-                    outs.add((r.app_no, r.event_date))
+            recent = _add_years(as_of, -2) < r.event_date <= as_of
+            if r.event_code == "TR01" and recent and firm in self.resolve(_items(r.from_party)):
+                outs.add((r.app_no, r.event_date))
         f["recent_transfer_out_count"] = len(outs)
         f["recent_acquired_share"] = _div(
             sum(h["acq"] is not None and h["acq"] > _add_years(as_of, -1) for _, _, h in valid), nv
