@@ -58,6 +58,8 @@ def tracking_target(tracking_dir: Path | None):
 def _quiet_mlflow() -> None:
     # MLflow's own INFO lines and download bars would drown the progress display.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow  # noqa: F401  (configures its loggers on import; quiet them afterwards)
+
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,12 +94,16 @@ def log_training(
         mlflow.log_metrics(dict(metrics))
         mlflow.set_tags(dict(tags))
         mlflow.log_artifacts(str(model_dir), artifact_path="model_folder")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_CODE),
-            artifacts={"model_dir": str(model_dir)},
-            input_example=input_example,
-        )
+        with warnings.catch_warnings():
+            # MLflow asks for type hints to infer a signature; the feature table has a
+            # categorical column its schema cannot express, so the model goes unsigned.
+            warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={"model_dir": str(model_dir)},
+                input_example=input_example,
+            )
     version = None
     if register:
         mv = mlflow.register_model(info.model_uri, register, tags=dict(tags))

@@ -105,7 +105,6 @@ def run_training(
         tags=tags,
         experiment=experiment,
         register=register,
-        input_example=ts.X.head(3),
     )
     return TrainingOutcome(trained, ts, model_dir, run)
 

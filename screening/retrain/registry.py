@@ -85,9 +85,14 @@ def resolve_version(client, ref: ModelRef):
 
 def download_model_dir(client, ref: ModelRef, dst: Path) -> Path:
     """Download a registered version and return its model folder (holding the model card)."""
+    import mlflow
     import mlflow.artifacts
 
     version = resolve_version(client, ref)
+    # models:/ URIs are resolved through MLflow's process-wide registry URI, not the
+    # tracking_uri argument: point both at the client's store.
+    mlflow.set_tracking_uri(client.tracking_uri)
+    mlflow.set_registry_uri(client.tracking_uri)
     local = Path(
         mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{ref.name}/{version.version}",
