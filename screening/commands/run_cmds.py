@@ -1,9 +1,213 @@
-"""Placeholder: this command group is registered by its owner module."""
+"""``screening run``, ``screening verify`` and ``screening demo``.
+
+The command line is the edge: it parses ``run.toml`` into frozen dataclasses, resolves the
+model, reads signing keys from the environment and shows a progress display; the library
+below it does none of these things.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from data_contracts.errors import ConfigError, VerificationError
+
+STAGE_ZH = {
+    "validate": "校验输入 validate",
+    "features": "构建特征 features",
+    "knockouts": "否决规则 knock-outs",
+    "score": "评分 score",
+    "select": "入选 select",
+    "explain": "评分理由 explain",
+    "export": "输出与推送包 export",
+}
+DEMO_AS_OF = "2026-09-30"
+
+
+def resolve_scorer(model: str | None):
+    """The scorer for ``--model``: a model folder, ``models:/NAME@alias``, or the expert card."""
+    if model is None:
+        from models import ExpertScorecard
+
+        return ExpertScorecard()
+    if model.startswith("models:/"):
+        from screening.retrain.registry import load_registered_model
+
+        return load_registered_model(model)
+    from models import load_model
+
+    return load_model(model)
+
+
+def signing_key_from_env():
+    """The signing key from ``IPWL_SIGNING_KEY_ED25519`` (PEM path) or ``IPWL_SIGNING_KEY``."""
+    from screening.run.manifest import SigningKey
+
+    pem = os.environ.get("IPWL_SIGNING_KEY_ED25519")
+    if pem:
+        path = Path(pem)
+        if not path.is_file():
+            raise ConfigError(
+                f"IPWL_SIGNING_KEY_ED25519 points to {path}, which does not exist.",
+                "Point it at an Ed25519 private key in PEM format, or unset it.",
+            )
+        return SigningKey("ed25519", path.read_bytes())
+    secret = os.environ.get("IPWL_SIGNING_KEY")
+    if secret:
+        return SigningKey("hmac-sha256", secret.encode("utf-8"))
+    return None
+
+
+def _verify_key(package: Path, key_file: Path | None):
+    from screening.run.manifest import MANIFEST, SigningKey
+
+    if key_file is not None:
+        if not key_file.is_file():
+            raise ConfigError(
+                f"--key {key_file} does not exist.", "Pass the key file you were given."
+            )
+        raw = key_file.read_bytes()
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            return SigningKey("ed25519", raw)
+        return SigningKey("hmac-sha256", raw.strip())
+    try:
+        signature = (
+            json.loads((package / MANIFEST).read_text(encoding="utf-8")).get("signature") or {}
+        )
+    except (OSError, ValueError):
+        return None  # verify_package reports the unreadable manifest
+    algorithm = signature.get("algorithm")
+    if algorithm == "ed25519":
+        for var in ("IPWL_VERIFY_KEY_ED25519", "IPWL_SIGNING_KEY_ED25519"):
+            if os.environ.get(var) and Path(os.environ[var]).is_file():
+                return SigningKey("ed25519", Path(os.environ[var]).read_bytes())
+    if algorithm == "hmac-sha256" and os.environ.get("IPWL_SIGNING_KEY"):
+        return SigningKey("hmac-sha256", os.environ["IPWL_SIGNING_KEY"].encode("utf-8"))
+    return None
+
+
+def _run(
+    data: Path,
+    as_of: str,
+    out: Path,
+    config: Path | None,
+    model: str | None,
+    previous: Path | None,
+    console: Console,
+) -> dict:
+    from screening.run.config import load_run_config
+    from screening.run.output import run_screening
+
+    cfg = load_run_config(config)
+    scorer = resolve_scorer(model)
+    key = signing_key_from_env()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, event: str, rows: int | None) -> None:
+            if event == "start":
+                tasks[stage] = bar.add_task(STAGE_ZH.get(stage, stage), total=1, rows="")
+            else:
+                bar.update(tasks[stage], completed=1, rows=f"{rows:,} 行")
+
+        report = run_screening(
+            data,
+            out,
+            as_of=as_of,
+            config=cfg,
+            scorer=scorer,
+            previous=previous,
+            key=key,
+            progress=progress,
+        )
+    table = Table(
+        title=f"批次 {report['batch_id']}（核查日 {report['as_of']}，模型 {report['model_id']}）"
+    )
+    table.add_column("状态")
+    table.add_column("企业数", justify="right")
+    for status, n in report["status_counts"].items():
+        table.add_row(status, f"{n:,}")
+    console.print(table)
+    for bank in report["banks"]:
+        console.print(f"  {bank['name']}: {bank['firms']:,} 家 → {out / 'packages' / bank['id']}")
+    if key is None:
+        console.print(
+            "[yellow]未签名：设置 IPWL_SIGNING_KEY 或 IPWL_SIGNING_KEY_ED25519 可为推送包签名[/]"
+        )
+    return report
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app (none yet)."""
+    """Add ``run``, ``verify`` and ``demo`` to the app."""
+
+    @app.command("run")
+    def run_cmd(
+        data: Path = typer.Option(..., "--data", help="Data folder (enterprises, patents, …)."),
+        as_of: str = typer.Option(..., "--as-of", help="Screening date YYYY-MM-DD."),
+        out: Path = typer.Option(..., "--out", help="Output folder (replaced atomically)."),
+        config: Path | None = typer.Option(None, "--config", help="run.toml (default: shipped)."),
+        model: str | None = typer.Option(
+            None,
+            "--model",
+            help="Model folder or models:/NAME@champion (default: expert scorecard).",
+        ),
+        previous: Path | None = typer.Option(None, "--previous", help="OUT of the previous push."),
+    ) -> None:
+        """Screen every firm, select the whitelist, explain it and write the bank packages."""
+        _run(data, as_of, out, config, model, previous, Console(stderr=True))
+
+    @app.command("verify")
+    def verify_cmd(
+        package: Path = typer.Argument(..., help="One bank package folder (OUT/packages/<bank>)."),
+        key: Path | None = typer.Option(
+            None, "--key", help="HMAC secret file or Ed25519 public key (PEM); default from env."
+        ),
+        require_signature: bool = typer.Option(
+            False, "--require-signature", help="Fail when the signature cannot be checked."
+        ),
+    ) -> None:
+        """Check every file hash and the signature of a package; exit non-zero on mismatch."""
+        from screening.run.manifest import verify_package
+
+        result = verify_package(package, _verify_key(package, key))
+        if require_signature and result.signature != "valid":
+            raise VerificationError(
+                f"The signature of {package} was not checked ({result.signature}).",
+                "Pass --key (or set IPWL_SIGNING_KEY / IPWL_VERIFY_KEY_ED25519).",
+            )
+        note = {
+            "valid": f"signature valid ({result.algorithm})",
+            "absent": "not signed",
+            "unchecked": f"signed ({result.algorithm}) but no key given: signature not checked",
+        }
+        typer.echo(
+            f"OK: {result.files_checked} files match the manifest; {note[result.signature]}."
+        )
+
+    @app.command("demo")
+    def demo_cmd(
+        data: Path = typer.Option(Path("data/sample"), "--data", help="Bundled sample folder."),
+        out: Path = typer.Option(Path("out/demo"), "--out", help="Output folder."),
+        model: str | None = typer.Option(
+            None, "--model", help="Model (default: expert scorecard)."
+        ),
+    ) -> None:
+        """Run the whole job on the bundled sample and print one bank's report.html path."""
+        console = Console(stderr=True)
+        report = _run(data, DEMO_AS_OF, out, None, model, None, console)
+        bank = max(report["banks"], key=lambda b: b["firms"])
+        typer.echo(str((out / "packages" / bank["id"] / "report.html").resolve()))

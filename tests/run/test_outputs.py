@@ -1,0 +1,238 @@
+"""Outputs of a run: row accounting, byte-identical reruns, privacy, formula safety, atomicity."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from screening.run import output as output_mod
+from screening.run.manifest import verify_package
+from screening.run.output import atomic_folder
+from tests.run._data import AS_OF, ID_CARD, MOBILE, USCC, all_text, build_inputs, run_into
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_firm_exactly_once(tmp_path, inputs, scorer, config):
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    screened = pd.read_csv(tmp_path / "out" / "screened.csv", dtype=str)
+    accepted = set(inputs.tables["enterprises"]["uscc"])
+    assert screened["uscc"].is_unique
+    assert accepted <= set(screened["uscc"])
+    # the rejected enterprises row (bad check digit) is accounted for once, with its reason
+    rejected = screened.loc[screened["status"] == "rejected_input"]
+    assert list(rejected["uscc"]) == ["91410100MA0000000X"]
+    assert "企业名称为空" in rejected["reason"].iloc[0]
+    assert len(screened) == len(accepted) + 1
+    parquet = pd.read_parquet(tmp_path / "out" / "screened.parquet")
+    assert list(parquet["uscc"]) == list(screened["uscc"])
+
+
+def test_statuses_and_rules(tmp_path, inputs, scorer, config):
+    s, report = run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    by = s.screened.set_index("uscc")
+    assert by.at[USCC["B"], "status"] == "knocked_out"
+    assert by.at[USCC["B"], "rules_fired"] == "dishonest_debtor@2026-03-01#(2026)豫01执123号"
+    assert bool(by.at[USCC["B"], "nominated"])  # nominated but knocked out: still marked
+    assert by.at[USCC["E"], "rules_fired"].split(";")[0].startswith("abnormal_operation@2025-11-02")
+    assert by.at[USCC["H"], "status"] == "below_threshold"
+    assert report["status_counts"] == {
+        "whitelisted": 4,
+        "below_threshold": 2,
+        "knocked_out": 5,
+        "rejected_input": 1,
+    }
+    assert {r["rule_id"]: r["firms"] for r in report["knockouts_by_rule"]}["no_valid_patent"] == 1
+
+
+def test_rerun_is_byte_identical(tmp_path, scorer, config):
+    run_into(tmp_path / "a", build_inputs(), scorer, config, AS_OF)
+    run_into(tmp_path / "b", build_inputs(), scorer, config, AS_OF)
+    files_a = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    files_b = sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file()
+    )
+    assert files_a == files_b
+    assert len(files_a) >= 5 + 5 * 3
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_packages_carry_no_personal_identifiers(tmp_path, scorer, config):
+    inputs = build_inputs()
+    ent = inputs.tables["enterprises"]
+    # an individual's ID-card number smuggled into a park name reaches no package
+    ent.loc[ent["uscc"] == USCC["A"], "park"] = "高新区 法人身份证 410102199003071234"
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    for path in (tmp_path / "out" / "packages").rglob("*"):
+        if path.is_file():
+            text = all_text(path)
+            assert not ID_CARD.search(text), path
+            assert not MOBILE.search(text), path
+    wl = pd.read_csv(
+        tmp_path / "out" / "packages" / "bank-a" / "whitelist.csv", dtype=str, encoding="utf-8-sig"
+    )
+    assert (
+        wl.loc[wl["统一社会信用代码"] == USCC["A"], "所属园区"].iloc[0]
+        == "高新区 法人身份证 [已脱敏]"
+    )
+    # no raw credit-record text (record ids of knocked-out firms) in any package
+    for path in (tmp_path / "out" / "packages").rglob("*"):
+        if path.is_file():
+            assert "豫01执123号" not in all_text(path)
+
+
+def test_formula_cells_neutralised_in_csv_and_excel(tmp_path, inputs, scorer, config):
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    pkg = tmp_path / "out" / "packages" / "bank-a"
+    raw = (pkg / "whitelist.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM so Excel detects UTF-8
+    wl = pd.read_csv(pkg / "whitelist.csv", dtype=str, encoding="utf-8-sig")
+    names = wl["企业名称"].tolist()
+    assert '\'=HYPERLINK("http://x")洛阳公式测试有限公司' in names
+    assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
+    book = openpyxl.load_workbook(pkg / "whitelist.xlsx", read_only=True)
+    assert book.sheetnames == ["白名单", "评分理由", "可质押专利", "说明"]
+    for ws in book.worksheets:
+        for row in ws.iter_rows(values_only=True):
+            for v in row:
+                assert not (isinstance(v, str) and v.startswith(("=", "+", "-", "@"))), (
+                    ws.title,
+                    v,
+                )
+    screened = (tmp_path / "out" / "screened.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in screened
+    assert ",=HYPERLINK" not in screened and ',"=HYPERLINK' not in screened
+
+
+def test_excel_header_frozen_filtered_and_notes(tmp_path, inputs, scorer, config):
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    book = openpyxl.load_workbook(tmp_path / "out" / "packages" / "bank-a" / "whitelist.xlsx")
+    ws = book["白名单"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref is not None and ws.auto_filter.ref.startswith("A1:")
+    assert ws["B1"].value == "统一社会信用代码"
+    notes = {r[0]: r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)}
+    assert notes["批次号"] == "2026Q3-0000test"
+    assert notes["数据截至（核查日）"] == "2026-09-30"
+    assert notes["评分模型"] == "toy-linear-v1"
+    assert notes["有效期至"] == "2027-03-29"
+    assert "0371-65950000" in notes["联系方式"]
+
+
+def test_long_list_splits_sheets_and_says_so(tmp_path, inputs, scorer, config):
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF, max_excel_rows=3)
+    book = openpyxl.load_workbook(
+        tmp_path / "out" / "packages" / "bank-a" / "whitelist.xlsx", read_only=True
+    )
+    assert book.sheetnames[:2] == ["白名单_1", "白名单_2"]
+    rows = [
+        r
+        for name in ("白名单_1", "白名单_2")
+        for r in book[name].iter_rows(min_row=2, values_only=True)
+    ]
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    notes = [r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)]
+    assert any("已拆分为 白名单_1、白名单_2" in str(n) for n in notes)
+
+
+def test_bank_filters(tmp_path, inputs, scorer, config):
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    pk = tmp_path / "out" / "packages"
+    b = json.loads((pk / "bank-b" / "whitelist.json").read_text(encoding="utf-8"))
+    assert {f["region_code"] for f in b["firms"]} == {"410300"}
+    c = json.loads((pk / "bank-c" / "whitelist.json").read_text(encoding="utf-8"))
+    assert all(
+        f["industry_code"].startswith("I") and f["grade"] in ("T1", "T2", "T3") for f in c["firms"]
+    )
+    assert [f["seq"] for f in c["firms"]] == list(range(1, len(c["firms"]) + 1))
+    a = json.loads((pk / "bank-a" / "whitelist.json").read_text(encoding="utf-8"))
+    first = a["firms"][0]
+    assert first["uscc"] == USCC["A"]
+    assert first["programmes"][0]["valid_to"] == "2027-10-31"
+    assert {p["app_no"] for p in first["pledgeable_patents"]} >= {"CN201910000001.X"}
+    assert "CN201910000002.X" not in {p["app_no"] for p in first["pledgeable_patents"]}
+    assert len(a["knockout_checks_passed"]) == 10
+    for pkg in ("bank-a", "bank-b", "bank-c"):
+        assert verify_package(pk / pkg).signature == "absent"
+
+
+def test_failed_run_leaves_no_partial_output(tmp_path, inputs, scorer, config, monkeypatch):
+    out = tmp_path / "out"
+    calls = []
+
+    def boom(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full while writing the second bank")
+        return real(*args, **kwargs)
+
+    real = output_mod.write_bank_package
+    monkeypatch.setattr(output_mod, "write_bank_package", boom)
+    with pytest.raises(RuntimeError, match="second bank"), atomic_folder(out) as tmp:
+        run_into(tmp, inputs, scorer, config, AS_OF)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_rerun_keeps_previous_output(tmp_path, inputs, scorer, config):
+    out = tmp_path / "out"
+    with atomic_folder(out) as tmp:
+        run_into(tmp, inputs, scorer, config, AS_OF)
+    before = (out / "screened.csv").read_bytes()
+    with pytest.raises(ValueError, match="interrupted"), atomic_folder(out) as tmp:
+        tmp.mkdir()
+        (tmp / "screened.csv").write_text("partial", encoding="utf-8")
+        raise ValueError("interrupted")
+    assert (out / "screened.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_killed_run_leaves_no_package(tmp_path):
+    """SIGKILL in the middle of writing: OUT never appears; the next run sweeps the debris."""
+    out = tmp_path / "out"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from tests.run._data import AS_OF, ToyScorer, build_inputs, make_config, run_into
+        from screening.run import packages
+        from screening.run.output import atomic_folder
+        real = packages.write_manifest
+        def slow(*a, **k):
+            real(*a, **k)
+            print("WROTE", flush=True)
+            time.sleep(60)
+        import screening.run.packages as p
+        p.write_manifest = slow
+        with atomic_folder({str(out)!r}) as tmp:
+            run_into(tmp, build_inputs(), ToyScorer(), make_config(), AS_OF)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "WROTE"
+        tmp_dirs = list(tmp_path.glob("out.tmp-*"))
+        assert len(tmp_dirs) == 1 and (tmp_dirs[0] / "screened.csv").is_file()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not out.exists()
+    time.sleep(0.05)
+    with atomic_folder(out) as tmp:
+        tmp.mkdir()
+        (tmp / "ok").write_text("1", encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
