@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,24 @@ import pyarrow.parquet as pq
 from rich.console import Console
 
 from benchmarks.report import BenchRow
-from benchmarks.rss import Measurement, measure
+from benchmarks.rss import Measurement, RSSSampler, kernel_peak_rss_mb, measure, reset_peak_rss
 
-STAGES = ("load+validate", "features", "knock-outs", "score", "explain", "select", "export")
+# Stage names as the table shows them, keyed by the pipeline's own names.
+STAGE_LABELS = {
+    "validate": "load+validate",
+    "features": "features",
+    "knockouts": "knock-outs",
+    "score": "score",
+    "select": "select",
+    "explain": "explain",
+    "export": "export",
+}
+STAGES = tuple(STAGE_LABELS.values())
 
 
 @dataclass
 class StageResult:
-    """One stage's measurement and status (``met``-free: targets are applied by the caller)."""
+    """One stage's measurement and status (targets are applied by the caller)."""
 
     name: str
     measurement: Measurement | None
@@ -44,27 +54,24 @@ class PipelineContext:
     ----------
     stages : list of StageResult
         In pipeline order.
+    total : Measurement or None
+        The whole run, including the glue between stages.
     features : DataFrame or None
         The feature matrix, indexed by ``uscc``.
     scorer : object or None
         The scorer used (``models.base.Scorer``).
     X : DataFrame or None
-        Model input rows, indexed by ``uscc``.
-    explained : Index or None
-        USCCs whose explanations the pipeline built.
+        Model input rows of the firms the explain stage explained, indexed by ``uscc``.
     sheet : DataFrame or None
-        The whitelist table the export stage wrote (for the naive Excel writer).
-    state : dict
-        Everything else a stage hands to the next one.
+        The screened-firms table (what the naive baseline writes to Excel).
     """
 
     stages: list[StageResult] = field(default_factory=list)
+    total: Measurement | None = None
     features: pd.DataFrame | None = None
     scorer: Any = None
     X: pd.DataFrame | None = None
-    explained: pd.Index | None = None
     sheet: pd.DataFrame | None = None
-    state: dict[str, Any] = field(default_factory=dict)
 
 
 def default_as_of(data_dir: Path) -> str:
@@ -92,22 +99,51 @@ def default_as_of(data_dir: Path) -> str:
     return (newest or dt.date.today()).isoformat()
 
 
-def _stage_plan() -> list[tuple[str, Callable[[PipelineContext, dict[str, Any]], int | None]]]:
-    """The project's stages as (name, callable); filled from ``screening.run``."""
-    return [
-        ("load+validate", _load_validate),
-    ]
+class StageMeter:
+    """``progress(stage, event, rows)`` callback of ``screening.run`` that meters each stage.
+
+    On ``start`` it resets the kernel's RSS high-water mark and starts a sampling thread; on
+    ``end`` it records wall time, peak RSS and the rows the pipeline reports.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console
+        self.results: list[StageResult] = []
+        self._open: tuple[str, float, RSSSampler, bool] | None = None
+
+    def __call__(self, stage: str, event: str, rows: int | None) -> None:
+        label = STAGE_LABELS.get(stage, stage)
+        if event == "start":
+            if self.console is not None:
+                self.console.print(f"[dim]stage {label}…[/]")
+            hwm_ok = reset_peak_rss()
+            self._open = (label, time.perf_counter(), RSSSampler().start(), hwm_ok)
+        elif event == "end" and self._open is not None:
+            name, t0, sampler, hwm_ok = self._open
+            wall = time.perf_counter() - t0
+            sampled = sampler.stop()
+            hwm = kernel_peak_rss_mb() if hwm_ok else None
+            m = Measurement(wall, max(sampled, hwm or 0.0), "hwm+sampler" if hwm else "sampler")
+            m.rows = rows
+            self.results.append(StageResult(name, m, "info", f"RSS {m.method}"))
+            self._open = None
 
 
-def _load_validate(ctx: PipelineContext, env: dict[str, Any]) -> int:
-    reader = importlib.import_module("data_contracts.reader")
-    bundle = reader.read_data_dir(env["data_dir"], as_of=env["as_of"])
-    ctx.state["bundle"] = bundle
-    return int(sum(len(t) for t in bundle.tables.values()))
+def run_pipeline(
+    data_dir: Path,
+    as_of: str,
+    out_dir: Path,
+    console: Console,
+    *,
+    scorer: Any,
+    config: Any | None = None,
+) -> PipelineContext:
+    """Run ``screening run`` stage by stage with a :class:`StageMeter` on its progress hook.
 
-
-def run_pipeline(data_dir: Path, as_of: str, out_dir: Path, console: Console) -> PipelineContext:
-    """Run each stage in order under :func:`benchmarks.rss.measure`.
+    It composes the pipeline's public steps exactly as ``screening.run.output.run_screening``
+    does (``prepare_inputs`` → ``screen`` → ``write_outputs`` in an atomic folder), because
+    the benchmark also needs the feature matrix and the screened table that
+    ``run_screening`` does not return.
 
     Parameters
     ----------
@@ -116,39 +152,64 @@ def run_pipeline(data_dir: Path, as_of: str, out_dir: Path, console: Console) ->
     as_of : str
         Screening date (ISO).
     out_dir : Path
-        Where the export stage writes (a temporary folder).
+        Parent of the run's output folder (a temporary folder).
     console : rich Console
-        For the progress line.
+        For progress lines.
+    scorer : Scorer
+        The model to score with.
+    config : RunConfig, optional
+        Default: the shipped ``run.toml``.
     """
-    ctx = PipelineContext()
-    env = {
-        "data_dir": Path(data_dir),
-        "as_of": dt.date.fromisoformat(as_of),
-        "out_dir": Path(out_dir),
-    }
-    plan = dict(_stage_plan())
-    blocked = ""
-    for name in STAGES:
-        if blocked:
-            ctx.stages.append(StageResult(name, None, f"unavailable: {blocked}"))
-            continue
-        fn = plan.get(name)
-        if fn is None:
-            blocked = f"stage '{name}' not wired yet"
-            ctx.stages.append(StageResult(name, None, f"unavailable: {blocked}"))
-            continue
-        try:
-            with console.status(f"stage {name}…"), measure() as m:
-                m.rows = fn(ctx, env)
-        except ImportError as exc:
-            blocked = f"{name}: {exc}"
-            ctx.stages.append(StageResult(name, None, f"unavailable: {exc}"))
-        except Exception as exc:  # reported, not hidden: the run exits non-zero
-            traceback.print_exc()
-            blocked = f"{name} failed"
-            ctx.stages.append(StageResult(name, None, f"failed: {type(exc).__name__}: {exc}"))
+    ctx = PipelineContext(scorer=scorer)
+    try:
+        from screening.run.config import load_run_config
+        from screening.run.output import atomic_folder, write_outputs
+        from screening.run.pipeline import Timer, batch_id, prepare_inputs, screen
+    except ImportError as exc:
+        ctx.stages = [StageResult(n, None, f"unavailable: {exc}") for n in STAGES]
+        return ctx
+    config = config if config is not None else load_run_config()
+    meter = StageMeter(console)
+    timer = Timer(meter)
+    as_of_ts = pd.Timestamp(as_of).normalize()
+    out = Path(out_dir) / "run"
+    sampler = RSSSampler().start()
+    t0 = time.perf_counter()
+    failure = None
+    try:
+        inputs = prepare_inputs(Path(data_dir), as_of_ts, timer)
+        s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
+        hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
+        batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
+        with atomic_folder(out) as tmp, timer.stage("export") as box:
+            write_outputs(s, tmp, config=config, batch=batch, timer=timer)
+            box["rows"] = len(s.screened)
+    except Exception as exc:  # reported as a failed stage; the run exits non-zero
+        traceback.print_exc()
+        failure = f"failed: {type(exc).__name__}: {exc}"
+    total = Measurement(time.perf_counter() - t0, 0.0, "sampler")
+    peaks = [r.measurement.peak_rss_mb for r in meter.results if r.measurement is not None]
+    total.peak_rss_mb = max([sampler.stop(), *peaks])
+    ctx.total = total
+    ctx.stages = list(meter.results)
+    done = {r.name for r in meter.results}
+    missing = [name for name in STAGES if name not in done]
+    if failure is not None and not missing:
+        ctx.stages.append(StageResult("glue between stages", None, failure))
+    for i, name in enumerate(missing):
+        if failure is None:
+            status = "unavailable: not reached"
         else:
-            ctx.stages.append(StageResult(name, m, "info", f"RSS {m.method}"))
+            status = failure if i == 0 else "unavailable: an earlier stage failed"
+        ctx.stages.append(StageResult(name, None, status))
+    if failure is None:
+        matrix = inputs.matrix.drop_duplicates("uscc").set_index("uscc")
+        ctx.features = matrix
+        feats = list(getattr(scorer, "feature_names_in_", []))
+        who = s.whitelist["uscc"] if "uscc" in s.whitelist else pd.Series([], dtype="str")
+        if feats and len(who):
+            ctx.X = matrix.loc[who.to_numpy(), feats]
+        ctx.sheet = s.screened
     return ctx
 
 
@@ -164,20 +225,27 @@ def _booster(scorer: Any) -> Any:
 def time_explain_vs_contrib(
     ctx: PipelineContext, n_rows: int
 ) -> tuple[Measurement, Measurement, int] | None:
-    """Time our explanation path and ``Booster.predict(pred_contrib=True)`` on the same rows.
+    """Time our explanation path and LightGBM's ``pred_contrib`` on the same rows.
 
-    Returns ``None`` when the pipeline produced no learned model or no model input.
+    Ours is ``scorer.score(X, explain=True)`` (PD, score, grade and per-feature points).
+    Theirs is the model's own column encoding followed by
+    ``booster.predict(M, pred_contrib=True)`` with the same thread count. Returns ``None``
+    when the pipeline produced no learned model or explained no firm.
     """
     booster = _booster(ctx.scorer)
     if booster is None or ctx.X is None or not len(ctx.X):
         return None
+    from models._tabular import check_columns, encode
+
+    scorer = ctx.scorer
     rows = ctx.X.iloc[: min(n_rows, len(ctx.X))]
+    threads = int(getattr(scorer, "num_threads", 0) or 0)
     with measure() as ours:
-        ctx.scorer.score(rows, explain=True)
+        scorer.score(rows, explain=True)
     ours.rows = len(rows)
-    model_input = rows[list(booster.feature_name())] if hasattr(booster, "feature_name") else rows
     with measure() as theirs:
-        booster.predict(model_input, pred_contrib=True)
+        M = encode(check_columns(rows, scorer.feature_names_in_), scorer.columns_)
+        booster.predict(M, pred_contrib=True, num_threads=threads)
     theirs.rows = len(rows)
     return ours, theirs, len(rows)
 
@@ -185,18 +253,92 @@ def time_explain_vs_contrib(
 def naive_inputs(
     ctx: PipelineContext, firms: list[str]
 ) -> tuple[Any, pd.DataFrame | None, pd.DataFrame | None]:
-    """Booster, model rows and whitelist rows of the sampled firms for the naive baseline."""
+    """Booster, model rows and screened rows of the sampled firms for the naive baseline.
+
+    The naive analyst explains every sampled firm (not only whitelisted ones) and writes the
+    screened table of the sample to Excel.
+    """
     booster = _booster(ctx.scorer)
     X = None
-    if booster is not None and ctx.X is not None:
-        X = ctx.X.loc[ctx.X.index.intersection(firms)]
-        if hasattr(booster, "feature_name"):
-            X = X[list(booster.feature_name())]
+    if booster is not None and ctx.features is not None:
+        from models._tabular import check_columns, encode
+
+        chosen = ctx.features.loc[ctx.features.index.intersection(firms)]
+        X = pd.DataFrame(
+            encode(check_columns(chosen, ctx.scorer.feature_names_in_), ctx.scorer.columns_),
+            index=chosen.index,
+        )
     sheet = None
     if ctx.sheet is not None:
-        key = ctx.sheet["uscc"] if "uscc" in ctx.sheet else ctx.sheet.index.to_series()
-        sheet = ctx.sheet[key.isin(firms).to_numpy()]
+        sheet = ctx.sheet[ctx.sheet["uscc"].isin(firms).to_numpy()]
     return booster, X, sheet
+
+
+def prepare_scorer(
+    data_dir: Path, cache_dir: Path, kind: str, console: Console
+) -> tuple[Any, BenchRow]:
+    """The scorer the benchmark screens with, and a row saying what it cost to get.
+
+    ``learned``: a LightGBM model trained on the folder's loan ledger exactly as
+    ``screening train`` does (labels → point-in-time features → fit), cached beside the data
+    under a digest of the feature and model code, so a rerun does not retrain. Falls back to
+    the expert scorecard when the folder has no usable ledger. ``expert``: the cold-start
+    scorecard. Training is not a stage of ``screening run`` and is reported for information.
+    """
+    from models import ExpertScorecard, load_model
+
+    if kind not in ("learned", "expert"):
+        raise ValueError(f"The 'model' option must be 'learned' or 'expert'. Got {kind!r} instead.")
+    if kind == "expert":
+        return ExpertScorecard(), BenchRow("model", "expert scorecard (cold start)")
+    folder = Path(cache_dir) / f"model-{Path(data_dir).name}-{_code_digest()}"
+    if (folder / "model_card.json").is_file():
+        try:
+            return load_model(folder), BenchRow("model", "learned model (cached)", note=str(folder))
+        except Exception:  # a stale or partial folder: retrain below
+            pass
+    from data_contracts import read_data_dir
+    from data_contracts.errors import IPWhitelistError
+    from screening.retrain.config import RetrainConfig
+    from screening.retrain.labels import build_training_set
+    from screening.retrain.pipeline import ledger_as_of
+    from screening.retrain.train import fit_model
+
+    try:
+        with console.status("training the learned model on the sample ledger…"), measure() as m:
+            bundle = read_data_dir(data_dir)
+            ts = build_training_set(bundle, as_of=ledger_as_of(bundle))
+            del bundle
+            model = fit_model(ts, RetrainConfig())
+            model.save(str(folder))
+    except IPWhitelistError as exc:
+        note = f"no learned model ({exc.cause}); expert scorecard used"
+        return ExpertScorecard(), BenchRow("model", "expert scorecard (fallback)", note=note)
+    m.rows = len(ts)
+    row = BenchRow(
+        "model",
+        "train learned model (not a run stage)",
+        wall_s=m.wall_s,
+        peak_rss_mb=m.peak_rss_mb,
+        rows=m.rows,
+        note=f"{len(ts):,} labelled loans; {model.booster_.num_trees()} trees; cached in {folder.name}",
+    )
+    return model, row
+
+
+def _code_digest() -> str:
+    """Short hash of the feature, model and contract code: a cached model is reused only
+    while the code that built it is unchanged."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for pkg in ("data_contracts", "features", "models"):
+        for f in sorted((root / pkg).rglob("*")):
+            if f.suffix in (".py", ".yaml") and f.is_file():
+                h.update(f.relative_to(root).as_posix().encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def model_quality_rows() -> list[BenchRow]:
