@@ -278,7 +278,24 @@ def resolve_entities(
     # ownership periods
     epochs = _owner_epochs(patents, events)
     eparent, enames, _ = split_list(epochs["owners"])
-    own = linker.link("patent_owners", enames)
+    # an owner that is also a coded applicant of the same patent keeps the applicant's code
+    coded = pd.DataFrame(
+        {
+            "patent_row": parent,
+            "name": names.to_pandas().to_numpy(dtype=object),
+            "code": mention_codes,
+        }
+    ).dropna(subset=["code"])
+    coded = coded.drop_duplicates(["patent_row", "name"]).set_index(["patent_row", "name"])["code"]
+    own_codes = None
+    if len(coded):
+        key = pd.MultiIndex.from_arrays(
+            [epochs["patent_row"].to_numpy()[eparent], enames.to_pandas().to_numpy(dtype=object)]
+        )
+        own_codes = pa.array(
+            coded.reindex(key).to_numpy(dtype=object), type=pa.large_string(), from_pandas=True
+        )
+    own = linker.link("patent_owners", enames, own_codes)
     n_owners = np.bincount(eparent, minlength=len(epochs))
     owners = pd.DataFrame(
         {

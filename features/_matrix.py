@@ -13,7 +13,7 @@ from features._engine import PatentStore, Progress
 from features._entities import EntityLinks, resolve_entities
 from features._firm import SECTIONS, firm_features
 from features._peer import PEER_BASES, peer_percentiles
-from features._tables import get_table
+from features._tables import as_tables, get_table
 from features.registry import registry
 
 _STEPS = 7
@@ -60,6 +60,18 @@ def _links_for(data: Any, links: EntityLinks | None) -> EntityLinks:
             "Resolve the links again on the same data.",
         )
     return links
+
+
+def _store_for(data: Any, links: EntityLinks, threads: int | None) -> PatentStore:
+    """The precomputed store for (data, links), built once and kept on ``links`` so that the
+    matrix, the pledge list and training batches on the same input share it."""
+    key = (id(as_tables(data)), threads)
+    cached = getattr(links, "_store", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    store = PatentStore(data, links, threads=threads)
+    links._store = (key, store)
+    return store
 
 
 def build_feature_matrix(
@@ -117,7 +129,7 @@ def build_feature_matrix(
     step = _stepper(progress)
     links = _links_for(data, links)
     step("entity resolution")
-    store = PatentStore(data, links, threads=threads)
+    store = _store_for(data, links, threads)
     step("patent state")
     fid = store.firm_ids(q["uscc"])
     unknown = q["uscc"][fid < 0]
@@ -202,7 +214,7 @@ def _assemble(q: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
         else:
             # DuckDB sums floats in parallel, in no fixed order: round away the last bits so
             # a rerun gives byte-identical output
-            cols[spec.name] = np.round(s.to_numpy(dtype=float), 10)
+            cols[spec.name] = np.round(s.to_numpy(dtype=float), 10) + 0.0  # no -0.0
     out = pd.DataFrame(cols)
     out["uscc"] = out["uscc"].astype("str")
     out["as_of"] = out["as_of"].astype("datetime64[ns]")
@@ -257,7 +269,7 @@ def pledgeable_patents(
             }
         )
         q["as_of"] = q["as_of"].astype("datetime64[ns]")
-    store = PatentStore(data, links)
+    store = _store_for(data, links, None)
     fid = store.firm_ids(q["uscc"])
     store.load_pairs(fid, q["as_of"].to_numpy())
     store.held_patents(min_remaining_years)
