@@ -15,6 +15,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -102,7 +103,7 @@ def read_raw(path: Path) -> RawTable:
 
 
 def _row_numbers(n: int) -> pa.Array:
-    return pa.array(range(1, n + 1), pa.int64()) if n else pa.array([], pa.int64())
+    return pa.array(np.arange(1, n + 1, dtype=np.int64))
 
 
 def _read_csv(path: Path) -> RawTable:

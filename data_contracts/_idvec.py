@@ -59,8 +59,13 @@ _APP_W = np.array(_APP_WEIGHTS, dtype=np.int64)
 
 def _combined(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
-    return arr.cast(pa.string())
+        if arr.num_chunks == 1:
+            arr = arr.chunk(0)
+        else:
+            arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())
+    return arr
 
 
 def char_matrix(arr: pa.Array, width: int) -> np.ndarray:
@@ -72,7 +77,13 @@ def char_matrix(arr: pa.Array, width: int) -> np.ndarray:
     n = len(arr)
     if n == 0:
         return np.zeros((0, width), dtype=np.uint8)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
+    large = pa.types.is_large_string(arr.type)
+    offsets = np.frombuffer(
+        arr.buffers()[1],
+        dtype=np.int64 if large else np.int32,
+        count=n + 1,
+        offset=arr.offset * (8 if large else 4),
+    )
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
     start = int(offsets[0])
     return data[start : start + n * width].reshape(n, width)
@@ -122,6 +133,45 @@ def uscc_verdicts(codes: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return verdict
 
 
+def _check_chars(digits: np.ndarray) -> np.ndarray:
+    """Expected check byte (``0``-``9`` or ``X``) for an (n, 12) matrix of digit values."""
+    total = np.zeros(len(digits), dtype=np.int64)
+    for j, w in enumerate(_APP_WEIGHTS):
+        total += digits[:, j].astype(np.int64) * w
+    c = total % 11
+    return np.where(c == 10, ord("X"), 48 + c).astype(np.uint8)
+
+
+def _canonical_app_no_verdicts(
+    arr: pa.Array, missing: np.ndarray
+) -> tuple[np.ndarray, pa.Array] | None:
+    """Fast path when every value already reads ``CNYYYYTNNNNNNN.C`` (clean exports).
+
+    Returns None when any value has another shape; the general (regex) path handles those.
+    """
+    lengths = pc.binary_length(arr)
+    bounds = pc.min_max(lengths)
+    if bounds["min"].as_py() != 16 or bounds["max"].as_py() != 16:
+        return None
+    m = _fill_fixed(arr, ~missing, 16)
+    body = m[:, 2:14]
+    shape = (
+        (m[:, 0] == ord("C"))
+        & (m[:, 1] == ord("N"))
+        & ((body >= 48) & (body <= 57)).all(axis=1)
+        & (m[:, 14] == ord("."))
+        & (((m[:, 15] >= 48) & (m[:, 15] <= 57)) | (m[:, 15] == ord("X")))
+    )
+    if not shape[~missing].all():
+        return None
+    expected = _check_chars(body - 48)
+    verdict = np.zeros(len(arr), dtype=np.int8)
+    verdict[~np.isin(body[:, 4], np.frombuffer(b"12389", dtype=np.uint8))] = TYPE_DIGIT
+    verdict[m[:, 15] != expected] = CHECK
+    verdict[missing] = MISSING
+    return verdict, pc.if_else(pa.array(verdict == OK), arr, None)
+
+
 def app_no_verdicts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Verdict code and canonical ``CNYYYYTNNNNNNN.C`` per normalised application number.
 
@@ -133,14 +183,15 @@ def app_no_verdicts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.A
     if n == 0:
         return verdict, pa.array([], pa.string())
     missing = arr.is_null().to_numpy(zero_copy_only=False)
+    fast = _canonical_app_no_verdicts(arr, missing)
+    if fast is not None:
+        return fast
     parts = pc.extract_regex(arr, r"^(?:CN|ZL)?(?P<body>\d{12})\.?(?P<check>[0-9X])?$")
     matched = parts.is_valid().to_numpy(zero_copy_only=False)
     body = pc.struct_field(parts, "body")
     given = pc.struct_field(parts, "check")
     m = _fill_fixed(body, matched, 12)
-    digits = m.astype(np.int64) - 48
-    c = (digits @ _APP_W) % 11
-    expected = np.where(c == 10, ord("X"), 48 + c).astype(np.uint8)
+    expected = _check_chars(m - 48)
     expected_str = pa.array(expected.view("S1"), pa.binary(1)).cast(pa.string())
     given = pc.fill_null(given, "")
     differs = pc.and_(pc.not_equal(given, ""), pc.not_equal(given, expected_str))

@@ -14,7 +14,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_contracts._text import as_string, empty_to_null, enum_key, enum_lookup_key, nfkc
+from data_contracts._text import (
+    as_string,
+    by_dictionary,
+    empty_to_null,
+    enum_key,
+    enum_lookup_key,
+    nfkc,
+)
 
 DATE_FORMATS = "YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日 or an Excel serial"
 # Excel serials accepted as dates: 10000 (1927-05-18) .. 99999 (2173). Smaller numbers are
@@ -67,7 +74,13 @@ def parse_date(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Failure]]:
         if pa.types.is_date(t):
             ts = pc.cast(pc.cast(raw, pa.date32()), pa.timestamp("ns"))
         return _chunked(pc.floor_temporal(ts, unit="day")), []
-    text = empty_to_null(pc.utf8_trim_whitespace(nfkc(as_string(raw))))
+    values, (bad,) = by_dictionary(as_string(raw), _parse_date_text)
+    message = "{column} {value!r} is not a valid date (" + DATE_FORMATS + ")"
+    return _chunked(values), [Failure(bad, "date_unparseable", message)] if bad.any() else []
+
+
+def _parse_date_text(raw: pa.ChunkedArray) -> tuple[pa.Array, list[np.ndarray]]:
+    text = empty_to_null(pc.utf8_trim_whitespace(nfkc(raw)))
     present = _np(text.is_valid())
     sep = pc.extract_regex(text, _DATE_SEP)
     compact = pc.extract_regex(text, _DATE_COMPACT)
@@ -94,8 +107,7 @@ def parse_date(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Failure]]:
         ok_ymd = ok_ymd | serial_ok
     bad = present & ~ok_ymd
     out = pa.array(days.astype("datetime64[ns]"), pa.timestamp("ns"), from_pandas=True)
-    message = "{column} {value!r} is not a valid date (" + DATE_FORMATS + ")"
-    return _chunked(out), [Failure(bad, "date_unparseable", message)] if bad.any() else []
+    return out, [bad]
 
 
 def _numeric_text(raw: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -147,12 +159,16 @@ def map_enum(
     raw: pa.ChunkedArray, mapping: Mapping[str, object], value_type: pa.DataType
 ) -> tuple[pa.ChunkedArray, np.ndarray]:
     """Dictionary look-up of normalised values; returns (canonical, unknown mask)."""
-    keys = enum_key(raw)
     lookup_keys = pa.array(list(mapping), pa.string())
     lookup_vals = pa.array(list(mapping.values()), value_type)
-    idx = pc.index_in(keys, value_set=lookup_keys)
-    vals = pc.take(lookup_vals, idx)
-    unknown = _np(pc.and_(keys.is_valid(), idx.is_null()))
+
+    def lookup(values: pa.ChunkedArray) -> tuple[pa.Array, list[np.ndarray]]:
+        keys = enum_key(values)
+        idx = pc.index_in(keys, value_set=lookup_keys)
+        unknown = _np(pc.and_(keys.is_valid(), idx.is_null()))
+        return pc.take(lookup_vals, idx), [unknown]
+
+    vals, (unknown,) = by_dictionary(as_string(raw), lookup)
     return _chunked(vals), unknown
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,10 +35,10 @@ def strip_parenthetical(norm: str) -> str:
 
 def as_string(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     """Any column as strings (numbers from parquet/XLSX keep their digits, ``12.0`` -> ``12``)."""
-    if pa.types.is_string(arr.type):
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         return arr
-    if pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
-        return arr.cast(pa.string())
+    if pa.types.is_string_view(arr.type):
+        return arr.cast(pa.large_string())
     if pa.types.is_floating(arr.type):
         # Spreadsheets store integers as floats; 42795.0 must read as 42795.
         as_int = pc.equal(pc.floor(arr), arr)
@@ -61,11 +62,71 @@ def nfkc(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.utf8_normalize(arr, form="NFKC")
 
 
+def _any(mask: pa.ChunkedArray | pa.Array) -> bool:
+    return bool(pc.any(mask).as_py()) if len(mask) else False
+
+
+def _value_bytes(chunk: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of all values of a string chunk, back to back (a zero-copy view)."""
+    if len(chunk) == 0 or chunk.buffers()[2] is None:
+        return np.zeros(0, dtype=np.uint8)
+    large = pa.types.is_large_string(chunk.type)
+    offsets = np.frombuffer(
+        chunk.buffers()[1],
+        dtype=np.int64 if large else np.int32,
+        count=len(chunk) + 1,
+        offset=chunk.offset * (8 if large else 4),
+    )
+    data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+    return data[int(offsets[0]) : int(offsets[-1])]
+
+
+def _chunks(arr: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    return arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+
+
+# The checks below scan the raw data buffer with numpy (memory speed) instead of running a
+# kernel per value. A match across two adjacent values is a harmless false positive: the
+# exact clean-up then runs.
+
+
+def _has(arr: pa.ChunkedArray, needle: str) -> bool:
+    """Whether any value may contain ``needle``."""
+    encoded = needle.encode("utf-8")
+    for chunk in _chunks(arr):
+        data = _value_bytes(chunk)
+        if len(encoded) == 1:
+            if (data == encoded[0]).any():
+                return True
+        elif encoded in data.tobytes():
+            return True
+    return False
+
+
+def _has_space(arr: pa.ChunkedArray, *, runs_only: bool = False) -> bool:
+    """Whether any value may hold whitespace (``runs_only``: two spaces or a tab/newline)."""
+    for chunk in _chunks(arr):
+        data = _value_bytes(chunk)
+        if (data < 32).any():
+            return True
+        space = data == 32
+        if (space[1:] & space[:-1]).any() if runs_only else space.any():
+            return True
+    return False
+
+
+def _upper(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    # Not ascii_upper: in pyarrow 25 it writes corrupt offsets for arrays whose first offset
+    # is not 0 (what casting a sliced large_string parquet chunk produces).
+    return pc.utf8_upper(arr)
+
+
 def empty_to_null(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     """Empty strings are missing values."""
     if len(arr) == 0:
         return arr
-    return pc.if_else(pc.equal(pc.binary_length(arr), 0), None, arr)
+    empty = pc.equal(pc.binary_length(arr), 0)
+    return pc.if_else(empty, None, arr) if _any(empty) else arr
 
 
 def clean_text(arr: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -86,21 +147,25 @@ def clean_code(
     drop : str
         Extra characters to remove (e.g. ``-`` in USCCs).
     """
-    out = nfkc(as_string(arr))
-    out = pc.utf8_trim_whitespace(out)
-    if remove_spaces:
+    out = pc.utf8_trim_whitespace(nfkc(as_string(arr)))
+    # Regex passes are the slow part; run them only when a value needs them.
+    if remove_spaces and _has_space(out):
         out = pc.replace_substring_regex(out, r"\s+", "")
-    else:
+    elif not remove_spaces and _has_space(out, runs_only=True):
         out = pc.replace_substring_regex(out, r"\s+", " ")
     for ch in drop:
-        out = pc.replace_substring(out, ch, "")
+        if _has(out, ch):
+            out = pc.replace_substring(out, ch, "")
     if upper:
-        out = pc.utf8_upper(out)
+        out = _upper(out)
     return empty_to_null(out)
 
 
-def enum_key(arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Key used to look an enum value up: NFKC, casefold, no spaces or quotes."""
+def enum_key(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Key used to look an enum value up: NFKC, casefold, no spaces or quotes.
+
+    Meant for the (few) distinct values of a column: see :func:`by_dictionary`.
+    """
     out = nfkc(as_string(arr))
     out = pc.utf8_lower(out)
     out = pc.replace_substring_regex(out, r"[\s\"'“”‘’「」_]+", "")
@@ -119,18 +184,73 @@ def clean_list(
     """List cells: split on ``;`` or ``；``, strip items, drop empty ones, join with ``;``.
 
     ``code=True`` also NFKC-normalises and upper-cases each item and removes its inner
-    spaces (USCCs, country codes) or, with ``remove_spaces=False``, collapses them (IPC). Order is kept; a cell with no item becomes missing.
+    spaces (USCCs, country codes) or, with ``remove_spaces=False``, collapses them (IPC).
+    Order is kept; a cell with no item becomes missing.
     """
     text = as_string(arr)
     if code:
         text = nfkc(text)
-    else:
-        # Only the separator is normalised in names; the names themselves keep their characters.
+        if remove_spaces and _has_space(text):
+            text = pc.replace_substring_regex(text, r"[ \t]+", "")
+        elif not remove_spaces and _has_space(text, runs_only=True):
+            text = pc.replace_substring_regex(text, r"[ \t]+", " ")
+        text = _upper(text)
+    elif not _all_ascii(text) and _has(text, "；"):
+        # Only the separator is normalised in names; the names keep their characters.
         text = pc.replace_substring(text, "；", ";")
-    if code:
-        text = pc.replace_substring_regex(text, r"[ \t]+", "" if remove_spaces else " ")
-        text = pc.utf8_upper(text)
-    # Whitespace around separators and repeated/leading/trailing separators go.
-    text = pc.replace_substring_regex(text, r"\s*;[\s;]*", ";")
-    text = pc.replace_substring_regex(text, r"^[\s;]+|[\s;]+$", "")
+    # Whitespace around separators and repeated/leading/trailing separators go. Clean
+    # exports (the common case) skip the regex passes after a few literal scans.
+    messy = (
+        _separators_messy(text)
+        or _any(pc.starts_with(text, ";"))
+        or _any(pc.ends_with(text, ";"))
+        or not _all_true(pc.equal(pc.utf8_trim_whitespace(text), text))
+    )
+    if messy:
+        text = pc.replace_substring_regex(text, r"\s*;[\s;]*", ";")
+        text = pc.replace_substring_regex(text, r"^[\s;]+|[\s;]+$", "")
     return empty_to_null(text)
+
+
+def _separators_messy(arr: pa.ChunkedArray) -> bool:
+    """Whether any value may have ``;;``, a space next to ``;`` or a tab/newline.
+
+    One numpy pass over the raw bytes instead of a regex per value.
+    """
+    for chunk in _chunks(arr):
+        data = _value_bytes(chunk)
+        if not data.size:
+            continue
+        if (data < 32).any():
+            return True
+        semi = np.flatnonzero(data == 59)  # ';'
+        if semi.size:
+            after = data[np.minimum(semi + 1, data.size - 1)]
+            before = data[np.maximum(semi - 1, 0)]
+            if ((after == 59) | (after == 32) | (before == 32)).any():
+                return True
+    return False
+
+
+def _all_true(mask: pa.ChunkedArray) -> bool:
+    """True when every non-null value of ``mask`` is true."""
+    return bool(pc.all(mask).as_py()) if len(mask) else True
+
+
+def by_dictionary(arr: pa.ChunkedArray, fn):  # type: ignore[no-untyped-def]
+    """Apply ``fn`` to the distinct values of ``arr`` only, then expand back to every row.
+
+    Enum, flag and date columns repeat a few thousand values over millions of rows; parsing
+    the dictionary instead of every cell is what keeps the reader fast. ``fn`` gets an Arrow
+    array and returns ``(values, masks)``; masks are numpy boolean arrays over the dictionary.
+    Returns values and masks over the rows (nulls map to null / False).
+    """
+    combined = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    encoded = pc.dictionary_encode(combined)
+    values, masks = fn(pa.chunked_array([encoded.dictionary], encoded.dictionary.type))
+    indices = encoded.indices
+    out = pc.take(values, indices)
+    idx = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
+    valid = idx >= 0
+    safe = np.where(valid, idx, 0)
+    return out, [(m[safe] & valid) if len(m) else np.zeros(len(idx), bool) for m in masks]

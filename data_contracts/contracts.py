@@ -120,6 +120,9 @@ class TableContract:
         often by name only); at least one of them is required.
     date_order : tuple of (earlier, later, rule)
         A row whose ``later`` date is before its ``earlier`` date cannot be true.
+    match_on : tuple of str
+        Columns two exact duplicates necessarily share (a cheap pre-filter before the
+        full-row comparison); defaults to ``key``. Tables without either compare full rows.
     """
 
     name: str
@@ -128,6 +131,7 @@ class TableContract:
     key: tuple[str, ...] = ()
     uscc_or_name: bool = False
     date_order: tuple[tuple[str, str, str], ...] = ()
+    match_on: tuple[str, ...] = ()
     description: str = ""
     _lookup: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
@@ -355,6 +359,7 @@ PATENT_EVENTS = TableContract(
         _c("from_party", "变更前", "出质人", "让与人", "许可人", kind="text"),
         _c("to_party", "变更后", "质权人", "受让人", "被许可人", kind="text"),
     ),
+    match_on=("app_no", "event_code", "event_date", "from_party", "to_party"),
     description="legal-status events (事务数据)",
 )
 
@@ -374,6 +379,8 @@ CREDIT_RECORDS = TableContract(
         _c("source", "来源", "数据来源", kind="text"),
     ),
     uscc_or_name=True,
+    key=("record_id", "record_type"),
+    match_on=("uscc|name", "record_type", "start_date"),
     date_order=(("start_date", "end_date", "end_before_start"),),
     description="信用中国 and other credit records",
 )

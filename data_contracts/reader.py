@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts import _idvec
+from data_contracts._dups import find_duplicates, key_array
 from data_contracts._files import FORMATS, RawTable, find_table_file, read_raw, sha256_of
 from data_contracts._parse import (
     Failure,
@@ -61,7 +62,7 @@ _DATED_BY = {
 }
 _WARNING_RULES = {"uscc_legacy_check", "owners_defaulted", "valid_to_defaulted"}
 _ARROW_TYPE = {
-    "str": pa.string(),
+    "str": pa.large_string(),  # pandas' str dtype stores large_string: no cast on export
     "datetime64[ns]": pa.timestamp("ns"),
     "Int64": pa.int64(),
     "float64": pa.float64(),
@@ -391,65 +392,33 @@ def _pandera_checks(
             )
 
 
-def _codes(arr: pa.ChunkedArray) -> np.ndarray:
-    """Integer codes of a column's values (null -> -1), for fast duplicate detection."""
-    if len(arr) == 0:
-        return np.zeros(0, dtype=np.int64)
-    enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
-    return pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _key_array(contract: TableContract, cols: dict[str, pa.ChunkedArray], name: str) -> pa.Array:
-    if name == "uscc|name":
-        return pc.coalesce(cols["uscc"], pc.binary_join_element_wise("name:", cols["name"], ""))
-    return cols[name]
-
-
-def _duplicates(
+def _report_conflicts(
     contract: TableContract,
     cols: dict[str, pa.ChunkedArray],
-    candidates: np.ndarray,
+    conflict: np.ndarray,
+    group: np.ndarray,
     source_row: np.ndarray,
     issues: _Issues,
-) -> np.ndarray:
-    """Mark exact duplicates (returned mask) and report key conflicts among ``candidates``."""
-    n = len(candidates)
-    dup = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(candidates)
-    if idx.size < 2:
-        return dup
-    take = pa.array(idx)
-    all_codes = pd.DataFrame({name: _codes(arr.take(take)) for name, arr in cols.items()})
-    exact = all_codes.duplicated(keep="first").to_numpy()
-    dup[idx[exact]] = True
-    if not contract.key:
-        return dup
-    keep = idx[~exact]
-    key_cols = {k: _codes(_key_array(contract, cols, k).take(pa.array(keep))) for k in contract.key}
-    key_frame = pd.DataFrame(key_cols)
-    null_key = (key_frame < 0).any(axis=1).to_numpy()
-    clash = key_frame.duplicated(keep=False).to_numpy() & ~null_key
-    if not clash.any():
-        return dup
-    rows = keep[clash]
-    groups = key_frame[clash].groupby(list(contract.key), sort=False).ngroup().to_numpy()
+) -> None:
+    """One reject per conflicting row, naming the other rows of its key."""
+    rows = np.flatnonzero(conflict)
+    if not rows.size:
+        return
     label = " + ".join(contract.key)
-    key_vals = [
-        _key_array(contract, cols, k).take(pa.array(rows)).to_pylist() for k in contract.key
-    ]
+    key_vals = [key_array(cols, k).take(pa.array(rows)).to_pylist() for k in contract.key]
     by_group: dict[int, list[int]] = {}
-    for g, r in zip(groups, source_row[rows], strict=True):
+    for g, r in zip(group[rows], source_row[rows], strict=True):
         by_group.setdefault(int(g), []).append(int(r))
     messages = []
-    for i, g in enumerate(groups):
+    for i, g in enumerate(group[rows]):
         shown = " + ".join(str(v[i]) for v in key_vals)
         others = ", ".join(map(str, by_group[int(g)]))
         messages.append(
             f"{label} {shown} appears on rows {others} with different values; "
             "all copies rejected until the source is fixed"
         )
-    issues.add_positions(rows, contract.key[0].split("|")[0], "duplicate_conflict", messages)
-    return dup
+    column = contract.key[0].split("|")[0]
+    issues.add_positions(rows, column, "duplicate_conflict", messages)
 
 
 def _validate(
@@ -486,7 +455,8 @@ def _validate(
     frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
     _pandera_checks(contract, frame, today, issues)
     rejected = issues.row_mask()
-    dup = _duplicates(contract, cols, ~rejected, source_row, issues)
+    dup, conflict, group = find_duplicates(contract, cols, ~rejected)
+    _report_conflicts(contract, cols, conflict, group, source_row, issues)
     rejected = issues.row_mask()
     accepted = ~rejected & ~dup
     rejects = issues.frame(contract.name, file, source_row, None)
