@@ -243,7 +243,7 @@ def explain(
         if members[gi] > 1:
             notes.append(f"含同类指标 {members[gi]} 项")
         if notes:
-            body += "（" + "；".join(notes) + "）"
+            body += "（" + "，".join(notes) + "）"
         texts.append(f"{body}，{_fmt_points(pts)}")
     return pd.DataFrame(
         {

@@ -1,0 +1,55 @@
+"""Changes since the previous push: added, removed with the reason, grade up/down."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data_contracts.errors import DataError
+from screening.run.changes import compare, read_previous
+from tests.run._data import AS_OF, USCC, build_inputs, make_config, run_into
+
+
+def test_compare_with_previous_run(tmp_path, scorer):
+    config = make_config()
+    prev_s, _ = run_into(tmp_path / "prev", build_inputs(), scorer, config, AS_OF)
+    # next quarter: firm A gets a dishonest-debtor record, firm K loses its programme and patents
+    inputs = build_inputs()
+    rec = inputs.active_records.iloc[[0]].assign(uscc=USCC["A"], record_id="(2026)豫01执999号")
+    inputs.active_records = pd.concat([inputs.active_records, rec], ignore_index=True)
+    inputs.matrix.loc[
+        inputs.matrix["uscc"] == USCC["K"], ["prog_high_tech", "valid_invention_count"]
+    ] = 0.0
+    inputs.matrix.loc[inputs.matrix["uscc"] == USCC["H"], "valid_invention_count"] = 12.0
+    _, report = run_into(
+        tmp_path / "now", inputs, scorer, config, AS_OF, previous=read_previous(tmp_path / "prev")
+    )
+    changes = report["changes"]
+    assert changes["previous_batch_id"] == "2026Q3-0000test"
+    assert [a["uscc"] for a in changes["added"]] == [USCC["H"]]
+    removed = {r["uscc"]: r["reason"] for r in changes["removed"]}
+    assert removed[USCC["A"]].startswith("否决规则：dishonest_debtor@2026-03-01#(2026)豫01执999号")
+    assert removed[USCC["K"]].startswith("低于门槛")
+    html = (tmp_path / "now" / "run_report.html").read_text(encoding="utf-8")
+    assert "与上批次（2026Q3-0000test）相比" in html
+
+
+def test_grade_moves():
+    prev = pd.DataFrame(
+        {
+            "uscc": ["a", "b"],
+            "name": ["甲", "乙"],
+            "status": "whitelisted",
+            "grade": ["T3", "T2"],
+            "rules_fired": None,
+        }
+    )
+    now = prev.assign(grade=["T2", "T4"])
+    out = compare(now, prev, "2026Q2-x")
+    assert [(g["uscc"], g["from"], g["to"]) for g in out["grade_up"]] == [("a", "T3", "T2")]
+    assert [(g["uscc"], g["from"], g["to"]) for g in out["grade_down"]] == [("b", "T2", "T4")]
+
+
+def test_previous_must_be_a_run_folder(tmp_path):
+    with pytest.raises(DataError, match="holds no screened.parquet"):
+        read_previous(tmp_path)

@@ -1,0 +1,108 @@
+"""run.toml and the knock-out rules file: the shipped defaults load; bad keys are named."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_contracts.errors import ConfigError
+from screening.run.config import load_run_config, parse_knockout_rules, parse_run_config
+from tests.run._data import shipped_rules
+
+DOMAIN_RULES = {
+    "registry_status",
+    "dishonest_debtor",
+    "consumption_restriction",
+    "serious_violation",
+    "abnormal_operation",
+    "major_tax_violation",
+    "tax_grade_cd",
+    "serious_penalty",
+    "no_valid_patent",
+    "no_pledgeable_patent",
+}
+
+
+def test_shipped_config_loads_with_every_domain_rule():
+    cfg = load_run_config()
+    assert {r.id for r in cfg.knockouts.rules} == DOMAIN_RULES
+    assert 3 <= len(cfg.banks) <= 4
+    assert cfg.selection.min_grade == "T5"
+    assert cfg.selection.tie_break[-1] == ("uscc", True)
+    assert cfg.report.explain_top_k == 3
+    assert dict(cfg.report.region_names)["410100"] == "郑州市"
+    assert len(cfg.digest()) == 64 and cfg.digest() == load_run_config().digest()
+
+
+BASE = {"selection": {"min_grade": "T5"}, "banks": [{"id": "b1", "name": "银行"}]}
+
+
+@pytest.mark.parametrize(
+    ("patch", "match"),
+    [
+        ({"selection": {"min_grade": "T11"}}, r"'selection\.min_grade'.*T1…T10"),
+        ({"selection": {"max_pd": 1.5, "min_grade": "T5"}}, r"'selection\.max_pd'"),
+        ({"selection": {}}, r"'selection'.*min_grade or max_pd"),
+        (
+            {"selection": {"min_grade": "T5", "region_caps": {"410100": -1}}},
+            r"'selection\.region_caps\.410100'",
+        ),
+        (
+            {"selection": {"min_grade": "T5", "tie_break": ["height desc"]}},
+            r"'selection\.tie_break'",
+        ),
+        (
+            {"selection": {"min_grade": "T5", "nominations_bypass_threshold": "yes"}},
+            r"nominations_bypass_threshold",
+        ),
+        ({"banks": []}, r"'banks'"),
+        ({"banks": [{"id": "a b", "name": "x"}]}, r"'banks\[0\]\.id'"),
+        (
+            {"banks": [{"id": "a", "name": "x"}, {"id": "a", "name": "y"}]},
+            r"'banks\[1\]\.id'.*duplicate",
+        ),
+        ({"banks": [{"id": "a", "name": "x", "regions": "41"}]}, r"'banks\[0\]\.regions'"),
+        ({"report": {"explain_top_k": 0}}, r"'report\.explain_top_k'"),
+        ({"report": {"validity_months": "six"}}, r"'report\.validity_months'"),
+        ({"colour": "blue"}, r"'colour'.*unknown key"),
+    ],
+)
+def test_bad_config_names_the_key(patch, match):
+    data = {**BASE, **patch}
+    with pytest.raises(ConfigError, match=match):
+        parse_run_config(data, rules=shipped_rules())
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"rules": [{"id": "x", "kind": "registry_status"}]}, r"'version' .*required"),
+        ({"version": "1", "rules": []}, r"'rules'"),
+        ({"version": "1", "rules": [{"id": "x", "kind": "astrology"}]}, r"'rules\[0\]\.kind'"),
+        (
+            {
+                "version": "1",
+                "rules": [{"id": "x", "kind": "tax_grade"}, {"id": "x", "kind": "tax_grade"}],
+            },
+            r"'rules\[1\]\.id'.*duplicate",
+        ),
+        (
+            {"version": "1", "rules": [{"id": "x", "kind": "tax_grade", "weight": 2}]},
+            r"'rules\[0\]\.weight'",
+        ),
+    ],
+)
+def test_bad_rules_file_names_the_key(data, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_knockout_rules(data)
+
+
+def test_missing_or_broken_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_run_config(tmp_path / "nope.toml")
+    bad = tmp_path / "run.toml"
+    bad.write_text("selection = [", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_run_config(bad)
+    bad.write_text('[knockouts]\nrules_file = "missing.yaml"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'knockouts\.rules_file'.*does not exist"):
+        load_run_config(bad)

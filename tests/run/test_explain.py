@@ -1,0 +1,98 @@
+"""Explanations: Chinese texts in points with value and peer percentile; grouped duplicates."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import arrays
+
+from screening.run.explain import explain, factor_groups, reasons_wide
+from tests.run._data import SPECS
+
+FEATS = [
+    "valid_invention_count",
+    "peer_pct_valid_invention_count",
+    "forward_citations_per_year",
+    "credit_negative_3y_count",
+    "prog_high_tech",
+    "firm_age_years",
+]
+
+
+def test_text_reads_like_a_credit_officer_expects():
+    contributions = pd.DataFrame([[30.0, 8.0, -4.0, -15.0, 12.0, 0.5]], columns=FEATS)
+    values = pd.DataFrame([[12.0, 85.0, 0.4, 1.0, 1.0, 6.0]], columns=FEATS)
+    pct = pd.DataFrame([[85.0, np.nan, 20.0, 90.0, np.nan, 40.0]], columns=FEATS)
+    lead_of = factor_groups(FEATS, specs=SPECS)
+    out = explain(contributions, values, pct, ["U1"], specs=SPECS, lead_of=lead_of, top_k=3)
+    up = out.loc[out["direction"] == "up", "text"].tolist()
+    down = out.loc[out["direction"] == "down", "text"].tolist()
+    assert up == [
+        "有效发明专利数 12 件（高于同行业 85% 企业，含同类指标 2 项），+38 分",
+        "高新技术企业：是，+12 分",
+        "企业成立年限 6.0 年（高于同行业 40% 企业），+0.5 分",
+    ]
+    assert down == [
+        "近3年负面信用记录数 1 条（高于同行业 90% 企业），-15 分",
+        "前向被引率 0.40 次/年（高于同行业 20% 企业），-4 分",
+    ]
+    wide = reasons_wide(out).set_index("uscc")
+    assert wide.at["U1", "reasons_up"].count("；") == 2
+
+
+def test_correlated_features_merge_into_one_factor():
+    rng = np.random.default_rng(0)
+    base = rng.poisson(5, 500).astype(float)
+    sample = pd.DataFrame(
+        {
+            "valid_invention_count": base,
+            "forward_citations_per_year": base * 0.1 + 1e-9,
+            "firm_age_years": rng.normal(8, 2, 500),
+        }
+    )
+    lead_of = factor_groups(list(sample.columns), specs=SPECS, sample=sample, threshold=0.95)
+    assert lead_of["forward_citations_per_year"] == "valid_invention_count"
+    assert lead_of["firm_age_years"] == "firm_age_years"
+    with pytest.raises(ValueError, match=r"'threshold' parameter must be in \(0, 1\]"):
+        factor_groups(FEATS, specs=SPECS, threshold=0)
+
+
+def test_bad_top_k():
+    c = pd.DataFrame([[1.0]], columns=["firm_age_years"])
+    with pytest.raises(ValueError, match="'top_k' parameter must be a positive int"):
+        explain(c, c, c, ["U"], specs=SPECS, lead_of={}, top_k=0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 20), st.just(len(FEATS))),
+        elements=st.floats(-50, 50, allow_nan=False),
+    ),
+    st.integers(1, 4),
+)
+def test_reason_invariants(points, k):
+    contributions = pd.DataFrame(points, columns=FEATS)
+    values = pd.DataFrame(np.abs(points), columns=FEATS)
+    pct = pd.DataFrame(np.full(points.shape, np.nan), columns=FEATS)
+    lead_of = factor_groups(FEATS, specs=SPECS)
+    uscc = [f"U{i}" for i in range(len(points))]
+    out = explain(contributions, values, pct, uscc, specs=SPECS, lead_of=lead_of, top_k=k)
+    grouped = contributions.copy()
+    grouped["valid_invention_count"] += grouped.pop("peer_pct_valid_invention_count")
+    for i, u in enumerate(uscc):
+        mine = out[out["uscc"] == u]
+        for direction, sign in (("up", 1), ("down", -1)):
+            d = mine[mine["direction"] == direction]
+            assert len(d) <= k
+            assert (sign * d["points"] >= 0.05).all()
+            assert list(d["slot"]) == list(range(1, len(d) + 1))
+            # the reasons are exactly the k largest group points of that sign
+            row = grouped.iloc[i]
+            best = sorted((sign * row[row * sign >= 0.05]).tolist(), reverse=True)[:k]
+            assert np.allclose(sorted((sign * d["points"]).tolist(), reverse=True), best)
+            assert all(t.endswith("分") for t in d["text"])

@@ -1,0 +1,112 @@
+"""Knock-out rules: each fires with its record and date; an oracle checks the tax grade."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import pandas as pd
+from hypothesis import given, settings
+
+from screening.run.knockouts import evaluate_knockouts, latest_tax_grades, summarise_fired
+from tests.run._data import AS_OF, USCC, build_inputs, shipped_rules
+
+
+def _fired(inputs=None):
+    inputs = inputs or build_inputs()
+    return evaluate_knockouts(
+        shipped_rules(),
+        enterprises=inputs.tables["enterprises"],
+        active_records=inputs.active_records,
+        credit_records=inputs.tables["credit_records"],
+        matrix=inputs.matrix,
+        pledgeable=inputs.pledgeable,
+        as_of=AS_OF,
+    )
+
+
+def test_each_rule_fires_with_its_record():
+    fired = _fired()
+    got = {(r.uscc, r.rule_id): r for r in fired.itertuples()}
+    b = got[(USCC["B"], "dishonest_debtor")]
+    assert (b.record_id, b.record_date) == ("(2026)豫01执123号", pd.Timestamp("2026-03-01"))
+    assert got[(USCC["C"], "registry_status")].detail == "登记状态：吊销"
+    d = got[(USCC["D"], "tax_grade_cd")]
+    assert (d.record_id, d.record_date) == ("TAX-2025", pd.Timestamp("2026-04-15"))
+    assert got[(USCC["E"], "serious_penalty")].record_id == "郑开市监罚〔2026〕7号"
+    assert (USCC["E"], "abnormal_operation") in got
+    assert {(USCC["G"], "no_valid_patent"), (USCC["G"], "no_pledgeable_patent")} <= set(got)
+    # firm A: tax grade A and a *general* penalty whose window ended: nothing fires
+    assert not (fired["uscc"] == USCC["A"]).any()
+
+
+def test_disabled_rule_never_fires():
+    rules = shipped_rules()
+    from dataclasses import replace
+
+    off = replace(
+        rules, rules=tuple(replace(r, enabled=r.id != "dishonest_debtor") for r in rules.rules)
+    )
+    inputs = build_inputs()
+    fired = evaluate_knockouts(
+        off,
+        enterprises=inputs.tables["enterprises"],
+        active_records=inputs.active_records,
+        credit_records=inputs.tables["credit_records"],
+        matrix=inputs.matrix,
+        pledgeable=inputs.pledgeable,
+        as_of=AS_OF,
+    )
+    assert "dishonest_debtor" not in set(fired["rule_id"])
+
+
+def test_summary_lists_every_firing_in_rule_order():
+    summary = summarise_fired(_fired()).set_index("uscc")
+    assert summary.at[USCC["G"], "rules_fired"] == "no_valid_patent;no_pledgeable_patent"
+    assert summary.at[USCC["E"], "ko_reasons"].startswith("经营异常名录：经营异常记录 ABN-2025-88")
+
+
+def test_future_tax_rating_is_ignored():
+    inputs = build_inputs()
+    credit = inputs.tables["credit_records"]
+    later = credit.iloc[[5]].assign(
+        start_date=pd.Timestamp("2026-12-01"), value="D", record_id="TAX-FUTURE"
+    )
+    inputs.tables["credit_records"] = pd.concat([credit, later], ignore_index=True)
+    fired = _fired(inputs)
+    assert not ((fired["uscc"] == USCC["A"]) & (fired["rule_id"] == "tax_grade_cd")).any()
+
+
+ratings = st.lists(
+    st.tuples(
+        st.sampled_from(["F1", "F2", "F3"]),
+        st.integers(0, 40),  # month offset from 2024-01
+        st.sampled_from(list("ABMCD")),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ratings)
+def test_latest_tax_grade_matches_row_by_row_oracle(rows):
+    frame = pd.DataFrame(
+        {
+            "uscc": [r[0] for r in rows],
+            "record_type": "tax_rating",
+            "start_date": [pd.Timestamp("2024-01-01") + pd.DateOffset(months=r[1]) for r in rows],
+            "value": [r[2] for r in rows],
+            "record_id": [f"id{i}" for i in range(len(rows))],
+        }
+    )
+    as_of = pd.Timestamp("2026-01-31")
+    got = latest_tax_grades(frame, as_of).set_index("uscc")["value"].to_dict() if rows else {}
+    worse = "ABMCD"
+    expected = {}
+    for firm in {r[0] for r in rows}:
+        known = [
+            (pd.Timestamp("2024-01-01") + pd.DateOffset(months=m), worse.index(v), v)
+            for f, m, v in rows
+            if f == firm and pd.Timestamp("2024-01-01") + pd.DateOffset(months=m) <= as_of
+        ]
+        if known:
+            expected[firm] = max(known)[2]
+    assert got == expected

@@ -1,0 +1,145 @@
+"""Selection: thresholds, caps, nominations (上下联动) and deterministic order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+
+from screening.run.config import SelectionConfig
+from screening.run.selection import nomination_sources, select
+
+
+def _scored(n=6):
+    return pd.DataFrame(
+        {
+            "uscc": [f"U{i:02d}" for i in range(n)],
+            "name": [f"企业{i}" for i in range(n)],
+            "region_code": ["410100", "410100", "410100", "410300", "410300", "410200"][:n],
+            "park": ["P1", "P1", None, "P2", None, None][:n],
+            "score": [650.0, 650.0, 640.0, 630.0, 600.0, 590.0][:n],
+            "pd": [0.003, 0.002, 0.004, 0.006, 0.02, 0.03][:n],
+            "grade": ["T3", "T3", "T3", "T4", "T6", "T6"][:n],
+        }
+    )
+
+
+NO_NOMS = nomination_sources(
+    pd.DataFrame({"uscc": pd.Series(dtype="str"), "nominated_by": pd.Series(dtype="str")})
+)
+
+
+def test_threshold_and_tie_break():
+    out = select(_scored(), pd.Index([]), NO_NOMS, SelectionConfig(min_grade="T5"))
+    # equal scores: lower PD first, then uscc
+    assert list(out["uscc"]) == ["U01", "U00", "U02", "U03", "U04", "U05"]
+    assert list(out["status"]) == ["whitelisted"] * 4 + ["below_threshold"] * 2
+    assert list(out["rank"]) == [1, 2, 3, 4, 5, 6]
+
+
+def test_max_pd_and_knockouts():
+    out = select(
+        _scored(), pd.Index(["U01"]), NO_NOMS, SelectionConfig(min_grade=None, max_pd=0.004)
+    )
+    status = dict(zip(out["uscc"], out["status"], strict=True))
+    assert status == {
+        "U00": "whitelisted",
+        "U01": "knocked_out",
+        "U02": "whitelisted",
+        "U03": "below_threshold",
+        "U04": "below_threshold",
+        "U05": "below_threshold",
+    }
+    assert out.loc[out["uscc"] == "U01", "rank"].isna().all()
+
+
+def test_region_and_park_caps():
+    cfg = SelectionConfig(min_grade="T5", region_caps=(("410100", 2),), park_caps=(("P2", 0),))
+    out = select(_scored(), pd.Index([]), NO_NOMS, cfg).set_index("uscc")
+    assert out.loc[["U01", "U00", "U02", "U03"], "status"].tolist() == [
+        "whitelisted",
+        "whitelisted",
+        "below_threshold",
+        "below_threshold",
+    ]
+    assert "超出地区名额" in out.at["U02", "selection_note"]
+    assert "超出园区名额" in out.at["U03", "selection_note"]
+
+
+def test_nominations_marked_and_bypass_switch():
+    noms = nomination_sources(
+        pd.DataFrame(
+            {"uscc": ["U04", "U04", "U05"], "nominated_by": ["开封市局", "郑州高新区", "开封市局"]}
+        )
+    )
+    assert noms.set_index("uscc").at["U04", "nominated_by"] == "开封市局;郑州高新区"
+    strict = select(_scored(), pd.Index(["U05"]), noms, SelectionConfig(min_grade="T5")).set_index(
+        "uscc"
+    )
+    assert strict.at["U04", "status"] == "below_threshold" and strict.at["U04", "nominated"]
+    assert strict.at["U05", "status"] == "knocked_out" and strict.at["U05", "nominated"]
+    cfg = SelectionConfig(
+        min_grade="T5", nominations_bypass_threshold=True, region_caps=(("410300", 1),)
+    )
+    loose = select(_scored(), pd.Index(["U05"]), noms, cfg).set_index("uscc")
+    # bypassing nominations get a place even beyond the cap; knocked-out ones never do
+    assert loose.at["U04", "status"] == "whitelisted"
+    assert loose.at["U05", "status"] == "knocked_out"
+    assert loose.at["U03", "status"] == "below_threshold"
+
+
+firms = st.lists(
+    st.tuples(
+        st.integers(550, 700),
+        st.sampled_from(["410100", "410200", "410300"]),
+        st.booleans(),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(firms, st.integers(0, 5), st.booleans(), st.randoms(use_true_random=False))
+def test_invariants(rows, cap, bypass, rnd):
+    n = len(rows)
+    score = np.array([r[0] for r in rows], dtype=float)
+    scored = pd.DataFrame(
+        {
+            "uscc": [f"U{i:03d}" for i in range(n)],
+            "name": "x",
+            "region_code": [r[1] for r in rows],
+            "park": None,
+            "score": score,
+            "pd": 1 / (1 + 50 * 2 ** ((score - 600) / 20)),
+            "grade": [f"T{int(np.clip((700 - s) // 20 + 1, 1, 10))}" for s in score],
+        }
+    )
+    ko = pd.Index(scored["uscc"][[r[2] for r in rows]])
+    noms = nomination_sources(
+        pd.DataFrame({"uscc": scored["uscc"][[r[3] for r in rows]], "nominated_by": "市局"})
+    )
+    cfg = SelectionConfig(
+        min_grade="T5", region_caps=(("410100", cap),), nominations_bypass_threshold=bypass
+    )
+    out = select(scored, ko, noms, cfg)
+    # every firm exactly once, knocked-out firms never whitelisted
+    assert sorted(out["uscc"]) == sorted(scored["uscc"])
+    assert not out.loc[out["uscc"].isin(ko), "status"].eq("whitelisted").any()
+    # the cap holds for firms that did not bypass
+    capped = out[(out["region_code"] == "410100") & (out["status"] == "whitelisted")]
+    bypassing = capped["nominated"] & bypass
+    assert len(capped) <= cap + bypassing.sum()
+    # input order does not matter
+    shuffled = scored.sample(frac=1, random_state=rnd.randint(0, 10**6)).reset_index(drop=True)
+    again = select(shuffled, ko, noms, cfg)
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), again.reset_index(drop=True))
+    # a stricter grade never adds firms
+    stricter = select(scored, ko, noms, replace(cfg, min_grade="T3"))
+    assert set(stricter.loc[stricter["status"] == "whitelisted", "uscc"]) <= set(
+        out.loc[out["status"] == "whitelisted", "uscc"]
+    ) | set(noms["uscc"])
