@@ -1,0 +1,454 @@
+"""Real-world mess at a given rate: the kinds of damage real exports carry.
+
+``plan`` fixes how each table is written when ``rate > 0`` (which tables get Chinese
+headers, GBK/GB18030/UTF-8-with-BOM encodings, programmes as XLSX). ``Messer.apply`` then
+damages a ``rate``-proportional share of rows of each chunk:
+
+========================  =====================  ====================================
+kind                      share of rows          tables
+========================  =====================  ====================================
+mixed date formats        3·rate of date cells   all (YYYY/MM/DD, YYYYMMDD, 年月日;
+                                                 Excel serials in programmes.xlsx)
+``；`` list separators    2·rate of list cells   patents, enterprises, loans
+USCC spelling             rate                   lower case, full width, padded
+invalid USCC              rate/5                 wrong check character
+invalid app_no            rate/5                 patents, patent_events, loans
+app_no spelling           rate                   no ``CN``/dot, lower case
+exact duplicate rows      rate                   all
+conflicting duplicates    rate/4                 all (same key, one field differs)
+unknown enum value        rate/10                status, patent_type, event_code...
+negative count            rate/5                 employees, claims, dpd
+grant before application  rate/5                 patents
+name differs from         2·rate                 applicants/owners (USCCs dropped),
+registry                                         credit records, programmes,
+                                                 nominations (often by name only)
+========================  =====================  ====================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from screening.sample.writer import TABLES, FileSpec
+
+# Programmes go to XLSX only while the file stays far below Excel's 1,048,575-row limit.
+XLSX_UP_TO_FIRMS = 200_000
+
+ALIASES: dict[str, dict[str, str]] = {
+    "enterprises": {
+        "uscc": "统一社会信用代码",
+        "name": "企业名称",
+        "former_names": "曾用名",
+        "status": "登记状态",
+        "established": "成立日期",
+        "region_code": "行政区划代码",
+        "industry_code": "国民经济行业代码",
+        "park": "所属园区",
+        "size": "企业规模",
+        "employees": "从业人数",
+        "registered_capital": "注册资本（万元）",
+        "revenue": "营业收入（万元）",
+        "rd_expense": "研发费用（万元）",
+    },
+    "patents": {
+        "app_no": "申请号",
+        "app_date": "申请日",
+        "patent_type": "专利类型",
+        "title": "专利名称",
+        "pub_date": "公开（公告）日",
+        "grant_date": "授权公告日",
+        "ipc_main": "IPC主分类号",
+        "ipc_all": "IPC分类号",
+        "claims": "权利要求数量",
+        "forward_citations": "被引证次数",
+        "family_size": "同族数量",
+        "family_countries": "同族国家",
+        "pct": "PCT",
+        "applicants": "申请人",
+        "applicant_usccs": "申请人统一社会信用代码",
+        "owners": "当前权利人",
+        "inventors": "发明人",
+        "legal_status": "法律状态",
+        "award": "专利奖",
+    },
+    "patent_events": {
+        "app_no": "申请号",
+        "event_code": "法律状态代码",
+        "event_date": "事务日期",
+        "description": "事务描述",
+        "from_party": "变更前",
+        "to_party": "变更后",
+    },
+    "credit_records": {
+        "uscc": "统一社会信用代码",
+        "name": "企业名称",
+        "record_type": "记录类型",
+        "start_date": "列入日期",
+        "end_date": "移出日期",
+        "severity": "严重程度",
+        "value": "等级",
+        "record_id": "文书号",
+        "source": "来源",
+    },
+    "programmes": {
+        "uscc": "统一社会信用代码",
+        "name": "企业名称",
+        "programme": "资质类型",
+        "level": "级别",
+        "valid_from": "认定日期",
+        "valid_to": "有效期至",
+        "certificate_no": "证书编号",
+        "standard_version": "标准版本",
+        "status": "证书状态",
+    },
+    "nominations": {
+        "uscc": "统一社会信用代码",
+        "name": "企业名称",
+        "nominated_by": "推荐单位",
+        "nominated_on": "推荐日期",
+        "note": "备注",
+    },
+    "loans": {
+        "loan_id": "借据号",
+        "uscc": "统一社会信用代码",
+        "bank": "贷款银行",
+        "disbursed_on": "放款日期",
+        "maturity": "到期日期",
+        "amount": "放款金额（万元）",
+        "report_date": "报告日期",
+        "balance": "贷款余额（万元）",
+        "classification": "五级分类",
+        "dpd": "逾期天数",
+        "pledged_app_nos": "质押专利申请号",
+        "pledge_reg_no": "质押登记号",
+        "first_loan": "是否首贷",
+    },
+}
+
+# Canonical value → the Chinese spelling real exports use.
+CHINESE_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "status": {
+        "active": ("存续", "在业"),
+        "revoked": ("吊销",),
+        "cancelled": ("注销",),
+        "moved": ("迁出",),
+        "liquidating": ("清算",),
+    },
+    "size": {"large": ("大型",), "medium": ("中型",), "small": ("小型",), "micro": ("微型",)},
+    "patent_type": {
+        "invention": ("发明",),
+        "utility_model": ("实用新型",),
+        "design": ("外观设计",),
+    },
+    "record_type": {
+        "dishonest_debtor": ("失信被执行人",),
+        "consumption_restriction": ("限制高消费",),
+        "serious_violation": ("严重违法失信",),
+        "abnormal_operation": ("经营异常",),
+        "major_tax_violation": ("重大税收违法",),
+        "admin_penalty": ("行政处罚",),
+        "tax_rating": ("纳税信用等级",),
+    },
+    "severity": {"general": ("一般",), "serious": ("严重",)},
+    "programme": {
+        "little_giant": ('专精特新"小巨人"',),
+        "srdi_sme": ("专精特新中小企业",),
+        "innovative_sme": ("创新型中小企业",),
+        "high_tech": ("高新技术企业",),
+        "tech_sme": ("科技型中小企业",),
+        "ip_advantage": ("知识产权优势企业",),
+        "ip_demonstration": ("知识产权示范企业",),
+        "ip_standard": ("贯标认证",),
+    },
+    "level": {"national": ("国家",), "provincial": ("省",), "city": ("市",)},
+    "classification": {
+        "normal": ("正常",),
+        "special_mention": ("关注",),
+        "substandard": ("次级",),
+        "doubtful": ("可疑",),
+        "loss": ("损失",),
+    },
+}
+# Certificate status shares the column name with registry status but not its words.
+PROGRAMME_STATUS = {"valid": ("有效",), "suspended": ("暂停",), "revoked": ("撤销",)}
+UNKNOWN_VALUE = {
+    "enterprises": ("status", "歇业"),
+    "patents": ("patent_type", "集成电路布图设计"),
+    "patent_events": ("event_code", "ZZ99"),
+    "credit_records": ("record_type", "黑名单"),
+    "programmes": ("programme", "瞪羚企业"),
+    "loans": ("classification", "待定"),
+}
+NEGATIVE_COUNT = {"enterprises": "employees", "patents": "claims", "loans": "dpd"}
+DATE_COLS = {
+    "enterprises": ("established",),
+    "patents": ("app_date", "pub_date", "grant_date"),
+    "patent_events": ("event_date",),
+    "credit_records": ("start_date", "end_date"),
+    "programmes": ("valid_from", "valid_to"),
+    "nominations": ("nominated_on",),
+    "loans": ("disbursed_on", "maturity", "report_date"),
+}
+LIST_COLS = {
+    "enterprises": ("former_names",),
+    "patents": (
+        "ipc_all",
+        "applicants",
+        "applicant_usccs",
+        "owners",
+        "inventors",
+        "family_countries",
+    ),
+    "loans": ("pledged_app_nos",),
+}
+CONFLICT_COL = {
+    "enterprises": "employees",
+    "patents": "claims",
+    "patent_events": "to_party",
+    "credit_records": "source",
+    "programmes": "certificate_no",
+    "nominations": "note",
+    "loans": "balance",
+}
+# How each table is written when rate > 0 (format, encoding, Chinese headers).
+_PLAN = {
+    "enterprises": ("gbk", True),
+    "patents": ("utf-8-sig", True),
+    "patent_events": ("gb18030", False),
+    "credit_records": ("gbk", True),
+    "programmes": ("xlsx", True),
+    "nominations": ("gb18030", True),
+    "loans": ("utf-8-sig", True),
+}
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def plan(rate: float, fmt: str, firms: int = 0) -> dict[str, FileSpec]:
+    """How each table is written (see the module docstring)."""
+    if rate <= 0:
+        return {t: FileSpec(fmt=fmt) for t in TABLES}
+    out = {}
+    for t in TABLES:
+        enc, zh = _PLAN[t]
+        if enc == "xlsx":
+            xlsx = fmt == "csv" and firms <= XLSX_UP_TO_FIRMS
+            out[t] = FileSpec(fmt="xlsx" if xlsx else fmt, chinese_headers=zh)
+        else:
+            out[t] = FileSpec(
+                fmt=fmt, encoding=enc if fmt == "csv" else "utf-8", chinese_headers=zh
+            )
+    return out
+
+
+_FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def uscc_spelling(code: str, k: int) -> str:
+    """One of the ways a valid USCC is mistyped but still the same code."""
+    if k == 0:
+        return code.lower()
+    if k == 1:
+        return "".join(_FULLWIDTH.get(c, c) for c in code)
+    return f" {code[:6]} {code[6:]} "
+
+
+def break_uscc(code: str) -> str:
+    """A USCC with a wrong check character (rejected by the contract)."""
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    last = code[-1]
+    return code[:-1] + alphabet[(alphabet.index(last) + 7) % 31] if last in alphabet else code
+
+
+def break_app_no(app_no: str) -> str:
+    """An application number with a wrong check character."""
+    digits = "0123456789X"
+    last = app_no[-1]
+    return app_no[:-1] + digits[(digits.index(last) + 3) % 11] if last in digits else app_no
+
+
+def app_no_spelling(app_no: str, k: int) -> str:
+    """``CN201710117081.7`` → ``2017101170817`` / ``cn201710117081.7`` / ``ZL…``."""
+    body = app_no[2:]
+    if k == 0:
+        return body.replace(".", "")
+    if k == 1:
+        return app_no.lower()
+    return "ZL" + body
+
+
+_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
+
+
+def name_variant(name: str, former: str | None, k: int) -> str:
+    """The registry name as another source spells it (曾用名, company form, spaces, brackets)."""
+    if k == 0 and former:
+        return former.split(";")[0]
+    form = next((f for f in _FORMS if name.endswith(f)), "")
+    stem = name[: len(name) - len(form)] if form else name
+    if k <= 1 and form == "有限公司":
+        return stem + "有限责任公司"
+    if k <= 1 and form == "有限责任公司":
+        return stem + "有限公司"
+    if k == 2 and len(stem) > 4:
+        return f"{stem[:2]} {stem[2:]}{form}"
+    if len(stem) > 4:
+        # 字号（城市）行业: the city moves into full-width brackets after the trade name.
+        city = stem[:2]
+        return f"{stem[2:4]}（{city}）{stem[4:]}{form}"
+    return f" {name} "
+
+
+def _strings(table: pa.Table, chinese: bool, xlsx: bool) -> dict[str, list]:
+    cols: dict[str, list] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_date(col.type):
+            col = pc.strftime(pc.cast(col, pa.timestamp("s")), format="%Y-%m-%d")
+        elif pa.types.is_boolean(col.type):
+            col = pc.if_else(col, "是" if chinese else "Y", "否" if chinese else "N")
+        elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+            col = col.cast(pa.string())
+        cols[name] = col.to_pylist()
+    return cols
+
+
+class Messer:
+    """Damages chunks of tables at ``rate`` (see the module docstring)."""
+
+    def __init__(self, rate: float, rng: np.random.Generator, firms, lo: int, hi: int) -> None:
+        self.rate = float(rate)
+        self.rng = rng
+        self._former = dict(
+            zip(firms.name.to_pylist()[lo:hi], firms.former_name.to_pylist()[lo:hi], strict=True)
+        )
+
+    def _rows(self, n: int, share: float) -> np.ndarray:
+        k = self.rng.binomial(n, min(1.0, share)) if n else 0
+        return np.sort(self.rng.choice(n, k, replace=False)) if k else np.zeros(0, dtype=np.int64)
+
+    def apply(self, name: str, table: pa.Table, spec: FileSpec) -> pa.Table:
+        """The damaged chunk: every column as strings, headers per ``spec``."""
+        r, rng = self.rate, self.rng
+        xlsx = spec.fmt == "xlsx"
+        cols = _strings(table, spec.chinese_headers, xlsx)
+        n = table.num_rows
+
+        if spec.chinese_headers:
+            for col, mapping in CHINESE_VALUES.items():
+                if name == "programmes" and col == "status":
+                    mapping = PROGRAMME_STATUS
+                if col in cols:
+                    cols[col] = [
+                        (mapping[v][int(rng.integers(len(mapping[v])))] if v in mapping else v)
+                        for v in cols[col]
+                    ]
+        for col in DATE_COLS.get(name, ()):
+            vals = cols[col]
+            for i in self._rows(n, 3 * r):
+                v = vals[i]
+                if v is None:
+                    continue
+                k = int(rng.integers(4 if xlsx else 3))
+                y, m, d = v.split("-")
+                if k == 3:
+                    vals[i] = (dt.date(int(y), int(m), int(d)) - _EXCEL_EPOCH).days
+                else:
+                    vals[i] = (f"{y}/{m}/{d}", f"{y}{m}{d}", f"{y}年{m}月{d}日")[k]
+        for col in LIST_COLS.get(name, ()):
+            vals = cols[col]
+            for i in self._rows(n, 2 * r):
+                if vals[i] is not None:
+                    vals[i] = vals[i].replace(";", "；")
+        if "uscc" in cols:
+            vals = cols["uscc"]
+            for i in self._rows(n, r):
+                if vals[i]:
+                    vals[i] = uscc_spelling(vals[i], int(rng.integers(3)))
+            for i in self._rows(n, r / 5):
+                if vals[i]:
+                    vals[i] = break_uscc(vals[i].strip().upper())
+        if "app_no" in cols:
+            vals = cols["app_no"]
+            for i in self._rows(n, r):
+                vals[i] = app_no_spelling(vals[i], int(rng.integers(3)))
+            for i in self._rows(n, r / 5):
+                vals[i] = break_app_no(vals[i])
+        if name in UNKNOWN_VALUE:
+            col, bad = UNKNOWN_VALUE[name]
+            for i in self._rows(n, r / 10):
+                cols[col][i] = bad
+        if name in NEGATIVE_COUNT:
+            col = NEGATIVE_COUNT[name]
+            for i in self._rows(n, r / 5):
+                if cols[col][i] is not None:
+                    cols[col][i] = str(-int(rng.integers(1, 20)))
+        if name == "patents":
+            for i in self._rows(n, r / 5):
+                a = cols["app_date"][i]
+                if isinstance(a, str) and len(a) == 10 and a[4] == "-":
+                    before = dt.date.fromisoformat(a) - dt.timedelta(
+                        days=int(rng.integers(30, 400))
+                    )
+                    cols["grant_date"][i] = before.isoformat()
+            for i in self._rows(n, 2 * r):
+                for col in ("applicants", "owners"):
+                    v = cols[col][i]
+                    if v:
+                        first, *rest = v.replace("；", ";").split(";")
+                        alt = name_variant(first, self._former.get(first), int(rng.integers(4)))
+                        cols[col][i] = ";".join([alt, *rest])
+                cols["applicant_usccs"][i] = None
+        if "name" in cols and name != "enterprises":
+            by_name = {"programmes": min(0.9, 20 * r), "nominations": min(0.6, 10 * r)}.get(name, r)
+            for i in self._rows(n, by_name):
+                cols["uscc"][i] = None
+            for i in self._rows(n, 2 * r):
+                v = cols["name"][i]
+                cols["name"][i] = name_variant(v, self._former.get(v), int(rng.integers(4)))
+
+        order = list(range(n))
+        dup_exact = self._rows(n, r)
+        conf_vals = cols[CONFLICT_COL[name]]
+        dup_conf = np.array(
+            [i for i in self._rows(n, r / 4) if conf_vals[i] is not None], dtype=np.int64
+        )
+        extra: list[tuple[int, int]] = [(int(i), 0) for i in dup_exact] + [
+            (int(i), 1) for i in dup_conf
+        ]
+        rows_idx = order + [i for i, _ in extra]
+        conflict = [False] * n + [c == 1 for _, c in extra]
+        sort_key = np.argsort(np.array(rows_idx, dtype=np.int64), kind="stable")
+        out = {}
+        for col, vals in cols.items():
+            new = [vals[rows_idx[j]] for j in sort_key]
+            if col == CONFLICT_COL[name]:
+                for pos, j in enumerate(sort_key):
+                    if conflict[j]:
+                        new[pos] = _conflicting(new[pos], rng)
+            out[col] = new
+        names = [ALIASES[name][c] if spec.chinese_headers else c for c in table.column_names]
+        arrays = [_column(out[c], xlsx) for c in table.column_names]
+        return pa.table(arrays, names=names)
+
+
+def _conflicting(value, rng: np.random.Generator):
+    """Another value for the same key: a second export that disagrees with the first."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return f"{value}（更正）"
+    return str(int(x) + 1) if x == int(x) else str(round(x * 1.1 + 1, 1))
+
+
+def _column(values: list, xlsx: bool) -> pa.Array:
+    """Strings; in XLSX an Excel serial date is marked with a leading NUL and written as a number."""
+    return pa.array(
+        [
+            None if v is None else (f"\x00{v}" if xlsx and isinstance(v, int) else str(v))
+            for v in values
+        ],
+        pa.string(),
+    )
