@@ -158,8 +158,10 @@ def _repeated(code: np.ndarray) -> np.ndarray:
 def key_array(cols: dict[str, pa.ChunkedArray], name: str) -> pa.ChunkedArray:
     """A key column; ``uscc|name`` is the USCC, or the name when the USCC is empty."""
     if name == "uscc|name":
-        by_name = pc.binary_join_element_wise("name:", cols["name"], "")
-        return pc.coalesce(cols["uscc"], by_name)
+        ls = pa.large_string()
+        name = cols["name"].cast(ls)
+        by_name = pc.binary_join_element_wise(pa.scalar("name:", ls), name, pa.scalar("", ls))
+        return pc.coalesce(cols["uscc"].cast(ls), by_name)
     return cols[name]
 
 

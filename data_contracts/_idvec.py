@@ -202,6 +202,13 @@ def app_no_verdicts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.A
     verdict[~matched] = FORMAT
     verdict[missing] = MISSING
     ok = verdict == OK
-    canonical = pc.binary_join_element_wise("CN", pc.fill_null(body, ""), ".", expected_str, "")
+    ls = pa.large_string()
+    canonical = pc.binary_join_element_wise(
+        pa.scalar("CN", ls),
+        pc.fill_null(body, "").cast(ls),
+        pa.scalar(".", ls),
+        expected_str.cast(ls),
+        pa.scalar("", ls),
+    )
     canonical = pc.if_else(pa.array(ok), canonical, None)
     return verdict, canonical

@@ -80,6 +80,10 @@ class ColumnSpec:
         Numbers must be >= 0 (``negative_count`` for counts, ``negative_amount`` otherwise).
     pattern : str or None
         Regular expression a code must match (checked with pandera).
+    future_ok : bool
+        A date that may lie after today (an expiry: ``valid_to``, ``maturity``,
+        ``end_date``); other dates record something that happened and cannot be in the
+        future (``date_in_future``).
     """
 
     name: str
@@ -89,6 +93,7 @@ class ColumnSpec:
     enum: Mapping[str, str] | None = None
     nonneg: bool = False
     pattern: str | None = None
+    future_ok: bool = False
     description: str = ""
 
     @property
@@ -372,7 +377,7 @@ CREDIT_RECORDS = TableContract(
         _c(
             "start_date", "列入日期", "决定日期", "评价日期", "认定日期", kind="date", required=True
         ),
-        _c("end_date", "移出日期", "公示截止日期", kind="date"),
+        _c("end_date", "移出日期", "公示截止日期", kind="date", future_ok=True),
         _c("severity", "严重程度", kind="enum", enum=SEVERITY),
         _c("value", "值", "等级", "信用等级", kind="code"),
         _c("record_id", "文书号", "案号", "决定书文号", kind="text"),
@@ -401,7 +406,7 @@ PROGRAMMES = TableContract(
         ),
         _c("level", "级别", "认定级别", kind="enum", enum=LEVEL),
         _c("valid_from", "认定日期", "发证日期", "认定时间", kind="date", required=True),
-        _c("valid_to", "有效期至", "有效期截止", "到期日期", kind="date"),
+        _c("valid_to", "有效期至", "有效期截止", "到期日期", kind="date", future_ok=True),
         _c("certificate_no", "证书编号", "证书号", kind="code", description="certificate"),
         _c("standard_version", "标准版本", kind="enum", enum=STANDARD_VERSION),
         _c("status", "证书状态", "状态", kind="enum", enum=CERT_STATUS),
@@ -433,7 +438,7 @@ LOANS = TableContract(
         _c("uscc", *_USCC, kind="uscc", required=True),
         _c("bank", "贷款银行", "银行", "放款银行", kind="text", required=True),
         _c("disbursed_on", "放款日期", "发放日期", kind="date", required=True),
-        _c("maturity", "到期日期", "到期日", kind="date", required=True),
+        _c("maturity", "到期日期", "到期日", kind="date", required=True, future_ok=True),
         _c("amount", "放款金额(万元)", "贷款金额(万元)", kind="float", required=True, nonneg=True),
         _c("report_date", "报告日期", "报送日期", kind="date", required=True),
         _c("balance", "贷款余额(万元)", kind="float", nonneg=True),

@@ -344,7 +344,7 @@ def _pandera_schema(contract: TableContract, today: dt.date | None) -> pa_schema
         if col.pattern:
             rule = f"{col.name}_format"
             checks.append(pa_schema.Check.str_matches(col.pattern, name=rule, error=rule))
-        if col.kind == "date" and today is not None:
+        if col.kind == "date" and today is not None and not col.future_ok:
             checks.append(
                 pa_schema.Check.le(
                     pd.Timestamp(today), name="date_in_future", error="date_in_future"
@@ -392,6 +392,14 @@ def _pandera_checks(
             )
 
 
+def _show(value: object) -> str:
+    """Key values in messages: dates without a time, names without the ``name:`` tag."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    text = str(value)
+    return text[5:] if text.startswith("name:") else text
+
+
 def _report_conflicts(
     contract: TableContract,
     cols: dict[str, pa.ChunkedArray],
@@ -404,8 +412,11 @@ def _report_conflicts(
     rows = np.flatnonzero(conflict)
     if not rows.size:
         return
-    label = " + ".join(contract.key)
-    key_vals = [key_array(cols, k).take(pa.array(rows)).to_pylist() for k in contract.key]
+    label = " + ".join(k.replace("uscc|name", "uscc (or name)") for k in contract.key)
+    key_vals = [
+        [_show(v) for v in key_array(cols, k).take(pa.array(rows)).to_pylist()]
+        for k in contract.key
+    ]
     by_group: dict[int, list[int]] = {}
     for g, r in zip(group[rows], source_row[rows], strict=True):
         by_group.setdefault(int(g), []).append(int(r))
