@@ -1,0 +1,85 @@
+"""The command line: `screening verify` and the error path of `screening run`."""
+
+from __future__ import annotations
+
+import pytest
+
+from screening.cli import main
+from screening.run.manifest import SigningKey, write_manifest
+from tests.run._data import AS_OF, ToyScorer, build_inputs, make_config, run_into
+
+
+def _cli(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "out"
+    run_into(out, build_inputs(), ToyScorer(), make_config(), AS_OF)
+    return out / "packages" / "bank-a"
+
+
+def test_verify_ok_then_tampered(package, capsys, tmp_path):
+    code, out, _ = _cli(["verify", str(package)], capsys)
+    assert code == 0 and out.startswith("OK: 4 files match the manifest; not signed")
+    copy = tmp_path / "pkg"
+    import shutil
+
+    shutil.copytree(package, copy)
+    with open(copy / "whitelist.csv", "a", encoding="utf-8") as fh:
+        fh.write("9,999\n")
+    code, _, err = _cli(["verify", str(copy)], capsys)
+    assert code != 0
+    assert (
+        "error:" in err and "whitelist.csv does not match its SHA-256" in err and "remedy:" in err
+    )
+
+
+def test_verify_hmac_from_env(package, capsys, tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    write_manifest(copy, {"batch_id": "x"}, SigningKey("hmac-sha256", b"k3y"))
+    code, out, _ = _cli(["verify", str(copy), "--require-signature"], capsys)
+    assert code != 0
+    monkeypatch.setenv("IPWL_SIGNING_KEY", "k3y")
+    code, out, _ = _cli(["verify", str(copy), "--require-signature"], capsys)
+    assert code == 0 and "signature valid (hmac-sha256)" in out
+    monkeypatch.setenv("IPWL_SIGNING_KEY", "wrong")
+    code, _, err = _cli(["verify", str(copy)], capsys)
+    assert code != 0 and "signature" in err and "not valid" in err
+
+
+def test_run_bad_config_is_two_lines(tmp_path, capsys):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        '[selection]\nmin_grade = "T0"\n[[banks]]\nid = "a"\nname = "甲"\n', encoding="utf-8"
+    )
+    (tmp_path / "knockouts.yaml").write_text(
+        "version: '1'\nrules:\n  - {id: s, kind: registry_status}\n", encoding="utf-8"
+    )
+    code, _, err = _cli(
+        [
+            "run",
+            "--data",
+            str(tmp_path),
+            "--as-of",
+            "2026-09-30",
+            "--out",
+            str(tmp_path / "o"),
+            "--config",
+            str(cfg),
+        ],
+        capsys,
+    )
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert lines[0].startswith("error:") and "'selection.min_grade'" in lines[0]
+    assert any(line.startswith("remedy:") for line in lines[1:])
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()
