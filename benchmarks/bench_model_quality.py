@@ -180,9 +180,9 @@ def speed(n_rows: int, n_features: int, threads: int) -> None:
         M = encode(Xs, model.columns_)
         b = model.booster_
         n_contrib = min(n_rows, 20_000)
-        r_pred = _rate(lambda b=b: b.predict(M, raw_score=True, num_threads=threads), n_rows)
+        r_pred = _rate(lambda b=b, M=M: b.predict(M, raw_score=True, num_threads=threads), n_rows)
         r_contrib = _rate(
-            lambda b=b: b.predict(M[:n_contrib], pred_contrib=True, num_threads=threads),
+            lambda b=b, M=M[:n_contrib]: b.predict(M, pred_contrib=True, num_threads=threads),
             n_contrib,
             repeat=1,
         )
