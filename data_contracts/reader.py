@@ -101,6 +101,14 @@ class _Issues:
                 mask[pos] = True
         return mask
 
+    def column_mask(self, column: str) -> np.ndarray:
+        """Rows already failing some rule in ``column``."""
+        mask = np.zeros(self.n, dtype=bool)
+        for pos, col, _rule, _msg in self.parts:
+            if col == column:
+                mask[pos] = True
+        return mask
+
     def raw_values(self, column: str, pos: np.ndarray) -> list[str | None]:
         arr = self._raw.get(column)
         if arr is None:
@@ -234,22 +242,13 @@ def _parse_column(
         issues.add(f.mask, spec.name, f.rule, f.message)
     if spec.required:
         missing = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        # A value that is present but unparseable already has its own rule.
-        missing &= np.asarray(raw_is_blank(raw), dtype=bool)
+        # A value that is present but unparseable already has its own rule; a value that
+        # cleans to nothing (a list cell holding only separators) is missing.
+        missing &= ~issues.column_mask(spec.name)
         issues.add(missing, spec.name, "required_missing", f"{spec.name} is required but empty")
     return (
         values.cast(_ARROW_TYPE[spec.dtype]) if values.type != _ARROW_TYPE[spec.dtype] else values
     )
-
-
-def raw_is_blank(raw: pa.ChunkedArray) -> np.ndarray:
-    """Missing or whitespace-only raw cells."""
-    if pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type):
-        blank = pc.or_kleene(raw.is_null(), pc.equal(pc.utf8_trim_whitespace(raw), ""))
-        return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
-    if pa.types.is_floating(raw.type):
-        return pc.fill_null(pc.is_nan(raw), True).to_numpy(zero_copy_only=False)
-    return raw.is_null().to_numpy(zero_copy_only=False)
 
 
 def _np_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -1,0 +1,342 @@
+"""Each bad-input case of the issue: the rule that fires and its message, pinned."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data_contracts import read_data_dir, read_table
+from data_contracts.errors import ContractViolation, DataError
+from data_contracts.identifiers import make_app_no, make_uscc
+
+from .conftest import TODAY
+
+
+def _read(write, table: str, frame: pd.DataFrame, tmp_path: Path, **kw):
+    path = write(table, frame, folder=tmp_path / table)
+    return read_table(path, table, today=kw.pop("today", TODAY), **kw)
+
+
+def _rejects(bundle, rule: str) -> pd.DataFrame:
+    return bundle.rejects[bundle.rejects["rule"] == rule]
+
+
+def _accounted(bundle, table: str) -> None:
+    s = bundle.stats[table]
+    assert s.rows == s.accepted + s.rejected + s.duplicates
+    assert s.accepted == len(bundle.tables[table])
+    assert bundle.rejects["source_row"].nunique() == s.rejected
+
+
+def test_exact_duplicates_are_dropped_and_counted(write, patents, tmp_path) -> None:
+    frame = pd.concat([patents, patents.iloc[[1, 1, 4]]], ignore_index=True)
+    # Same record with the application number written another way is still a duplicate.
+    frame.loc[len(frame)] = patents.iloc[0].to_dict() | {"app_no": patents["app_no"][0][2:]}
+    bundle = _read(write, "patents", frame, tmp_path)
+    stats = bundle.stats["patents"]
+    assert (stats.rows, stats.accepted, stats.duplicates, stats.rejected) == (12, 8, 4, 0)
+    _accounted(bundle, "patents")
+
+
+def test_conflicting_duplicates_are_rejected_naming_both_rows(write, patents, tmp_path) -> None:
+    frame = pd.concat([patents, patents.iloc[[2]].assign(claims="99")], ignore_index=True)
+    bundle = _read(write, "patents", frame, tmp_path)
+    conflict = _rejects(bundle, "duplicate_conflict")
+    assert list(conflict["source_row"]) == [3, 9]
+    assert (
+        conflict["message"]
+        .str.match(rf"app_no {patents['app_no'][2]} appears on rows 3, 9 with different values")
+        .all()
+    )
+    assert bundle.stats["patents"].accepted == 7
+    _accounted(bundle, "patents")
+
+
+def test_unknown_enum_value(write, patents, tmp_path) -> None:
+    frame = patents.assign(
+        patent_type=patents["patent_type"].where(patents.index != 0, "集成电路布图")
+    )
+    bundle = _read(write, "patents", frame, tmp_path)
+    (msg,) = _rejects(bundle, "enum_unknown")["message"]
+    assert msg == (
+        "patent_type '集成电路布图' is not a known value (accepted: design, invention, "
+        "utility_model, or their Chinese names)"
+    )
+
+
+def test_enum_values_in_english_and_chinese(write, enterprises, tmp_path) -> None:
+    frame = enterprises.assign(status=["存续", "Active", " 吊销 ", "注销", "迁出"], size="小型")
+    bundle = _read(write, "enterprises", frame, tmp_path)
+    assert list(bundle.tables["enterprises"]["status"]) == [
+        "active",
+        "active",
+        "revoked",
+        "cancelled",
+        "moved",
+    ]
+    assert set(bundle.tables["enterprises"]["size"]) == {"small"}
+
+
+def test_negative_count(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    frame.loc[5, "forward_citations"] = "-2"
+    bundle = _read(write, "patents", frame, tmp_path)
+    rej = _rejects(bundle, "negative_count")
+    assert list(rej["source_row"]) == [6]
+    assert list(rej["message"]) == ["forward_citations '-2' is negative; counts must be >= 0"]
+
+
+def test_unparseable_date_and_number(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    frame.loc[1, "app_date"] = "2017-02-30"
+    frame.loc[2, "claims"] = "十二"
+    bundle = _read(write, "patents", frame, tmp_path)
+    (date_msg,) = _rejects(bundle, "date_unparseable")["message"]
+    assert date_msg.startswith("app_date '2017-02-30' is not a valid date (YYYY-MM-DD, ")
+    (num_msg,) = _rejects(bundle, "number_unparseable")["message"]
+    assert num_msg == "claims '十二' is not a whole number"
+
+
+def test_grant_before_application(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    frame.loc[1, "grant_date"] = "2010-01-01"
+    bundle = _read(write, "patents", frame, tmp_path)
+    rej = _rejects(bundle, "grant_before_application")
+    assert list(rej["message"]) == ["grant_date '2010-01-01' is before app_date"]
+    assert list(rej["source_row"]) == [2]
+
+
+def test_date_after_today_rejected_but_after_as_of_kept(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    frame.loc[1, "grant_date"] = "2027-01-01"
+    bundle = _read(write, "patents", frame, tmp_path, as_of=dt.date(2019, 1, 1))
+    assert list(_rejects(bundle, "date_in_future")["message"]) == [
+        "grant_date '2027-01-01' is after today (2026-11-23)"
+    ]
+    stats = bundle.stats["patents"]
+    kept = bundle.tables["patents"]
+    # Applications filed after the as-of date are valid history (backtests, training).
+    assert stats.after_as_of == int((kept["app_date"] > "2019-01-01").sum()) > 0
+    assert any("dated after as-of 2019-01-01" in n for n in bundle.notes)
+
+
+def test_expiry_dates_may_lie_in_the_future(write, tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "统一社会信用代码": ["914403001922038216"],
+            "资质类型": ["高新技术企业"],
+            "认定日期": ["2025-12-01"],
+            "有效期至": ["2028-11-30"],
+        }
+    )
+    bundle = _read(write, "programmes", frame, tmp_path)
+    assert bundle.stats["programmes"].accepted == 1
+    assert bundle.tables["programmes"]["valid_to"][0] == pd.Timestamp("2028-11-30")
+
+
+def test_programme_default_validity_is_filled_and_noted(write, tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "uscc": ["914403001922038216", None],
+            "name": [None, "招商银行股份有限公司"],
+            "programme": ["high_tech", "科技型中小企业"],
+            "valid_from": ["2024-03-15", "2025-05-01"],
+        }
+    )
+    bundle = _read(write, "programmes", frame, tmp_path)
+    out = bundle.tables["programmes"]
+    assert list(out["valid_to"]) == [pd.Timestamp("2027-03-14"), pd.Timestamp("2026-12-31")]
+    assert list(bundle.warnings["rule"]) == ["valid_to_defaulted", "valid_to_defaulted"]
+    assert bundle.stats["programmes"].warnings == 2
+
+
+def test_uscc_or_name_required(write, tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "uscc": [None],
+            "name": [" "],
+            "record_type": ["失信被执行人"],
+            "start_date": ["2024-01-01"],
+        }
+    )
+    bundle = _read(write, "credit_records", frame, tmp_path)
+    assert list(bundle.rejects["message"]) == ["uscc or name is required; both are empty"]
+
+
+def test_tax_rating_value_checked(write, tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "uscc": ["914403001922038216"] * 2,
+            "record_type": ["纳税信用等级"] * 2,
+            "start_date": ["2024-04-01", "2025-04-01"],
+            "value": ["a", "E"],
+        }
+    )
+    bundle = _read(write, "credit_records", frame, tmp_path)
+    assert list(bundle.tables["credit_records"]["value"]) == ["A"]
+    assert list(bundle.rejects["message"]) == [
+        "value 'E' is not a tax rating (accepted: A, B, M, C, D)"
+    ]
+
+
+def test_uscc_rejects_and_legacy_warning(write, enterprises, tmp_path) -> None:
+    pilot = make_uscc("9", "1", "350100", "M0001234")
+    pilot = pilot[:-1] + ("0" if pilot[-1] != "0" else "1")
+    frame = enterprises.copy()
+    frame.loc[0, "uscc"] = "914403001922038217"
+    frame.loc[1, "uscc"] = pilot
+    frame.loc[2, "uscc"] = " 9110 0000 1000 0134 28 "  # spaces: normalised, valid
+    bundle = _read(write, "enterprises", frame, tmp_path)
+    (msg,) = _rejects(bundle, "uscc_check")["message"]
+    assert msg == "USCC 914403001922038217: check character '7' is wrong (expected '6')"
+    assert list(bundle.warnings["rule"]) == ["uscc_legacy_check"]
+    assert pilot in set(bundle.tables["enterprises"]["uscc"])
+    assert "911000001000013428" in set(bundle.tables["enterprises"]["uscc"])
+
+
+def test_app_no_check_and_normalisation(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    good = patents["app_no"][1]
+    frame.loc[1, "app_no"] = " cn" + good[2:].replace(".", "")  # lower case, no dot: fine
+    frame.loc[2, "app_no"] = patents["app_no"][2][:-1] + (
+        "1" if patents["app_no"][2][-1] != "1" else "2"
+    )
+    frame.loc[3, "app_no"] = "CN2017ABC"
+    bundle = _read(write, "patents", frame, tmp_path)
+    assert good in set(bundle.tables["patents"]["app_no"])
+    assert _rejects(bundle, "app_no_check")["message"].str.contains("check character").all()
+    assert list(_rejects(bundle, "app_no_format")["message"]) == [
+        "application number 'CN2017ABC' is not CNYYYYTNNNNNNN.C"
+    ]
+
+
+def test_patent_type_must_match_the_type_digit(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    frame.loc[0, "patent_type"] = "外观设计"  # the number says invention
+    bundle = _read(write, "patents", frame, tmp_path)
+    assert list(_rejects(bundle, "patent_type_mismatch")["source_row"]) == [1]
+
+
+def test_required_value_missing(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    frame.loc[4, "applicants"] = "  ；"
+    bundle = _read(write, "patents", frame, tmp_path)
+    assert list(_rejects(bundle, "required_missing")["message"]) == [
+        "applicants is required but empty"
+    ]
+
+
+def test_missing_required_column_names_column_and_aliases(write, patents, tmp_path) -> None:
+    path = write("patents", patents.drop(columns="app_no"), folder=tmp_path)
+    with pytest.raises(
+        ContractViolation,
+        match=r"^patents.csv lacks required column app_no \(accepted headers: app_no, 申请号, 专利申请号\)$",
+    ) as info:
+        read_table(path, "patents")
+    assert "rename its header" in info.value.remedy
+
+
+def test_two_columns_for_one_field(write, patents, tmp_path) -> None:
+    frame = patents.assign(申请号=patents["app_no"])
+    with pytest.raises(ContractViolation, match=r"two columns for app_no: 'app_no' and '申请号'"):
+        read_table(write("patents", frame, folder=tmp_path), "patents")
+
+
+def test_empty_files(tmp_path, folder) -> None:
+    (folder / "loans.csv").write_bytes(b"")
+    bundle = read_data_dir(folder, today=TODAY)
+    assert "optional table loans: loans.csv is empty: treated as empty" in bundle.notes
+    assert bundle.tables["loans"].empty
+    (folder / "patents.csv").write_bytes("\ufeff\n".encode())
+    with pytest.raises(ContractViolation, match=r"^patents.csv is empty \(no header row\)$"):
+        read_data_dir(folder, today=TODAY)
+
+
+def test_header_only_required_table_is_unusable(folder) -> None:
+    (folder / "patents.csv").write_text("申请号,申请日,专利类型,申请人\n", encoding="utf-8")
+    with pytest.raises(
+        ContractViolation, match=r"required table patents \(patents.csv\) has no usable row"
+    ):
+        read_data_dir(folder, today=TODAY)
+    bundle = read_data_dir(folder, today=TODAY, errors="collect")
+    assert bundle.stats["patents"].status == "failed" and not bundle.usable("patents")
+
+
+def test_missing_optional_table_is_noted(folder) -> None:
+    bundle = read_data_dir(folder, today=TODAY)
+    assert "optional table loans missing: treated as empty" in bundle.notes
+    assert bundle.stats["loans"].status == "missing"
+    assert list(bundle.tables["loans"].columns)[:3] == ["loan_id", "uscc", "bank"]
+
+
+def test_missing_required_table(folder) -> None:
+    (folder / "enterprises.csv").unlink()
+    with pytest.raises(
+        DataError, match=r"^required table enterprises is missing: no enterprises.csv"
+    ):
+        read_data_dir(folder, today=TODAY)
+
+
+def test_ragged_csv_line_is_rejected_not_lost(folder) -> None:
+    path = folder / "patents.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, lines[3] + ",extra,fields")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bundle = read_data_dir(folder, today=TODAY)
+    rej = _rejects(bundle, "column_count")
+    assert list(rej["source_row"]) == [3]
+    assert rej["message"].iloc[0].startswith("line has ")
+    stats = bundle.stats["patents"]
+    assert (stats.rows, stats.rejected, stats.accepted) == (9, 1, 8)
+
+
+def test_bad_arguments(folder, tmp_path) -> None:
+    with pytest.raises(DataError, match=r"unknown table 'patent'"):
+        read_table(folder / "patents.csv", "patent")
+    with pytest.raises(DataError, match=r"data folder .* does not exist"):
+        read_data_dir(tmp_path / "nope")
+    with pytest.raises(ValueError, match=r"The 'errors' parameter of read_data_dir must be"):
+        read_data_dir(folder, errors="ignore")  # type: ignore[arg-type]
+    (tmp_path / "patents.txt").write_text("x")
+    with pytest.raises(DataError, match=r"unsupported file type '.txt'"):
+        read_table(tmp_path / "patents.txt", "patents")
+
+
+def test_progress_callback_and_subset(folder) -> None:
+    calls = []
+    bundle = read_data_dir(
+        folder, today=TODAY, tables=["patents", "loans"], progress=lambda *a: calls.append(a)
+    )
+    assert calls == [("patents", 1, 2), ("loans", 2, 2)]
+    assert set(bundle.tables) == {"patents", "loans"}
+
+
+def test_loans_rules(write, tmp_path) -> None:
+    base = {
+        "借据号": "L1",
+        "统一社会信用代码": "914403001922038216",
+        "贷款银行": "中国银行",
+        "放款日期": "2024-01-10",
+        "到期日期": "2025-01-09",
+        "放款金额（万元）": "500",
+        "报告日期": "2024-03-31",
+        "五级分类": "正常",
+        "逾期天数": "0",
+        "质押专利申请号": f"{make_app_no(2017, 1, 117081)}；{make_app_no(2018, 1, 1)}",
+        "是否首贷": "是",
+    }
+    rows = [
+        base,
+        base | {"报告日期": "2024-06-30", "五级分类": "关注", "逾期天数": "35"},
+        base | {"借据号": "L2", "到期日期": "2023-12-31"},
+        base | {"借据号": "L3", "放款金额（万元）": "-5"},
+    ]
+    bundle = _read(write, "loans", pd.DataFrame(rows), tmp_path)
+    out = bundle.tables["loans"]
+    assert list(out["classification"]) == ["normal", "special_mention"]
+    assert out["first_loan"].tolist() == [True, True]
+    assert out["pledged_app_nos"][0].count(";") == 1
+    assert set(bundle.rejects["rule"]) == {"maturity_before_disbursement", "negative_amount"}
