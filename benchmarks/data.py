@@ -8,6 +8,7 @@ that command is not available (an older checkout), the small vectorised builder 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,9 @@ from benchmarks.rss import Measurement, measure, run_measured_subprocess
 from data_contracts.errors import DataError
 
 REQUIRED = ("enterprises.parquet", "patents.parquet")
+# The date the data is generated "as of" (the generator's own default): no fact is later.
+DATA_AS_OF = "2026-09-30"
+MARKER = ".bench.json"
 TABLES = (
     "enterprises",
     "patents",
@@ -43,6 +47,8 @@ class BenchData:
         The folder (``<cache>/<size>-<seed>``).
     generator : str
         ``screening sample`` or ``benchmarks.synth``.
+    as_of : str
+        The date the folder was generated as of (ISO); the benchmark screens at it.
     cached : bool
         ``True`` when the folder was already there (``generation`` is then ``None``).
     generation : Measurement | None
@@ -53,6 +59,7 @@ class BenchData:
 
     path: Path
     generator: str
+    as_of: str
     cached: bool
     generation: Measurement | None
     rows: dict[str, int]
@@ -85,7 +92,13 @@ def _sample_command_available() -> bool:
 
 
 def ensure_data(
-    size: int, seed: int, cache_dir: Path, *, generator: str = "auto", refresh: bool = False
+    size: int,
+    seed: int,
+    cache_dir: Path,
+    *,
+    generator: str = "auto",
+    as_of: str = DATA_AS_OF,
+    refresh: bool = False,
 ) -> BenchData:
     """Return the cached folder for ``(size, seed)``, generating it first when missing.
 
@@ -99,8 +112,13 @@ def ensure_data(
         Where folders are kept (``benchmarks/.cache``, git-ignored).
     generator : {"auto", "screening", "synth"}
         ``auto`` uses ``screening sample`` when the command exists, else the synth builder.
+    as_of : str
+        Date the data is generated as of (nothing later is written).
     refresh : bool
         Regenerate even when cached.
+
+    The generator's ground-truth file (``screening sample`` writes ``DIR.truth.csv`` beside
+    the folder) is kept as ``<cache>/<size>-<seed>.truth.csv``.
     """
     if not isinstance(size, int) or size < 2:
         raise ValueError(f"The 'size' parameter must be an int >= 2. Got {size!r} instead.")
@@ -110,10 +128,11 @@ def ensure_data(
             f"Got {generator!r} instead."
         )
     target = Path(cache_dir) / f"{size}-{seed}"
-    marker = target / ".generator"
-    if _complete(target) and not refresh:
-        used = marker.read_text().strip() if marker.is_file() else "unknown"
-        return BenchData(target, used, True, None, table_rows(target))
+    marker = target / MARKER
+    if _complete(target) and marker.is_file() and not refresh:
+        info = json.loads(marker.read_text())
+        if info.get("as_of") == as_of:
+            return BenchData(target, info["generator"], as_of, True, None, table_rows(target))
 
     use_cli = generator == "screening" or (generator == "auto" and _sample_command_available())
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +141,7 @@ def ensure_data(
         if use_cli:
             used = "screening sample"
             cmd = [*_screening_exe(), "sample", "--firms", str(size), "--seed", str(seed)]
-            cmd += ["--out", str(tmp / "data"), "--format", "parquet"]
+            cmd += ["--out", str(tmp / "data"), "--format", "parquet", "--as-of", as_of]
             meas, proc = run_measured_subprocess(cmd)
             if proc.returncode != 0:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -136,18 +155,21 @@ def ensure_data(
 
             used = "benchmarks.synth"
             with measure() as meas:
-                produced = write_data_dir(tmp / "data", size, seed)
+                produced = write_data_dir(tmp / "data", size, seed, data_date=as_of)
         if not _complete(produced):
             raise DataError(
                 f"{used} wrote no {' / '.join(REQUIRED)} into {produced}",
                 "Check that the generator supports --format parquet.",
             )
-        (produced / ".generator").write_text(used + "\n")
+        (produced / MARKER).write_text(json.dumps({"generator": used, "as_of": as_of}) + "\n")
         if target.exists():
             shutil.rmtree(target)
         os.replace(produced, target)
+        truth = tmp / "data.truth.csv"
+        if truth.is_file():
+            os.replace(truth, target.parent / f"{target.name}.truth.csv")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rows = table_rows(target)
     meas.rows = sum(rows.values())
-    return BenchData(target, used, False, meas, rows)
+    return BenchData(target, used, as_of, False, meas, rows)

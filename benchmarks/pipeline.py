@@ -7,19 +7,17 @@ the stages after it are skipped; a stage that raises is reported as ``failed``.
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from rich.console import Console
 
+from benchmarks.quality import QUALITY_FILE, oracle_validation
 from benchmarks.report import BenchRow
 from benchmarks.rss import Measurement, RSSSampler, kernel_peak_rss_mb, measure, reset_peak_rss
 
@@ -72,31 +70,6 @@ class PipelineContext:
     scorer: Any = None
     X: pd.DataFrame | None = None
     sheet: pd.DataFrame | None = None
-
-
-def default_as_of(data_dir: Path) -> str:
-    """The data's own date: the newest publication or grant date in ``patents.parquet``.
-
-    Read from the parquet column statistics (no data is loaded). Screening at that date uses
-    every fact in the folder, which is what a quarterly run does.
-    """
-    meta = pq.ParquetFile(Path(data_dir) / "patents.parquet").metadata
-    names = meta.schema.names
-    newest: dt.date | None = None
-    for col in ("pub_date", "grant_date"):
-        if col not in names:
-            continue
-        j = names.index(col)
-        for g in range(meta.num_row_groups):
-            stats = meta.row_group(g).column(j).statistics
-            if stats is None or not stats.has_min_max:
-                continue
-            value = stats.max
-            if isinstance(value, dt.datetime):
-                value = value.date()
-            if isinstance(value, dt.date) and (newest is None or value > newest):
-                newest = value
-    return (newest or dt.date.today()).isoformat()
 
 
 class StageMeter:
@@ -276,7 +249,7 @@ def naive_inputs(
 
 def prepare_scorer(
     data_dir: Path, cache_dir: Path, kind: str, console: Console
-) -> tuple[Any, BenchRow]:
+) -> tuple[Any, BenchRow, Path | None]:
     """The scorer the benchmark screens with, and a row saying what it cost to get.
 
     ``learned``: a LightGBM model trained on the folder's loan ledger exactly as
@@ -284,17 +257,21 @@ def prepare_scorer(
     under a digest of the feature and model code, so a rerun does not retrain. Falls back to
     the expert scorecard when the folder has no usable ledger. ``expert``: the cold-start
     scorecard. Training is not a stage of ``screening run`` and is reported for information.
+
+    Returns the scorer, the row, and the learned model's folder (``None`` for the expert
+    scorecard), where :data:`benchmarks.quality.QUALITY_FILE` holds its oracle comparison.
     """
     from models import ExpertScorecard, load_model
 
     if kind not in ("learned", "expert"):
         raise ValueError(f"The 'model' option must be 'learned' or 'expert'. Got {kind!r} instead.")
     if kind == "expert":
-        return ExpertScorecard(), BenchRow("model", "expert scorecard (cold start)")
-    folder = Path(cache_dir) / f"model-{Path(data_dir).name}-{_code_digest()}"
+        return ExpertScorecard(), BenchRow("model", "expert scorecard (cold start)"), None
+    folder = Path(cache_dir) / f"model-{Path(data_dir).name}-{code_digest()}"
     if (folder / "model_card.json").is_file():
         try:
-            return load_model(folder), BenchRow("model", "learned model (cached)", note=str(folder))
+            row = BenchRow("model", "learned model (cached)", note=str(folder))
+            return load_model(folder), row, folder
         except Exception:  # a stale or partial folder: retrain below
             pass
     from data_contracts import read_data_dir
@@ -311,9 +288,17 @@ def prepare_scorer(
             del bundle
             model = fit_model(ts, RetrainConfig())
             model.save(str(folder))
+            oracle = oracle_validation(model, ts, data_dir)
+            if oracle is not None:
+                (folder / QUALITY_FILE).write_text(json.dumps(oracle, indent=2) + "\n")
     except IPWhitelistError as exc:
         note = f"no learned model ({exc.cause}); expert scorecard used"
-        return ExpertScorecard(), BenchRow("model", "expert scorecard (fallback)", note=note)
+        return ExpertScorecard(), BenchRow("model", "expert scorecard (fallback)", note=note), None
+    except Exception as exc:  # a bug in training: reported as failed, the run goes on
+        traceback.print_exc()
+        status = f"failed: {type(exc).__name__}: {exc}"
+        row = BenchRow("model", "train learned model", status=status, note="expert scorecard used")
+        return ExpertScorecard(), row, None
     m.rows = len(ts)
     row = BenchRow(
         "model",
@@ -323,10 +308,10 @@ def prepare_scorer(
         rows=m.rows,
         note=f"{len(ts):,} labelled loans; {model.booster_.num_trees()} trees; cached in {folder.name}",
     )
-    return model, row
+    return model, row, folder
 
 
-def _code_digest() -> str:
+def code_digest() -> str:
     """Short hash of the feature, model and contract code: a cached model is reused only
     while the code that built it is unchanged."""
     import hashlib
@@ -339,35 +324,3 @@ def _code_digest() -> str:
                 h.update(f.relative_to(root).as_posix().encode())
                 h.update(f.read_bytes())
     return h.hexdigest()[:12]
-
-
-def model_quality_rows() -> list[BenchRow]:
-    """Rows of the models issue's quality comparisons (``benchmarks/bench_model_quality.py``)."""
-    try:
-        module = importlib.import_module("benchmarks.bench_model_quality")
-    except ImportError as exc:
-        return [BenchRow("quality", "model quality", status=f"unavailable: {exc}")]
-    fn = getattr(module, "quality_rows", None)
-    if fn is None:
-        return [BenchRow("quality", "model quality", status="unavailable: no quality_rows()")]
-    out = []
-    for rec in fn():
-        out.append(
-            BenchRow(
-                "quality",
-                str(rec.get("comparison", rec.get("stage", "?"))),
-                value=_float(rec.get("value")),
-                target=str(rec.get("target", "")),
-                status=str(rec.get("status", "info")),
-                note=str(rec.get("note", "")),
-            )
-        )
-    return out
-
-
-def _float(x: object) -> float | None:
-    try:
-        v = float(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if np.isnan(v) else v

@@ -38,6 +38,7 @@ from rich.console import Console
 
 from benchmarks.data import BenchData, ensure_data
 from benchmarks.machine import describe_machine
+from benchmarks.quality import sample_rows, shared_data_rows
 from benchmarks.report import (
     NATIONAL_SIZE,
     BenchRow,
@@ -231,13 +232,6 @@ def bench_naive(
     return rows
 
 
-def bench_quality() -> list[BenchRow]:
-    """The models issue's quality comparisons, as rows of the same table."""
-    from benchmarks.pipeline import model_quality_rows
-
-    return model_quality_rows()
-
-
 def scaling_rows(results_dir: Path, size: int, stage_rows: list[BenchRow]) -> list[BenchRow]:
     """t(1M)/t(100k) per stage, from the newest result file of the other size."""
     small, large = 100_000, NATIONAL_SIZE
@@ -311,6 +305,7 @@ def main(
     skip_quality: Annotated[
         bool, typer.Option("--skip-quality", help="Leave out model quality.")
     ] = False,
+    quality_folds: Annotated[int, typer.Option(help="CV folds on the shared data sets.")] = 3,
     save: Annotated[bool, typer.Option(help="Write the JSON result.")] = True,
 ) -> None:
     """Generate data, run and time every stage, compare with the yardsticks, print and save."""
@@ -327,6 +322,7 @@ def main(
             model=model,
             skip_naive=skip_naive,
             skip_quality=skip_quality,
+            quality_folds=quality_folds,
             save=save,
         )
     except IPWhitelistError as exc:
@@ -357,16 +353,17 @@ def run_benchmark(
     model: str = "learned",
     skip_naive: bool = False,
     skip_quality: bool = False,
+    quality_folds: int = 3,
     save: bool = True,
 ) -> tuple[dict[str, object], bool]:
     """Run the whole benchmark; return the JSON payload and whether any stage failed."""
-    from benchmarks.pipeline import default_as_of, prepare_scorer, run_pipeline
+    from benchmarks.pipeline import code_digest, prepare_scorer, run_pipeline
 
     started = datetime.now(UTC)
     machine = describe_machine(ROOT)
     with console.status(f"preparing {size:,} firms of sample data…"):
         data = ensure_data(size, seed, cache_dir, generator=generator)
-    as_of = as_of or default_as_of(data.path)
+    as_of = as_of or data.as_of
     console.print(
         f"data: {data.path} ({data.generator}{', cached' if data.cached else ''}); as_of {as_of}"
     )
@@ -375,8 +372,10 @@ def run_benchmark(
 
     ref_row, ref_frame = bench_reference(data, as_of)
     gc.collect()
-    scorer, model_row = prepare_scorer(data.path, cache_dir, model, console)
+    scorer, model_row, model_dir = prepare_scorer(data.path, cache_dir, model, console)
     rows.append(model_row)
+    if model_row.status.startswith("failed"):
+        failures.append(f"model: {model_row.status}")
     gc.collect()
 
     with tempfile.TemporaryDirectory(prefix="bench-run-") as out_dir:
@@ -447,6 +446,7 @@ def run_benchmark(
                 BenchRow("naive", "naive baseline", status=f"failed: {type(exc).__name__}: {exc}")
             )
             traceback.print_exc()
+    quality_rows = [] if skip_quality else sample_rows(model_dir, data.path, ctx.sheet)
     del ctx
     gc.collect()
 
@@ -454,7 +454,9 @@ def run_benchmark(
 
     if not skip_quality:
         try:
-            rows += bench_quality()
+            with console.status("model quality on the shared public data sets…"):
+                cached = cache_dir / f"quality-{code_digest()}-{quality_folds}folds.json"
+                rows += quality_rows + shared_data_rows(quality_folds, cache=cached)
         except Exception as exc:
             failures.append(f"quality: {exc!r}")
             rows.append(
