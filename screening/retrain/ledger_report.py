@@ -169,7 +169,8 @@ def ledger_report(
     whitelist : Series, optional
         USCCs that were pushed to banks; gives the first funnel stage.
     config : LabelConfig, optional
-        Bad definition for the funnel's last stage.
+        ``bad_dpd`` threshold for the funnel's last stage (any NPL report or
+        ``dpd > bad_dpd`` up to ``as_of``, whatever the loan's age).
     """
     loans = bundle.tables["loans"]
     if loans.empty:
@@ -226,7 +227,13 @@ def ledger_report(
     by_region = _kpis(per, "region_code")
 
     borrowed = set(per["uscc"].dropna())
-    bad = set(per.loc[per["status"] == "bad", "uscc"].dropna())
+    # The funnel's "bad" is any NPL report (or dpd beyond the threshold) up to as_of, at
+    # any age: the supervisor counts every loan that went bad, not the model's 12-month label.
+    cfg = config or LabelConfig()
+    dpd = known["dpd"].astype("Float64").fillna(0) if "dpd" in known else 0
+    sour = known["classification"].isin(NPL_CLASSES) | (dpd > cfg.bad_dpd)
+    bad_loans = set(known.loc[sour.fillna(False).astype(bool), "loan_id"])
+    bad = set(per.loc[per["loan_id"].isin(bad_loans), "uscc"].dropna())
     stages = []
     if whitelist is not None:
         wl = set(pd.Series(whitelist).dropna())

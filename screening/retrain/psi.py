@@ -62,8 +62,11 @@ def reference_bins(values: object, n_bins: int = 10) -> BinnedReference:
     v = _as_float(values)
     finite = v[np.isfinite(v)]
     if len(finite):
-        qs = np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])
+        # Edges are observed values ("lower" quantiles), so a flag or a count gets its
+        # natural bins; an edge at the maximum would only add an always-empty top bin.
+        qs = np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1], method="lower")
         edges = np.unique(qs)
+        edges = edges[edges < finite.max()]
     else:
         edges = np.array([], dtype=float)
     counts = _counts(v, edges)

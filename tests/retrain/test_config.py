@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from data_contracts.errors import ConfigError
+from screening.retrain.config import parse_retrain_config
+
+
+def test_packaged_config_parses(config):
+    assert config.psi.watch == 0.10 and config.psi.act == 0.25
+    assert config.labels.horizon_months == 12 and config.labels.bad_dpd == 90
+    assert config.lightgbm_params["structure"] == "additive"
+
+
+def test_empty_mapping_gives_documented_defaults():
+    cfg = parse_retrain_config({})
+    assert cfg.gate.auc_drop == 0.01 and cfg.validation.oot_share == 0.25
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ({"gates": {}}, r"unknown section\(s\) gates"),
+        ({"gate": {"auc_dorp": 0.1}}, r"unknown key\(s\) auc_dorp in \[gate\]"),
+        ({"gate": {"auc_drop": "small"}}, r"\[gate\] auc_drop must be a float, got 'small'"),
+        ({"psi": {"bins": True}}, r"\[psi\] bins must be a int"),
+        ({"psi": {"watch": 0.3, "act": 0.2}}, r"needs 0 < watch < act"),
+        ({"validation": {"oot_share": 1.5}}, r"oot_share must be in \(0, 1\)"),
+        ({"labels": {"horizon_months": 0}}, r"horizon_months must be >= 1"),
+        ({"monitor": 3}, r"\[monitor\] must be a table"),
+    ],
+)
+def test_bad_config_names_the_key(raw, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_retrain_config(raw)

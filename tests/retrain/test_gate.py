@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pandas as pd
+
+from screening.retrain.config import GateConfig
+from screening.retrain.gate import ModelEvaluation, calibration_gap, decide
+
+GATE = GateConfig(
+    auc_drop=0.01, ks_drop=0.03, brier_rise=0.005, calibration_gap_rise=0.02, max_score_psi=0.25
+)
+
+
+def ev(auc=0.75, ks=0.4, brier=0.15, gap=0.03, psi=0.05, n=200, bad=40, mid="m"):
+    metrics = dict(n=n, n_bad=bad, auc=auc, ks=ks, brier=brier, calibration_gap=gap, score_psi=psi)
+    return ModelEvaluation(mid, {k: float(v) for k, v in metrics.items()}, pd.DataFrame())
+
+
+def test_first_version_becomes_champion_whatever_its_metrics():
+    d = decide(ev(auc=0.55), None, GATE)
+    assert d.promote
+    assert "first version" in d.reasons[0]
+
+
+def test_within_tolerance_is_promoted():
+    d = decide(ev(auc=0.745, ks=0.38, brier=0.154, gap=0.045), ev(), GATE, min_bads=10)
+    assert d.promote, d.reasons
+    assert d.table["ok"].all()
+
+
+def test_each_rule_can_refuse_alone():
+    champion = ev()
+    cases = {
+        "auc": ev(auc=0.739),
+        "ks": ev(ks=0.369),
+        "brier": ev(brier=0.1551),
+        "calibration_gap": ev(gap=0.0501),
+        "score_psi": ev(psi=0.26),
+    }
+    for metric, challenger in cases.items():
+        d = decide(challenger, champion, GATE)
+        assert not d.promote, metric
+        assert d.table.set_index("metric").loc[metric, "ok"] == False  # noqa: E712
+        assert len(d.reasons) == 1 and metric.split("_")[0] in d.reasons[0]
+
+
+def test_too_few_defaults_refuses_replacement():
+    d = decide(ev(auc=0.9, bad=3), ev(), GATE, min_bads=10)
+    assert not d.promote
+    assert "only 3 defaults" in d.reasons[0]
+
+
+def test_calibration_gap_is_loan_weighted():
+    by_grade = pd.DataFrame(
+        {
+            "grade": ["T1", "T2", "T3"],
+            "n": [100, 300, 0],
+            "observed_rate": [0.01, 0.10, float("nan")],
+            "mean_pd": [0.03, 0.06, 0.2],
+        }
+    )
+    assert abs(calibration_gap(by_grade) - (100 * 0.02 + 300 * 0.04) / 400) < 1e-12

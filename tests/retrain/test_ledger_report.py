@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data_contracts.errors import DataError
+from screening.retrain.ledger_report import ledger_report, read_whitelist, write_ledger_report
+from tests.retrain._data import FakeBundle, loan_rows, make_loans, uscc
+
+A, B, C, D = (uscc(i) for i in range(4))
+
+
+@pytest.fixture
+def bundle():
+    rows = []
+    # Bank 工行: A new in the quarter (first loan), B old and now substandard.
+    rows += loan_rows(
+        "L1", A, "2024-08-01", [("2024-09-30", "normal", 0)], bank="工行", amount=100, first=True
+    )
+    rows += loan_rows(
+        "L2",
+        B,
+        "2023-03-01",
+        [("2023-06-30", "normal", 0), ("2024-09-30", "substandard", 100)],
+        bank="工行",
+        amount=200,
+        first=False,
+    )
+    # Bank 中行: C new in the quarter, not first; D before the quarter, loss.
+    rows += loan_rows(
+        "L3",
+        C,
+        "2024-07-15",
+        [("2024-09-30", "special_mention", 30)],
+        bank="中行",
+        amount=50,
+        first=False,
+    )
+    rows += loan_rows(
+        "L4", D, "2024-02-01", [("2024-06-30", "loss", 200)], bank="中行", amount=80, first=True
+    )
+    # A report after the report date must not count.
+    rows += loan_rows("L5", A, "2024-12-15", [("2025-03-31", "loss", 300)], bank="中行", amount=999)
+    ent = pd.DataFrame(
+        {
+            "uscc": pd.Series([A, B, C], dtype="str"),
+            "region_code": pd.Series(["410100", "410100", "410300"], dtype="str"),
+        }
+    )
+    return FakeBundle({"enterprises": ent, "loans": make_loans(rows)})
+
+
+def test_kpis_by_bank(bundle):
+    rep = ledger_report(bundle, as_of="2024-09-30")
+    assert rep.since == pd.Timestamp("2024-06-30")
+    t = rep.by_bank.set_index("bank")
+    assert t.loc["工行", "new_loans"] == 1 and t.loc["工行", "new_amount"] == 100
+    assert t.loc["工行", "first_time_borrowers"] == 1
+    assert t.loc["工行", "balance"] == 300 and t.loc["工行", "npl_balance"] == 200
+    assert t.loc["中行", "new_loans"] == 1 and t.loc["中行", "first_time_borrowers"] == 0
+    # loss balance in loan_rows is 80% of the amount
+    assert t.loc["中行", "npl_balance"] == pytest.approx(64)
+    assert t.loc["中行", "npl_ratio"] == pytest.approx(64 / 114)
+    total = t.loc["合计 total"]
+    assert total["balance"] == t.drop("合计 total")["balance"].sum()
+    assert total["new_amount"] == 150
+
+
+def test_regions_include_unknown_firms_and_note_them(bundle):
+    rep = ledger_report(bundle, as_of="2024-09-30")
+    r = rep.by_region.set_index("region_code")
+    assert r.loc["未知 unknown", "balance"] == pytest.approx(64)
+    assert any("not in the enterprise registry" in n for n in rep.notes)
+    assert (
+        r.loc["合计 total", "balance"] == rep.by_bank.set_index("bank").loc["合计 total", "balance"]
+    )
+
+
+def test_funnel_with_whitelist(bundle):
+    rep = ledger_report(bundle, as_of="2024-09-30", whitelist=pd.Series([A, B, uscc(9)]))
+    f = rep.funnel.set_index("stage")
+    assert list(f.index) == ["whitelisted", "borrowed", "bad"]
+    assert f.loc["whitelisted", "firms"] == 3
+    assert f.loc["borrowed", "firms"] == 2
+    assert f.loc["bad", "firms"] == 1
+    assert f.loc["bad", "share_of_previous"] == pytest.approx(0.5)
+
+
+def test_outputs(bundle, tmp_path):
+    rep = ledger_report(bundle, as_of="2024-09-30")
+    paths = write_ledger_report(rep, tmp_path)
+    assert [p.name for p in paths] == [
+        "ledger_by_bank.csv",
+        "ledger_by_region.csv",
+        "ledger_funnel.csv",
+        "ledger_report.html",
+    ]
+    back = pd.read_csv(paths[0], encoding="utf-8-sig")
+    assert list(back["bank"]) == ["中行", "工行", "合计 total"]
+    assert "不良率" in paths[3].read_text(encoding="utf-8")
+
+
+def test_bad_period_and_empty_ledger(bundle):
+    with pytest.raises(
+        DataError, match="period start 2024-10-01 is not before the report date 2024-09-30"
+    ):
+        ledger_report(bundle, as_of="2024-09-30", since="2024-10-01")
+    empty = FakeBundle(
+        {"enterprises": bundle.tables["enterprises"], "loans": bundle.tables["loans"].iloc[:0]}
+    )
+    with pytest.raises(DataError, match="loans table is empty"):
+        ledger_report(empty)
+
+
+def test_read_whitelist_from_screened_csv(tmp_path):
+    p = tmp_path / "screened.csv"
+    pd.DataFrame(
+        {
+            "统一社会信用代码": [A, B.lower(), C],
+            "status": ["whitelisted", "whitelisted", "knocked_out"],
+        }
+    ).to_csv(p, index=False, encoding="utf-8-sig")
+    assert list(read_whitelist(p)) == [A, B]
+    bad = tmp_path / "x.csv"
+    pd.DataFrame({"name": ["x"]}).to_csv(bad, index=False)
+    with pytest.raises(DataError, match="has no uscc / 统一社会信用代码 column"):
+        read_whitelist(bad)

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from data_contracts.errors import DataError
+from screening.retrain.labels import build_training_set
+from screening.retrain.monitor import monitor, screened_population, write_monitor
+from screening.retrain.train import train
+from tests.retrain._data import synthetic_bundle
+
+
+@pytest.fixture(scope="module")
+def synthetic_model(config):
+    bundle, builder = synthetic_bundle(500, seed=3)
+    ts = build_training_set(bundle, as_of="2025-06-30", feature_builder=builder)
+    tm = train(ts, config, registry_hash="r")
+    return tm, bundle, builder
+
+
+def _shifted(bundle, dx):
+    tables = dict(bundle.tables)
+    tables["enterprises"] = tables["enterprises"].assign(x=tables["enterprises"]["x"] + dx)
+    return type(bundle)(tables)
+
+
+def test_unchanged_population_raises_no_feature_alert(synthetic_model, config):
+    tm, bundle, builder = synthetic_model
+    res = monitor(
+        tm.model,
+        tm.reference,
+        tm.report,
+        bundle,
+        as_of="2025-06-30",
+        config=config,
+        feature_builder=builder,
+    )
+    assert res.summary["features_act"] == 0
+    assert not [a for a in res.alerts if a["kind"] == "feature_psi"]
+    assert set(res.feature_psi["feature"]) == {"x", "noise"}
+    assert res.summary["realised"]["sample"] == "out_of_sample"
+    assert res.realised["n"].sum() == res.summary["realised"]["sample_loans"]
+
+
+def test_shifted_feature_triggers_act_on_it_and_the_score(synthetic_model, config):
+    tm, bundle, builder = synthetic_model
+    res = monitor(
+        tm.model,
+        tm.reference,
+        tm.report,
+        _shifted(bundle, 1.0),
+        as_of="2025-06-30",
+        config=config,
+        feature_builder=builder,
+    )
+    psi = res.feature_psi.set_index("feature")
+    assert psi.loc["x", "level"] == "act"
+    assert psi.loc["noise", "level"] == "stable"
+    assert res.summary["score_psi_level"] == "act"
+    kinds = {(a["kind"], a["subject"]) for a in res.alerts}
+    assert ("feature_psi", "x") in kinds and ("score_psi", "score") in kinds
+
+
+def test_outputs_are_written_and_byte_identical_on_rerun(synthetic_model, config, tmp_path):
+    tm, bundle, builder = synthetic_model
+    res = monitor(
+        tm.model,
+        tm.reference,
+        tm.report,
+        bundle,
+        as_of="2025-06-30",
+        config=config,
+        feature_builder=builder,
+    )
+    j, h = write_monitor(res, tmp_path / "a")
+    data = json.loads(j.read_text(encoding="utf-8"))
+    assert data["summary"]["model_id"] == tm.model.model_id
+    html = h.read_text(encoding="utf-8")
+    assert "模型监测报告" in html and "<svg" in html
+    res2 = monitor(
+        tm.model,
+        tm.reference,
+        tm.report,
+        bundle,
+        as_of="2025-06-30",
+        config=config,
+        feature_builder=builder,
+    )
+    j2, h2 = write_monitor(res2, tmp_path / "b")
+    assert j.read_bytes() == j2.read_bytes()
+    assert h.read_bytes() == h2.read_bytes()
+
+
+def test_population_is_active_firms_established_by_as_of(synthetic_model):
+    _, bundle, _ = synthetic_model
+    ent = bundle.tables["enterprises"].copy()
+    ent["status"] = ["active"] * (len(ent) - 2) + ["revoked", "cancelled"]
+    ent["established"] = pd.Timestamp("2020-01-01")
+    ent.loc[0, "established"] = pd.Timestamp("2030-01-01")
+    pairs = screened_population(
+        type(bundle)({**bundle.tables, "enterprises": ent}), pd.Timestamp("2025-06-30")
+    )
+    assert len(pairs) == len(ent) - 3
+
+
+def test_no_active_firm_is_a_clear_error(synthetic_model, config):
+    tm, bundle, builder = synthetic_model
+    ent = bundle.tables["enterprises"].assign(status="revoked")
+    empty = type(bundle)({**bundle.tables, "enterprises": ent})
+    with pytest.raises(DataError, match="no active enterprise at 2025-06-30"):
+        monitor(
+            tm.model,
+            tm.reference,
+            tm.report,
+            empty,
+            as_of="2025-06-30",
+            config=config,
+            feature_builder=builder,
+        )

@@ -1,0 +1,87 @@
+"""Training on the real feature pipeline: learns the signal, cannot learn shuffled outcomes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from data_contracts.errors import ConfigError, ModelError
+from screening.retrain.config import parse_retrain_config
+from screening.retrain.gate import evaluate_model
+from screening.retrain.labels import build_training_set
+from screening.retrain.train import REFERENCE_FILE, TRAINING_REPORT_FILE, load_folder, train
+
+
+def test_model_learns_and_records_its_provenance(trained, model_dir):
+    tm, ts = trained
+    assert tm.model.card_["metrics"]["auc"] > 0.7
+    rep = tm.report
+    assert rep["labels"]["counts"]["unknown_firm"] == 1
+    assert rep["oot_rows"] == int((ts.time >= np.datetime64(rep["oot_cut"])).sum())
+    assert rep["data_sha256"] == {"loans": "x"}
+    assert set(tm.reference["features"]) <= set(tm.model.feature_names_in_)
+    assert abs(sum(tm.reference["score"]["shares"]) - 1) < 1e-9
+    for name in (REFERENCE_FILE, TRAINING_REPORT_FILE, "model_card.json", "booster.txt"):
+        assert (model_dir / name).is_file(), name
+
+
+def test_folder_round_trip_scores_identically(trained, model_dir):
+    tm, ts = trained
+    model, reference, report = load_folder(model_dir)
+    assert model.model_id == tm.model.model_id
+    np.testing.assert_allclose(
+        model.score(ts.X, explain=False).pd, tm.model.score(ts.X, explain=False).pd
+    )
+    assert reference == json.loads(json.dumps(tm.reference))
+    assert report["model_id"] == tm.model.model_id
+
+
+def test_retraining_is_byte_identical(trained, bundle, config, tmp_path):
+    tm, _ = trained
+    ts = build_training_set(bundle, as_of="2025-06-30", config=config.labels)
+    again = train(ts, config, data_hashes={"loans": "x"}, registry_hash="r")
+    a = tm.save(tmp_path / "a")
+    b = again.save(tmp_path / "b")
+    for f in sorted(p.name for p in a.iterdir()):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_shuffled_outcomes_give_no_signal(bundle, config):
+    """Outcomes moved to random loans: any validation AUC above chance would mean labels
+    leak into features (e.g. facts dated after disbursement)."""
+    rng = np.random.default_rng(42)
+    loans = bundle.tables["loans"]
+    ids = loans["loan_id"].unique()
+    shuffled_firm = dict(
+        zip(ids, rng.permutation(loans.drop_duplicates("loan_id")["uscc"].to_numpy()), strict=True)
+    )
+    tables = dict(bundle.tables)
+    tables["loans"] = loans.assign(uscc=loans["loan_id"].map(shuffled_firm).astype("str"))
+    shuffled = type("B", (), {"tables": tables, "files": {}})()
+    ts = build_training_set(shuffled, as_of="2025-06-30", config=config.labels)
+    tm = train(ts, config, registry_hash="r")
+    assert tm.model.card_["metrics"]["auc"] <= 0.6
+
+
+def test_too_few_labelled_loans_is_a_clear_error(bundle, config):
+    ts = build_training_set(bundle, as_of="2022-01-01", config=config.labels)
+    with pytest.raises(ModelError, match=r"only \d+ labelled loans .* training needs at least 50"):
+        train(ts, config, registry_hash="r")
+
+
+def test_evaluate_model_on_its_own_oot_window_matches_the_card(trained):
+    tm, ts = trained
+    cut = np.datetime64(tm.report["oot_cut"])
+    sample = ts.subset((ts.time >= cut).to_numpy())
+    ev = evaluate_model(tm.model, tm.reference, sample)
+    assert abs(ev.metrics["auc"] - tm.model.card_["metrics"]["auc"]) < 1e-9
+    assert ev.metrics["n"] == len(sample)
+
+
+def test_unknown_lightgbm_parameter_is_refused(trained):
+    _, ts = trained
+    cfg = parse_retrain_config({"lightgbm": {"num_leafs": 8}})
+    with pytest.raises(ConfigError, match=r"unknown \[lightgbm\] parameter\(s\) num_leafs"):
+        train(ts, cfg, registry_hash="r")
