@@ -1,39 +1,38 @@
-"""Contribution waterfall charts as inline SVG (matplotlib, text kept as text).
+"""Contribution waterfall charts as inline SVG, rendered from a Jinja2 template.
 
-``svg.fonttype='none'`` keeps Chinese labels as ``<text>`` so the browser renders them
-with a CJK font; a fixed ``svg.hashsalt`` and no date metadata make the SVG byte-identical
-across reruns. Layout uses fixed margins (no tight_layout) so it never depends on which
-fonts matplotlib happens to find.
+A waterfall is a handful of rectangles and labels. matplotlib measured ~100 ms per chart
+here (text layout of CJK labels), which at a few hundred firms per bank dominated the whole
+export; the template renders one in well under a millisecond, keeps Chinese labels as
+``<text>`` (the browser picks a CJK font) and is byte-identical across reruns by
+construction.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import warnings
+import math
 from collections.abc import Sequence
+from functools import lru_cache
 
-import matplotlib
+import jinja2
 
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402
-
-_RC = {
-    "svg.fonttype": "none",
-    "svg.hashsalt": "ip-whitelist",
-    "font.family": "sans-serif",
-    "font.sans-serif": [
-        "Noto Sans CJK SC",
-        "Source Han Sans SC",
-        "Microsoft YaHei",
-        "PingFang SC",
-        "DejaVu Sans",
-    ],
-    "font.size": 9,
-}
-_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
 _UP, _DOWN, _TOTAL = "#2e7d32", "#c62828", "#1f4e79"
+WIDTH, ROW, LABEL_X, PLOT_X0, PLOT_X1 = 640, 26, 196, 204, 570
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("screening", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("waterfall.svg.j2")
+
+
+def _nice_step(span: float) -> float:
+    raw = span / 5
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
 def waterfall_svg(
@@ -41,7 +40,7 @@ def waterfall_svg(
     steps: Sequence[tuple[str, float]],
     score: float,
     *,
-    title: str = "",
+    title: str = "评分构成（分）",
 ) -> str:
     """An inline ``<svg>`` waterfall: base points, each factor's points, the final score.
 
@@ -54,43 +53,74 @@ def waterfall_svg(
     score : float
         The final score (``base_points`` + all points).
     title : str
-        Chart title (escaped by matplotlib).
+        Chart title (escaped).
     """
-    labels = ["基础分", *(label for label, _ in steps), "总分"]
-    lefts, widths, colors = [0.0], [base_points], [_TOTAL]
     running = base_points
-    for _, points in steps:
-        lefts.append(running if points >= 0 else running + points)
-        widths.append(abs(points))
-        colors.append(_UP if points >= 0 else _DOWN)
+    spans = []  # (label, start, end, kind)
+    for label, points in steps:
+        spans.append((label, running, running + points, "up" if points >= 0 else "down"))
         running += points
-    lefts.append(0.0)
-    widths.append(score)
-    colors.append(_TOTAL)
-    ends = [base_points, score] + [lf + w for lf, w in zip(lefts[1:-1], widths[1:-1], strict=True)]
-    starts = [lf for lf in lefts[1:-1]] + [base_points, score]
-    lo = min(starts + ends)
-    hi = max(starts + ends)
-    pad = max((hi - lo) * 0.15, 5.0)
-    n = len(labels)
-    with matplotlib.rc_context(_RC), warnings.catch_warnings():
-        # Glyph-missing warnings are harmless: the SVG keeps text, the browser picks a font.
-        warnings.simplefilter("ignore")
-        fig = Figure(figsize=(6.4, 0.32 * n + 0.9))
-        ax = fig.add_axes((0.36, 0.12, 0.6, 0.78))
-        y = list(range(n))[::-1]
-        ax.barh(y, widths, left=lefts, color=colors, height=0.6)
-        for yi, lf, w, (lab_pts) in zip(
-            y, lefts, widths, [None, *(p for _, p in steps), None], strict=True
-        ):
-            text = f"{lf + w:.0f}" if lab_pts is None else f"{lab_pts:+.1f}"
-            ax.text(lf + w + pad * 0.05, yi, text, va="center", fontsize=8)
-        ax.set_yticks(y, labels)
-        ax.set_xlim(max(0.0, lo - pad), hi + pad)
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.set_xlabel("分")
-        if title:
-            ax.set_title(title, fontsize=10, loc="left")
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    return _PROLOGUE.sub("", buf.getvalue(), count=1)
+    values = [base_points, score] + [v for _, a, b, _ in spans for v in (a, b)]
+    lo, hi = min(values), max(values)
+    pad = max((hi - lo) * 0.08, 2.0)
+    lo, hi = lo - pad, hi + pad
+
+    def x(v: float) -> float:
+        return PLOT_X0 + (v - lo) / (hi - lo) * (PLOT_X1 - PLOT_X0)
+
+    bars = [
+        {
+            "label": "基础分",
+            "x": PLOT_X0,
+            "w": x(base_points) - PLOT_X0,
+            "color": _TOTAL,
+            "text": f"{base_points:.0f}",
+            "end": x(base_points),
+        }
+    ]
+    for label, a, b, kind in spans:
+        left, right = min(x(a), x(b)), max(x(a), x(b))
+        bars.append(
+            {
+                "label": label,
+                "x": left,
+                "w": max(right - left, 1.0),
+                "color": _UP if kind == "up" else _DOWN,
+                "text": f"{b - a:+.1f}",
+                "end": x(b),
+            }
+        )
+    bars.append(
+        {
+            "label": "总分",
+            "x": PLOT_X0,
+            "w": x(score) - PLOT_X0,
+            "color": _TOTAL,
+            "text": f"{score:.0f}",
+            "end": x(score),
+        }
+    )
+    for i, bar in enumerate(bars):
+        bar["y"] = 26 + i * ROW
+    axis_y = 26 + len(bars) * ROW + 2
+    step = _nice_step(hi - lo)
+    first = math.ceil(lo / step) * step
+    ticks = []
+    v = first
+    while v <= hi:
+        ticks.append({"x": x(v), "label": f"{v:.0f}"})
+        v += step
+    return _template().render(
+        width=WIDTH,
+        height=axis_y + 34,
+        row=ROW,
+        label_x=LABEL_X,
+        plot_x0=PLOT_X0,
+        plot_x1=PLOT_X1,
+        axis_y=axis_y,
+        bars=bars,
+        ticks=ticks,
+        title=title,
+        base=base_points,
+        score=score,
+    )

@@ -143,7 +143,8 @@ def explain(
     specs: Mapping[str, object],
     lead_of: Mapping[str, str],
     top_k: int = 3,
-) -> pd.DataFrame:
+    with_rest: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Top-k reasons up and down per firm, as a long table.
 
     Parameters
@@ -162,12 +163,16 @@ def explain(
         :func:`factor_groups` output.
     top_k : int
         Reasons per direction.
+    with_rest : bool
+        Also return, per firm, the points of the factors not shown (``other_up``,
+        ``other_down``), for the waterfall's 其他加分/减分因素 bars.
 
     Returns
     -------
     DataFrame
         Columns :data:`REASON_COLUMNS`; one row per (firm, direction, slot) with a non-zero
-        factor, ``direction`` = ``up`` or ``down``, ordered by firm input order.
+        factor, ``direction`` = ``up`` or ``down``, ordered by firm input order. With
+        ``with_rest``, a tuple (reasons, rest) where rest has ``uscc, other_up, other_down``.
     """
     if not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"The 'top_k' parameter must be a positive int. Got {top_k!r} instead.")
@@ -183,12 +188,15 @@ def explain(
     uscc = np.asarray(uscc, dtype=object)
 
     frames = []
+    rest = {}
     for direction, sign in (("up", 1.0), ("down", -1.0)):
         # stable sort on the signed points: ties go to the earlier factor, reproducibly
         order = np.argsort(-sign * grouped, axis=1, kind="stable")[:, :k]
         pts = np.take_along_axis(grouped, order, axis=1)
         keep = sign * pts >= 0.05
         rows, slots = np.nonzero(keep)
+        same_sign = np.where(sign * grouped > 0, grouped, 0.0).sum(axis=1)
+        rest[f"other_{direction}"] = same_sign - np.where(keep, pts, 0.0).sum(axis=1)
         frames.append(
             pd.DataFrame(
                 {
@@ -239,13 +247,13 @@ def explain(
             body = f"{label} {_fmt_value(val, spec)}"
         notes = []
         if kind in _PCT_KINDS and not np.isnan(pct):
-            notes.append(f"高于同行业 {int(pct)}% 企业")
+            notes.append(f"高于同行业 {int(pct)}% 企业" if pct >= 1 else "处于同行业最低水平")
         if members[gi] > 1:
             notes.append(f"含同类指标 {members[gi]} 项")
         if notes:
             body += "（" + "，".join(notes) + "）"
         texts.append(f"{body}，{_fmt_points(pts)}")
-    return pd.DataFrame(
+    reasons = pd.DataFrame(
         {
             "uscc": pd.array(uscc[r], dtype="str"),
             "direction": pd.array(long["direction"].to_numpy(), dtype="str"),
@@ -259,6 +267,10 @@ def explain(
             "text": pd.array(texts, dtype="str"),
         }
     ).reset_index(drop=True)
+    if not with_rest:
+        return reasons
+    rest_frame = pd.DataFrame({"uscc": pd.array(uscc, dtype="str"), **rest})
+    return reasons, rest_frame
 
 
 def reasons_wide(reasons: pd.DataFrame) -> pd.DataFrame:

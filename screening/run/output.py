@@ -170,17 +170,24 @@ def run_report(
 
 def _chart_factory(s: Screening):
     wl = s.whitelist.set_index("uscc")
+    rest = s.rest.set_index("uscc")
     by_firm = s.reasons.groupby("uscc", sort=False).indices
 
     @lru_cache(maxsize=4096)
     def chart(uscc: str) -> str:
         rs = s.reasons.iloc[by_firm.get(uscc, [])]
-        steps = [(r.label_zh, float(r.points)) for r in rs.itertuples(index=False)]
+        steps = []
+        for direction, other in (("up", "其他加分因素"), ("down", "其他减分因素")):
+            mine = rs.loc[rs["direction"] == direction]
+            steps += [(r.label_zh, float(r.points)) for r in mine.itertuples(index=False)]
+            points = float(rest.at[uscc, f"other_{direction}"]) if uscc in rest.index else 0.0
+            if abs(points) >= 0.05:
+                steps.append((other, points))
         score = float(wl.at[uscc, "score"])
-        other = score - s.base_points - sum(p for _, p in steps)
-        if abs(other) >= 0.05:
-            steps.append(("其他因素", other))
-        return waterfall_svg(s.base_points, steps, score, title="评分构成（分）")
+        residual = score - s.base_points - sum(p for _, p in steps)
+        if abs(residual) >= 0.05:  # points a scorer keeps outside its features
+            steps.append(("其他", residual))
+        return waterfall_svg(s.base_points, steps, score)
 
     return chart
 

@@ -142,6 +142,7 @@ class Screening:
     screened: pd.DataFrame
     whitelist: pd.DataFrame
     reasons: pd.DataFrame
+    rest: pd.DataFrame
     fired: pd.DataFrame
     base_points: float
     model_id: str
@@ -331,7 +332,7 @@ def screen(
             if len(rows) and numeric_leads
             else pd.DataFrame(index=rows.index)
         )
-        reasons = explain(
+        reasons, rest = explain(
             contributions.reset_index(drop=True),
             rows,
             pct.reset_index(drop=True),
@@ -339,6 +340,7 @@ def screen(
             specs=inputs.specs,
             lead_of=lead_of,
             top_k=config.report.explain_top_k,
+            with_rest=True,
         )
         box["rows"] = len(rows)
 
@@ -405,6 +407,7 @@ def screen(
         screened=screened,
         whitelist=whitelist,
         reasons=reasons,
+        rest=rest,
         fired=fired,
         base_points=base_points,
         model_id=str(scorer.model_id),
