@@ -1,0 +1,313 @@
+"""Per-column parsing and the rules of one table: headers, values, cross-column dates,
+pandera value checks, conflict messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa_schema
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_contracts import _idvec
+from data_contracts._dups import key_array
+from data_contracts._issues import Issues
+from data_contracts._parse import (
+    Failure,
+    parse_bool,
+    parse_date,
+    parse_enum,
+    parse_float,
+    parse_int,
+)
+from data_contracts._text import clean_code, clean_list, clean_text
+from data_contracts.contracts import PROGRAMME_DEFAULT_YEARS, TAX_RATING, ColumnSpec, TableContract
+from data_contracts.errors import ContractViolation
+from data_contracts.identifiers import PATENT_TYPE_BY_DIGIT, check_app_no, check_uscc
+
+ARROW_TYPE = {
+    "str": pa.large_string(),  # pandas' str dtype stores large_string: no cast on export
+    "datetime64[ns]": pa.timestamp("ns"),
+    "Int64": pa.int64(),
+    "float64": pa.float64(),
+    "boolean": pa.bool_(),
+}
+
+
+def map_headers(contract: TableContract, raw: pa.Table, file: str) -> tuple[dict, list[str]]:
+    """Canonical name -> raw column; ignored headers. Fails on ambiguous or missing columns."""
+    mapped: dict[str, str] = {}
+    ignored: list[str] = []
+    for header in raw.column_names:
+        name = contract.match_header(header)
+        if name is None:
+            ignored.append(header)
+            continue
+        if name in mapped:
+            raise ContractViolation(
+                f"{file} has two columns for {name}: {mapped[name]!r} and {header!r}",
+                f"keep one of them in {file} (or rename the other to a header that is not an "
+                f"alias of {name})",
+            )
+        mapped[name] = header
+    for col in contract.required_columns:
+        if col not in mapped:
+            raise ContractViolation(
+                f"{file} lacks required column {col} "
+                f"(accepted headers: {contract.accepted_headers(col)})",
+                f"add the column or rename its header in {file} to one of the accepted headers",
+            )
+    if contract.uscc_or_name and "uscc" not in mapped and "name" not in mapped:
+        raise ContractViolation(
+            f"{file} lacks both uscc and name: one is required "
+            f"(accepted headers: {contract.accepted_headers('uscc')}; "
+            f"{contract.accepted_headers('name')})",
+            f"add a 统一社会信用代码 or 企业名称 column to {file}",
+        )
+    return mapped, ignored
+
+
+def parse_column(
+    spec: ColumnSpec, raw: pa.ChunkedArray, issues: Issues, warn: Issues
+) -> pa.ChunkedArray:
+    kind = spec.kind
+    failures: list[Failure] = []
+    if kind == "uscc":
+        codes = clean_code(raw, drop="-")
+        verdict = _idvec.uscc_verdicts(codes)
+        for code, rule in _idvec.USCC_RULES.items():
+            if code == _idvec.MISSING:
+                continue
+            pos = np.flatnonzero(verdict == code)
+            if not pos.size:
+                continue
+            messages = [check_uscc(v).message for v in codes.take(pa.array(pos)).to_pylist()]
+            target = warn if code == _idvec.LEGACY else issues
+            target.add_positions(pos, spec.name, rule, messages)
+        values = codes
+    elif kind == "app_no":
+        text = clean_code(raw)
+        verdict, values = _idvec.app_no_verdicts(text)
+        for code in (_idvec.FORMAT, _idvec.CHECK, _idvec.TYPE_DIGIT):
+            pos = np.flatnonzero(verdict == code)
+            if not pos.size:
+                continue
+            messages = [check_app_no(v).message for v in text.take(pa.array(pos)).to_pylist()]
+            issues.add_positions(pos, spec.name, _idvec.APP_NO_RULES[code], messages)
+        values = pa.chunked_array([values])
+    elif kind == "code":
+        values = clean_code(raw)
+    elif kind == "ipc":
+        values = clean_code(raw, remove_spaces=False)
+    elif kind == "text":
+        values = clean_text(raw)
+    elif kind == "list":
+        values = clean_list(raw)
+    elif kind == "code_list":
+        values = clean_list(raw, code=True)
+    elif kind == "ipc_list":
+        values = clean_list(raw, code=True, remove_spaces=False)
+    elif kind == "date":
+        values, failures = parse_date(raw)
+    elif kind == "int":
+        values, failures = parse_int(raw)
+    elif kind == "float":
+        values, failures = parse_float(raw)
+    elif kind == "bool":
+        values, failures = parse_bool(raw)
+    elif kind == "enum":
+        assert spec.enum is not None
+        values, failures = parse_enum(raw, spec.enum, spec.enum_values)
+    else:  # pragma: no cover - guarded by the Kind literal
+        raise ValueError(kind)
+    for f in failures:
+        issues.add(f.mask, spec.name, f.rule, f.message)
+    if spec.required:
+        missing = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        # A value that is present but unparseable already has its own rule; a value that
+        # cleans to nothing (a list cell holding only separators) is missing.
+        missing &= ~issues.column_mask(spec.name)
+        issues.add(missing, spec.name, "required_missing", f"{spec.name} is required but empty")
+    return values.cast(ARROW_TYPE[spec.dtype]) if values.type != ARROW_TYPE[spec.dtype] else values
+
+
+def _np_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def cross_checks(
+    contract: TableContract,
+    cols: dict[str, pa.ChunkedArray],
+    present: set[str],
+    issues: Issues,
+    warn: Issues,
+) -> None:
+    """Rules between columns of one row."""
+    for earlier, later, rule in contract.date_order:
+        if earlier in present and later in present:
+            bad = _np_bool(pc.less(cols[later], cols[earlier]))
+            issues.add(bad, later, rule, f"{{column}} {{value!r}} is before {earlier}")
+    if contract.uscc_or_name:
+        neither = _np_bool(pc.and_(cols["uscc"].is_null(), cols["name"].is_null()))
+        issues.add(neither, "uscc", "required_missing", "uscc or name is required; both are empty")
+    name = contract.name
+    if name == "patents":
+        digit = pc.utf8_slice_codeunits(cols["app_no"], 6, 7)
+        implied = pc.take(
+            pa.array(list(PATENT_TYPE_BY_DIGIT.values())),
+            pc.index_in(digit, value_set=pa.array(list(PATENT_TYPE_BY_DIGIT))),
+        )
+        mismatch = _np_bool(pc.not_equal(implied, cols["patent_type"]))
+        issues.add(
+            mismatch,
+            "patent_type",
+            "patent_type_mismatch",
+            "{column} {value!r} contradicts the type digit of app_no",
+        )
+        if "owners" not in present:
+            cols["owners"] = cols["applicants"]
+        else:
+            defaulted = _np_bool(pc.and_(cols["owners"].is_null(), cols["applicants"].is_valid()))
+            cols["owners"] = pc.coalesce(cols["owners"], cols["applicants"])
+            warn.add(defaulted, "owners", "owners_defaulted", "owners empty: applicants used")
+    elif name == "credit_records":
+        is_tax = _np_bool(pc.equal(cols["record_type"], "tax_rating"))
+        value = cols["value"]
+        bad = is_tax & _np_bool(
+            pc.and_(value.is_valid(), pc.invert(pc.is_in(value, pa.array(TAX_RATING))))
+        )
+        issues.add(
+            bad,
+            "value",
+            "enum_unknown",
+            "{column} {value!r} is not a tax rating (accepted: " + ", ".join(TAX_RATING) + ")",
+        )
+        missing = is_tax & _np_bool(value.is_null())
+        issues.add(
+            missing, "value", "required_missing", "tax_rating records need a value (A/B/M/C/D)"
+        )
+    elif name == "programmes":
+        _default_valid_to(cols, present, warn)
+
+
+def _default_valid_to(cols: dict[str, pa.ChunkedArray], present: set[str], warn: Issues) -> None:
+    """Fill the programme's default certificate validity where ``valid_to`` is empty."""
+    start = pd.Series(cols["valid_from"].to_pandas()).astype("datetime64[ns]")
+    prog = pd.Series(cols["programme"].to_pandas(), dtype="str")
+    default = start + pd.DateOffset(years=PROGRAMME_DEFAULT_YEARS) - pd.Timedelta(days=1)
+    tech = prog.eq("tech_sme").to_numpy(dtype=bool, na_value=False)
+    year_end = pd.to_datetime(
+        (start.dt.year + 1).astype("Int64").astype("str") + "-12-31", errors="coerce"
+    )
+    default = default.where(~tech, year_end)
+    default_arr = pa.chunked_array(
+        [pa.array(default.to_numpy(dtype="datetime64[ns]"), pa.timestamp("ns"), from_pandas=True)]
+    )
+    valid_to = cols["valid_to"]
+    filled = _np_bool(pc.and_(valid_to.is_null(), default_arr.is_valid()))
+    cols["valid_to"] = pc.coalesce(valid_to, default_arr)
+    if "valid_to" in present:
+        message = "valid_to empty: programme default used"
+    else:
+        message = "no valid_to column: programme default used"
+    warn.add(filled, "valid_to", "valid_to_defaulted", message)
+
+
+def _pandera_schema(contract: TableContract, today: dt.date | None) -> pa_schema.DataFrameSchema:
+    columns: dict[str, pa_schema.Column] = {}
+    for col in contract.columns:
+        checks = []
+        if col.nonneg:
+            rule = "negative_count" if col.kind == "int" else "negative_amount"
+            checks.append(pa_schema.Check.ge(0, name=rule, error=rule))
+        if col.pattern:
+            rule = f"{col.name}_format"
+            checks.append(pa_schema.Check.str_matches(col.pattern, name=rule, error=rule))
+        if col.kind == "date" and today is not None and not col.future_ok:
+            checks.append(
+                pa_schema.Check.le(
+                    pd.Timestamp(today), name="date_in_future", error="date_in_future"
+                )
+            )
+        if checks:
+            columns[col.name] = pa_schema.Column(col.dtype, checks=checks, nullable=True)
+    return pa_schema.DataFrameSchema(columns, name=contract.name)
+
+
+_PANDERA_MESSAGES = {
+    "negative_count": "{column} {value!r} is negative; counts must be >= 0",
+    "negative_amount": "{column} {value!r} is negative; amounts must be >= 0",
+    "date_in_future": "{column} {value!r} is after today ({today})",
+}
+
+
+def pandera_checks(
+    contract: TableContract, frame: pd.DataFrame, today: dt.date | None, issues: Issues
+) -> None:
+    schema = _pandera_schema(contract, today)
+    if not schema.columns:
+        return
+    try:
+        schema.validate(frame[list(schema.columns)], lazy=True)
+    except pa_schema.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        for (column, check), group in cases.groupby(["column", "check"], sort=True):
+            rule = str(check)
+            pos = np.unique(group["index"].to_numpy(dtype=np.int64))
+            template = _PANDERA_MESSAGES.get(
+                rule,
+                "{column} {value!r} does not match the pattern "
+                + (contract.column(str(column)).pattern or ""),
+            )
+            issues.add_positions(
+                pos,
+                str(column),
+                rule,
+                [
+                    template.format(column=column, value=v, today=today)
+                    for v in issues.raw_values(str(column), pos)
+                ],
+            )
+
+
+def _show(value: object) -> str:
+    """Key values in messages: dates without a time, names without the ``name:`` tag."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    text = str(value)
+    return text[5:] if text.startswith("name:") else text
+
+
+def report_conflicts(
+    contract: TableContract,
+    cols: dict[str, pa.ChunkedArray],
+    conflict: np.ndarray,
+    group: np.ndarray,
+    source_row: np.ndarray,
+    issues: Issues,
+) -> None:
+    """One reject per conflicting row, naming the other rows of its key."""
+    rows = np.flatnonzero(conflict)
+    if not rows.size:
+        return
+    label = " + ".join(k.replace("uscc|name", "uscc (or name)") for k in contract.key)
+    key_vals = [
+        [_show(v) for v in key_array(cols, k).take(pa.array(rows)).to_pylist()]
+        for k in contract.key
+    ]
+    by_group: dict[int, list[int]] = {}
+    for g, r in zip(group[rows], source_row[rows], strict=True):
+        by_group.setdefault(int(g), []).append(int(r))
+    messages = []
+    for i, g in enumerate(group[rows]):
+        shown = " + ".join(str(v[i]) for v in key_vals)
+        others = ", ".join(map(str, by_group[int(g)]))
+        messages.append(
+            f"{label} {shown} appears on rows {others} with different values; "
+            "all copies rejected until the source is fixed"
+        )
+    column = contract.key[0].split("|")[0]
+    issues.add_positions(rows, column, "duplicate_conflict", messages)
