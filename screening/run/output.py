@@ -169,25 +169,37 @@ def run_report(
 
 
 def _chart_factory(s: Screening):
-    wl = s.whitelist.set_index("uscc")
-    rest = s.rest.set_index("uscc")
-    by_firm = s.reasons.groupby("uscc", sort=False).indices
+    score = dict(zip(s.whitelist["uscc"], s.whitelist["score"].astype(float), strict=True))
+    rest = {
+        u: (up, down)
+        for u, up, down in zip(
+            s.rest["uscc"], s.rest["other_up"], s.rest["other_down"], strict=True
+        )
+    }
+    steps_of: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    for u, d, label, pts in zip(
+        s.reasons["uscc"],
+        s.reasons["direction"],
+        s.reasons["label_zh"],
+        s.reasons["points"],
+        strict=True,
+    ):
+        steps_of.setdefault(u, {"up": [], "down": []})[d].append((label, float(pts)))
 
     @lru_cache(maxsize=4096)
     def chart(uscc: str) -> str:
-        rs = s.reasons.iloc[by_firm.get(uscc, [])]
-        steps = []
-        for direction, other in (("up", "其他加分因素"), ("down", "其他减分因素")):
-            mine = rs.loc[rs["direction"] == direction]
-            steps += [(r.label_zh, float(r.points)) for r in mine.itertuples(index=False)]
-            points = float(rest.at[uscc, f"other_{direction}"]) if uscc in rest.index else 0.0
-            if abs(points) >= 0.05:
-                steps.append((other, points))
-        score = float(wl.at[uscc, "score"])
-        residual = score - s.base_points - sum(p for _, p in steps)
+        mine = steps_of.get(uscc, {"up": [], "down": []})
+        other_up, other_down = rest.get(uscc, (0.0, 0.0))
+        steps = list(mine["up"])
+        if abs(other_up) >= 0.05:
+            steps.append(("其他加分因素", float(other_up)))
+        steps += mine["down"]
+        if abs(other_down) >= 0.05:
+            steps.append(("其他减分因素", float(other_down)))
+        residual = score[uscc] - s.base_points - sum(p for _, p in steps)
         if abs(residual) >= 0.05:  # points a scorer keeps outside its features
             steps.append(("其他", residual))
-        return waterfall_svg(s.base_points, steps, score)
+        return waterfall_svg(s.base_points, steps, score[uscc])
 
     return chart
 
