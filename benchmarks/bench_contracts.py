@@ -76,6 +76,24 @@ def build(n: int, seed: int = 7) -> pd.DataFrame:
     )
 
 
+def events(patents: pd.DataFrame, seed: int = 13) -> pd.DataFrame:
+    """One legal event per patent (grant, transfer or pledge) with party names."""
+    rng = np.random.default_rng(seed)
+    n = len(patents)
+    codes = np.array(["GR01", "TR01", "PE01", "CF01", "PB01"])[rng.integers(0, 5, n)]
+    parties = np.char.add("企业", rng.integers(0, n // 20 + 1, n).astype(str))
+    return pd.DataFrame(
+        {
+            "app_no": patents["app_no"],
+            "event_code": codes,
+            "event_date": patents["app_date"] + pd.Timedelta(days=400),
+            "description": "授权",
+            "from_party": np.where(codes == "TR01", parties, None),
+            "to_party": np.where(np.isin(codes, ["TR01", "PE01"]), patents["applicants"], None),
+        }
+    )
+
+
 def messy(frame: pd.DataFrame, share: float, seed: int = 11) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     out = frame.copy()
@@ -111,6 +129,9 @@ def main() -> None:
         clean = folder / "clean" / "patents.parquet"
         clean.parent.mkdir()
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), clean)
+        ev = folder / "events" / "patent_events.parquet"
+        ev.parent.mkdir()
+        pq.write_table(pa.Table.from_pandas(events(frame), preserve_index=False), ev)
         mess = folder / "messy" / "patents.parquet"
         mess.parent.mkdir()
         pq.write_table(pa.Table.from_pandas(messy(frame, 0.05), preserve_index=False), mess)
@@ -124,12 +145,13 @@ def main() -> None:
         )
         small["申请日"] = small["申请日"].dt.strftime("%Y年%m月%d日")
         csv.write_bytes(small.to_csv(index=False).encode("gbk"))
-        for label, path in (
-            ("clean canonical parquet", clean),
-            ("parquet, 5% messy", mess),
-            ("GBK CSV, Chinese headers", csv),
+        for label, table, path in (
+            ("clean canonical parquet", "patents", clean),
+            ("patent_events parquet", "patent_events", ev),
+            ("parquet, 5% messy", "patents", mess),
+            ("GBK CSV, Chinese headers", "patents", csv),
         ):
-            runs = [timed(path, "patents") for _ in range(args.repeat)]
+            runs = [timed(path, table) for _ in range(args.repeat)]
             secs = float(np.median([r[0] for r in runs]))
             rows, accepted = runs[0][1], runs[0][2]
             results.append((label, rows, accepted, secs, rows / secs))

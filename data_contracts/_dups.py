@@ -30,46 +30,39 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-# Random 64-bit values per (position mod 64, byte): hashing a byte is one table look-up.
-_BYTE_TABLE = _splitmix(np.arange(64 * 256, dtype=np.uint64) + _NULL).reshape(64, 256)
-
-
 def _string_hash(arr: pa.Array) -> np.ndarray:
-    """Hash of each string value, computed over the Arrow data buffer without Python loops.
+    """Hash of each string value.
 
-    Fixed-width values (application numbers, USCCs) are read as 64-bit words; other values
-    sum a random table entry per (position, byte).
+    Fixed-width values (application numbers, USCCs: the big key columns) are read straight
+    from the Arrow data buffer as 64-bit words; other strings fall back to Arrow's hash
+    table (dictionary encoding), whose codes are exact.
     """
     n = len(arr)
-    width = 8 if pa.types.is_large_string(arr.type) else 4
+    lengths = pc.binary_length(arr)
+    bounds = pc.min_max(lengths)
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    if lo is None or lo != hi or hi == 0 or hi > 64:
+        enc = pc.dictionary_encode(arr)
+        return pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
+    if arr.null_count:
+        arr = pc.fill_null(arr, "\x00" * hi)
+    large = pa.types.is_large_string(arr.type)
     offsets = np.frombuffer(
         arr.buffers()[1],
-        dtype=np.int64 if width == 8 else np.int32,
+        dtype=np.int64 if large else np.int32,
         count=n + 1,
-        offset=arr.offset * width,
-    ).astype(np.int64)
-    start, end = int(offsets[0]), int(offsets[-1])
-    if end == start:
-        return np.zeros(n, dtype=np.uint64)
-    raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start:end]
-    lengths = np.diff(offsets)
-    lo, hi = int(lengths.min()), int(lengths.max())
-    if lo == hi and hi <= 64:
-        padded = np.zeros((n, -(-hi // 8) * 8), dtype=np.uint8)
-        padded[:, :hi] = raw.reshape(n, hi)
-        words = padded.view(np.uint64)
-        h = words[:, 0].copy()
-        with np.errstate(over="ignore"):
-            for j in range(1, words.shape[1]):
-                h = _splitmix(h) + words[:, j]
-        return h
-    pos = np.arange(end - start, dtype=np.int64) - np.repeat(offsets[:-1] - start, lengths)
-    mixed = _BYTE_TABLE[pos & 63, raw]
-    sums = np.zeros(n, dtype=np.uint64)
-    nonempty = lengths > 0
+        offset=arr.offset * (8 if large else 4),
+    )
+    start = int(offsets[0])
+    raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start : start + n * hi]
+    padded = np.zeros((n, -(-hi // 8) * 8), dtype=np.uint8)
+    padded[:, :hi] = raw.reshape(n, hi)
+    words = padded.view(np.uint64)
+    h = words[:, 0].copy()
     with np.errstate(over="ignore"):
-        sums[nonempty] = np.add.reduceat(mixed, (offsets[:-1] - start)[nonempty])
-    return sums ^ lengths.astype(np.uint64)
+        for j in range(1, words.shape[1]):
+            h = _splitmix(h) + words[:, j]
+    return h
 
 
 def column_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
