@@ -1,0 +1,115 @@
+"""`screening run` end to end on a generated data folder (real reader, features, expert card).
+
+One module-scoped pair of runs feeds every assertion so the whole file stays a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from screening.cli import main
+from screening.sample import SampleConfig, generate_sample
+
+pytestmark = pytest.mark.slow
+
+
+def _run(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return exc.value.code
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "data"
+    generate_sample(SampleConfig(firms=250, seed=7, mess=0.02), data)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IPWL_SIGNING_KEY", "e2e-secret")
+    mp.delenv("IPWL_SIGNING_KEY_ED25519", raising=False)
+    try:
+        codes = []
+        for name in ("a", "b"):
+            codes.append(
+                _run(
+                    ["run", "--data", str(data), "--as-of", "2026-09-30", "--out", str(root / name)]
+                )
+            )
+        codes.append(
+            _run(
+                [
+                    "run",
+                    "--data",
+                    str(data),
+                    "--as-of",
+                    "2026-09-30",
+                    "--out",
+                    str(root / "c"),
+                    "--previous",
+                    str(root / "a"),
+                ]
+            )
+        )
+    finally:
+        mp.undo()
+    return root, data, codes
+
+
+def test_runs_succeed_and_account_for_every_firm(runs):
+    root, _, codes = runs
+    assert codes == [0, 0, 0]
+    screened = pd.read_csv(root / "a" / "screened.csv", dtype=str)
+    report = json.loads((root / "a" / "run_report.json").read_text(encoding="utf-8"))
+    stats = {t["table"]: t for t in report["tables"]}["enterprises"]
+    # every accepted firm once, plus one line per rejected registry row of an unknown firm
+    accepted = screened.loc[screened["status"] != "rejected_input"]
+    assert accepted["uscc"].is_unique and len(accepted) == stats["accepted"]
+    assert len(screened.loc[screened["status"] == "rejected_input"]) <= stats["rejected"]
+    assert set(screened["status"]) <= {
+        "whitelisted",
+        "below_threshold",
+        "knocked_out",
+        "rejected_input",
+    }
+    assert report["status_counts"]["whitelisted"] > 0
+
+
+def test_rerun_is_byte_identical_except_timings(runs):
+    root, _, _ = runs
+    files = sorted(p.relative_to(root / "a") for p in (root / "a").rglob("*") if p.is_file())
+    assert files == sorted(
+        p.relative_to(root / "b") for p in (root / "b").rglob("*") if p.is_file()
+    )
+    differing = [f for f in files if (root / "a" / f).read_bytes() != (root / "b" / f).read_bytes()]
+    assert differing == [Path("timings.json")]
+
+
+def test_packages_signed_and_verifiable(runs, capsys, monkeypatch):
+    root, _, _ = runs
+    banks = sorted(p.name for p in (root / "a" / "packages").iterdir())
+    assert banks == ["ccb-henan", "icbc-henan", "zhengzhou-bank", "zhongyuan-bank"]
+    monkeypatch.setenv("IPWL_SIGNING_KEY", "e2e-secret")
+    pkg = root / "a" / "packages" / "icbc-henan"
+    assert _run(["verify", str(pkg), "--require-signature"]) == 0
+    assert "signature valid (hmac-sha256)" in capsys.readouterr().out
+    tampered = root / "tampered"
+    shutil.copytree(pkg, tampered)
+    report = tampered / "report.html"
+    report.write_text(report.read_text(encoding="utf-8").replace("T1", "T0", 1), encoding="utf-8")
+    assert _run(["verify", str(tampered)]) != 0
+    assert "report.html does not match" in capsys.readouterr().err
+
+
+def test_previous_run_gives_an_empty_change_set(runs):
+    root, _, _ = runs
+    report = json.loads((root / "c" / "run_report.json").read_text(encoding="utf-8"))
+    changes = report["changes"]
+    assert changes["previous_batch_id"] == report["batch_id"]
+    assert (
+        changes["added"] == changes["removed"] == changes["grade_up"] == changes["grade_down"] == []
+    )
