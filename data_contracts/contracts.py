@@ -475,3 +475,33 @@ REQUIRED_TABLES: tuple[str, ...] = tuple(n for n, t in CONTRACTS.items() if t.re
 
 # Programme certificates without an end date: 3 years, tech_sme until 31 Dec of next year.
 PROGRAMME_DEFAULT_YEARS = 3
+
+
+def reference_markdown() -> str:
+    """The column reference of every table as Markdown (docs/data_contracts.md ends with it)."""
+    out: list[str] = []
+    for t in CONTRACTS.values():
+        out.append(f"### {t.name} ({'required table' if t.required else 'optional'})\n")
+        key = f" Key: {' + '.join(t.key)}." if t.key else " Exact duplicates only."
+        out.append(f"{t.description[0].upper()}{t.description[1:]}.{key}\n")
+        out.append("| column | accepted headers | kind | required |")
+        out.append("|---|---|---|---|")
+        for c in t.columns:
+            kind = c.kind
+            if c.enum:
+                values = c.enum_values
+                shown = (
+                    ", ".join(values)
+                    if len(values) < 10
+                    else f"{values[0]} … ({len(values)} codes)"
+                )
+                kind = f"{kind}: {shown}"
+            if c.required:
+                req = "yes"
+            elif t.uscc_or_name and c.name in ("uscc", "name"):
+                req = "uscc or name"
+            else:
+                req = ""
+            out.append(f"| `{c.name}` | {', '.join(c.aliases)} | {kind} | {req} |")
+        out.append("")
+    return "\n".join(out)
