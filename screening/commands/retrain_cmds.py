@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -81,7 +82,7 @@ def _progress(title: str):
             bar.update(task, description=f"reading {table}", completed=done, total=total)
 
         def say(msg: str) -> None:
-            bar.console.print(f"  {msg}")
+            bar.console.print(f"  {escape(msg)}")
             bar.update(task, description=msg[:60])
 
         yield on_table, say
@@ -188,18 +189,18 @@ def _print_decision(outcome) -> None:
             f"{s['oot_cut']}, labels as of {s['as_of']}"
         )
     for w in outcome.decision.warnings:
-        _out.print(f"[yellow]warning:[/] {w}")
+        _out.print(f"[yellow]warning:[/] {escape(w)}")
     if outcome.promoted:
         _out.print(f"[bold green]promoted:[/] {outcome.name}@champion → version {outcome.version}")
         for r in outcome.decision.reasons:
-            _out.print(f"  {r}")
+            _out.print(f"  {escape(r)}")
     else:
         _out.print(
             f"[bold red]refused:[/] {outcome.name}@champion stays at version "
             f"{outcome.champion_before}"
         )
         for r in outcome.decision.reasons:
-            _out.print(f"  - {r}")
+            _out.print(f"  - {escape(r)}")
 
 
 def promote(
@@ -275,7 +276,7 @@ def monitor(
     )
     for a in result.alerts:
         colour = "red" if a["level"] == "act" else "yellow"
-        _out.print(f"[{colour}][{a['level']}][/] {a['message']}")
+        _out.print(f"[{colour}]{a['level']}:[/] {escape(a['message'])}")
     _out.print(f"wrote {paths[0]} and {paths[1]}")
 
 
@@ -315,7 +316,7 @@ def report_ledger(
         f"{total['balance']:,.0f} 万元, NPL ratio {total['npl_ratio']:.2%}"
     )
     for n in rep.notes:
-        _out.print(f"note: {n}")
+        _out.print(f"note: {escape(n)}")
     _out.print("wrote " + ", ".join(str(p) for p in paths))
 
 

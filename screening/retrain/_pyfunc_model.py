@@ -45,7 +45,7 @@ class CardPD(PythonModel):
                 out[:, j] = col.map(lambda v, lk=lookup: lk.get(str(v), np.nan)).astype(float)
         return out
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         margin = self.booster_.predict(self._matrix(model_input), raw_score=True)
         cal = self.card_["calibration"]
         if cal["method"] == "platt":

@@ -77,14 +77,14 @@ def _section(cls, raw: Any, name: str):
         return cls()
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"retrain config: [{name}] must be a table, got {type(raw).__name__}",
+            f"retrain config: section {name} must be a table, got {type(raw).__name__}",
             "fix screening/config/retrain.toml",
         )
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(
-            f"retrain config: unknown key(s) {', '.join(unknown)} in [{name}]",
+            f"retrain config: unknown key(s) {', '.join(unknown)} in section {name}",
             f"use only {', '.join(known)}",
         )
     values = {}
@@ -94,7 +94,7 @@ def _section(cls, raw: Any, name: str):
         ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
         if isinstance(value, bool) or not ok:
             raise ConfigError(
-                f"retrain config: [{name}] {key} must be a {kind.__name__}, got {value!r}",
+                f"retrain config: {name}.{key} must be a {kind.__name__}, got {value!r}",
                 "fix screening/config/retrain.toml",
             )
         values[key] = kind(value)
@@ -126,22 +126,22 @@ def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
     )
     if not 0 < cfg.validation.oot_share < 1:
         raise ConfigError(
-            f"retrain config: [validation] oot_share must be in (0, 1), got {cfg.validation.oot_share}",
+            f"retrain config: validation.oot_share must be in (0, 1), got {cfg.validation.oot_share}",
             "a share such as 0.25 keeps the latest quarter of labelled loans for validation",
         )
     if not 0 < cfg.psi.watch < cfg.psi.act:
         raise ConfigError(
-            f"retrain config: [psi] needs 0 < watch < act, got watch={cfg.psi.watch} act={cfg.psi.act}",
+            f"retrain config: psi needs 0 < watch < act, got watch={cfg.psi.watch} act={cfg.psi.act}",
             "the usual levels are watch = 0.10, act = 0.25",
         )
     if not 2 <= cfg.psi.bins <= 50:
         raise ConfigError(
-            f"retrain config: [psi] bins must be an int in [2, 50], got {cfg.psi.bins}",
+            f"retrain config: psi.bins must be an int in [2, 50], got {cfg.psi.bins}",
             "10 bins is the usual choice",
         )
     if cfg.labels.horizon_months < 1 or cfg.labels.bad_dpd < 0:
         raise ConfigError(
-            "retrain config: [labels] horizon_months must be >= 1 and bad_dpd >= 0",
+            "retrain config: labels.horizon_months must be >= 1 and labels.bad_dpd >= 0",
             "input_format.md defines 12 months and 90 days",
         )
     return cfg

@@ -8,8 +8,8 @@ version of a registered model (an MLflow pyfunc "model from code": nothing pickl
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,16 +94,20 @@ def log_training(
         mlflow.log_metrics(dict(metrics))
         mlflow.set_tags(dict(tags))
         mlflow.log_artifacts(str(model_dir), artifact_path="model_folder")
-        with warnings.catch_warnings():
-            # MLflow asks for type hints to infer a signature; the feature table has a
-            # categorical column its schema cannot express, so the model goes unsigned.
-            warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
+        # The feature table has a categorical column MLflow's schema cannot express, so
+        # the model is deliberately unsigned; silence MLflow's "cannot infer" warning.
+        pyfunc_log = logging.getLogger("mlflow.pyfunc")
+        level = pyfunc_log.level
+        pyfunc_log.setLevel(logging.ERROR)
+        try:
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(PYFUNC_CODE),
                 artifacts={"model_dir": str(model_dir)},
                 input_example=input_example,
             )
+        finally:
+            pyfunc_log.setLevel(level)
     version = None
     if register:
         mv = mlflow.register_model(info.model_uri, register, tags=dict(tags))

@@ -53,7 +53,7 @@ def make_model(config: RetrainConfig):
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ConfigError(
-            f"retrain config: unknown [lightgbm] parameter(s) {', '.join(unknown)}",
+            f"retrain config: unknown lightgbm parameter(s) {', '.join(unknown)}",
             f"use only {', '.join(sorted(allowed - {'validation_fraction'}))}",
         )
     params["validation_fraction"] = config.validation.oot_share

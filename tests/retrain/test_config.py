@@ -21,13 +21,13 @@ def test_empty_mapping_gives_documented_defaults():
     ("raw", "match"),
     [
         ({"gates": {}}, r"unknown section\(s\) gates"),
-        ({"gate": {"auc_dorp": 0.1}}, r"unknown key\(s\) auc_dorp in \[gate\]"),
-        ({"gate": {"auc_drop": "small"}}, r"\[gate\] auc_drop must be a float, got 'small'"),
-        ({"psi": {"bins": True}}, r"\[psi\] bins must be a int"),
+        ({"gate": {"auc_dorp": 0.1}}, r"unknown key\(s\) auc_dorp in section gate"),
+        ({"gate": {"auc_drop": "small"}}, r"gate.auc_drop must be a float, got 'small'"),
+        ({"psi": {"bins": True}}, r"psi.bins must be a int"),
         ({"psi": {"watch": 0.3, "act": 0.2}}, r"needs 0 < watch < act"),
         ({"validation": {"oot_share": 1.5}}, r"oot_share must be in \(0, 1\)"),
         ({"labels": {"horizon_months": 0}}, r"horizon_months must be >= 1"),
-        ({"monitor": 3}, r"\[monitor\] must be a table"),
+        ({"monitor": 3}, r"section monitor must be a table"),
     ],
 )
 def test_bad_config_names_the_key(raw, match):

@@ -83,5 +83,5 @@ def test_evaluate_model_on_its_own_oot_window_matches_the_card(trained):
 def test_unknown_lightgbm_parameter_is_refused(trained):
     _, ts = trained
     cfg = parse_retrain_config({"lightgbm": {"num_leafs": 8}})
-    with pytest.raises(ConfigError, match=r"unknown \[lightgbm\] parameter\(s\) num_leafs"):
+    with pytest.raises(ConfigError, match=r"unknown lightgbm parameter\(s\) num_leafs"):
         train(ts, cfg, registry_hash="r")

@@ -1,0 +1,198 @@
+"""The four commands run for real on a CSV data folder with an embedded MLflow store."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from screening.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (0 if code is None else int(code)), out, err
+
+
+@pytest.fixture(autouse=True)
+def _no_server(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="module")
+def shuffled_folder(data_folder, tmp_path_factory):
+    """The same folder with every loan moved to a random firm (outcomes carry no signal)."""
+    import numpy as np
+
+    out = tmp_path_factory.mktemp("shuffled") / "folder"
+    out.mkdir()
+    for name in ("enterprises.csv", "patents.csv"):
+        (out / name).write_bytes((data_folder / name).read_bytes())
+    loans = pd.read_csv(data_folder / "loans.csv", dtype=str)
+    ids = loans["loan_id"].unique()
+    firms = loans.drop_duplicates("loan_id")["uscc"].to_numpy()
+    move = dict(zip(ids, np.random.default_rng(3).permutation(firms), strict=True))
+    loans.assign(uscc=loans["loan_id"].map(move)).to_csv(out / "loans.csv", index=False)
+    return out
+
+
+def test_train_promote_refuse_monitor_report(capsys, data_folder, shuffled_folder, tmp_path):
+    store = str(tmp_path / "mlruns")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--data",
+        str(data_folder),
+        "--out",
+        str(tmp_path / "m1"),
+        "--register",
+        "ipw",
+        "--tracking-dir",
+        store,
+    )
+    assert code == 0, err
+    assert "registered models:/ipw/1" in out
+    assert (tmp_path / "m1" / "model_report.html").is_file()
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file()
+
+    code, out, err = run(
+        capsys,
+        "promote",
+        "ipw",
+        "--version",
+        "1",
+        "--data",
+        str(data_folder),
+        "--tracking-dir",
+        store,
+    )
+    assert code == 0, err
+    assert "promoted" in out and "first version becomes champion" in out
+
+    code, out, err = run(
+        capsys,
+        "train",
+        "--data",
+        str(shuffled_folder),
+        "--out",
+        str(tmp_path / "m2"),
+        "--register",
+        "ipw",
+        "--tracking-dir",
+        store,
+    )
+    assert code == 0, err
+    code, out, err = run(
+        capsys,
+        "promote",
+        "ipw",
+        "--version",
+        "2",
+        "--data",
+        str(data_folder),
+        "--tracking-dir",
+        store,
+    )
+    assert code == 3, out + err
+    assert "refused" in out and "stays at version 1" in out
+
+    code, out, err = run(
+        capsys,
+        "monitor",
+        "--data",
+        str(data_folder),
+        "--model",
+        "models:/ipw@champion",
+        "--as-of",
+        "2025-06-30",
+        "--out",
+        str(tmp_path / "mon"),
+        "--tracking-dir",
+        store,
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "mon" / "monitor.json").read_text(encoding="utf-8"))["summary"]
+    assert summary["population"] == 300
+    assert "score PSI" in out
+
+    code, out, err = run(
+        capsys,
+        "report-ledger",
+        "--data",
+        str(data_folder),
+        "--out",
+        str(tmp_path / "led"),
+        "--as-of",
+        "2024-12-31",
+    )
+    assert code == 0, err
+    by_bank = pd.read_csv(tmp_path / "led" / "ledger_by_bank.csv", encoding="utf-8-sig")
+    assert set(by_bank["bank"]) == {"中国工商银行", "中国银行", "郑州银行", "合计 total"}
+
+
+def test_bad_date_is_two_lines_and_exit_2(capsys, data_folder, tmp_path):
+    code, out, err = run(
+        capsys,
+        "report-ledger",
+        "--data",
+        str(data_folder),
+        "--out",
+        str(tmp_path),
+        "--as-of",
+        "31/12/2024",
+    )
+    assert code == 2
+    assert "error: --as-of '31/12/2024' is not a date" in err
+    assert "remedy: write --as-of as YYYY-MM-DD" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_model_reference(capsys, data_folder, tmp_path):
+    code, _, err = run(
+        capsys,
+        "promote",
+        "nosuch",
+        "--version",
+        "1",
+        "--data",
+        str(data_folder),
+        "--tracking-dir",
+        str(tmp_path / "mlruns"),
+    )
+    assert code == 2
+    assert "models:/nosuch/1 cannot be resolved in the MLflow registry" in " ".join(err.split())
+    code, _, err = run(
+        capsys,
+        "monitor",
+        "--data",
+        str(data_folder),
+        "--model",
+        str(tmp_path / "missing"),
+        "--as-of",
+        "2025-06-30",
+        "--tracking-dir",
+        str(tmp_path / "mlruns"),
+    )
+    assert code == 2 and "is neither a model folder nor a models:/ reference" in " ".join(
+        err.split()
+    )
+
+
+def test_bad_config_file(capsys, data_folder, tmp_path):
+    cfg = tmp_path / "retrain.toml"
+    cfg.write_text("[gate]\nauc_drop = 'lots'\n", encoding="utf-8")
+    code, _, err = run(
+        capsys,
+        "report-ledger",
+        "--data",
+        str(data_folder),
+        "--out",
+        str(tmp_path),
+        "--config",
+        str(cfg),
+    )
+    assert code == 2 and "gate.auc_drop must be a float" in err
