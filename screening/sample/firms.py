@@ -104,7 +104,7 @@ def make_firms(n: int, as_of: int, rng: np.random.Generator) -> Firms:
 
     # Portfolio size: lognormal on quality (median ~4, mean ~20, tail into thousands),
     # ~15% of firms holding nothing.
-    log_n = 1.5 + 0.85 * quality + 1.55 * rng.standard_normal(n)
+    log_n = 1.72 + 0.85 * quality + 1.55 * rng.standard_normal(n)
     n_pat = np.minimum(np.round(np.exp(log_n)), 20_000).astype(np.int64)
     n_pat[rng.random(n) < 0.06] = 0
     # Young firms cannot have filed that much.

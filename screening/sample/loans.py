@@ -69,7 +69,7 @@ def make_loans(
     n = len(f)
     pledgeable = (facts.valid_from < NEVER) & (facts.ptype != DES)
     n_granted = np.bincount(facts.firm - lo, weights=pledgeable, minlength=n)
-    p = _sig(1.8 + 0.6 * firms.quality[f] + 0.5 * firms.health[f] + 0.35 * np.log1p(n_granted))
+    p = _sig(1.4 + 0.6 * firms.quality[f] + 0.5 * firms.health[f] + 0.35 * np.log1p(n_granted))
     borrower = f[(n_granted > 0) & (rng.random(n) < p)]
     b = len(borrower)
 
@@ -111,7 +111,7 @@ def make_loans(
         & (facts.valid_to[pidx] > dd + 30)
         & ~((facts.gap_from[pidx] <= mm + 30) & (facts.gap_to[pidx] > dd - 60))
     )
-    want = 1 + np.minimum(rng.poisson(0.8 + 0.4 * np.log1p(cnt)), 7)
+    want = 1 + np.minimum(rng.poisson(0.4 + 0.3 * np.log1p(cnt)), 7)
     chosen = ok & (np.cumsum(ok, axis=1) <= want[:, None])
     n_pledged = chosen.sum(axis=1)
     has = n_pledged > 0

@@ -217,7 +217,7 @@ CONFLICT_COL = {
 # How each table is written when rate > 0 (format, encoding, Chinese headers).
 _PLAN = {
     "enterprises": ("gbk", True),
-    "patents": ("utf-8-sig", True),
+    "patents": ("gb18030", True),
     "patent_events": ("gb18030", False),
     "credit_records": ("gbk", True),
     "programmes": ("xlsx", True),
@@ -322,7 +322,11 @@ class Messer:
         self.rate = float(rate)
         self.rng = rng
         self._former = dict(
-            zip(firms.name.to_pylist()[lo:hi], firms.former_name.to_pylist()[lo:hi], strict=True)
+            zip(
+                firms.name.slice(lo, hi - lo).to_pylist(),
+                firms.former_name.slice(lo, hi - lo).to_pylist(),
+                strict=True,
+            )
         )
 
     def _rows(self, n: int, share: float) -> np.ndarray:

@@ -59,6 +59,34 @@ UNIVERSITY_USCC = tuple(
 )
 _SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华玉兰建国志红文斌辉鹏飞宇浩然博凯"
+# A fixed universe of inventor names (one- and two-character given names), picked by key.
+_PEOPLE = pa.array(
+    [s + g for s in _SURNAMES for g in _GIVEN]
+    + [s + g1 + g2 for s in _SURNAMES for g1 in _GIVEN for g2 in _GIVEN]
+)
+
+
+def _ipc_combos() -> list[str]:
+    out = []
+    for k in V.CLUSTERS:
+        codes = V.IPC[k]
+        for i in range(8):
+            for extra in range(4):
+                out.append(";".join([codes[i]] + [codes[(i + 1 + j) % 8] for j in range(extra)]))
+    return out
+
+
+_IPC_COMBOS = _ipc_combos()
+_DESIGN_SUFFIXES = ("外壳", "面板", "壳体")
+_N_SUFFIX = len(V.INVENTION_SUFFIXES) + len(V.UTILITY_SUFFIXES) + len(_DESIGN_SUFFIXES)
+_TITLES = [
+    *(
+        (f"一种{o}{s}" if i < len(V.INVENTION_SUFFIXES) + len(V.UTILITY_SUFFIXES) else f"{o}{s}")
+        for k in V.CLUSTERS
+        for o in V.TITLE_OBJECTS[k]
+        for i, s in enumerate(V.INVENTION_SUFFIXES + V.UTILITY_SUFFIXES + _DESIGN_SUFFIXES)
+    )
+]
 
 
 @dataclass
@@ -216,14 +244,14 @@ def make_patents(
     uni = pick(V.UNIVERSITIES, uni_idx, mask=~co_owned)
     uni_code = pick(UNIVERSITY_USCC, uni_idx, mask=~co_owned)
     outside = _outside_names(rng, n)
-    applicants = pc.if_else(pa.array(acquired), outside, concat(at_filing, uni, sep=";"))
+    applicants = pc.if_else(pa.array(acquired), outside, _with(at_filing, uni, co_owned))
     applicant_usccs = pc.if_else(
-        pa.array(acquired), pa.nulls(n, pa.string()), concat(uscc, uni_code, sep=";")
+        pa.array(acquired), pa.nulls(n, pa.string()), _with(uscc, uni_code, co_owned)
     )
     buyer = _outside_names(rng, n)
     tr_listed = (tr_out < NEVER) & (tr_out <= as_of) & (tr_out == valid_to)
     owners = pc.if_else(
-        pa.array(tr_listed), buyer, pc.if_else(pa.array(acquired), cur, concat(cur, uni, sep=";"))
+        pa.array(tr_listed), buyer, pc.if_else(pa.array(acquired), cur, _with(cur, uni, co_owned))
     )
 
     # Application numbers: serials unique per (year, type) inside this chunk's reserved range.
@@ -250,22 +278,21 @@ def make_patents(
     is_des = ptype == DES
     main = pick(ipc_flat, cl * 8 + ipc_idx, mask=is_des)
     extra_n = rng.choice(4, n, p=[0.35, 0.35, 0.2, 0.1])
-    extras = [
-        pick(ipc_flat, cl * 8 + (ipc_idx + 1 + j) % 8, mask=is_des | (extra_n <= j))
-        for j in range(3)
-    ]
-    ipc_all = concat(main, *extras, sep=";")
+    # Every (main group, number of extra groups) combination is spelt out once, then picked.
+    ipc_all = pick(_IPC_COMBOS, (cl * 8 + ipc_idx) * 4 + extra_n, mask=is_des)
 
     obj = rng.integers(0, 6, n)
-    obj_s = pick([o for k in V.CLUSTERS for o in V.TITLE_OBJECTS[k]], cl * 6 + obj)
-    suf_inv = pick(V.INVENTION_SUFFIXES, rng.integers(0, len(V.INVENTION_SUFFIXES), n))
-    suf_um = pick(V.UTILITY_SUFFIXES, rng.integers(0, len(V.UTILITY_SUFFIXES), n))
-    suf_des = pick(("外壳", "面板", "壳体"), rng.integers(0, 3, n))
-    title = pc.if_else(
-        pa.array(is_des),
-        concat(obj_s, suf_des),
-        concat(pa.scalar("一种"), obj_s, pc.if_else(pa.array(ptype == INV), suf_inv, suf_um)),
+    n_suf = len(V.INVENTION_SUFFIXES)
+    suffix = np.where(
+        ptype == INV,
+        rng.integers(0, n_suf, n),
+        np.where(
+            ptype == UM,
+            n_suf + rng.integers(0, len(V.UTILITY_SUFFIXES), n),
+            n_suf + len(V.UTILITY_SUFFIXES) + rng.integers(0, 3, n),
+        ),
     )
+    title = pick(_TITLES, (cl * 6 + obj) * _N_SUFFIX + suffix)
 
     claims = np.where(
         ptype == INV, 1 + rng.poisson(np.exp(1.95 + 0.15 * q)), 1 + rng.poisson(5.0, n)
@@ -357,13 +384,31 @@ def make_patents(
     return patents, evs, facts
 
 
+def _with(first: pa.Array, second: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``first;second`` where ``mask``, else ``first`` (joins only the few rows that need it)."""
+    idx = pa.array(np.flatnonzero(mask))
+    if len(idx) == 0:
+        return first
+    joined = concat(first.take(idx), second.take(idx), sep=";")
+    return pc.replace_with_mask(first, pa.array(mask), joined)
+
+
 def _name_on(firms: Firms, firm: np.ndarray) -> pa.Array:
     """The firm's current registry name (transfers and licences are recorded under it)."""
     return firms.name.take(pa.array(firm))
 
 
 def _outside_names(rng: np.random.Generator, n: int) -> pa.Array:
-    """Counterparties outside Henan's registry (buyers, licensees, former applicants)."""
+    """Counterparties outside Henan's registry (buyers, licensees, former applicants).
+
+    Drawn from a pool of 4,096 names: only a few % of patents ever need one, so composing
+    a fresh name per patent would be wasted work.
+    """
+    pool = _outside_pool(rng, 4096)
+    return pool.take(pa.array(rng.integers(0, len(pool), n)))
+
+
+def _outside_pool(rng: np.random.Generator, n: int) -> pa.Array:
     chars = list(V.TRADE_CHARS)
     words = [w for c in V.CLUSTERS for w in V.NAME_WORDS[c]]
     return concat(
@@ -381,12 +426,8 @@ def _inventors(rng: np.random.Generator, firm: np.ndarray, n: int) -> pa.Array:
     owner, _ = segment_index(k)
     pool = 3 + (firm % 9)
     j = rng.integers(0, 1 << 30, len(owner)) % pool[owner]
-    key = firm[owner] * 131 + j * 17
-    s = pick(list(_SURNAMES), key % len(_SURNAMES))
-    g1 = pick(list(_GIVEN), (key // 7) % len(_GIVEN))
-    two = (key // 11) % 3 == 0
-    g2 = pick(list(_GIVEN), (key // 13) % len(_GIVEN), mask=~two)
-    names = concat(s, g1, g2)
+    key = (firm[owner] * 131 + j * 17) % len(_PEOPLE)
+    names = _PEOPLE.take(pa.array(key))
     # Drop a repeated name inside one patent (two draws of the same pool member).
     dup = np.zeros(len(owner), dtype=bool)
     for lag in range(1, 5):

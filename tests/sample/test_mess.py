@@ -16,7 +16,7 @@ ENCODED = {
     "credit_records": "gbk",
     "patent_events": "gb18030",
     "nominations": "gb18030",
-    "patents": "utf-8-sig",
+    "patents": "gb18030",
     "loans": "utf-8-sig",
 }
 
