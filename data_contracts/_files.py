@@ -74,15 +74,16 @@ def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
         return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    # GBK first: it is what most Chinese exports are, and GB18030 is its superset, so a
+    # GBK decode that succeeds gives the same text with one pass fewer.
     try:
-        text = data.decode("gb18030")
+        return "gbk", data.decode("gbk")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return "gb18030", data.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise _undecodable(name, exc) from None
-    try:
-        data.decode("gbk")
-    except UnicodeDecodeError:
-        return "gb18030", text
-    return "gbk", text
 
 
 def _undecodable(name: str, exc: UnicodeDecodeError) -> DataError:
@@ -111,58 +112,52 @@ def _read_csv(path: Path) -> RawTable:
     encoding, text = detect_encoding(data, path.name)
     if encoding != "utf-8":
         data = text.encode("utf-8")
-    elif not text.strip():
-        data = b""
-    if not text.strip():
+    # Only whitespace (a BOM-only or blank file) means no header row. Checking the first
+    # kilobytes is enough: a header is short and a long file is not blank.
+    if not text[:4096].strip() and not text.strip():
         return RawTable(pa.table({}), _row_numbers(0), encoding)
     # The header is the first record; csv.reader stops there without reading the rest.
     header = next(csv.reader(io.StringIO(text)), [])
-    bad: list[tuple[int, str, int]] = []
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        # Pyarrow numbers rows from the header (= 1), skipping blank lines.
-        bad.append(((row.number or 0) - 1, row.text, row.actual_columns))
-        return "skip"
-
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=on_invalid
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
+        table, bad = _parse_csv(data, header, threads=True)
+        if any(number is None for number, _, _ in bad):
+            # Multi-threaded parsing cannot tell where a ragged line was: parse again on one
+            # thread (only files that have such lines pay for it).
+            table, bad = _parse_csv(data, header, threads=False)
     except pa.ArrowInvalid as exc:
         raise DataError(
             f"{path.name} cannot be parsed as CSV: {str(exc).splitlines()[0]}",
             f"check the quoting and the header line of {path.name}",
         ) from None
-    # Data row numbers skip the lines pyarrow set aside as invalid.
-    skipped = sorted(b[0] for b in bad)
-    rows = list(range(1, table.num_rows + 1))
-    if skipped:
-        rows = _renumber(table.num_rows, skipped)
-    return RawTable(table, pa.array(rows, pa.int64()), encoding, tuple(sorted(bad)))
+    # Pyarrow numbers rows from the header (= 1), skipping blank lines.
+    lines = tuple(sorted((number - 1, text, fields) for number, text, fields in bad))
+    # Data row numbers skip the lines set aside as invalid.
+    total = table.num_rows + len(lines)
+    rows = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), [b[0] for b in lines])
+    return RawTable(table, pa.array(rows), encoding, lines)
 
 
-def _renumber(n: int, skipped: list[int]) -> list[int]:
-    out: list[int] = []
-    row = 0
-    it = iter(skipped)
-    nxt = next(it, None)
-    while len(out) < n:
-        row += 1
-        if row == nxt:
-            nxt = next(it, None)
-            continue
-        out.append(row)
-    return out
+def _parse_csv(
+    data: bytes, header: list[str], *, threads: bool
+) -> tuple[pa.Table, list[tuple[int | None, str, int]]]:
+    bad: list[tuple[int | None, str, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(use_threads=threads, block_size=1 << 22),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in header},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+    return table, bad
 
 
 def _read_parquet(path: Path) -> RawTable:
