@@ -98,13 +98,16 @@ def _check_int(name: str, value: object, low: int, high: int) -> None:
         )
 
 
-def _check_float(name: str, value: object, low: float, high: float, *, closed: bool) -> None:
+def _check_float(name: str, value: object, low: float, high: float, *, closed: str) -> None:
+    """``closed`` is the interval's shape: ``"()"``, ``"[]"`` or ``"(]"``."""
     ok = isinstance(value, int | float | np.floating) and not isinstance(value, bool)
     if ok:
         v = float(value)
-        ok = math.isfinite(v) and (low <= v <= high if closed else low < v < high)
+        above = v >= low if closed[0] == "[" else v > low
+        below = v <= high if closed[1] == "]" else v < high
+        ok = math.isfinite(v) and above and below
     if not ok:
-        rng = f"[{low}, {high}]" if closed else f"({low}, {high})"
+        rng = f"{closed[0]}{low}, {high}{closed[1]}"
         raise ConfigError(
             f"The {name!r} parameter of LearnedModel must be a float in the range {rng}. "
             f"Got {value!r} instead.",
@@ -173,6 +176,10 @@ class LearnedModel:
     num_leaves : int, default 8
     min_child_samples : int, default 20
     reg_lambda : float, default 1.0
+    subsample : float, default 1.0
+        Share of rows each tree sees (``bagging_fraction``; 1 = no bagging).
+    colsample_bytree : float, default 1.0
+        Share of features each tree may use (``feature_fraction``).
     early_stopping_rounds : int, default 100
     validation_fraction : float, default 0.25
         Share of the newest rows held out when ``time`` is given.
@@ -220,6 +227,8 @@ class LearnedModel:
         num_leaves: int = 8,
         min_child_samples: int = 20,
         reg_lambda: float = 1.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
         early_stopping_rounds: int = 100,
         validation_fraction: float = 0.25,
         n_folds: int = 5,
@@ -238,6 +247,8 @@ class LearnedModel:
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
         self.n_folds = n_folds
@@ -254,12 +265,14 @@ class LearnedModel:
         _check_choice("structure", self.structure, STRUCTURES)
         _check_choice("calibration", self.calibration, METHODS)
         _check_int("n_estimators", self.n_estimators, 1, 100_000)
-        _check_float("learning_rate", self.learning_rate, 0.0, 1.0, closed=False)
+        _check_float("learning_rate", self.learning_rate, 0.0, 1.0, closed="()")
         _check_int("num_leaves", self.num_leaves, 2, 131_072)
         _check_int("min_child_samples", self.min_child_samples, 1, 1_000_000)
-        _check_float("reg_lambda", self.reg_lambda, 0.0, 1e6, closed=True)
+        _check_float("reg_lambda", self.reg_lambda, 0.0, 1e6, closed="[]")
+        _check_float("subsample", self.subsample, 0.0, 1.0, closed="(]")
+        _check_float("colsample_bytree", self.colsample_bytree, 0.0, 1.0, closed="(]")
         _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, 100_000)
-        _check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, closed=False)
+        _check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, closed="()")
         _check_int("n_folds", self.n_folds, 2, 50)
         _check_int("random_state", self.random_state, 0, 2**31 - 1)
         _check_int("num_threads", self.num_threads, 1, 256)
@@ -290,6 +303,11 @@ class LearnedModel:
             "num_leaves": int(self.num_leaves),
             "min_data_in_leaf": int(self.min_child_samples),
             "lambda_l2": float(self.reg_lambda),
+            # Row/feature subsampling (stochastic boosting) lowers variance on the small
+            # ledgers of a young programme; seeded, so still reproducible.
+            "bagging_fraction": float(self.subsample),
+            "bagging_freq": 1 if self.subsample < 1.0 else 0,
+            "feature_fraction": float(self.colsample_bytree),
             # The booster models default, so a safer-when-higher feature must lower it.
             "monotone_constraints": [-s for s in signs],
             "monotone_constraints_method": "intermediate",
