@@ -105,6 +105,8 @@ def parse_column(
         values = clean_text(raw)
     elif kind == "list":
         values = clean_list(raw)
+    elif kind == "app_no_list":
+        values = _app_no_list(spec, raw, warn)
     elif kind == "code_list":
         values = clean_list(raw, code=True)
     elif kind == "ipc_list":
@@ -131,6 +133,35 @@ def parse_column(
         missing &= ~issues.column_mask(spec.name)
         issues.add(missing, spec.name, "required_missing", f"{spec.name} is required but empty")
     return values.cast(ARROW_TYPE[spec.dtype]) if values.type != ARROW_TYPE[spec.dtype] else values
+
+
+def _app_no_list(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.ChunkedArray:
+    """Lists of application numbers, each normalised to ``CNYYYYTNNNNNNN.C``.
+
+    An invalid item is dropped with a warning rather than rejecting the row: a loan report
+    is worth keeping (it carries the outcome) even when one pledged number is mistyped.
+    """
+    cells = clean_list(raw, code=True)
+    combined = cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
+    lists = pc.split_pattern(combined, ";")
+    flat = pc.list_flatten(lists)
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    verdict, canonical = _idvec.app_no_verdicts(flat)
+    ok = verdict == _idvec.OK
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        items = flat.take(pa.array(bad)).to_pylist()
+        warn.add_positions(
+            parent[bad],
+            spec.name,
+            "pledged_app_no_invalid",
+            [f"{check_app_no(v).message}; item dropped" for v in items],
+        )
+    counts = np.bincount(parent[ok], minlength=len(combined))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    kept = pa.ListArray.from_arrays(pa.array(offsets), canonical.filter(pa.array(ok)))
+    joined = pc.binary_join(kept, pa.scalar(";", kept.type.value_type))
+    return pa.chunked_array([pc.if_else(pc.equal(pc.binary_length(joined), 0), None, joined)])
 
 
 def _np_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:

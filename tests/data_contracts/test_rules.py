@@ -325,7 +325,7 @@ def test_loans_rules(write, tmp_path) -> None:
         "报告日期": "2024-03-31",
         "五级分类": "正常",
         "逾期天数": "0",
-        "质押专利申请号": f"{make_app_no(2017, 1, 117081)}；{make_app_no(2018, 1, 1)}",
+        "质押专利申请号": f"2017101170817；{make_app_no(2018, 1, 1)}",
         "是否首贷": "是",
     }
     rows = [
@@ -338,5 +338,27 @@ def test_loans_rules(write, tmp_path) -> None:
     out = bundle.tables["loans"]
     assert list(out["classification"]) == ["normal", "special_mention"]
     assert out["first_loan"].tolist() == [True, True]
-    assert out["pledged_app_nos"][0].count(";") == 1
+    assert out["pledged_app_nos"][0] == f"CN201710117081.7;{make_app_no(2018, 1, 1)}"
     assert set(bundle.rejects["rule"]) == {"maturity_before_disbursement", "negative_amount"}
+
+
+def test_invalid_pledged_number_is_dropped_with_a_warning(write, tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "loan_id": ["L1"],
+            "uscc": ["914403001922038216"],
+            "bank": ["中国银行"],
+            "disbursed_on": ["2024-01-10"],
+            "maturity": ["2025-01-09"],
+            "amount": ["500"],
+            "report_date": ["2024-03-31"],
+            "classification": ["正常"],
+            "pledged_app_nos": ["CN201710117081.8; CN201710117081.7"],
+        }
+    )
+    bundle = _read(write, "loans", frame, tmp_path)
+    assert list(bundle.tables["loans"]["pledged_app_nos"]) == ["CN201710117081.7"]
+    assert list(bundle.warnings["message"]) == [
+        "application number CN201710117081.8: check character '8' is wrong (expected '7'); "
+        "item dropped"
+    ]
