@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -202,3 +203,27 @@ def test_parquet_dictionary_and_large_strings(tmp_path, patents) -> None:
     ]
     assert bundle.files["patents"].format == "parquet"
     assert len(bundle.files["patents"].sha256) == 64
+
+
+def test_xlsx_blank_rows_keep_sheet_row_numbers(tmp_path, patents) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["申请号", "申请日", "专利类型", "申请人"])
+    ws.append([patents["app_no"][0], "2015-03-01", "发明", "甲"])
+    ws.append([None, None, None, None])  # a blank spreadsheet row is not a record
+    ws.append([patents["app_no"][1], "2016-03-02", "发明", "甲"])  # wrong type for digit 2
+    wb.save(folder / "patents.xlsx")
+    bundle = read_table(folder / "patents.xlsx", "patents", today=TODAY)
+    assert bundle.stats["patents"].rows == 2
+    assert list(bundle.rejects["source_row"]) == [3]
+    assert list(bundle.rejects["rule"]) == ["patent_type_mismatch"]
+
+
+@pytest.mark.parametrize("text", ["2017", "9999", "100000", "0"])
+def test_small_numbers_are_not_excel_dates(write, patents, tmp_path, text) -> None:
+    frame = patents.copy()
+    frame.loc[0, "app_date"] = text
+    bundle = read_table(write("patents", frame, folder=tmp_path), "patents", today=TODAY)
+    assert list(bundle.rejects["rule"]) == ["date_unparseable"]
