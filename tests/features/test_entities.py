@@ -1,0 +1,141 @@
+"""Entity resolution: codes first, normalised names and 曾用名, fuzzy only when unambiguous."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data_contracts.errors import DataError
+from features import resolve_entities
+from features._names import name_keys
+
+LONG = "河南中原智能装备制造研究院有限公司"
+
+
+@pytest.fixture
+def reg(mk):
+    ent = [
+        mk.firm(1, "郑州甲科技有限公司", former_names="郑州老甲有限公司;郑州更老甲有限公司"),
+        mk.firm(2, "郑州乙（河南）电子有限责任公司"),
+        mk.firm(3, "郑州华科电子有限公司"),
+        mk.firm(4, "郑州华科电子股份有限公司"),
+        mk.firm(5, LONG),
+        mk.firm(6, "河南中原智能装备制造研究所有限公司"),
+    ]
+    return ent
+
+
+def _links(mk, reg, applicants, codes=None, **kw):
+    pats = [
+        mk.patent(2020, 1, i + 1, app_date=pd.Timestamp("2020-01-01"), applicants=a,
+                  applicant_usccs=(codes[i] if codes else None))
+        for i, a in enumerate(applicants)
+    ]  # fmt: skip
+    return resolve_entities(mk.tables(reg, pats), **kw)
+
+
+def _applicant_links(links):
+    pl = links.patent_links
+    return pl[pl["role"] == "applicant"]
+
+
+def test_name_keys_normalise_width_brackets_spaces_and_company_form():
+    keys = name_keys(
+        pd.Series(
+            ["郑州乙（河南）电子有限责任公司", " 郑州乙(河南)电子 有限公司", "ＡＢＣ股份有限公司"]
+        )
+    )
+    assert keys[0] == keys[1]
+    assert keys[2].as_py() == "abc有限公司"
+
+
+def test_former_name_and_full_width_brackets_link(mk, reg):
+    links = _links(mk, reg, ["郑州更老甲有限公司", "郑州乙(河南)电子有限公司"])
+    got = _applicant_links(links)
+    assert got["uscc"].tolist() == [mk.uscc(1), mk.uscc(2)]
+    assert got["method"].tolist() == ["former_name", "name"]
+
+
+def test_near_identical_registry_names_are_ambiguous_not_merged(mk, reg):
+    links = _links(mk, reg, ["郑州华科电子有限公司"])
+    assert _applicant_links(links).empty
+    rep = links.match_report["sources"]["patent_applicants"]["by_method"]
+    assert rep["ambiguous"] == 1
+    ex = links.match_examples
+    row = ex[(ex["source"] == "patent_applicants") & (ex["method"] == "ambiguous")].iloc[0]
+    assert row["name"] == "郑州华科电子有限公司"
+    assert mk.uscc(3) in row["candidates"] and mk.uscc(4) in row["candidates"]
+
+
+def test_code_beats_an_ambiguous_name(mk, reg):
+    links = _links(mk, reg, ["郑州华科电子有限公司"], codes=[mk.uscc(4)])
+    got = _applicant_links(links)
+    assert got["uscc"].tolist() == [mk.uscc(4)]
+    assert got["method"].tolist() == ["uscc"]
+
+
+def test_fuzzy_links_one_candidate_above_threshold(mk, reg):
+    links = _links(mk, reg, ["河南省中原智能装备制造研究院有限公司"])
+    got = _applicant_links(links)
+    assert got["uscc"].tolist() == [mk.uscc(5)]
+    assert got["method"].tolist() == ["fuzzy"]
+    assert got["score"].iloc[0] >= 95
+
+
+def test_fuzzy_with_two_candidates_above_threshold_is_ambiguous(mk, reg):
+    links = _links(mk, reg, ["河南省中原智能装备制造研究院有限公司"], fuzzy_threshold=90)
+    assert _applicant_links(links).empty
+    ex = links.match_examples
+    cands = ex[ex["method"] == "ambiguous"]["candidates"].iloc[0]
+    assert cands.startswith(mk.uscc(5)) and mk.uscc(6) in cands
+
+
+def test_fuzzy_can_be_disabled_and_short_names_never_fuzz(mk, reg):
+    off = _links(
+        mk, reg, ["河南省中原智能装备制造研究院有限公司", "郑州甲科"], fuzzy_threshold=None
+    )
+    assert _applicant_links(off).empty
+    assert off.match_report["sources"]["patent_applicants"]["by_method"]["unmatched"] == 2
+
+
+def test_co_owned_patent_links_every_matched_owner(mk, reg):
+    links = _links(mk, reg, ["郑州甲科技有限公司;郑州乙（河南）电子有限责任公司;张三"])
+    owners = links.patent_links[links.patent_links["role"] == "owner"]
+    assert sorted(owners["uscc"]) == sorted([mk.uscc(1), mk.uscc(2)])
+    assert (owners["n_owners"] == 3).all()
+    ex = links.match_examples
+    assert "张三" in ex[ex["method"] == "unmatched"]["name"].tolist()
+
+
+def test_report_counts_every_mention(mk, reg):
+    links = _links(mk, reg, ["郑州甲科技有限公司;张三", "郑州华科电子有限公司", "李四"])
+    rep = links.match_report["sources"]["patent_applicants"]
+    assert rep["mentions"] == 4
+    assert rep["by_method"] == {"uscc": 0, "name": 1, "former_name": 0, "fuzzy": 0,
+                                "ambiguous": 1, "unmatched": 2}  # fmt: skip
+
+
+def test_credit_record_with_unknown_code_falls_back_to_name(mk, reg):
+    cr = [
+        {"uscc": "91350100M000100Y43", "name": "郑州甲科技有限公司", "record_type": "tax_rating",
+         "start_date": pd.Timestamp("2024-01-01"), "value": "A"},
+        {"uscc": None, "name": "不存在的公司有限公司", "record_type": "tax_rating",
+         "start_date": pd.Timestamp("2024-01-01"), "value": "B"},
+    ]  # fmt: skip
+    links = resolve_entities(mk.tables(reg, [], cr=cr))
+    assert links.credit_records["uscc"].tolist()[0] == mk.uscc(1)
+    assert pd.isna(links.credit_records["uscc"].tolist()[1])
+    assert links.credit_records["match_method"].tolist() == ["name", "unmatched"]
+
+
+@pytest.mark.parametrize("bad", [30, 101, "high"])
+def test_bad_fuzzy_threshold_is_refused(mk, reg, bad):
+    with pytest.raises(DataError, match="'fuzzy_threshold' parameter of resolve_entities"):
+        resolve_entities(mk.tables(reg, []), fuzzy_threshold=bad)
+
+
+def test_missing_required_table_is_named(mk, reg):
+    data = mk.tables(reg, [])
+    del data["patents"]
+    with pytest.raises(DataError, match="required table 'patents' is missing"):
+        resolve_entities(data)
