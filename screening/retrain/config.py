@@ -14,10 +14,16 @@ from data_contracts.errors import ConfigError
 
 @dataclass(frozen=True)
 class LabelConfig:
-    """Bad definition: a report within ``horizon_months`` that is NPL or ``dpd > bad_dpd``."""
+    """Bad definition: a report within ``horizon_months`` that is NPL or ``dpd > bad_dpd``.
+
+    ``complete_horizon_only``: train only on loans whose horizon has fully elapsed. A young
+    loan that already went bad *is* bad, but its young good peers are not labelled yet, so
+    keeping it would over-represent defaults in the newest (out-of-time) loans.
+    """
 
     horizon_months: int = 12
     bad_dpd: int = 90
+    complete_horizon_only: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ def _section(cls, raw: Any, name: str):
         default = getattr(cls(), key)
         kind = type(default)
         ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
-        if isinstance(value, bool) or not ok:
+        if (isinstance(value, bool) and kind is not bool) or not ok:
             raise ConfigError(
                 f"retrain config: {name}.{key} must be a {kind.__name__}, got {value!r}",
                 "fix screening/config/retrain.toml",

@@ -64,7 +64,7 @@ def label_loans(
     -------
     DataFrame
         ``loan_id, uscc, bank, disbursed_on, maturity, amount, first_loan, horizon_end,
-        outcome (bad/good/unlabelled/None), first_bad_on, status``, sorted by
+        first_bad_on, outcome (bad/good/unlabelled/None), status, horizon_complete``, sorted by
         ``disbursed_on, loan_id``. ``status`` is one of :data:`STATUSES`.
     """
     config = config or LabelConfig()
@@ -101,6 +101,7 @@ def label_loans(
         unknown = ~out["uscc"].isin(pd.Series(known_usccs).dropna().unique())
         status = status.mask(unknown & disbursed, "unknown_firm")
     out["status"] = status.fillna("not_disbursed").astype("str")
+    out["horizon_complete"] = matured.to_numpy()
     out = out.reset_index().sort_values(["disbursed_on", "loan_id"], kind="stable")
     return out.reset_index(drop=True)
 
@@ -119,12 +120,15 @@ class LabelReport:
         Up to 5 ``(loan_id, uscc)`` of loans whose firm is not an accepted enterprise.
     labels : DataFrame
         The per-loan table of :func:`label_loans`.
+    young_bad_excluded : int
+        Bad loans younger than the horizon left out of training (``complete_horizon_only``).
     """
 
     as_of: pd.Timestamp
     counts: dict[str, int]
     unknown_firm_examples: list[tuple[str, str]]
     labels: pd.DataFrame = field(repr=False)
+    young_bad_excluded: int = 0
 
     @property
     def loans(self) -> int:
@@ -143,6 +147,7 @@ class LabelReport:
             "counts": dict(self.counts),
             "bad_rate": None if np.isnan(self.bad_rate) else round(self.bad_rate, 6),
             "unknown_firm_examples": [list(e) for e in self.unknown_firm_examples],
+            "young_bad_excluded": int(self.young_bad_excluded),
         }
 
     def lines(self) -> list[str]:
@@ -154,18 +159,35 @@ class LabelReport:
             f"disbursed after as-of 晚于基准日 {c['not_disbursed']}, "
             f"unknown firm 企业不在名录 {c['unknown_firm']}",
         ]
+        if self.young_bad_excluded:
+            out.append(
+                f"{self.young_bad_excluded} bad loans younger than the horizon are left out of "
+                "training (their good peers are not labelled yet) 未满观察期的不良贷款不入训练"
+            )
         if self.unknown_firm_examples:
             ex = ", ".join(f"{lid} ({u})" for lid, u in self.unknown_firm_examples)
             out.append(f"loans whose USCC is not an accepted enterprise, e.g. {ex}")
         return out
 
 
-def summarise_labels(labels: pd.DataFrame, as_of: pd.Timestamp) -> LabelReport:
+def training_mask(labels: pd.DataFrame, config: LabelConfig | None = None) -> pd.Series:
+    """Loans that become training rows: labelled, and (by default) with a complete horizon."""
+    config = config or LabelConfig()
+    mask = labels["status"].isin(["bad", "good"])
+    if config.complete_horizon_only:
+        mask &= labels["horizon_complete"].astype(bool)
+    return mask
+
+
+def summarise_labels(
+    labels: pd.DataFrame, as_of: pd.Timestamp, config: LabelConfig | None = None
+) -> LabelReport:
     """Count statuses and pick unknown-firm examples from a :func:`label_loans` table."""
     counts = {s: int((labels["status"] == s).sum()) for s in STATUSES}
     unknown = labels.loc[labels["status"] == "unknown_firm", ["loan_id", "uscc"]].head(5)
     examples = [(str(a), str(b)) for a, b in unknown.itertuples(index=False)]
-    return LabelReport(pd.Timestamp(as_of), counts, examples, labels)
+    young_bad = int(((labels["status"] == "bad") & ~training_mask(labels, config)).sum())
+    return LabelReport(pd.Timestamp(as_of), counts, examples, labels, young_bad)
 
 
 @dataclass(frozen=True)
@@ -263,8 +285,8 @@ def build_training_set(
         known_usccs=tables["enterprises"]["uscc"],
         config=config,
     )
-    report = summarise_labels(labels, pd.Timestamp(as_of))
-    rows = labels[labels["status"].isin(["bad", "good"])].reset_index(drop=True)
+    report = summarise_labels(labels, pd.Timestamp(as_of), config)
+    rows = labels[training_mask(labels, config)].reset_index(drop=True)
     pairs = (
         rows[["uscc", "disbursed_on"]]
         .rename(columns={"disbursed_on": "as_of"})

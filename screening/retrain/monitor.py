@@ -90,7 +90,8 @@ def _realised(model, bundle, as_of, cut, builder, config) -> tuple[pd.DataFrame,
         known_usccs=bundle.tables["enterprises"]["uscc"],
         config=config.labels,
     )
-    matured = labels[labels["status"].isin(["bad", "good"])]
+    # Matured = the whole horizon observed; a young loan's outcome is not final yet.
+    matured = labels[labels["status"].isin(["bad", "good"]) & labels["horizon_complete"]]
     out_of_sample = matured[matured["disbursed_on"] >= cut]
     sample = out_of_sample if len(out_of_sample) else matured
     info = {

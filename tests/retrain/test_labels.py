@@ -140,3 +140,23 @@ def test_feature_builder_that_loses_rows_is_an_error(bundle_and_builder):
         build_training_set(
             bundle, as_of="2025-06-30", feature_builder=lambda p, b: p.iloc[:3].assign(x=1.0)
         )
+
+
+def test_young_bad_loans_are_bad_but_not_trained_on_by_default(bundle_and_builder):
+    bundle, builder = bundle_and_builder
+    as_of = "2024-06-30"
+    ts = build_training_set(bundle, as_of=as_of, feature_builder=builder)
+    labels = ts.report.labels
+    young_bad = (labels["status"] == "bad") & ~labels["horizon_complete"]
+    assert young_bad.sum() > 0
+    assert ts.report.young_bad_excluded == int(young_bad.sum())
+    assert not set(labels.loc[young_bad, "loan_id"]) & set(ts.loan_ids)
+    assert len(ts) == ts.report.counts["bad"] + ts.report.counts["good"] - int(young_bad.sum())
+    assert "younger than the horizon are left out" in " ".join(ts.report.lines())
+    everything = build_training_set(
+        bundle,
+        as_of=as_of,
+        feature_builder=builder,
+        config=LabelConfig(complete_horizon_only=False),
+    )
+    assert len(everything) == len(ts) + int(young_bad.sum())
