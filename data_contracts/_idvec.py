@@ -142,50 +142,28 @@ def _check_chars(digits: np.ndarray) -> np.ndarray:
     return np.where(c == 10, ord("X"), 48 + c).astype(np.uint8)
 
 
-def _canonical_app_no_verdicts(
-    arr: pa.Array, missing: np.ndarray
-) -> tuple[np.ndarray, pa.Array] | None:
-    """Fast path when every value already reads ``CNYYYYTNNNNNNN.C`` (clean exports).
-
-    Returns None when any value has another shape; the general (regex) path handles those.
-    """
-    lengths = pc.binary_length(arr)
-    bounds = pc.min_max(lengths)
-    if bounds["min"].as_py() != 16 or bounds["max"].as_py() != 16:
-        return None
-    m = _fill_fixed(arr, ~missing, 16)
+def _canonical_shape(arr: pa.Array, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows already reading ``CNYYYYTNNNNNNN.C`` (the clean-export case) and their bytes."""
+    lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
+    fixed = ~missing & (lengths == 16)
+    m = _fill_fixed(arr, fixed, 16)
     body = m[:, 2:14]
     shape = (
-        (m[:, 0] == ord("C"))
+        fixed
+        & (m[:, 0] == ord("C"))
         & (m[:, 1] == ord("N"))
         & ((body >= 48) & (body <= 57)).all(axis=1)
         & (m[:, 14] == ord("."))
         & (((m[:, 15] >= 48) & (m[:, 15] <= 57)) | (m[:, 15] == ord("X")))
     )
-    if not shape[~missing].all():
-        return None
-    expected = _check_chars(body - 48)
-    verdict = np.zeros(len(arr), dtype=np.int8)
-    verdict[~np.isin(body[:, 4], np.frombuffer(b"12389", dtype=np.uint8))] = TYPE_DIGIT
-    verdict[m[:, 15] != expected] = CHECK
-    verdict[missing] = MISSING
-    return verdict, pc.if_else(pa.array(verdict == OK), arr, None)
+    return shape, m
 
 
-def app_no_verdicts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Verdict code and canonical ``CNYYYYTNNNNNNN.C`` per normalised application number.
-
-    The canonical value is null where the verdict is not OK.
-    """
-    arr = _combined(texts)
+def _regex_verdicts(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """The general path: any accepted spelling, parsed with a regular expression."""
     n = len(arr)
     verdict = np.zeros(n, dtype=np.int8)
-    if n == 0:
-        return verdict, pa.array([], pa.string())
     missing = arr.is_null().to_numpy(zero_copy_only=False)
-    fast = _canonical_app_no_verdicts(arr, missing)
-    if fast is not None:
-        return fast
     parts = pc.extract_regex(arr, r"^(?:CN|ZL)?(?P<body>\d{12})\.?(?P<check>[0-9X])?$")
     matched = parts.is_valid().to_numpy(zero_copy_only=False)
     body = pc.struct_field(parts, "body")
@@ -201,7 +179,6 @@ def app_no_verdicts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.A
     verdict[check_bad] = CHECK
     verdict[~matched] = FORMAT
     verdict[missing] = MISSING
-    ok = verdict == OK
     ls = pa.large_string()
     canonical = pc.binary_join_element_wise(
         pa.scalar("CN", ls),
@@ -210,5 +187,33 @@ def app_no_verdicts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.A
         expected_str.cast(ls),
         pa.scalar("", ls),
     )
-    canonical = pc.if_else(pa.array(ok), canonical, None)
+    return verdict, pc.if_else(pa.array(verdict == OK), canonical, None)
+
+
+def app_no_verdicts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Verdict code and canonical ``CNYYYYTNNNNNNN.C`` per normalised application number.
+
+    The canonical value is null where the verdict is not OK. Values already in canonical
+    shape are checked straight from their bytes; only the others pay for the regex.
+    """
+    arr = _combined(texts).cast(pa.large_string())
+    n = len(arr)
+    verdict = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return verdict, pa.array([], pa.large_string())
+    missing = arr.is_null().to_numpy(zero_copy_only=False)
+    shape, m = _canonical_shape(arr, missing)
+    body = m[:, 2:14]
+    expected = _check_chars(body - 48)
+    verdict[shape & ~np.isin(body[:, 4], np.frombuffer(b"12389", dtype=np.uint8))] = TYPE_DIGIT
+    verdict[shape & (m[:, 15] != expected)] = CHECK
+    verdict[missing] = MISSING
+    canonical = pc.if_else(pa.array(shape & (verdict == OK)), arr, None)
+    rest = np.flatnonzero(~shape & ~missing)
+    if rest.size:
+        sub_verdict, sub_canonical = _regex_verdicts(arr.take(pa.array(rest)))
+        verdict[rest] = sub_verdict
+        mask = np.zeros(n, dtype=bool)
+        mask[rest] = True
+        canonical = pc.replace_with_mask(canonical, pa.array(mask), sub_canonical.cast(arr.type))
     return verdict, canonical
