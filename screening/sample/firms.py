@@ -25,7 +25,7 @@ from screening.sample._arrow import NEVER, concat, dates, pick, uscc_array, year
 STATUS_ACTIVE, STATUS_REVOKED, STATUS_CANCELLED, STATUS_MOVED, STATUS_LIQUIDATING = range(5)
 STATUS_NAMES = ("active", "revoked", "cancelled", "moved", "liquidating")
 SIZE_NAMES = ("large", "medium", "small", "micro")
-RANDOM_EFFECT_SD = 0.25
+RANDOM_EFFECT_SD = 0.2
 
 
 @dataclass

@@ -23,16 +23,16 @@ x_rdi                 rd_expense ÷ revenue of the registry (0.04 when unknown),
 x_pledged             patents pledged at d under the loan's own pledge (PE01 registered
                       before disbursement) ÷ valid patents at d (0 at the run date unless
                       a ledger loan is outstanding)
-u                     a firm-level random effect ~ N(0, 0.25²) that no feature can see
+u                     a firm-level random effect ~ N(0, 0.2²) that no feature can see
 ====================  =====================================================================
 
-    logit(PD) = INTERCEPT
-                − 0.45·ln(1 + x_inv) − 0.12·ln(1 + x_um)
-                + 2.2·x_lapse + 0.85·min(x_neg, 3) + TAX[x_tax]
-                − 0.25·min(x_prog, 3) − 0.30·ln(1 + x_age)
-                − 5·x_rdi + 0.6·x_pledged + u
+    logit(PD) = −1.9
+                − 0.6·ln(1 + x_inv) − 0.15·ln(1 + x_um)
+                + 3.0·x_lapse + 1.1·min(x_neg, 3) + TAX[x_tax]
+                − 0.35·min(x_prog, 3) − 0.35·ln(1 + x_age)
+                − 6·x_rdi + 0.6·x_pledged + u
 
-with TAX = {A: −0.4, B: 0, M: +0.25, C: +0.9, D: +1.5, none yet: +0.25}.
+with TAX = {A: −0.6, B: 0, M: +0.3, C: +1.2, D: +2.0, none yet: +0.3} and u ~ N(0, 0.2²).
 """
 
 from __future__ import annotations
@@ -46,17 +46,17 @@ from screening.sample._pit import LatestValue, StepCounter
 
 INTERCEPT = -1.9
 COEF = {
-    "ln_inv": -0.45,
-    "ln_um": -0.12,
-    "lapse": 2.2,
-    "neg": 0.85,
-    "prog": -0.25,
-    "ln_age": -0.30,
-    "rdi": -5.0,
+    "ln_inv": -0.6,
+    "ln_um": -0.15,
+    "lapse": 3.0,
+    "neg": 1.1,
+    "prog": -0.35,
+    "ln_age": -0.35,
+    "rdi": -6.0,
     "pledged": 0.6,
 }
 # Tax grade index (A, B, M, C, D, none) → logit effect.
-TAX_EFFECT = np.array([-0.4, 0.0, 0.25, 0.9, 1.5, 0.25])
+TAX_EFFECT = np.array([-0.6, 0.0, 0.3, 1.2, 2.0, 0.3])
 
 
 @dataclass

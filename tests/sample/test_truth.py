@@ -159,3 +159,26 @@ def test_firm_truth_rows_are_the_formula_at_the_run_date(chunk):
     # Only firms with an outstanding ledger pledge may differ (the pledged share term).
     assert (c.firm_pd >= no_pledge - 1e-12).all()
     assert np.isclose(c.firm_pd, no_pledge).mean() > 0.5
+
+
+def test_documented_formula_matches_the_constants():
+    """The formula in the module docstring and docs/sample.md is the one the code uses."""
+    from pathlib import Path
+
+    import screening.sample.truth as T
+    from screening.sample.firms import RANDOM_EFFECT_SD
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sample.md").read_text(encoding="utf-8")
+
+    def spelled(v: float) -> tuple[str, ...]:
+        return (f"{v:g}", f"{v:.1f}")
+
+    for text in (T.__doc__, doc):
+        flat = text.replace("−", "-")
+        assert f"{T.INTERCEPT:g}" in flat
+        for name, value in T.COEF.items():
+            assert any(f"{x}·" in flat for x in spelled(abs(value))), name
+        for grade, value in zip("ABMCD", T.TAX_EFFECT, strict=False):
+            sign = "+" if value > 0 else ""
+            assert any(f"{grade}: {sign}{x}" in flat for x in spelled(value)), grade
+        assert f"N(0, {RANDOM_EFFECT_SD:g}²)" in flat
