@@ -289,16 +289,15 @@ def pandera_checks(
             rule = str(check)
             pos = np.unique(group["index"].to_numpy(dtype=np.int64))
             template = _PANDERA_MESSAGES.get(
-                rule,
-                "{column} {value!r} does not match the pattern "
-                + (contract.column(str(column)).pattern or ""),
+                rule, "{column} {value!r} does not match the pattern {pattern}"
             )
+            pattern = contract.column(str(column)).pattern
             issues.add_positions(
                 pos,
                 str(column),
                 rule,
                 [
-                    template.format(column=column, value=v, today=today)
+                    template.format(column=column, value=v, today=today, pattern=pattern)
                     for v in issues.raw_values(str(column), pos)
                 ],
             )

@@ -362,3 +362,34 @@ def test_invalid_pledged_number_is_dropped_with_a_warning(write, tmp_path) -> No
         "application number CN201710117081.8: check character '8' is wrong (expected '7'); "
         "item dropped"
     ]
+
+
+def test_region_code_format_is_a_pandera_check(write, enterprises, tmp_path) -> None:
+    frame = enterprises.copy()
+    frame.loc[2, "region_code"] = "4101"
+    bundle = _read(write, "enterprises", frame, tmp_path)
+    rej = _rejects(bundle, "region_code_format")
+    assert list(rej["source_row"]) == [3]
+    assert list(rej["message"]) == ["region_code '4101' does not match the pattern ^\\d{6}$"]
+
+
+def test_conflicts_keyed_by_name_when_uscc_is_missing(write, tmp_path) -> None:
+    frame = pd.DataFrame(
+        {
+            "企业名称": ["甲科技有限公司", "甲科技有限公司", "甲科技有限公司", "乙公司"],
+            "推荐单位": ["郑州市知识产权局"] * 4,
+            "推荐日期": ["2026-07-01", "2026-07-02", "2026-07-01", "2026-07-01"],
+        }
+    )
+    bundle = _read(write, "nominations", frame, tmp_path)
+    rej = _rejects(bundle, "duplicate_conflict")
+    assert list(rej["source_row"]) == [1, 2]
+    assert (
+        rej["message"]
+        .iloc[0]
+        .startswith(
+            "uscc (or name) + nominated_by 甲科技有限公司 + 郑州市知识产权局 appears on rows 1, 2"
+        )
+    )
+    stats = bundle.stats["nominations"]
+    assert (stats.accepted, stats.rejected, stats.duplicates) == (1, 2, 1)
