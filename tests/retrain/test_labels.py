@@ -160,3 +160,25 @@ def test_young_bad_loans_are_bad_but_not_trained_on_by_default(bundle_and_builde
         config=LabelConfig(complete_horizon_only=False),
     )
     assert len(everything) == len(ts) + int(young_bad.sum())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 700),
+    st.lists(st.tuples(st.integers(1, 400), _cls, st.integers(0, 200)), min_size=1, max_size=5),
+)
+def test_reports_dated_after_as_of_never_change_labels(as_of_day, later):
+    """Point-in-time: appending reports dated after as_of leaves every label unchanged."""
+    base = pd.Timestamp("2022-01-01")
+    rows = loan_rows("L1", A, base, [(base + pd.Timedelta(days=40), "normal", 0)])
+    rows += loan_rows(
+        "L2", A, base + pd.Timedelta(days=100), [(base + pd.Timedelta(days=190), "normal", 0)]
+    )
+    as_of = base + pd.Timedelta(days=as_of_day)
+    before = label_loans(make_loans(rows), as_of=as_of)
+    extra = []
+    for d, c, p in later:
+        for lid, disb in (("L1", base), ("L2", base + pd.Timedelta(days=100))):
+            extra += loan_rows(lid, A, disb, [(as_of + pd.Timedelta(days=d), c, p)])
+    after = label_loans(make_loans(rows + extra), as_of=as_of)
+    pd.testing.assert_frame_equal(before, after)

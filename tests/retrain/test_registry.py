@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from data_contracts.errors import ModelError
+from screening.commands.retrain_cmds import tracking_target
+from screening.retrain.registry import fetch_model_folder, load_registered_model, parse_model_ref
+from screening.retrain.tracking import resolve_tracking
+
+
+def test_parse_model_ref():
+    assert parse_model_ref("models:/ipw@champion").alias == "champion"
+    ref = parse_model_ref(" models:/ipw/12 ")
+    assert (ref.name, ref.version, str(ref)) == ("ipw", "12", "models:/ipw/12")
+
+
+@pytest.mark.parametrize(
+    "bad", ["ipw@champion", "models:/ipw", "models:/ipw/x1", "models:/@champion", ""]
+)
+def test_malformed_reference(bad):
+    with pytest.raises(ModelError, match="is not models:/NAME@alias or models:/NAME/VERSION"):
+        parse_model_ref(bad)
+
+
+def test_unknown_model_in_an_empty_store(tmp_path):
+    uri = resolve_tracking(tmp_path / "mlruns").uri
+    with pytest.raises(
+        ModelError, match=r"models:/nope@champion cannot be resolved in the MLflow registry"
+    ):
+        load_registered_model("models:/nope@champion", tracking_uri=uri)
+
+
+def test_folder_reference_must_exist(tmp_path):
+    with pytest.raises(ModelError, match="neither a model folder nor a models:/ reference"):
+        fetch_model_folder(str(tmp_path / "none"), tmp_path)
+    assert fetch_model_folder(str(tmp_path), tmp_path) == tmp_path
+
+
+def test_embedded_store_layout(tmp_path):
+    t = resolve_tracking(tmp_path / "store")
+    assert t.uri == f"sqlite:///{(tmp_path / 'store' / 'mlflow.db').resolve()}"
+    assert t.artifact_root == (tmp_path / "store" / "mlartifacts").resolve().as_uri()
+    assert resolve_tracking(Path("x"), "http://127.0.0.1:5000").artifact_root is None
+
+
+def test_cli_edge_reads_mlflow_tracking_uri_unless_a_dir_is_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking_target(None).uri == "http://127.0.0.1:5999"
+    assert tracking_target(tmp_path).embedded
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)
+    assert tracking_target(None).uri == f"sqlite:///{tmp_path.resolve() / 'mlruns' / 'mlflow.db'}"
