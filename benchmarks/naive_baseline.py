@@ -26,6 +26,7 @@ import pandas as pd
 
 from benchmarks.reference_duckdb import (
     INDICATORS,
+    MIN_CITATION_YEARS,
     SEI_IPC_SUBCLASSES,
     TERMINAL_FOR_GOOD,
     TERMINAL_RESTORABLE,
@@ -142,7 +143,7 @@ def _patent_status(p: Any, evs: list[tuple], d: _Dates) -> dict[str, object]:
     )
     t_pp, t_pd = last("PP01"), last("PD01")
     t_pe, t_pc = last("PE01"), last("PC01")
-    ipc_main = p.ipc_main if isinstance(p.ipc_main, str) else None
+    ipc_codes = _split(p.ipc_all if isinstance(p.ipc_all, str) else p.ipc_main)
     countries = _split(p.family_countries)
     pct = bool(p.pct) if pd.notna(p.pct) else False
     return {
@@ -159,7 +160,7 @@ def _patent_status(p: Any, evs: list[tuple], d: _Dates) -> dict[str, object]:
         "n_licence": codes.count("EE01"),
         "n_pc": codes.count("PC01"),
         "n_pe_old": sum(e[0] == "PE01" and e[1] <= d.one_year_ago for e in evs),
-        "sei": ipc_main is not None and ipc_main.strip()[:4] in SEI_IPC_SUBCLASSES,
+        "sei": any(c[:4] in SEI_IPC_SUBCLASSES for c in ipc_codes),
         "overseas": pct or any(c not in ("", "CN") for c in countries),
         "age_years": (as_of - app_date).days / _DAYS_PER_YEAR,
         "co_owned": len(str(p.owners).split(";")) > 1,
@@ -195,9 +196,15 @@ def _held_indicators(
         if isinstance(p.ipc_main, str):
             grp = p.ipc_main.split("/")[0].strip()
             groups[grp] = groups.get(grp, 0) + 1
-    published = [p for p, _ in rows if pd.notna(p.pub_date)]
-    pub_years = sum((as_of - p.pub_date).days / _DAYS_PER_YEAR for p in published)
-    cites = sum(p.forward_citations for p in published if pd.notna(p.forward_citations))
+    exposure = [
+        max(
+            (as_of - (p.pub_date if pd.notna(p.pub_date) else p.grant_date)).days / _DAYS_PER_YEAR,
+            MIN_CITATION_YEARS,
+        )
+        for p, _ in valid
+    ]
+    cites = sum(p.forward_citations for p, _ in valid if pd.notna(p.forward_citations))
+    inv_all = [s for _, s in rows if s["ptype"] == "invention"]
     acquired = 0
     for p, _ in valid:
         for code, when, to_party in events_of.get(p.app_no, []):
@@ -211,12 +218,15 @@ def _held_indicators(
         "valid_utility_model_count": len(util),
         "invention_share": _ratio(len(inv), len(inv) + len(util)),
         "ipc_subclass_breadth": len(all_subclasses),
-        "core_ipc_concentration": _ratio(max(groups.values()), n_valid) if groups else np.nan,
+        "core_ipc_concentration": _ratio(max(groups.values(), default=0), n_valid),
         "sei_invention_share": _ratio(sum(s["sei"] for _, s in inv), len(inv)),
         "self_filed_share": _ratio(sum(bool(p.self_filed) for p, _ in valid), n_valid),
         "avg_claims_per_invention": _mean([p.claims for p, _ in inv if pd.notna(p.claims)]),
         "avg_patent_scope": _mean(subclasses_per_patent),
-        "forward_citations_per_year": _ratio(cites, pub_years) if published else np.nan,
+        "forward_citations_per_year": _ratio(cites, sum(exposure)) if valid else np.nan,
+        "invention_grant_rate": _ratio(
+            sum(s["granted"] for s in inv_all), sum(s["granted"] or s["refused"] for s in inv_all)
+        ),
         "cited_patent_share": _ratio(
             sum(pd.notna(p.forward_citations) and p.forward_citations >= 1 for p, _ in valid),
             n_valid,
@@ -249,7 +259,7 @@ def _held_indicators(
 
 def _filed_indicators(g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Dates) -> pd.Series:
     """Filing indicators of one firm from the applications it filed (one ``apply`` call)."""
-    n_recent = pending = granted_inv = decided_inv = 0
+    n_recent = pending = 0
     years: set[int] = set()
     inventors: dict[str, set[str]] = {}
     for p in g.itertuples():
@@ -260,8 +270,6 @@ def _filed_indicators(g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Da
             years.add(p.app_date.year)
         if st["ptype"] == "invention":
             pending += not st["granted"] and not st["refused"]
-            granted_inv += st["granted"]
-            decided_inv += st["granted"] or st["refused"]
         if p.app_date > d.five_years_ago:
             for who in _split(p.inventors):
                 inventors.setdefault(who, set()).add(p.app_no)
@@ -271,7 +279,6 @@ def _filed_indicators(g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Da
             "recent3y_application_count": n_recent,
             "pending_invention_count": pending,
             "filing_continuity_years": len(years),
-            "invention_grant_rate": _ratio(granted_inv, decided_inv),
             "core_inventor_count": sum(len(apps) >= 2 for apps in inventors.values()),
         }
     )

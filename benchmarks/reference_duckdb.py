@@ -12,7 +12,7 @@ that both give the same numbers):
 * Firm links: a firm *holds* a patent when its registered name is one of the patent's
   ``owners`` (``owners`` defaults to ``applicants``); it *filed* a patent when its USCC is in
   ``applicant_usccs`` or its name is in ``applicants``. Indicators about portfolios
-  (1, 2, 7, 9-19, 21-28, 30-32) use holdings; indicators about filing (3-6, 8, 20) use filings;
+  (1, 2, 7-19, 21-28, 30-32) use holdings; indicators about filing (3-6, 20) use filings;
   29 uses the TR01 assignor name.
 * Terms run from ``app_date``: invention 20 years, utility model 10, design 10 (filed before
   2021-06-01) or 15. CF01/AV01 end a patent unless a later RR01 restores it; CX01 and IW01
@@ -30,6 +30,7 @@ import duckdb
 import pandas as pd
 
 from data_contracts.errors import DataError
+from features._sei import SEI_SUBCLASSES
 
 INDICATORS: tuple[str, ...] = (
     "valid_invention_count",
@@ -66,24 +67,11 @@ INDICATORS: tuple[str, ...] = (
     "currently_pledged_share",
 )
 
-# IPC subclasses counted as 战略性新兴产业 (strategic emerging industries) by this reference:
-# new-generation IT, new energy vehicles/batteries, biotech/pharma, new energy, high-end
-# equipment. A stand-in for the official concordance table, chosen once and shared with the
-# naive baseline so both compute the same thing.
-SEI_IPC_SUBCLASSES: tuple[str, ...] = (
-    "G06N",
-    "G06F",
-    "G06T",
-    "H04L",
-    "H04W",
-    "H01M",
-    "H01L",
-    "B60L",
-    "H02J",
-    "A61K",
-    "C12N",
-    "A61B",
-)
+# IPC subclasses counted as 战略性新兴产业 (strategic emerging industries): the features
+# layer's documented list, imported as data so both compute the same indicator 11.
+SEI_IPC_SUBCLASSES: tuple[str, ...] = tuple(SEI_SUBCLASSES)
+# Years of exposure a patent counts for at least, in indicator 15 (as the features layer).
+MIN_CITATION_YEARS = 0.5
 
 TERMINAL_FOR_GOOD = ("CX01", "IW01")
 TERMINAL_RESTORABLE = ("CF01", "AV01")
@@ -164,7 +152,9 @@ pstat AS (
         coalesce(e.refused, false) AS refused,
         (e.t_pp IS NOT NULL AND (e.t_pd IS NULL OR e.t_pd < e.t_pp)) AS preserved,
         (e.t_pe IS NOT NULL AND (e.t_pc IS NULL OR e.t_pc < e.t_pe)) AS pledged,
-        left(trim(p.ipc_main), 4) IN ({_sql_list(SEI_IPC_SUBCLASSES)}) AS sei,
+        len(list_filter(string_split(coalesce(p.ipc_all, p.ipc_main, ''), ';'),
+                        lambda x: left(trim(x), 4) IN ({_sql_list(SEI_IPC_SUBCLASSES)}))) > 0
+            AS sei,
         (p.pct OR len(list_filter(string_split(coalesce(p.family_countries, ''), ';'),
                                   lambda x: trim(x) NOT IN ('', 'CN'))) > 0) AS overseas,
         date_diff('day', p.app_date, $as_of) / 365.25 AS age_years,
@@ -228,10 +218,12 @@ held_agg AS (
         count(*) FILTER (WHERE valid) AS n_valid,
         count(*) FILTER (WHERE valid AND ptype = 'invention' AND sei) AS n_sei_inv,
         count(*) FILTER (WHERE valid AND self_filed) AS n_self_filed,
+        count(*) FILTER (WHERE ptype = 'invention' AND granted) AS n_inv_granted,
+        count(*) FILTER (WHERE ptype = 'invention' AND (granted OR refused)) AS n_inv_decided,
         avg(claims) FILTER (WHERE valid AND ptype = 'invention') AS avg_claims_per_invention,
-        sum(forward_citations) FILTER (WHERE pub_date IS NOT NULL) AS cites,
-        sum(date_diff('day', pub_date, $as_of) / 365.25) FILTER (WHERE pub_date IS NOT NULL)
-            AS pub_years,
+        sum(forward_citations) FILTER (WHERE valid) AS cites,
+        sum(greatest(date_diff('day', coalesce(pub_date, grant_date), $as_of) / 365.25,
+                     {MIN_CITATION_YEARS})) FILTER (WHERE valid) AS pub_years,
         count(*) FILTER (WHERE valid AND forward_citations >= 1) AS n_cited,
         avg(family_size) FILTER (WHERE valid) AS avg_family_size,
         count(*) FILTER (WHERE valid AND ptype = 'invention' AND overseas)
@@ -266,10 +258,7 @@ filed_agg AS (
         count(*) FILTER (WHERE p.ptype = 'invention' AND NOT p.granted AND NOT p.refused)
             AS pending_invention_count,
         count(DISTINCT year(p.app_date)) FILTER (WHERE year(p.app_date) > year($as_of) - 5)
-            AS filing_continuity_years,
-        count(*) FILTER (WHERE p.ptype = 'invention' AND p.granted) AS n_inv_granted,
-        count(*) FILTER (WHERE p.ptype = 'invention' AND (p.granted OR p.refused))
-            AS n_inv_decided
+            AS filing_continuity_years
     FROM filed fl JOIN pstat p USING (app_no)
     GROUP BY fl.uscc
 ),
@@ -310,9 +299,9 @@ SELECT
     coalesce(a.filing_continuity_years, 0) AS filing_continuity_years,
     h.valid_invention_count
         / nullif(h.valid_invention_count + h.valid_utility_model_count, 0) AS invention_share,
-    a.n_inv_granted / nullif(a.n_inv_decided, 0) AS invention_grant_rate,
+    h.n_inv_granted / nullif(h.n_inv_decided, 0) AS invention_grant_rate,
     coalesce(i.ipc_subclass_breadth, 0) AS ipc_subclass_breadth,
-    c.top_group_n / nullif(h.n_valid, 0) AS core_ipc_concentration,
+    coalesce(c.top_group_n, 0) / nullif(h.n_valid, 0) AS core_ipc_concentration,
     h.n_sei_inv / nullif(h.valid_invention_count, 0) AS sei_invention_share,
     h.n_self_filed / nullif(h.n_valid, 0) AS self_filed_share,
     h.avg_claims_per_invention,
