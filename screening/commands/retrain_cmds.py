@@ -160,6 +160,30 @@ def train(
         _out.print(f"registered {outcome.run.ref}")
 
 
+def _print_calibration(outcome) -> None:
+    """Observed default rate vs mean PD per grade, each model graded by its own cut-offs."""
+    models = [("challenger", outcome.challenger), ("champion", outcome.champion)]
+    models = [(k, ev) for k, ev in models if ev is not None and len(ev.by_grade)]
+    if not models:
+        return
+    table = Table(title="分档校准 calibration by grade (loans / observed rate / mean PD)")
+    table.add_column("grade")
+    for key, _ in models:
+        table.add_column(key, justify="right")
+    grades = models[0][1].by_grade["grade"].tolist()
+    by = {k: ev.by_grade.set_index("grade") for k, ev in models}
+    for g in grades:
+        cells = []
+        for key, _ in models:
+            if g in by[key].index and by[key].loc[g, "n"] > 0:
+                r = by[key].loc[g]
+                cells.append(f"{int(r['n'])} / {r['observed_rate']:.1%} / {r['mean_pd']:.1%}")
+            else:
+                cells.append("")
+        table.add_row(g, *cells)
+    _out.print(table)
+
+
 def _print_decision(outcome) -> None:
     table = Table(
         title=f"{outcome.name}: version {outcome.version} vs champion "
@@ -182,6 +206,7 @@ def _print_decision(outcome) -> None:
             "[green]✓[/]" if r.ok else "[red]✗[/]",
         )
     _out.print(table)
+    _print_calibration(outcome)
     s = outcome.sample
     if s:
         _out.print(

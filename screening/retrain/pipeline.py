@@ -227,7 +227,15 @@ def run_promotion(
             "champion_model_id": cp_eval.model_id if cp_eval else "",
         },
         table=decision.table,
-        decision={**decision.to_dict(), "sample": info, "champion_before": before},
+        decision={
+            **decision.to_dict(),
+            "sample": info,
+            "champion_before": before,
+            "calibration_by_grade": {
+                "challenger": _records(ch_eval.by_grade),
+                "champion": _records(cp_eval.by_grade) if cp_eval is not None else None,
+            },
+        },
     )
     return PromotionOutcome(name, str(version), before, decision, ch_eval, cp_eval, run_id, info)
 
@@ -237,3 +245,7 @@ def _table_of(ev: ModelEvaluation) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["metric", "label_zh", "champion", "challenger", "change", "limit", "ok"]
     )
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return df.astype(object).where(df.notna(), None).to_dict("records")
