@@ -79,8 +79,9 @@ class StageMeter:
     ``end`` it records wall time, peak RSS and the rows the pipeline reports.
     """
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, on_start=None) -> None:
         self.console = console
+        self.on_start = on_start
         self.results: list[StageResult] = []
         self._open: tuple[str, float, RSSSampler, bool] | None = None
 
@@ -89,6 +90,8 @@ class StageMeter:
         if event == "start":
             if self.console is not None:
                 self.console.print(f"[dim]stage {label}…[/]")
+            if self.on_start is not None:
+                self.on_start(label)
             hwm_ok = reset_peak_rss()
             self._open = (label, time.perf_counter(), RSSSampler().start(), hwm_ok)
         elif event == "end" and self._open is not None:
@@ -110,6 +113,8 @@ def run_pipeline(
     *,
     scorer: Any,
     config: Any | None = None,
+    export: bool = True,
+    on_stage=None,
 ) -> PipelineContext:
     """Run ``screening run`` stage by stage with a :class:`StageMeter` on its progress hook.
 
@@ -132,6 +137,10 @@ def run_pipeline(
         The model to score with.
     config : RunConfig, optional
         Default: the shipped ``run.toml``.
+    export : bool
+        ``False`` leaves out the export stage (reported as not run).
+    on_stage : callable, optional
+        Called with each stage's name when it starts.
     """
     ctx = PipelineContext(scorer=scorer)
     try:
@@ -142,7 +151,7 @@ def run_pipeline(
         ctx.stages = [StageResult(n, None, f"unavailable: {exc}") for n in STAGES]
         return ctx
     config = config if config is not None else load_run_config()
-    meter = StageMeter(console)
+    meter = StageMeter(console, on_stage)
     timer = Timer(meter)
     as_of_ts = pd.Timestamp(as_of).normalize()
     out = Path(out_dir) / "run"
@@ -154,9 +163,10 @@ def run_pipeline(
         s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
         hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
         batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
-        with atomic_folder(out) as tmp, timer.stage("export") as box:
-            write_outputs(s, tmp, config=config, batch=batch, timer=timer)
-            box["rows"] = len(s.screened)
+        if export:
+            with atomic_folder(out) as tmp, timer.stage("export") as box:
+                write_outputs(s, tmp, config=config, batch=batch, timer=timer)
+                box["rows"] = len(s.screened)
     except Exception as exc:  # reported as a failed stage; the run exits non-zero
         traceback.print_exc()
         failure = f"failed: {type(exc).__name__}: {exc}"
@@ -170,7 +180,9 @@ def run_pipeline(
     if failure is not None and not missing:
         ctx.stages.append(StageResult("glue between stages", None, failure))
     for i, name in enumerate(missing):
-        if failure is None:
+        if name == "export" and not export and failure is None:
+            status = "unavailable: not run (--skip-export)"
+        elif failure is None:
             status = "unavailable: not reached"
         else:
             status = failure if i == 0 else "unavailable: an earlier stage failed"
@@ -256,7 +268,10 @@ def prepare_scorer(
     ``screening train`` does (labels → point-in-time features → fit), cached beside the data
     under a digest of the feature and model code, so a rerun does not retrain. Falls back to
     the expert scorecard when the folder has no usable ledger. ``expert``: the cold-start
-    scorecard. Training is not a stage of ``screening run`` and is reported for information.
+    scorecard. Any other value is the path of a model folder (``screening model fit`` /
+    ``screening train`` output), loaded as is: a national run can screen with a model
+    trained on a smaller sample of the same ledger. Training is not a stage of
+    ``screening run`` and is reported for information.
 
     Returns the scorer, the row, and the learned model's folder (``None`` for the expert
     scorecard), where :data:`benchmarks.quality.QUALITY_FILE` holds its oracle comparison.
@@ -264,7 +279,17 @@ def prepare_scorer(
     from models import ExpertScorecard, load_model
 
     if kind not in ("learned", "expert"):
-        raise ValueError(f"The 'model' option must be 'learned' or 'expert'. Got {kind!r} instead.")
+        folder = Path(kind)
+        if not (folder / "model_card.json").is_file():
+            raise ValueError(
+                "The 'model' option must be 'learned', 'expert' or a model folder. "
+                f"Got {kind!r} instead (no model_card.json there)."
+            )
+        return (
+            load_model(folder),
+            BenchRow("model", "learned model (given)", note=str(folder)),
+            folder,
+        )
     if kind == "expert":
         return ExpertScorecard(), BenchRow("model", "expert scorecard (cold start)"), None
     folder = Path(cache_dir) / f"model-{Path(data_dir).name}-{code_digest()}"

@@ -197,3 +197,51 @@ def run_measured_subprocess(
     # ru_maxrss is in KiB on Linux.
     method = "child" if after > before else "child (upper bound)"
     return Measurement(wall_s=wall, peak_rss_mb=after / 1024, method=method), proc
+
+
+class MemoryGuard:
+    """Stop a benchmark before it exhausts a shared machine's memory.
+
+    A daemon thread reads ``VmRSS`` every ``interval_s``; the first time it exceeds
+    ``limit_mb`` it calls ``on_exceed(rss_mb)`` once (which typically saves partial results
+    and ends the process). The kernel's OOM killer would otherwise pick a process at
+    random, possibly another user's, and leave no result behind.
+
+    Parameters
+    ----------
+    limit_mb : float
+        Resident-memory budget in MiB (> 0).
+    on_exceed : callable
+        Called from the guard thread with the resident size that crossed the budget.
+    interval_s : float, default 0.1
+    """
+
+    def __init__(self, limit_mb: float, on_exceed, interval_s: float = 0.1) -> None:
+        self.limit_mb = limit_mb
+        self.on_exceed = on_exceed
+        self.interval_s = interval_s
+
+    def start(self) -> MemoryGuard:
+        """Start watching; returns ``self``."""
+        if not (isinstance(self.limit_mb, int | float) and self.limit_mb > 0):
+            raise ValueError(
+                "The 'limit_mb' parameter of MemoryGuard must be a positive number. "
+                f"Got {self.limit_mb!r} instead."
+            )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="memory-guard", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            rss = current_rss_mb()
+            if rss > self.limit_mb:
+                self.on_exceed(rss)
+                return
+
+    def stop(self) -> None:
+        """Stop watching."""
+        if hasattr(self, "_stop"):
+            self._stop.set()
+            self._thread.join()

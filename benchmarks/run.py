@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 import sys
 import tempfile
 import traceback
@@ -47,7 +48,7 @@ from benchmarks.report import (
     render_table,
     write_json_atomic,
 )
-from benchmarks.rss import Measurement, measure
+from benchmarks.rss import Measurement, MemoryGuard, measure
 from data_contracts.errors import IPWhitelistError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,7 +298,8 @@ def main(
     cache_dir: Annotated[Path, typer.Option(help="Where generated data is cached.")] = CACHE_DIR,
     generator: Annotated[str, typer.Option(help="auto | screening | synth")] = "auto",
     model: Annotated[
-        str, typer.Option(help="learned (trained on the sample ledger) | expert")
+        str,
+        typer.Option(help="learned (trained on the sample ledger) | expert | a model folder"),
     ] = "learned",
     skip_naive: Annotated[
         bool, typer.Option("--skip-naive", help="Leave out the naive baseline.")
@@ -306,6 +308,12 @@ def main(
         bool, typer.Option("--skip-quality", help="Leave out model quality.")
     ] = False,
     quality_folds: Annotated[int, typer.Option(help="CV folds on the shared data sets.")] = 3,
+    skip_export: Annotated[
+        bool, typer.Option("--skip-export", help="Leave out the export stage (reported).")
+    ] = False,
+    max_rss_gb: Annotated[
+        float, typer.Option(help="Stop (saving partial results) above this resident size.")
+    ] = 16.0,
     save: Annotated[bool, typer.Option(help="Write the JSON result.")] = True,
 ) -> None:
     """Generate data, run and time every stage, compare with the yardsticks, print and save."""
@@ -323,6 +331,8 @@ def main(
             skip_naive=skip_naive,
             skip_quality=skip_quality,
             quality_folds=quality_folds,
+            skip_export=skip_export,
+            max_rss_gb=max_rss_gb,
             save=save,
         )
     except IPWhitelistError as exc:
@@ -354,6 +364,8 @@ def run_benchmark(
     skip_naive: bool = False,
     skip_quality: bool = False,
     quality_folds: int = 3,
+    skip_export: bool = False,
+    max_rss_gb: float = 16.0,
     save: bool = True,
 ) -> tuple[dict[str, object], bool]:
     """Run the whole benchmark; return the JSON payload and whether any stage failed."""
@@ -367,11 +379,26 @@ def run_benchmark(
     console.print(
         f"data: {data.path} ({data.generator}{', cached' if data.cached else ''}); as_of {as_of}"
     )
-    rows: list[BenchRow] = [_data_row(data)]
-    failures: list[str] = []
+    state = _RunState(
+        started=started,
+        size=size,
+        seed=seed,
+        as_of=as_of,
+        data=data,
+        machine=machine,
+        naive_fraction=naive_fraction,
+        save=save,
+        results_dir=results_dir,
+    )
+    rows, failures = state.rows, state.failures
+    rows.append(_data_row(data))
+    limit_mb = max_rss_gb * 1024
+    guard = MemoryGuard(limit_mb, lambda rss: state.memory_exceeded(rss, limit_mb)).start()
 
+    state.activity = "DuckDB reference"
     ref_row, ref_frame = bench_reference(data, as_of)
     gc.collect()
+    state.activity = "model preparation"
     scorer, model_row, model_dir = prepare_scorer(data.path, cache_dir, model, console)
     rows.append(model_row)
     if model_row.status.startswith("failed"):
@@ -379,7 +406,16 @@ def run_benchmark(
     gc.collect()
 
     with tempfile.TemporaryDirectory(prefix="bench-run-") as out_dir:
-        ctx = run_pipeline(data.path, as_of, Path(out_dir), console, scorer=scorer)
+        ctx = run_pipeline(
+            data.path,
+            as_of,
+            Path(out_dir),
+            console,
+            scorer=scorer,
+            export=not skip_export,
+            on_stage=lambda name: setattr(state, "activity", f"stage {name}"),
+        )
+    state.activity = "comparisons"
     stage_rows = []
     for stage in ctx.stages:
         row = _row("pipeline", stage.name, stage.measurement, status=stage.status, note=stage.note)
@@ -388,7 +424,7 @@ def run_benchmark(
         stage_rows.append(row)
         if stage.status.startswith("failed"):
             failures.append(f"{stage.name}: {stage.status}")
-    rows += stage_rows
+    rows.extend(stage_rows)
     complete = bool(stage_rows) and all(r.wall_s is not None for r in stage_rows)
     if ctx.total is not None:
         what = "whole run incl. glue between stages" if complete else "run incomplete"
@@ -427,7 +463,7 @@ def run_benchmark(
     gc.collect()
 
     try:
-        rows += bench_contrib(ctx, contrib_rows)
+        rows.extend(bench_contrib(ctx, contrib_rows))
     except Exception as exc:  # a benchmark reports a broken comparison and carries on
         failures.append(f"pred_contrib: {exc!r}")
         rows.append(
@@ -439,7 +475,8 @@ def run_benchmark(
 
     if not skip_naive:
         try:
-            rows += bench_naive(data, as_of, naive_fraction, ctx, ours_s, size)
+            state.activity = "naive baseline"
+            rows.extend(bench_naive(data, as_of, naive_fraction, ctx, ours_s, size))
         except Exception as exc:
             failures.append(f"naive: {exc!r}")
             rows.append(
@@ -450,13 +487,14 @@ def run_benchmark(
     del ctx
     gc.collect()
 
-    rows += scaling_rows(results_dir, size, stage_rows)
+    rows.extend(scaling_rows(results_dir, size, stage_rows))
 
     if not skip_quality:
         try:
             with console.status("model quality on the shared public data sets…"):
                 cached = cache_dir / f"quality-{code_digest()}-{quality_folds}folds.json"
-                rows += quality_rows + shared_data_rows(quality_folds, cache=cached)
+                state.activity = "model quality"
+                rows.extend(quality_rows + shared_data_rows(quality_folds, cache=cached))
         except Exception as exc:
             failures.append(f"quality: {exc!r}")
             rows.append(
@@ -464,37 +502,85 @@ def run_benchmark(
             )
             traceback.print_exc()
 
-    title = f"make bench — {size:,} firms, as_of {as_of}, {machine['cores']} cores, {machine['cpu_model']}"
-    console.print(render_table(rows, title))
-    payload: dict[str, object] = {
-        "schema": SCHEMA_VERSION,
-        "started_utc": started.isoformat(timespec="seconds"),
-        "size": size,
-        "seed": seed,
-        "as_of": as_of,
-        "data": {
-            "path": str(data.path),
-            "generator": data.generator,
-            "cached": data.cached,
-            "rows": data.rows,
-        },
-        "machine": machine,
-        "method": {
-            "wall": "time.perf_counter around each stage, in one process",
-            "peak_rss": "max(kernel VmHWM after resetting it via /proc/self/clear_refs, "
-            "VmRSS sampled every 20 ms); whole process, all threads",
-            "naive": f"run on 1/{round(1 / naive_fraction)} of firms, extrapolated linearly",
-        },
-        "rows": [r.to_json() for r in rows],
-        "failures": failures,
-    }
-    if save:
-        path = results_dir / f"{started.date().isoformat()}-{size}.json"
-        write_json_atomic(payload, path)
-        console.print(f"results: {path}")
+    guard.stop()
+    payload = state.finish()
     for failure in failures:
         console.print(f"[red]failed[/] {failure}")
     return payload, bool(failures)
+
+
+class _RunState:
+    """Everything measured so far, so that a run stopped by the memory guard still leaves
+    its partial results behind."""
+
+    def __init__(self, **meta: object) -> None:
+        self.meta = meta
+        self.rows: list[BenchRow] = []
+        self.failures: list[str] = []
+        self.activity = "setup"
+
+    def payload(self) -> dict[str, object]:
+        m = self.meta
+        data: BenchData = m["data"]  # type: ignore[assignment]
+        return {
+            "schema": SCHEMA_VERSION,
+            "started_utc": m["started"].isoformat(timespec="seconds"),  # type: ignore[attr-defined]
+            "size": m["size"],
+            "seed": m["seed"],
+            "as_of": m["as_of"],
+            "data": {
+                "path": str(data.path),
+                "generator": data.generator,
+                "cached": data.cached,
+                "rows": data.rows,
+            },
+            "machine": m["machine"],
+            "method": {
+                "wall": "time.perf_counter around each stage, in one process",
+                "peak_rss": "max(kernel VmHWM after resetting it via /proc/self/clear_refs, "
+                "VmRSS sampled every 20 ms); whole process, all threads",
+                "naive": f"run on 1/{round(1 / m['naive_fraction'])} of firms, "  # type: ignore[operator]
+                "extrapolated linearly",
+            },
+            "rows": [r.to_json() for r in self.rows],
+            "failures": self.failures,
+        }
+
+    def finish(self) -> dict[str, object]:
+        """Print the table and write the JSON (when saving)."""
+        m = self.meta
+        machine = m["machine"]
+        title = (
+            f"make bench — {m['size']:,} firms, as_of {m['as_of']}, "
+            f"{machine['cores']} cores, {machine['cpu_model']}"  # type: ignore[index]
+        )
+        console.print(render_table(self.rows, title))
+        payload = self.payload()
+        if m["save"]:
+            day = m["started"].date().isoformat()  # type: ignore[attr-defined]
+            path = Path(m["results_dir"]) / f"{day}-{m['size']}.json"  # type: ignore[arg-type]
+            write_json_atomic(payload, path)
+            console.print(f"results: {path}")
+        return payload
+
+    def memory_exceeded(self, rss_mb: float, limit_mb: float) -> None:
+        """Guard callback: record the stop, save what was measured, end the process."""
+        status = f"failed: resident memory {rss_mb / 1024:.1f} GB > guard {limit_mb / 1024:.1f} GB"
+        self.rows.append(
+            BenchRow(
+                "guard", f"memory guard during {self.activity}", peak_rss_mb=rss_mb, status=status
+            )
+        )
+        self.failures.append(f"memory guard during {self.activity}: {status}")
+        try:
+            self.finish()
+        finally:
+            console.print(f"[bold red]error:[/] stopped during {self.activity}: {status}")
+            console.print(
+                "[bold]remedy:[/] run a smaller --size, or raise --max-rss-gb on a machine "
+                "with more free memory."
+            )
+            os._exit(3)
 
 
 if __name__ == "__main__":  # pragma: no cover

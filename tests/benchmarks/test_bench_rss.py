@@ -41,3 +41,23 @@ def test_subprocess_peak_is_the_child_peak() -> None:
     m, proc = run_measured_subprocess([sys.executable, "-c", code])
     assert proc.returncode == 0 and proc.stdout.strip() == "True"
     assert m.peak_rss_mb >= 300
+
+
+def test_memory_guard_fires_once_above_its_budget() -> None:
+    import threading
+
+    from benchmarks.rss import MemoryGuard
+
+    seen: list[float] = []
+    fired = threading.Event()
+
+    def on_exceed(rss: float) -> None:
+        seen.append(rss)
+        fired.set()
+
+    guard = MemoryGuard(1.0, on_exceed, interval_s=0.01).start()  # 1 MiB: already exceeded
+    assert fired.wait(5)
+    guard.stop()
+    assert len(seen) == 1 and seen[0] > 1.0
+    with pytest.raises(ValueError, match=r"'limit_mb' parameter of MemoryGuard must be a positive"):
+        MemoryGuard(0, on_exceed).start()
