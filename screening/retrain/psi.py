@@ -34,13 +34,42 @@ class BinnedReference:
     edges: list[float]
     shares: list[float]
     n: int
+    categories: list[str] | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.categories is None:
+            d.pop("categories")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> BinnedReference:
-        return cls([float(e) for e in d["edges"]], [float(s) for s in d["shares"]], int(d["n"]))
+        cats = d.get("categories")
+        return cls(
+            [float(e) for e in d["edges"]],
+            [float(s) for s in d["shares"]],
+            int(d["n"]),
+            None if cats is None else [str(c) for c in cats],
+        )
+
+
+def category_bins(values: object) -> BinnedReference:
+    """One bin per category seen in the reference, then ``other`` (unseen), then missing."""
+    s = pd.Series(values).astype("object")
+    cats = sorted({str(v) for v in s[s.notna()]})
+    ref = BinnedReference([], [], int(len(s)), cats)
+    return BinnedReference([], _category_shares(ref, s).tolist(), int(len(s)), cats)
+
+
+def _category_shares(ref: BinnedReference, values: object) -> np.ndarray:
+    s = pd.Series(values).astype("object")
+    present = s.notna().to_numpy()
+    cats = ref.categories or []
+    index = {c: i for i, c in enumerate(cats)}
+    idx = np.array([index.get(str(v), len(cats)) for v in s[present]], dtype=np.int64)
+    counts = np.bincount(idx, minlength=len(cats) + 1).astype(float)
+    counts = np.append(counts, float((~present).sum()))
+    return counts / max(len(s), 1)
 
 
 def _counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -76,16 +105,19 @@ def reference_bins(values: object, n_bins: int = 10) -> BinnedReference:
 
 def psi_table(ref: BinnedReference, values: object) -> pd.DataFrame:
     """Per-bin expected and actual shares and PSI terms of ``values`` against ``ref``."""
-    v = _as_float(values)
-    edges = np.asarray(ref.edges, dtype=float)
-    actual = _counts(v, edges) / max(len(v), 1)
     expected = np.asarray(ref.shares, dtype=float)
+    if ref.categories is not None:
+        actual = _category_shares(ref, values)
+        labels = [*ref.categories, "其他 other", "缺失 missing"]
+    else:
+        v = _as_float(values)
+        edges = np.asarray(ref.edges, dtype=float)
+        actual = _counts(v, edges) / max(len(v), 1)
+        lows = [-np.inf, *edges.tolist()]
+        highs = [*edges.tolist(), np.inf]
+        labels = [f"({lo:.4g}, {hi:.4g}]" for lo, hi in zip(lows, highs, strict=True)]
+        labels.append("缺失 missing")
     e, a = np.maximum(expected, _FLOOR), np.maximum(actual, _FLOOR)
-    lows = [-np.inf, *edges.tolist()]
-    highs = [*edges.tolist(), np.inf]
-    labels = [f"({lo:.4g}, {hi:.4g}]" for lo, hi in zip(lows, highs, strict=True)] + [
-        "缺失 missing"
-    ]
     return pd.DataFrame(
         {
             "bin": labels,

@@ -21,7 +21,7 @@ import pandas as pd
 from data_contracts.errors import ConfigError, ModelError
 from screening.retrain.config import RetrainConfig
 from screening.retrain.labels import TrainingSet
-from screening.retrain.psi import reference_bins
+from screening.retrain.psi import category_bins, reference_bins
 
 REFERENCE_FILE = "reference.json"
 TRAINING_REPORT_FILE = "training_report.json"
@@ -101,7 +101,9 @@ def build_reference(model, ts: TrainingSet, n_bins: int) -> dict[str, Any]:
     features = {}
     for name in model.feature_names_in_:
         col = X[name]
-        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(col):
+            features[name] = category_bins(col).to_dict()
+        else:
             features[name] = reference_bins(col, n_bins).to_dict()
     return {
         "population": "training rows before the out-of-time cut (loans at disbursement)",

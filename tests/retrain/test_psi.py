@@ -2,9 +2,17 @@ from __future__ import annotations
 
 import hypothesis.strategies as st
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 
-from screening.retrain.psi import BinnedReference, psi_level, psi_table, psi_value, reference_bins
+from screening.retrain.psi import (
+    BinnedReference,
+    category_bins,
+    psi_level,
+    psi_table,
+    psi_value,
+    reference_bins,
+)
 
 
 def test_same_distribution_is_stable_and_shift_is_act():
@@ -46,3 +54,14 @@ def test_psi_is_non_negative_and_zero_on_itself(ref_values, cur_values, bins):
     assert abs(sum(ref.shares) - 1) < 1e-9
     assert psi_value(ref, cur_values) >= 0
     assert psi_value(ref, ref_values) < 1e-9
+
+
+def test_categories_get_their_own_bins_and_unseen_go_to_other():
+    ref = category_bins(pd.Series(["C", "C", "M", None], dtype="category"))
+    assert ref.categories == ["C", "M"]
+    assert ref.shares == [0.5, 0.25, 0.0, 0.25]
+    table = psi_table(ref, ["C", "I", "I", None])
+    assert list(table["bin"]) == ["C", "M", "其他 other", "缺失 missing"]
+    assert list(table["actual"]) == [0.25, 0.0, 0.5, 0.25]
+    assert psi_value(ref, ["C", "C", "M", None]) == 0
+    assert BinnedReference.from_dict(ref.to_dict()) == ref
