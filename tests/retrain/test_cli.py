@@ -196,3 +196,23 @@ def test_bad_config_file(capsys, data_folder, tmp_path):
         str(cfg),
     )
     assert code == 2 and "gate.auc_drop must be a float" in err
+
+
+def test_train_without_a_ledger(capsys, data_folder, tmp_path):
+    folder = tmp_path / "noloans"
+    folder.mkdir()
+    for name in ("enterprises.csv", "patents.csv"):
+        (folder / name).write_bytes((data_folder / name).read_bytes())
+    code, _, err = run(
+        capsys,
+        "train",
+        "--data",
+        str(folder),
+        "--out",
+        str(tmp_path / "m"),
+        "--tracking-dir",
+        str(tmp_path / "mlruns"),
+    )
+    assert code == 2
+    assert "the data folder has no loan ledger" in " ".join(err.split())
+    assert not (tmp_path / "m").exists()

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import hypothesis.strategies as st
 import pandas as pd
 import pytest
+from hypothesis import given, settings
 
 from data_contracts.errors import DataError
 from screening.retrain.ledger_report import ledger_report, read_whitelist, write_ledger_report
@@ -125,3 +127,57 @@ def test_read_whitelist_from_screened_csv(tmp_path):
     pd.DataFrame({"name": ["x"]}).to_csv(bad, index=False)
     with pytest.raises(DataError, match="has no uscc / 统一社会信用代码 column"):
         read_whitelist(bad)
+
+
+_cls = st.sampled_from(["normal", "special_mention", "substandard", "doubtful", "loss"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),  # firm
+            st.sampled_from(["工行", "中行", "建行"]),
+            st.integers(0, 900),  # disbursement day
+            st.lists(
+                st.tuples(st.integers(1, 400), _cls, st.integers(0, 200)), min_size=1, max_size=3
+            ),
+            st.floats(1, 1000),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.integers(100, 1300),
+)
+def test_totals_add_up_and_npl_ratio_is_a_share(loans, as_of_day):
+    base = pd.Timestamp("2022-01-01")
+    rows = []
+    for i, (firm, bank, d, reps, amount) in enumerate(loans):
+        disb = base + pd.Timedelta(days=d)
+        rows += loan_rows(
+            f"L{i}",
+            uscc(firm),
+            disb,
+            [(disb + pd.Timedelta(days=r), c, p) for r, c, p in reps],
+            bank=bank,
+            amount=amount,
+        )
+    ent = pd.DataFrame(
+        {
+            "uscc": pd.Series([uscc(i) for i in range(4)], dtype="str"),
+            "region_code": pd.Series(["410100", "410300"] * 2, dtype="str"),
+        }
+    )
+    b = FakeBundle({"enterprises": ent, "loans": make_loans(rows)})
+    as_of = base + pd.Timedelta(days=as_of_day)
+    rep = ledger_report(b, as_of=as_of, since=base - pd.Timedelta(days=1))
+    for table in (rep.by_bank, rep.by_region):
+        body, total = table.iloc[:-1], table.iloc[-1]
+        for col in ("new_loans", "new_amount", "balance", "npl_balance", "outstanding_loans"):
+            assert body[col].sum() == pytest.approx(total[col])
+        ratio = table["npl_ratio"].dropna()
+        assert ((ratio >= 0) & (ratio <= 1)).all()
+    disbursed = {
+        i for i, (_, _, d, _, _) in enumerate(loans) if base + pd.Timedelta(days=d) <= as_of
+    }
+    assert rep.by_bank.iloc[-1]["new_loans"] == len(disbursed)
