@@ -147,6 +147,7 @@ def join_lists(group: np.ndarray, values: pa.Array, n_groups: int, sep: str = ";
 def segment_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For ``np.repeat(arange(n), counts)``: the owner and the position within its segment."""
     owner = np.repeat(np.arange(len(counts)), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
     pos = np.arange(len(owner)) - np.repeat(starts, counts)
     return owner, pos

@@ -183,17 +183,29 @@ def build_chunk(
     loan_base: int,
 ) -> Chunk:
     """Generate all tables (but the registry slice) and the ground truth of firms ``lo..hi-1``."""
-    r_pat, r_cred, r_prog, r_nom, r_loan, r_mess = (
-        np.random.default_rng(s) for s in seed_seq.spawn(6)
-    )
+    ss = seed_seq.spawn(7)
+    r_pat, r_prog, r_nom, r_loan, r_mess, r_court = (np.random.default_rng(ss[i]) for i in range(6))
     patents, evs, facts = make_patents(firms, lo, hi, as_of, r_pat, serial_base, serial_span)
-    credit, neg, tax = make_credit(firms, lo, hi, as_of, r_cred)
+    cred_ss = ss[6]  # drawn twice, identically: before loans, then with their defaults
+    _, neg, tax = make_credit(firms, lo, hi, as_of, np.random.default_rng(cred_ss))
     progs, active = make_programmes(firms, lo, hi, as_of, r_prog)
     noms = make_nominations(firms, lo, hi, as_of, r_nom)
     index = StateIndex(firms, facts, neg, tax, active)
     loans, pledge_evs, truth, pledged_now, n_loans = make_loans(
         firms, lo, hi, as_of, r_loan, facts, index, loan_base
     )
+    # Court listings after defaults: later facts, so no loan's PD changes (a firm's loan
+    # chain stops at its first default); the run-date PD sees them.
+    seen = truth["default_day"] <= as_of
+    credit, neg, tax = make_credit(
+        firms,
+        lo,
+        hi,
+        as_of,
+        np.random.default_rng(cred_ss),
+        defaults=(truth["firm"][seen], truth["default_day"][seen], r_court),
+    )
+    index = StateIndex(firms, facts, neg, tax, active)
     tables = {
         "enterprises": firms.table.slice(lo, hi - lo),
         "patents": patents,

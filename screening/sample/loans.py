@@ -129,7 +129,7 @@ def make_loans(
     lf, ld, lm, lterm, lpos, chosen, pidx, n_pledged, pd_, bad = (
         a[order] for a in (lf, ld, lm, lterm, lpos, chosen, pidx, n_pledged, pd_, bad)
     )
-    new_firm = np.r_[True, lf[1:] != lf[:-1]]
+    new_firm = np.r_[True, lf[1:] != lf[:-1]][: len(lf)]
     seg = np.cumsum(new_firm) - 1
     cb = np.cumsum(bad)
     base = (cb - bad)[new_firm][seg]
@@ -138,7 +138,7 @@ def make_loans(
     lf, ld, lm, lterm, chosen, pidx, n_pledged, pd_, bad = (
         a[k] for a in (lf, ld, lm, lterm, chosen, pidx, n_pledged, pd_, bad)
     )
-    new_firm = np.r_[True, lf[1:] != lf[:-1]]
+    new_firm = np.r_[True, lf[1:] != lf[:-1]][: len(lf)]
     L = len(lf)
 
     loan_no = id_base + np.arange(L)
@@ -242,7 +242,19 @@ def make_loans(
             "first_loan": pa.array(first_loan[owner]),
         }
     )
-    truth = {"firm": lf, "day": ld, "pd": pd_, "loan_id": loan_id, "bad": bad, "term": lterm}
+    # The day the default became visible (the first bad report), for court listings.
+    first_bad = isbad & (rel == 0)
+    default_day = np.full(L, NEVER)
+    default_day[owner[first_bad]] = rday[first_bad]
+    truth = {
+        "firm": lf,
+        "day": ld,
+        "pd": pd_,
+        "loan_id": loan_id,
+        "bad": bad,
+        "term": lterm,
+        "default_day": default_day,
+    }
     return loans, events, truth, pledged_now, L
 
 

@@ -35,8 +35,19 @@ def _sig(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
-def make_credit(firms: Firms, lo: int, hi: int, as_of: int, rng: np.random.Generator):
+def make_credit(
+    firms: Firms,
+    lo: int,
+    hi: int,
+    as_of: int,
+    rng: np.random.Generator,
+    defaults: tuple[np.ndarray, np.ndarray, np.random.Generator] | None = None,
+):
     """Credit records (negative listings and yearly tax ratings) of firms ``lo..hi-1``.
+
+    ``defaults`` = (firm, default day, own generator) of bad ledger loans: the bank goes to
+    court and about half of those firms are listed as dishonest debtors (and restricted from
+    high consumption) 3-12 months later. Its own generator leaves every other draw as it was.
 
     Returns the table and the facts the PD needs: ``neg`` (firm, start, end) and ``tax``
     (firm, day, grade index).
@@ -78,6 +89,17 @@ def make_credit(firms: Firms, lo: int, hi: int, as_of: int, rng: np.random.Gener
     add("admin_penalty", rng.random(n) < 0.08, anytime2, np.where(sev2 == 1, 3.0, 0.25), sev2)
     anytime3 = est + (rng.random(n) * life).astype(np.int64)
     add("dishonest_debtor", rng.random(n) < 0.01 * np.exp(-0.5 * h), anytime3, u(0.2, 1.0))
+
+    if defaults is not None:
+        df_, dd, drng = defaults
+        m = len(df_)
+        sued = drng.random(m) < 0.5
+        listed = dd + drng.integers(90, 365, m)
+        keep = sued & (listed <= as_of)
+        dur = years(drng.uniform(0.5, 2.0, m))
+        restricted = keep & (drng.random(m) < 0.6)
+        for rtype, mask in (("dishonest_debtor", keep), ("consumption_restriction", restricted)):
+            parts.append((rtype, df_[mask], listed[mask], (listed + dur)[mask], None))
 
     types = np.concatenate([np.full(len(p[1]), NEGATIVE_TYPES.index(p[0])) for p in parts])
     nf = np.concatenate([p[1] for p in parts])

@@ -49,9 +49,12 @@ def naive_state(tables, firm_row, d: int) -> dict:
         own_from[a] = _days(when)
     types = pat.set_index("app_no").patent_type
     inv = um = valid = lapsed = 0
+    if "_events_by_patent" not in tables:
+        days = (pd.to_datetime(ev.event_date) - pd.Timestamp("1970-01-01")).dt.days
+        tables["_events_by_patent"] = dict(tuple(ev.assign(day=days).groupby("app_no")))
+    by_patent = tables["_events_by_patent"]
     for app_no, start in own_from.items():
-        e = ev[ev.app_no == app_no]
-        e = e.assign(day=[_days(x) for x in e.event_date])
+        e = by_patent.get(app_no, ev.iloc[:0].assign(day=0))
         seen = e[e.day <= d]
         ended = (
             seen.event_code.isin(["CX01", "IW01", "AV01"]).any()
@@ -182,3 +185,26 @@ def test_documented_formula_matches_the_constants():
             sign = "+" if value > 0 else ""
             assert any(f"{grade}: {sign}{x}" in flat for x in spelled(value)), grade
         assert f"N(0, {RANDOM_EFFECT_SD:g}²)" in flat
+
+
+def test_loan_pd_is_the_formula_on_final_facts_at_disbursement(chunk):
+    """Facts added after a default (court listings) never change a past loan's PD."""
+    firms, c, tables = chunk
+    t = c.loan_truth
+    loans = tables["loans"].drop_duplicates("loan_id").set_index("loan_id")
+    pledged = loans.pledged_app_nos.str.count(";").add(1).reindex(t["loan_id"].to_pylist())
+    st = c.index.state(t["firm"], t["day"])
+    share = pledged.to_numpy() / np.maximum(st.valid, 1)
+    np.testing.assert_allclose(true_pd(st, firms.effect[t["firm"]], share), t["pd"], rtol=1e-12)
+    # And the court listings exist: some dishonest records start after a firm's default.
+    seen = t["default_day"] < NEVER
+    assert seen.any()
+    cr = tables["credit_records"]
+    dis = cr[cr.record_type == "dishonest_debtor"]
+    uscc = firms.uscc.to_pylist()
+    after = [
+        (dis.uscc == uscc[f])
+        & (pd.to_datetime(dis.start_date) > pd.Timestamp("1970-01-01") + pd.Timedelta(days=int(d)))
+        for f, d in zip(t["firm"][seen], t["default_day"][seen], strict=True)
+    ]
+    assert any(a.any() for a in after)
