@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import sys
 import tomllib
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
-from screening.retrain.config import RetrainConfig, parse_retrain_config
-from tests.retrain._data import synthetic_bundle
-from tests.retrain._folder import write_data_folder
+# The helpers are imported as ``tests.retrain._data``: make the repository root importable
+# also when pytest is started as ``pytest`` rather than ``python -m pytest``.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from screening.retrain.config import RetrainConfig, parse_retrain_config  # noqa: E402
+from tests.retrain._data import synthetic_bundle  # noqa: E402
+from tests.retrain._folder import write_data_folder  # noqa: E402
 
 
 @pytest.fixture
