@@ -22,7 +22,7 @@ from data_contracts._parse import (
     parse_float,
     parse_int,
 )
-from data_contracts._text import clean_code, clean_list, clean_text
+from data_contracts._text import clean_code, clean_list, clean_text, take_rows
 from data_contracts.contracts import PROGRAMME_DEFAULT_YEARS, TAX_RATING, ColumnSpec, TableContract
 from data_contracts.errors import ContractViolation
 from data_contracts.identifiers import PATENT_TYPE_BY_DIGIT, check_app_no, check_uscc
@@ -83,7 +83,7 @@ def parse_column(
             pos = np.flatnonzero(verdict == code)
             if not pos.size:
                 continue
-            messages = [check_uscc(v).message for v in codes.take(pa.array(pos)).to_pylist()]
+            messages = [check_uscc(v).message for v in take_rows(codes, pos).to_pylist()]
             target = warn if code == _idvec.LEGACY else issues
             target.add_positions(pos, spec.name, rule, messages)
         values = codes
@@ -94,7 +94,7 @@ def parse_column(
             pos = np.flatnonzero(verdict == code)
             if not pos.size:
                 continue
-            messages = [check_app_no(v).message for v in text.take(pa.array(pos)).to_pylist()]
+            messages = [check_app_no(v).message for v in take_rows(text, pos).to_pylist()]
             issues.add_positions(pos, spec.name, _idvec.APP_NO_RULES[code], messages)
         values = pa.chunked_array([values])
     elif kind == "code":
@@ -325,8 +325,7 @@ def report_conflicts(
         return
     label = " + ".join(k.replace("uscc|name", "uscc (or name)") for k in contract.key)
     key_vals = [
-        [_show(v) for v in key_array(cols, k).take(pa.array(rows)).to_pylist()]
-        for k in contract.key
+        [_show(v) for v in take_rows(key_array(cols, k), rows).to_pylist()] for k in contract.key
     ]
     by_group: dict[int, list[int]] = {}
     for g, r in zip(group[rows], source_row[rows], strict=True):

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_contracts._text import take_rows
 from data_contracts.contracts import TableContract
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -190,7 +191,7 @@ def find_duplicates(
     prefilter = contract.match_on or contract.key or tuple(cols)
     suspects = _suspects([key_array(cols, k) for k in prefilter], idx)
     if suspects.size >= 2:
-        full, _ = group_codes([arr.take(pa.array(suspects)) for arr in cols.values()])
+        full, _ = group_codes([take_rows(arr, suspects) for arr in cols.values()])
         exact[suspects[pd.Series(full).duplicated(keep="first").to_numpy()]] = True
     if not contract.key:
         return exact, conflict, group
@@ -201,8 +202,7 @@ def find_duplicates(
         suspects = suspects[~exact[suspects]]
     if suspects.size < 2:
         return exact, conflict, group
-    take = pa.array(suspects)
-    code, null = group_codes([key_array(cols, k).take(take) for k in contract.key])
+    code, null = group_codes([take_rows(key_array(cols, k), suspects) for k in contract.key])
     clash = _repeated(code) & ~null
     conflict[suspects[clash]] = True
     group[suspects[clash]] = code[clash]

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from data_contracts._files import RawTable
-from data_contracts._text import as_string
+from data_contracts._text import as_string, take_rows
 from data_contracts.bundle import empty_issues
 from data_contracts.contracts import TABLES, TableContract
 
@@ -54,7 +54,7 @@ class Issues:
         arr = self._raw.get(column)
         if arr is None:
             return [None] * len(pos)
-        return as_string(arr).take(pa.array(pos)).to_pylist()
+        return take_rows(as_string(arr), pos).to_pylist()
 
     def frame(
         self, table: str, file: str, source_row: np.ndarray, keep: np.ndarray | None

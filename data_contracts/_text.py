@@ -116,6 +116,11 @@ def _has_space(arr: pa.ChunkedArray, *, runs_only: bool = False) -> bool:
 
 
 def _upper(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Upper-case, skipped when an ASCII column has no lower-case letter (clean exports)."""
+    if _all_ascii(arr) and not any(
+        ((data >= 97) & (data <= 122)).any() for data in map(_value_bytes, _chunks(arr))
+    ):
+        return arr
     # Not ascii_upper: in pyarrow 25 it writes corrupt offsets for arrays whose first offset
     # is not 0 (what casting a sliced large_string parquet chunk produces).
     return pc.utf8_upper(arr)
@@ -200,15 +205,11 @@ def clean_list(
         text = pc.replace_substring(text, "；", ";")
     # Whitespace around separators and repeated/leading/trailing separators go. Clean
     # exports (the common case) skip the regex passes after a few literal scans.
-    messy = (
-        _separators_messy(text)
-        or _any(pc.starts_with(text, ";"))
-        or _any(pc.ends_with(text, ";"))
-        or not _all_true(pc.equal(pc.utf8_trim_whitespace(text), text))
-    )
+    messy = _separators_messy(text) or _edges_messy(text)
     if messy:
-        text = pc.replace_substring_regex(text, r"\s*;[\s;]*", ";")
-        text = pc.replace_substring_regex(text, r"^[\s;]+|[\s;]+$", "")
+        # RE2's \s is ASCII only; \p{Z} adds the ideographic and no-break spaces.
+        text = pc.replace_substring_regex(text, r"[\s\p{Z}]*;[\s\p{Z};]*", ";")
+        text = pc.replace_substring_regex(text, r"^[\s\p{Z};]+|[\s\p{Z};]+$", "")
     return empty_to_null(text)
 
 
@@ -223,6 +224,9 @@ def _separators_messy(arr: pa.ChunkedArray) -> bool:
             continue
         if (data < 32).any():
             return True
+        raw = data.tobytes() if (data >= 0x80).any() else b""
+        if "\u3000".encode() in raw or "\u00a0".encode() in raw:
+            return True
         semi = np.flatnonzero(data == 59)  # ';'
         if semi.size:
             after = data[np.minimum(semi + 1, data.size - 1)]
@@ -232,9 +236,40 @@ def _separators_messy(arr: pa.ChunkedArray) -> bool:
     return False
 
 
-def _all_true(mask: pa.ChunkedArray) -> bool:
-    """True when every non-null value of ``mask`` is true."""
-    return bool(pc.all(mask).as_py()) if len(mask) else True
+def _edges_messy(arr: pa.ChunkedArray) -> bool:
+    """Whether any value may start or end with a separator or whitespace."""
+    for chunk in _chunks(arr):
+        if len(chunk) == 0 or chunk.buffers()[2] is None:
+            continue
+        large = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(
+            chunk.buffers()[1],
+            dtype=np.int64 if large else np.int32,
+            count=len(chunk) + 1,
+            offset=chunk.offset * (8 if large else 4),
+        ).astype(np.int64)
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        starts, ends = offsets[:-1], offsets[1:]
+        nonempty = ends > starts
+        first, last = data[starts[nonempty]], data[ends[nonempty] - 1]
+        if ((first <= 32) | (first == 59) | (last <= 32) | (last == 59)).any():
+            return True
+        # Ideographic space (U+3000) or no-break space (U+00A0) at either edge.
+        for wide in ("\u3000".encode(), "\u00a0".encode()):
+            k = len(wide)
+            room = (ends - starts) >= k
+            for at in (starts[room], ends[room] - k):
+                if (
+                    at.size
+                    and (
+                        np.stack([data[at + j] for j in range(k)], axis=1)
+                        == np.frombuffer(wide, np.uint8)
+                    )
+                    .all(axis=1)
+                    .any()
+                ):
+                    return True
+    return False
 
 
 def by_dictionary(arr: pa.ChunkedArray, fn):  # type: ignore[no-untyped-def]
@@ -254,3 +289,28 @@ def by_dictionary(arr: pa.ChunkedArray, fn):  # type: ignore[no-untyped-def]
     valid = idx >= 0
     safe = np.where(valid, idx, 0)
     return out, [(m[safe] & valid) if len(m) else np.zeros(len(idx), bool) for m in masks]
+
+
+def take_rows(arr: pa.ChunkedArray | pa.Array, positions: np.ndarray) -> pa.Array:
+    """``arr[positions]`` as one array, fast on many-chunk columns.
+
+    Arrow's ``ChunkedArray.take`` costs about as much as copying the whole column; the
+    reader only ever takes the few failing or suspect rows, so it takes per chunk instead.
+    """
+    pos = np.asarray(positions, dtype=np.int64)
+    if isinstance(arr, pa.Array):
+        return arr.take(pa.array(pos))
+    if arr.num_chunks == 1:
+        return arr.chunk(0).take(pa.array(pos))
+    order = np.argsort(pos, kind="stable")
+    ordered = pos[order]
+    bounds = np.cumsum([0] + [len(c) for c in arr.chunks])
+    pieces = []
+    for i, chunk in enumerate(arr.chunks):
+        lo, hi = np.searchsorted(ordered, [bounds[i], bounds[i + 1]])
+        if hi > lo:
+            pieces.append(chunk.take(pa.array(ordered[lo:hi] - bounds[i])))
+    out = pa.concat_arrays(pieces) if pieces else pa.array([], arr.type)
+    if pos.size and (np.diff(pos) < 0).any():
+        out = out.take(pa.array(np.argsort(order)))
+    return out

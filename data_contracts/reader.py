@@ -56,16 +56,6 @@ _DATED_BY = {
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
-def _one_chunk(arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    """One contiguous chunk: ``take`` on a many-chunk column is ~100x slower in Arrow, and
-    rejects, duplicates and messages all take rows by position."""
-    if arr.num_chunks <= 1:
-        return arr
-    if pa.types.is_string(arr.type) and arr.nbytes > 1 << 30:
-        arr = arr.cast(pa.large_string())  # 32-bit offsets cannot address > 2 GiB
-    return pa.chunked_array([arr.combine_chunks()], arr.type)
-
-
 def empty_frame(contract: TableContract) -> pd.DataFrame:
     """A table with no rows and the canonical columns and dtypes."""
     return pd.DataFrame({c.name: pd.Series([], dtype=c.dtype) for c in contract.columns})
@@ -85,14 +75,14 @@ def _validate(
         notes.append(f"{contract.name}: columns ignored in {file}: {', '.join(ignored)}")
     n = raw.data.num_rows
     source_row = raw.source_row.to_numpy(zero_copy_only=False).astype(np.int64)
-    raw_cols = {name: _one_chunk(raw.data.column(header)) for name, header in mapped.items()}
+    raw_cols = {name: raw.data.column(header) for name, header in mapped.items()}
     issues = Issues(raw_cols, n)
     warn = Issues(raw_cols, n)
     cols: dict[str, pa.ChunkedArray] = {}
     absent = []
     for spec in contract.columns:
         if spec.name in raw_cols:
-            cols[spec.name] = _one_chunk(parse_column(spec, raw_cols[spec.name], issues, warn))
+            cols[spec.name] = parse_column(spec, raw_cols[spec.name], issues, warn)
         else:
             absent.append(spec.name)
             cols[spec.name] = pa.chunked_array([pa.nulls(n, ARROW_TYPE[spec.dtype])])

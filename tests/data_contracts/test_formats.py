@@ -165,11 +165,11 @@ def test_every_date_form(write, patents, tmp_path, text) -> None:
 
 def test_list_separators_and_spaces(write, patents, tmp_path) -> None:
     frame = patents.copy()
-    frame.loc[0, "applicants"] = " 甲公司 ； 乙公司;;丙公司； "
+    frame.loc[0, "applicants"] = " 甲公司 ； 乙公司;;丙公司\u3000；\u3000丁 公司\u3000"
     frame.loc[0, "ipc_all"] = "h01m 10/052； H01M  4/00;"
     bundle = read_table(write("patents", frame, folder=tmp_path), "patents", today=TODAY)
     row = bundle.tables["patents"].iloc[0]
-    assert row["applicants"] == "甲公司;乙公司;丙公司"
+    assert row["applicants"] == "甲公司;乙公司;丙公司;丁 公司"
     assert row["ipc_all"] == "H01M 10/052;H01M 4/00"
     assert row["ipc_main"] == "H01M 10/052"
 
