@@ -302,17 +302,43 @@ def name_variant(name: str, former: str | None, k: int) -> str:
     return f" {name} "
 
 
-def _strings(table: pa.Table, chinese: bool, xlsx: bool) -> dict[str, list]:
-    cols: dict[str, list] = {}
+def _as_strings(table: pa.Table, chinese: bool) -> dict[str, pa.Array]:
+    """Every column as an Arrow string array (dates ISO, booleans Y/N or 是/否)."""
+    cols: dict[str, pa.Array] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         if pa.types.is_date(col.type):
             col = pc.strftime(pc.cast(col, pa.timestamp("s")), format="%Y-%m-%d")
         elif pa.types.is_boolean(col.type):
             col = pc.if_else(col, "是" if chinese else "Y", "否" if chinese else "N")
-        elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+        elif not pa.types.is_string(col.type):
             col = col.cast(pa.string())
-        cols[name] = col.to_pylist()
+        cols[name] = col
     return cols
+
+
+def _patch(arr: pa.Array, rows: np.ndarray, fn) -> pa.Array:
+    """Replace the values at ``rows`` by ``fn(value, j)`` (j = position in ``rows``).
+
+    Only the damaged rows go through Python; the rest of the column stays in Arrow.
+    """
+    if len(rows) == 0:
+        return arr
+    old = arr.take(pa.array(rows)).to_pylist()
+    new = [fn(v, j) for j, v in enumerate(old)]
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(arr, pa.array(mask), pa.array(new, pa.string()))
+
+
+def _map_values(arr: pa.Array, mapping: dict[str, tuple[str, ...]], rng) -> pa.Array:
+    """Canonical values → Chinese spellings (two spellings, e.g. 存续/在业, drawn at random)."""
+    keys = list(mapping)
+    idx = pc.index_in(arr, value_set=pa.array(keys, pa.string()))
+    first = pa.array([mapping[k][0] for k in keys], pa.string()).take(idx)
+    second = pa.array([mapping[k][-1] for k in keys], pa.string()).take(idx)
+    mapped = pc.if_else(pa.array(rng.random(len(arr)) < 0.5), second, first)
+    return pc.coalesce(mapped, arr)
 
 
 class Messer:
@@ -333,11 +359,17 @@ class Messer:
         k = self.rng.binomial(n, min(1.0, share)) if n else 0
         return np.sort(self.rng.choice(n, k, replace=False)) if k else np.zeros(0, dtype=np.int64)
 
+    def _variant(self, value: str | None, k: int) -> str | None:
+        if not value:
+            return value
+        first, *rest = value.replace("；", ";").split(";")
+        return ";".join([name_variant(first, self._former.get(first), k), *rest])
+
     def apply(self, name: str, table: pa.Table, spec: FileSpec) -> pa.Table:
         """The damaged chunk: every column as strings, headers per ``spec``."""
         r, rng = self.rate, self.rng
         xlsx = spec.fmt == "xlsx"
-        cols = _strings(table, spec.chinese_headers, xlsx)
+        cols = _as_strings(table, spec.chinese_headers)
         n = table.num_rows
 
         if spec.chinese_headers:
@@ -345,97 +377,105 @@ class Messer:
                 if name == "programmes" and col == "status":
                     mapping = PROGRAMME_STATUS
                 if col in cols:
-                    cols[col] = [
-                        (mapping[v][int(rng.integers(len(mapping[v])))] if v in mapping else v)
-                        for v in cols[col]
-                    ]
+                    cols[col] = _map_values(cols[col], mapping, rng)
         for col in DATE_COLS.get(name, ()):
-            vals = cols[col]
-            for i in self._rows(n, 3 * r):
-                v = vals[i]
-                if v is None:
-                    continue
-                k = int(rng.integers(4 if xlsx else 3))
-                y, m, d = v.split("-")
-                if k == 3:
-                    vals[i] = (dt.date(int(y), int(m), int(d)) - _EXCEL_EPOCH).days
-                else:
-                    vals[i] = (f"{y}/{m}/{d}", f"{y}{m}{d}", f"{y}年{m}月{d}日")[k]
+            rows = self._rows(n, 3 * r)
+            ks = rng.integers(4 if xlsx else 3, size=len(rows))
+            cols[col] = _patch(cols[col], rows, lambda v, j, ks=ks: _date_spelling(v, int(ks[j])))
         for col in LIST_COLS.get(name, ()):
-            vals = cols[col]
-            for i in self._rows(n, 2 * r):
-                if vals[i] is not None:
-                    vals[i] = vals[i].replace(";", "；")
+            rows = self._rows(n, 2 * r)
+            cols[col] = _patch(cols[col], rows, lambda v, j: v and v.replace(";", "；"))
         if "uscc" in cols:
-            vals = cols["uscc"]
-            for i in self._rows(n, r):
-                if vals[i]:
-                    vals[i] = uscc_spelling(vals[i], int(rng.integers(3)))
-            for i in self._rows(n, r / 5):
-                if vals[i]:
-                    vals[i] = break_uscc(vals[i].strip().upper())
+            rows = self._rows(n, r)
+            ks = rng.integers(3, size=len(rows))
+            cols["uscc"] = _patch(
+                cols["uscc"], rows, lambda v, j, ks=ks: v and uscc_spelling(v, int(ks[j]))
+            )
+            rows = self._rows(n, r / 5)
+            cols["uscc"] = _patch(
+                cols["uscc"], rows, lambda v, j: v and break_uscc(v.strip().upper())
+            )
         if "app_no" in cols:
-            vals = cols["app_no"]
-            for i in self._rows(n, r):
-                vals[i] = app_no_spelling(vals[i], int(rng.integers(3)))
-            for i in self._rows(n, r / 5):
-                vals[i] = break_app_no(vals[i])
+            rows = self._rows(n, r)
+            ks = rng.integers(3, size=len(rows))
+            cols["app_no"] = _patch(
+                cols["app_no"], rows, lambda v, j, ks=ks: app_no_spelling(v, int(ks[j]))
+            )
+            cols["app_no"] = _patch(
+                cols["app_no"], self._rows(n, r / 5), lambda v, j: break_app_no(v)
+            )
         if name in UNKNOWN_VALUE:
             col, bad = UNKNOWN_VALUE[name]
-            for i in self._rows(n, r / 10):
-                cols[col][i] = bad
+            cols[col] = _patch(cols[col], self._rows(n, r / 10), lambda v, j: bad)
         if name in NEGATIVE_COUNT:
             col = NEGATIVE_COUNT[name]
-            for i in self._rows(n, r / 5):
-                if cols[col][i] is not None:
-                    cols[col][i] = str(-int(rng.integers(1, 20)))
+            rows = self._rows(n, r / 5)
+            neg = rng.integers(1, 20, size=len(rows))
+            cols[col] = _patch(cols[col], rows, lambda v, j: v and str(-int(neg[j])))
         if name == "patents":
-            for i in self._rows(n, r / 5):
-                a = cols["app_date"][i]
-                if isinstance(a, str) and len(a) == 10 and a[4] == "-":
-                    before = dt.date.fromisoformat(a) - dt.timedelta(
-                        days=int(rng.integers(30, 400))
-                    )
-                    cols["grant_date"][i] = before.isoformat()
-            for i in self._rows(n, 2 * r):
-                for col in ("applicants", "owners"):
-                    v = cols[col][i]
-                    if v:
-                        first, *rest = v.replace("；", ";").split(";")
-                        alt = name_variant(first, self._former.get(first), int(rng.integers(4)))
-                        cols[col][i] = ";".join([alt, *rest])
-                cols["applicant_usccs"][i] = None
+            rows = self._rows(n, r / 5)
+            apps = cols["app_date"].take(pa.array(rows)).to_pylist()
+            back = rng.integers(30, 400, size=len(rows))
+            cols["grant_date"] = _patch(
+                cols["grant_date"], rows, lambda v, j: _days_before(apps[j], int(back[j])) or v
+            )
+            rows = self._rows(n, 2 * r)
+            ks = rng.integers(4, size=len(rows))
+            for col in ("applicants", "owners"):
+                cols[col] = _patch(
+                    cols[col], rows, lambda v, j, ks=ks: self._variant(v, int(ks[j]))
+                )
+            cols["applicant_usccs"] = _patch(cols["applicant_usccs"], rows, lambda v, j: None)
         if "name" in cols and name != "enterprises":
             by_name = {"programmes": min(0.9, 20 * r), "nominations": min(0.6, 10 * r)}.get(name, r)
-            for i in self._rows(n, by_name):
-                cols["uscc"][i] = None
-            for i in self._rows(n, 2 * r):
-                v = cols["name"][i]
-                cols["name"][i] = name_variant(v, self._former.get(v), int(rng.integers(4)))
+            cols["uscc"] = _patch(cols["uscc"], self._rows(n, by_name), lambda v, j: None)
+            rows = self._rows(n, 2 * r)
+            ks = rng.integers(4, size=len(rows))
+            cols["name"] = _patch(
+                cols["name"], rows, lambda v, j, ks=ks: self._variant(v, int(ks[j]))
+            )
 
-        order = list(range(n))
+        # Duplicates sit right after their original; conflicting ones differ in one column.
         dup_exact = self._rows(n, r)
-        conf_vals = cols[CONFLICT_COL[name]]
-        dup_conf = np.array(
-            [i for i in self._rows(n, r / 4) if conf_vals[i] is not None], dtype=np.int64
+        conf_col = cols[CONFLICT_COL[name]]
+        conf = self._rows(n, r / 4)
+        conf = (
+            conf[pc.is_valid(conf_col.take(pa.array(conf))).to_numpy(zero_copy_only=False)]
+            if len(conf)
+            else conf
         )
-        extra: list[tuple[int, int]] = [(int(i), 0) for i in dup_exact] + [
-            (int(i), 1) for i in dup_conf
-        ]
-        rows_idx = order + [i for i, _ in extra]
-        conflict = [False] * n + [c == 1 for _, c in extra]
-        sort_key = np.argsort(np.array(rows_idx, dtype=np.int64), kind="stable")
+        source = np.concatenate([np.arange(n), dup_exact, conf])
+        kind = np.concatenate(
+            [np.zeros(n, int), np.ones(len(dup_exact), int), np.full(len(conf), 2)]
+        )
+        order = np.lexsort((kind, source))
+        take = pa.array(source[order])
+        conflict_rows = np.flatnonzero(kind[order] == 2)
         out = {}
-        for col, vals in cols.items():
-            new = [vals[rows_idx[j]] for j in sort_key]
+        for col, arr in cols.items():
+            arr = arr.take(take)
             if col == CONFLICT_COL[name]:
-                for pos, j in enumerate(sort_key):
-                    if conflict[j]:
-                        new[pos] = _conflicting(new[pos], rng)
-            out[col] = new
+                arr = _patch(arr, conflict_rows, lambda v, j: _conflicting(v, rng))
+            out[col] = arr
         names = [ALIASES[name][c] if spec.chinese_headers else c for c in table.column_names]
-        arrays = [_column(out[c], xlsx) for c in table.column_names]
-        return pa.table(arrays, names=names)
+        return pa.table([out[c] for c in table.column_names], names=names)
+
+
+def _date_spelling(v: str | None, k: int) -> str | None:
+    """``YYYY-MM-DD`` → YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日 or (k=3) an XLSX serial marker."""
+    if v is None:
+        return None
+    y, m, d = v.split("-")
+    if k == 3:
+        # A leading NUL marks an Excel serial date; the XLSX writer writes it as a number.
+        return f"\x00{(dt.date(int(y), int(m), int(d)) - _EXCEL_EPOCH).days}"
+    return (f"{y}/{m}/{d}", f"{y}{m}{d}", f"{y}年{m}月{d}日")[k]
+
+
+def _days_before(iso: str | None, days: int) -> str | None:
+    if not iso or len(iso) != 10 or iso[4] != "-":
+        return None
+    return (dt.date.fromisoformat(iso) - dt.timedelta(days=days)).isoformat()
 
 
 def _conflicting(value, rng: np.random.Generator):
@@ -445,14 +485,3 @@ def _conflicting(value, rng: np.random.Generator):
     except (TypeError, ValueError):
         return f"{value}（更正）"
     return str(int(x) + 1) if x == int(x) else str(round(x * 1.1 + 1, 1))
-
-
-def _column(values: list, xlsx: bool) -> pa.Array:
-    """Strings; in XLSX an Excel serial date is marked with a leading NUL and written as a number."""
-    return pa.array(
-        [
-            None if v is None else (f"\x00{v}" if xlsx and isinstance(v, int) else str(v))
-            for v in values
-        ],
-        pa.string(),
-    )
