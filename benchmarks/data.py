@@ -99,6 +99,7 @@ def ensure_data(
     generator: str = "auto",
     as_of: str = DATA_AS_OF,
     refresh: bool = False,
+    max_rss_mb: float | None = None,
 ) -> BenchData:
     """Return the cached folder for ``(size, seed)``, generating it first when missing.
 
@@ -116,6 +117,8 @@ def ensure_data(
         Date the data is generated as of (nothing later is written).
     refresh : bool
         Regenerate even when cached.
+    max_rss_mb : float, optional
+        Memory guard for the generator subprocess (killed above it).
 
     The generator's ground-truth file (``screening sample`` writes ``DIR.truth.csv`` beside
     the folder) is kept as ``<cache>/<size>-<seed>.truth.csv``.
@@ -142,7 +145,14 @@ def ensure_data(
             used = "screening sample"
             cmd = [*_screening_exe(), "sample", "--firms", str(size), "--seed", str(seed)]
             cmd += ["--out", str(tmp / "data"), "--format", "parquet", "--as-of", as_of]
-            meas, proc = run_measured_subprocess(cmd)
+            meas, proc = run_measured_subprocess(cmd, max_rss_mb=max_rss_mb)
+            if meas.method == "killed by memory guard":
+                raise DataError(
+                    f"`screening sample` for {size:,} firms went over the memory guard "
+                    f"({max_rss_mb / 1024:.1f} GB) and was stopped",
+                    "Generate a smaller --size, or raise --max-rss-gb on a machine with more "
+                    "free memory.",
+                )
             if proc.returncode != 0:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
                 raise DataError(

@@ -353,9 +353,14 @@ def naive_indicators(tables: dict[str, pd.DataFrame], as_of: date | str) -> pd.D
 
 def naive_explain(booster: object, X: pd.DataFrame) -> np.ndarray:
     """SHAP values with ``shap.TreeExplainer`` (the analyst's default)."""
+    import warnings
+
     import shap
 
-    return np.asarray(shap.TreeExplainer(booster).shap_values(X))
+    with warnings.catch_warnings():
+        # shap notes that its LightGBM output shape changed; irrelevant to a timing.
+        warnings.simplefilter("ignore", UserWarning)
+        return np.asarray(shap.TreeExplainer(booster).shap_values(X))
 
 
 def naive_excel(frame: pd.DataFrame, path: Path) -> Path:

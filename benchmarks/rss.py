@@ -180,22 +180,54 @@ def measure(interval_s: float = 0.02) -> Iterator[Measurement]:
         result.method = "hwm+sampler" if hwm is not None else "sampler"
 
 
+def _child_rss_mb(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_measured_subprocess(
-    cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+    cmd: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    max_rss_mb: float | None = None,
 ) -> tuple[Measurement, subprocess.CompletedProcess[str]]:
     """Run ``cmd`` to completion and measure its wall time and peak RSS.
 
     The child's peak comes from ``getrusage(RUSAGE_CHILDREN).ru_maxrss``, which is the
     largest peak of any child waited for so far; we report it only when this child raised
     it, otherwise the earlier children's peak is an upper bound and we say so in ``method``.
+    With ``max_rss_mb`` the child is polled every 100 ms and killed above it (return code
+    -9, ``method`` = ``killed by memory guard``), so a generator cannot exhaust a shared
+    machine either.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    proc = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    killed = False
+    with subprocess.Popen(
+        list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
+        if max_rss_mb is not None:
+            while child.poll() is None:
+                if _child_rss_mb(child.pid) > max_rss_mb:
+                    child.kill()
+                    killed = True
+                    break
+                time.sleep(0.1)
+        out, err = child.communicate()
+    proc = subprocess.CompletedProcess(list(cmd), child.returncode, out, err)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss is in KiB on Linux.
     method = "child" if after > before else "child (upper bound)"
+    if killed:
+        method = "killed by memory guard"
     return Measurement(wall_s=wall, peak_rss_mb=after / 1024, method=method), proc
 
 

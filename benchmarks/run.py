@@ -374,7 +374,7 @@ def run_benchmark(
     started = datetime.now(UTC)
     machine = describe_machine(ROOT)
     with console.status(f"preparing {size:,} firms of sample data…"):
-        data = ensure_data(size, seed, cache_dir, generator=generator)
+        data = ensure_data(size, seed, cache_dir, generator=generator, max_rss_mb=max_rss_gb * 1024)
     as_of = as_of or data.as_of
     console.print(
         f"data: {data.path} ({data.generator}{', cached' if data.cached else ''}); as_of {as_of}"

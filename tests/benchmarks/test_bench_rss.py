@@ -61,3 +61,10 @@ def test_memory_guard_fires_once_above_its_budget() -> None:
     assert len(seen) == 1 and seen[0] > 1.0
     with pytest.raises(ValueError, match=r"'limit_mb' parameter of MemoryGuard must be a positive"):
         MemoryGuard(0, on_exceed).start()
+
+
+def test_subprocess_over_its_memory_guard_is_killed() -> None:
+    code = "import numpy as np, time; a = np.ones(400 * 2**20 // 8); time.sleep(30)"
+    m, proc = run_measured_subprocess([sys.executable, "-c", code], max_rss_mb=200)
+    assert m.method == "killed by memory guard"
+    assert proc.returncode != 0 and m.wall_s < 25
