@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -68,58 +69,56 @@ class _Linker:
         self.report: dict[str, dict[str, int]] = {}
         self.examples: list[pd.DataFrame] = []
 
-    def link(self, source: str, names: pa.Array, codes: pa.Array | None = None) -> pd.DataFrame:
-        """Resolve mentions (one per element); returns uscc, method, score, candidates."""
-        n = len(names)
+    def link(self, source: str, names: pa.Array, codes: pa.Array | None = None) -> pa.Table:
+        """Resolve mentions (one per element): a table of uscc, method, score, candidates."""
         names = names.cast(pa.large_string())
-        uscc = pa.nulls(n, pa.large_string())
-        by_code = np.zeros(n, dtype=bool)
+        null_str = pa.scalar(None, pa.large_string())
         if codes is not None:
             codes = codes.cast(pa.large_string())
             by_code = pc.fill_null(pc.is_in(codes, value_set=self.registry), False)
-            by_code = by_code.to_numpy(zero_copy_only=False)
-            uscc = pc.if_else(pa.array(by_code), codes, uscc)
-        todo = ~by_code
-        uniq = pc.unique(names.filter(pa.array(todo))).drop_null()
+            todo = pc.if_else(by_code, null_str, names)
+        else:
+            by_code = None
+            todo = names
+        uniq = pc.unique(todo).drop_null()
         matched = self.index.match(uniq)
-        pos = pc.index_in(names, value_set=uniq).to_numpy(zero_copy_only=False)
-        pos = np.where(todo, np.nan_to_num(pos, nan=-1), -1).astype(np.int64)
-        has = pos >= 0
-        m_uscc = matched["uscc"].to_numpy(dtype=object, na_value=None)
-        m_method = matched["method"].to_numpy(dtype=object)
-        out_uscc = np.asarray(uscc.to_pylist(), dtype=object)
-        method = np.where(by_code, "uscc", "unmatched").astype(object)
-        score = np.full(n, np.nan)
-        cands = np.full(n, None, dtype=object)
-        out_uscc[has] = m_uscc[pos[has]]
-        method[has] = m_method[pos[has]]
-        score[has] = matched["score"].to_numpy()[pos[has]]
-        cands[has] = matched["candidates"].to_numpy(dtype=object, na_value=None)[pos[has]]
-        res = pd.DataFrame(
+        pos = pc.index_in(todo, value_set=uniq)  # null where linked by code or empty
+        take = {
+            c: pa.array(matched[c], from_pandas=True).take(pos)
+            for c in ("uscc", "method", "score", "candidates")
+        }
+        uscc = take["uscc"].cast(pa.large_string())
+        method = pc.fill_null(take["method"].cast(pa.large_string()), "unmatched")
+        score = take["score"].cast(pa.float64())
+        if by_code is not None:
+            uscc = pc.if_else(by_code, codes, uscc)
+            method = pc.if_else(by_code, pa.scalar("uscc", pa.large_string()), method)
+        res = pa.table(
             {
-                "uscc": pd.array(out_uscc, dtype="str"),
-                "method": pd.array(method, dtype="str"),
+                "uscc": uscc,
+                "method": method,
                 "score": score,
-                "candidates": pd.array(cands, dtype="str"),
+                "candidates": take["candidates"].cast(pa.large_string()),
             }
         )
         self._record(source, names, res)
         return res
 
-    def _record(self, source: str, names: pa.Array, res: pd.DataFrame) -> None:
-        counts = res["method"].value_counts()
+    def _record(self, source: str, names: pa.Array, res: pa.Table) -> None:
+        counts = dict(
+            zip(*(c.to_pylist() for c in pc.value_counts(res["method"]).flatten()), strict=True)
+        )
         self.report[source] = {m: int(counts.get(m, 0)) for m in METHODS}
-        kinds = res["method"].isin(["ambiguous", "unmatched", "fuzzy"]).to_numpy()
-        if not kinds.any():
+        kinds = pc.is_in(res["method"], value_set=pa.array(["ambiguous", "unmatched", "fuzzy"]))
+        if not pc.any(kinds).as_py():
             return
-        df = pd.DataFrame(
-            {
-                "name": pd.Series(names.filter(pa.array(kinds)).to_pandas(), dtype="str"),
-                "method": res["method"][kinds].to_numpy(),
-                "score": res["score"][kinds].to_numpy(),
-                "candidates": res["candidates"][kinds].to_numpy(),
-            }
-        ).dropna(subset=["name"])
+        df = (
+            res.append_column("name", names)
+            .filter(kinds)
+            .select(["name", "method", "score", "candidates"])
+            .to_pandas()
+            .dropna(subset=["name"])
+        )
         g = (
             df.groupby(["method", "name"], sort=True, dropna=False)
             .agg(
@@ -141,34 +140,44 @@ def _link_rows(linker: _Linker, source: str, table: pd.DataFrame) -> pd.DataFram
     codes = pa.array(table["uscc"].astype("str"), type=pa.large_string(), from_pandas=True)
     res = linker.link(source, names, codes)
     out = table.copy()
-    out["uscc"] = res["uscc"].to_numpy()
-    out["uscc"] = out["uscc"].astype("str")
-    out["match_method"] = res["method"].to_numpy()
+    out["uscc"] = _pd(res["uscc"])
+    out["match_method"] = _pd(res["method"])
     out["match_score"] = res["score"].to_numpy()
     return out
 
 
-def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Owner lists per patent and period, from the TR01 history (see EntityLinks)."""
+def _pd(col: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """Arrow strings → pandas ``str`` column without Python objects."""
+    s = col.to_pandas()
+    return s.astype("str") if s.dtype != "str" else s
+
+
+def _arrow(col: pd.Series) -> pa.Array:
+    arr = pa.array(col, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame):
+    """Owner lists per patent and period, from the TR01 history (see EntityLinks).
+
+    Returns ``(patent_row, k, start, end, owners)``: numpy arrays and an Arrow string array.
+    Patents without a transfer have one period, the whole time, with the current owners.
+    """
     n = len(patents)
-    owners = patents["owners"].fillna(patents["applicants"])
-    base = pd.DataFrame(
-        {
-            "patent_row": np.arange(n, dtype=np.int64),
-            "k": 0,
-            "start": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
-            "end": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
-            "owners": owners.to_numpy(),
-        }
-    )
+    owners = pc.coalesce(_arrow(patents["owners"]), _arrow(patents["applicants"]))
     tr = events.loc[
         events["event_code"] == "TR01", ["app_no", "event_date", "from_party", "to_party"]
     ]
     row_of = pd.Series(np.arange(n, dtype=np.int64), index=patents["app_no"].to_numpy())
     row_of = row_of[~row_of.index.duplicated()]
     tr = tr.assign(patent_row=tr["app_no"].map(row_of)).dropna(subset=["patent_row", "event_date"])
+    has_tr = np.zeros(n, dtype=bool)
+    plain = np.arange(n, dtype=np.int64)
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if tr.empty:
-        return base
+        return plain, np.zeros(n, dtype=np.int64), nat, nat, owners
     tr["patent_row"] = tr["patent_row"].astype(np.int64)
     tr = tr.reset_index(drop=True).reset_index(names="seq")
     tr = tr.sort_values(["patent_row", "event_date", "seq"], kind="stable").reset_index(drop=True)
@@ -178,38 +187,30 @@ def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     tr["next_from"] = g["from_party"].shift(-1)
     first = tr[tr["k"] == 1]
     rows = first["patent_row"].to_numpy()
-    appl = patents["applicants"].to_numpy(dtype=object, na_value=None)
-    f0 = first["from_party"].to_numpy(dtype=object, na_value=None)
-    e0 = pd.DataFrame(
-        {
-            "patent_row": rows,
-            "k": 0,
-            "start": pd.Series(pd.NaT, index=range(len(rows)), dtype="datetime64[ns]"),
-            "end": first["event_date"].to_numpy(),
-            "owners": np.where(pd.isna(f0), appl[rows], f0),
-        }
-    )
-    last = tr["next_date"].isna()
-    mid_owners = tr["next_from"].fillna(tr["to_party"])
-    ek = pd.DataFrame(
-        {
-            "patent_row": tr["patent_row"].to_numpy(),
-            "k": tr["k"].to_numpy(),
-            "start": tr["event_date"].to_numpy(),
-            "end": tr["next_date"].to_numpy(),
-            "owners": np.where(
-                last.to_numpy(),
-                owners.iloc[tr["patent_row"].to_numpy()].to_numpy(),
-                mid_owners.to_numpy(),
-            ),
-        }
-    )
-    has_tr = np.zeros(n, dtype=bool)
     has_tr[rows] = True
-    out = pd.concat([base[~has_tr], e0, ek], ignore_index=True)
+    appl = patents["applicants"].to_numpy(dtype=object, na_value=None)
+    cur = owners.to_numpy(zero_copy_only=False)
+    f0 = first["from_party"].to_numpy(dtype=object, na_value=None)
+    last = tr["next_date"].isna().to_numpy()
+    mid = tr["next_from"].fillna(tr["to_party"]).to_numpy(dtype=object, na_value=None)
+    trow = tr["patent_row"].to_numpy()
+    e_row = np.concatenate([plain[~has_tr], rows, trow])
+    e_k = np.concatenate([np.zeros(n - len(rows) + len(rows), dtype=np.int64), tr["k"].to_numpy()])
+    e_start = np.concatenate([nat[:n], tr["event_date"].to_numpy(dtype="datetime64[ns]")])
+    e_end = np.concatenate(
+        [nat[~has_tr], first["event_date"].to_numpy(dtype="datetime64[ns]"),
+         tr["next_date"].to_numpy(dtype="datetime64[ns]")]
+    )  # fmt: skip
+    small = np.concatenate([np.where(pd.isna(f0), appl[rows], f0), np.where(last, cur[trow], mid)])
+    e_owners = pa.concat_arrays(
+        [
+            owners.filter(pa.array(~has_tr)),
+            pa.array(small, type=pa.large_string(), from_pandas=True),
+        ]
+    )
     # zero-length periods (two transfers on one day) hold nothing
-    keep = out["start"].isna() | out["end"].isna() | (out["start"] < out["end"])
-    return out[keep].sort_values(["patent_row", "k"], kind="stable").reset_index(drop=True)
+    keep = np.isnat(e_start) | np.isnat(e_end) | (e_start < e_end)
+    return e_row[keep], e_k[keep], e_start[keep], e_end[keep], e_owners.filter(pa.array(keep))
 
 
 def resolve_entities(
@@ -236,7 +237,9 @@ def resolve_entities(
         If ``fuzzy_threshold`` is outside [50, 100] or a required table is missing.
     """
     if fuzzy_threshold is not None and not (
-        isinstance(fuzzy_threshold, int | float) and 50 <= fuzzy_threshold <= 100
+        isinstance(fuzzy_threshold, int | float)
+        and not isinstance(fuzzy_threshold, bool)
+        and 50 <= fuzzy_threshold <= 100
     ):
         raise DataError(
             f"The 'fuzzy_threshold' parameter of resolve_entities must be a number in "
@@ -247,111 +250,102 @@ def resolve_entities(
     patents = get_table(data, "patents")
     events = get_table(data, "patent_events")
     linker = _Linker(ent, fuzzy_threshold)
+    n_pat = len(patents)
 
-    # original applicants, codes aligned by position when the two lists have equal length
+    # original applicants; codes are aligned by position when both lists have equal length
     parent, names, pos = split_list(patents["applicants"])
-    cparent, codes, cpos = split_list(patents["applicant_usccs"])
-    code_by = pd.Series(
-        codes.to_pandas().to_numpy(), index=pd.MultiIndex.from_arrays([cparent, cpos])
-    )
-    n_names = np.bincount(parent, minlength=len(patents))
-    n_codes = np.bincount(cparent, minlength=len(patents))
-    aligned = pd.MultiIndex.from_arrays([parent, pos])
+    cparent, codes, _ = split_list(patents["applicant_usccs"])
+    n_names = np.bincount(parent, minlength=n_pat)
+    n_codes = np.bincount(cparent, minlength=n_pat)
+    cstart = np.cumsum(n_codes) - n_codes
+    aligned = n_names[parent] == n_codes[parent]
+    idx = np.where(aligned, cstart[parent] + pos, 0)
     mention_codes = (
-        code_by.reindex(aligned).to_numpy(dtype=object)
-        if len(code_by)
-        else np.full(len(parent), None, dtype=object)
+        codes.take(pa.array(idx, mask=~aligned))
+        if len(codes)
+        else pa.nulls(len(parent), pa.large_string())
     )
-    mention_codes = np.where(n_names[parent] == n_codes[parent], mention_codes, None)
-    app = linker.link("patent_applicants", names, pa.array(mention_codes, type=pa.large_string()))
-    app_no = patents["app_no"].to_numpy(dtype=object)
-    applicants = pd.DataFrame(
-        {
-            "patent_row": parent,
-            "uscc": res_col(app, "uscc"),
-            "method": app["method"].to_numpy(),
-            "score": app["score"].to_numpy(),
-        }
-    )
-    applicants = applicants[applicants["uscc"].notna()].drop_duplicates(["patent_row", "uscc"])
+    app = linker.link("patent_applicants", names, mention_codes)
 
-    # ownership periods
-    epochs = _owner_epochs(patents, events)
-    eparent, enames, _ = split_list(epochs["owners"])
-    # an owner that is also a coded applicant of the same patent keeps the applicant's code
-    coded = pd.DataFrame(
-        {
-            "patent_row": parent,
-            "name": names.to_pandas().to_numpy(dtype=object),
-            "code": mention_codes,
-        }
-    ).dropna(subset=["code"])
-    coded = coded.drop_duplicates(["patent_row", "name"]).set_index(["patent_row", "name"])["code"]
+    # ownership periods; an owner who is also a coded applicant keeps the applicant's code
+    e_row, e_k, e_start, e_end, e_owners = _owner_epochs(patents, events)
+    eparent, enames, _ = split_list(e_owners)
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order=false")
+    am = pa.table({"patent_row": parent, "name": names, "code": mention_codes})
+    om = pa.table({"i": np.arange(len(eparent)), "patent_row": e_row[eparent], "name": enames})
+    con.register("am", am)
+    con.register("om", om)
+    hit = con.sql(
+        "SELECT o.i, a.code FROM om o JOIN (SELECT patent_row, name, min(code) AS code "
+        "FROM am WHERE code IS NOT NULL GROUP BY patent_row, name) a "
+        "ON a.patent_row = o.patent_row AND a.name = o.name"
+    ).to_arrow_table()
     own_codes = None
-    if len(coded):
-        key = pd.MultiIndex.from_arrays(
-            [epochs["patent_row"].to_numpy()[eparent], enames.to_pandas().to_numpy(dtype=object)]
-        )
-        own_codes = pa.array(
-            coded.reindex(key).to_numpy(dtype=object), type=pa.large_string(), from_pandas=True
-        )
+    if hit.num_rows:
+        where = np.full(len(eparent), -1, dtype=np.int64)
+        where[hit["i"].to_numpy()] = np.arange(hit.num_rows)
+        own_codes = hit["code"].combine_chunks().take(pa.array(where, mask=where < 0))
     own = linker.link("patent_owners", enames, own_codes)
-    n_owners = np.bincount(eparent, minlength=len(epochs))
-    owners = pd.DataFrame(
+
+    n_owners = np.bincount(eparent, minlength=len(e_row))
+    con.register("app_m", app.append_column("patent_row", pa.array(parent)))
+    con.register("own_m", own.append_column("epoch", pa.array(eparent)))
+    con.register(
+        "ep",
+        pa.table(
+            {
+                "epoch": np.arange(len(e_row)),
+                "patent_row": e_row,
+                "k": e_k,
+                "held_from": e_start,
+                "held_to": e_end,
+                "n_owners": n_owners[: len(e_row)],
+            }
+        ),
+    )
+    links_tbl = con.sql(
+        """
+        WITH o AS (
+          SELECT DISTINCT ON (epoch, uscc) epoch, uscc, method, score FROM own_m
+          WHERE uscc IS NOT NULL ORDER BY epoch, uscc, method, score),
+        h AS (
+          SELECT e.patent_row, o.uscc, e.k, e.held_from, e.held_to, e.n_owners, o.method,
+                 o.score,
+                 e.k - row_number() OVER (PARTITION BY e.patent_row, o.uscc ORDER BY e.k)
+                   AS island
+          FROM o JOIN ep e ON e.epoch = o.epoch),
+        owners AS (
+          SELECT patent_row, uscc, 'owner' AS role, held_from, held_to, n_owners,
+                 first_value(held_from) OVER (PARTITION BY patent_row, uscc, island ORDER BY k)
+                   AS acquired_on, method, score, k
+          FROM h),
+        applicants AS (
+          SELECT DISTINCT ON (patent_row, uscc) patent_row, uscc, 'applicant' AS role,
+                 NULL::TIMESTAMP_NS AS held_from, NULL::TIMESTAMP_NS AS held_to,
+                 NULL::BIGINT AS n_owners, NULL::TIMESTAMP_NS AS acquired_on, method, score,
+                 -1 AS k
+          FROM app_m WHERE uscc IS NOT NULL ORDER BY patent_row, uscc, method)
+        SELECT * FROM applicants UNION ALL SELECT * FROM owners
+        ORDER BY patent_row, role, uscc, k
+        """
+    ).to_arrow_table()
+    con.close()
+    app_no = _arrow(patents["app_no"]).take(links_tbl["patent_row"].combine_chunks())
+    links = pd.DataFrame(
         {
-            "epoch": eparent,
-            "uscc": res_col(own, "uscc"),
-            "method": own["method"].to_numpy(),
-            "score": own["score"].to_numpy(),
+            "app_no": _pd(app_no),
+            "patent_row": links_tbl["patent_row"].to_numpy(),
+            "uscc": _pd(links_tbl["uscc"]),
+            "role": _pd(links_tbl["role"]),
+            "held_from": links_tbl["held_from"].to_pandas().astype("datetime64[ns]").to_numpy(),
+            "held_to": links_tbl["held_to"].to_pandas().astype("datetime64[ns]").to_numpy(),
+            "n_owners": links_tbl["n_owners"].to_pandas().astype("Int64").array,
+            "acquired_on": links_tbl["acquired_on"].to_pandas().astype("datetime64[ns]").to_numpy(),
+            "method": _pd(links_tbl["method"]),
+            "score": links_tbl["score"].to_numpy(),
         }
     )
-    owners = owners[owners["uscc"].notna()].drop_duplicates(["epoch", "uscc"])
-    ep = epochs.iloc[owners["epoch"].to_numpy()].reset_index(drop=True)
-    owners = owners.reset_index(drop=True)
-    owners["patent_row"] = ep["patent_row"].to_numpy()
-    owners["k"] = ep["k"].to_numpy()
-    owners["held_from"] = ep["start"].to_numpy()
-    owners["held_to"] = ep["end"].to_numpy()
-    owners["n_owners"] = n_owners[owners["epoch"].to_numpy()]
-    owners = owners.sort_values(["patent_row", "uscc", "k"], kind="stable").reset_index(drop=True)
-    # consecutive periods of one firm form one holding; its start is the acquisition date
-    island = owners["k"] - owners.groupby(["patent_row", "uscc"], sort=False).cumcount()
-    owners["acquired_on"] = owners.groupby(
-        [owners["patent_row"], owners["uscc"], island], sort=False
-    )["held_from"].transform("first", skipna=False)
-    applicants["role"] = "applicant"
-    owners["role"] = "owner"
-    links = pd.concat(
-        [
-            applicants.assign(
-                held_from=pd.NaT, held_to=pd.NaT, n_owners=np.nan, acquired_on=pd.NaT
-            ),
-            owners,
-        ],
-        ignore_index=True,
-    )
-    links["app_no"] = app_no[links["patent_row"].to_numpy()]
-    links = links[
-        [
-            "app_no",
-            "patent_row",
-            "uscc",
-            "role",
-            "held_from",
-            "held_to",
-            "n_owners",
-            "acquired_on",
-            "method",
-            "score",
-        ]
-    ]
-    links["app_no"] = links["app_no"].astype("str")
-    links["uscc"] = links["uscc"].astype("str")
-    links["role"] = links["role"].astype("str")
-    links["method"] = links["method"].astype("str")
-    for c in ("held_from", "held_to", "acquired_on"):
-        links[c] = links[c].astype("datetime64[ns]")
-    links["n_owners"] = links["n_owners"].astype("Int64")
 
     # TR01 parties
     tr = events.loc[events["event_code"] == "TR01"].reset_index(drop=True)
@@ -366,8 +360,8 @@ def resolve_entities(
                     "event_date": tr["event_date"].to_numpy()[p],
                     "side": side,
                     "party": pn.to_pandas().to_numpy(dtype=object),
-                    "uscc": res_col(res, "uscc"),
-                    "method": res["method"].to_numpy(),
+                    "uscc": res["uscc"].to_pandas().to_numpy(dtype=object),
+                    "method": res["method"].to_pandas().to_numpy(dtype=object),
                     "score": res["score"].to_numpy(),
                 }
             )
@@ -394,17 +388,13 @@ def resolve_entities(
         else pd.DataFrame(columns=["source", "method", "name", "mentions", "score", "candidates"])
     )
     return EntityLinks(
-        patent_links=links.reset_index(drop=True),
+        patent_links=links,
         event_links=ev_links,
         credit_records=credit,
         programmes=progs,
         nominations=noms,
         match_report=report,
         match_examples=examples.reset_index(drop=True),
-        n_patents=len(patents),
+        n_patents=n_pat,
         registry=tuple(ent["uscc"].tolist()),
     )
-
-
-def res_col(res: pd.DataFrame, col: str) -> np.ndarray:
-    return res[col].to_numpy(dtype=object, na_value=None)
