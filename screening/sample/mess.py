@@ -303,13 +303,14 @@ def name_variant(name: str, former: str | None, k: int) -> str:
 
 
 def _as_strings(table: pa.Table, chinese: bool) -> dict[str, pa.Array]:
-    """Every column as an Arrow string array (dates ISO, booleans Y/N or 是/否)."""
+    """Every column as an Arrow string array (dates ISO, booleans Y/N or 是/否).
+
+    A date32 cast to string is ISO already, and ~20x faster than ``strftime``.
+    """
     cols: dict[str, pa.Array] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        if pa.types.is_date(col.type):
-            col = pc.strftime(pc.cast(col, pa.timestamp("s")), format="%Y-%m-%d")
-        elif pa.types.is_boolean(col.type):
+        if pa.types.is_boolean(col.type):
             col = pc.if_else(col, "是" if chinese else "Y", "否" if chinese else "N")
         elif not pa.types.is_string(col.type):
             col = col.cast(pa.string())
