@@ -213,6 +213,17 @@ def clean_list(
     return empty_to_null(text)
 
 
+def _has_wide_space(data: np.ndarray) -> bool:
+    """U+3000 (E3 80 80) or U+00A0 (C2 A0) in UTF-8 bytes; their lead bytes are rare in
+    Chinese names (ideographs start with E4-E9), so only a few candidates are checked."""
+    n = data.size
+    lead = np.flatnonzero(data[: max(n - 2, 0)] == 0xE3)
+    if lead.size and ((data[lead + 1] == 0x80) & (data[lead + 2] == 0x80)).any():
+        return True
+    lead = np.flatnonzero(data[: max(n - 1, 0)] == 0xC2)
+    return bool(lead.size and (data[lead + 1] == 0xA0).any())
+
+
 def _separators_messy(arr: pa.ChunkedArray) -> bool:
     """Whether any value may have ``;;``, a space next to ``;`` or a tab/newline.
 
@@ -224,8 +235,7 @@ def _separators_messy(arr: pa.ChunkedArray) -> bool:
             continue
         if (data < 32).any():
             return True
-        raw = data.tobytes() if (data >= 0x80).any() else b""
-        if "\u3000".encode() in raw or "\u00a0".encode() in raw:
+        if _has_wide_space(data):
             return True
         semi = np.flatnonzero(data == 59)  # ';'
         if semi.size:
@@ -237,7 +247,10 @@ def _separators_messy(arr: pa.ChunkedArray) -> bool:
 
 
 def _edges_messy(arr: pa.ChunkedArray) -> bool:
-    """Whether any value may start or end with a separator or whitespace."""
+    """Whether any value may start or end with a separator or ASCII whitespace.
+
+    (Ideographic and no-break spaces anywhere are caught by :func:`_separators_messy`.)
+    """
     for chunk in _chunks(arr):
         if len(chunk) == 0 or chunk.buffers()[2] is None:
             continue
@@ -254,21 +267,6 @@ def _edges_messy(arr: pa.ChunkedArray) -> bool:
         first, last = data[starts[nonempty]], data[ends[nonempty] - 1]
         if ((first <= 32) | (first == 59) | (last <= 32) | (last == 59)).any():
             return True
-        # Ideographic space (U+3000) or no-break space (U+00A0) at either edge.
-        for wide in ("\u3000".encode(), "\u00a0".encode()):
-            k = len(wide)
-            room = (ends - starts) >= k
-            for at in (starts[room], ends[room] - k):
-                if (
-                    at.size
-                    and (
-                        np.stack([data[at + j] for j in range(k)], axis=1)
-                        == np.frombuffer(wide, np.uint8)
-                    )
-                    .all(axis=1)
-                    .any()
-                ):
-                    return True
     return False
 
 
