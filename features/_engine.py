@@ -139,46 +139,37 @@ class PatentStore:
         con.unregister("ev_in")
 
     def _build_links(self, links: EntityLinks) -> None:
-        pl = links.patent_links
-        fid = self.firm_ids(pl["uscc"])
-        df = pd.DataFrame(
-            {
-                "firm_id": fid,
-                "app_id": pl["patent_row"].to_numpy(dtype=np.int64),
-                "role": pl["role"].to_numpy(),
-                "hf": pl["held_from"].to_numpy(),
-                "ht": pl["held_to"].to_numpy(),
-                "n_owners": pl["n_owners"].fillna(1).to_numpy(dtype=np.int64),
-                "acq": pl["acquired_on"].to_numpy(),
-            }
+        con = self.con
+        firms = pd.DataFrame(
+            {"uscc": self._firm_ids.index.to_numpy(), "firm_id": self._firm_ids.to_numpy()}
         )
-        df = df[df["firm_id"] >= 0]
+        firms["uscc"] = firms["uscc"].astype("str")
+        con.register("firm_in", firms)
+        con.register("l_in", links.patent_links[
+            ["patent_row", "uscc", "role", "held_from", "held_to", "n_owners", "acquired_on"]
+        ])  # fmt: skip
         el = links.event_links
-        tr = pd.DataFrame(
-            {
-                "firm_id": self.firm_ids(el["uscc"]),
-                "app_no": el["app_no"].to_numpy(),
-                "d": el["event_date"].to_numpy(),
-                "side": el["side"].to_numpy(),
-            }
-        )
-        tr = tr[(tr["firm_id"] >= 0) & (tr["side"] == "from")]
-        self.con.register("l_in", df)
-        self.con.register("t_in", tr)
-        self.con.execute(
+        con.register("t_in", el.loc[el["side"] == "from", ["app_no", "event_date", "uscc"]])
+        con.execute(
             """
-            CREATE TABLE appl AS SELECT DISTINCT firm_id, app_id FROM l_in WHERE role = 'applicant';
+            CREATE TABLE firm AS SELECT uscc, firm_id FROM firm_in;
+            CREATE TABLE appl AS
+            SELECT DISTINCT f.firm_id, l.patent_row AS app_id
+            FROM l_in l JOIN firm f ON f.uscc = l.uscc WHERE l.role = 'applicant';
             CREATE TABLE hold AS
-            SELECT h.firm_id, h.app_id, CAST(h.hf AS DATE) AS hf, CAST(h.ht AS DATE) AS ht,
-                   h.n_owners, CAST(h.acq AS DATE) AS acq, (a.app_id IS NOT NULL) AS self_filed
-            FROM l_in h LEFT JOIN appl a ON a.firm_id = h.firm_id AND a.app_id = h.app_id
-            WHERE h.role = 'owner';
+            SELECT f.firm_id, l.patent_row AS app_id, CAST(l.held_from AS DATE) AS hf,
+                   CAST(l.held_to AS DATE) AS ht, coalesce(l.n_owners, 1) AS n_owners,
+                   CAST(l.acquired_on AS DATE) AS acq, (a.app_id IS NOT NULL) AS self_filed
+            FROM l_in l JOIN firm f ON f.uscc = l.uscc
+            LEFT JOIN appl a ON a.firm_id = f.firm_id AND a.app_id = l.patent_row
+            WHERE l.role = 'owner';
             CREATE TABLE trout AS
-            SELECT DISTINCT firm_id, app_no, CAST(d AS DATE) AS d FROM t_in WHERE d IS NOT NULL;
+            SELECT DISTINCT f.firm_id, t.app_no, CAST(t.event_date AS DATE) AS d
+            FROM t_in t JOIN firm f ON f.uscc = t.uscc WHERE t.event_date IS NOT NULL;
             """
         )
-        self.con.unregister("l_in")
-        self.con.unregister("t_in")
+        for name in ("firm_in", "l_in", "t_in"):
+            con.unregister(name)
 
     def _build_credit(self, credit: pd.DataFrame) -> None:
         df = pd.DataFrame(
