@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from data_contracts.errors import ConfigError
 from screening.sample import mess as M
-from screening.sample._arrow import NEVER, dates, day, pick
+from screening.sample._arrow import dates, day, pick
 from screening.sample.firms import make_firms
 from screening.sample.loans import firm_truth, make_loans
 from screening.sample.patents import EVENT_CODES, EVENT_TEXT, make_patents
@@ -247,8 +248,8 @@ def generate_sample(
     """
     cfg = config.validated()
     out = Path(out)
-    check_target(out)
     truth_file = truth_path_for(out)
+    check_target(out, truth_file)
     as_of = day(cfg.as_of.isoformat())
     n_chunks = -(-cfg.firms // cfg.chunk_firms)
     root = np.random.SeedSequence(cfg.seed)
@@ -286,8 +287,6 @@ def generate_sample(
     except BaseException:
         for s in sinks.values():
             s.close()
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     write_atomic_bytes(truth_file, truth_bytes)
@@ -330,4 +329,11 @@ def _truth_csv(firms, as_of: int, firm_pd: np.ndarray, loan_truth: list[dict]) -
     return buf.getvalue()
 
 
-__all__ = ["NEVER", "SampleConfig", "SampleResult", "generate_sample", "truth_path_for"]
+__all__ = [
+    "Chunk",
+    "SampleConfig",
+    "SampleResult",
+    "build_chunk",
+    "generate_sample",
+    "truth_path_for",
+]

@@ -1,7 +1,7 @@
 """The banks' loan ledger (台账) with outcomes drawn from the ground-truth PD.
 
 Firms with granted patents borrow with odds rising in quality, health and portfolio size.
-Each borrower has a chain of loans in the last ~5 years (the next one 45-200 days after the
+Each borrower has a chain of loans in the last ~5 years (the next one 45-150 days after the
 previous matures; a chain stops at a default). Every loan pledges 1-8 of the firm's patents
 that are in force (PE01 registered 5-30 days before disbursement, PC01 after repayment),
 so no patent is ever pledged twice at once. A loan is bad with probability ``true_pd`` at

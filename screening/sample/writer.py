@@ -133,19 +133,30 @@ class TableSink:
 _OURS = {f"{t}.{ext}" for t in TABLES for ext in ("csv", "parquet", "xlsx")}
 
 
-def check_target(out: Path) -> None:
-    """Refuse to replace a folder that holds anything but a previous sample."""
+def check_target(out: Path, truth: Path) -> None:
+    """Refuse to replace a folder that is not a previous sample.
+
+    A previous sample is a folder holding only table files *and* having its ground truth
+    beside it; a real data folder never has the latter, so it is never overwritten.
+    """
     if out.exists():
         if not out.is_dir():
             raise DataError(
                 f"--out {out} exists and is a file, not a data folder",
                 "Choose a folder path (it is created, or replaced if it holds a previous sample).",
             )
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in _OURS)
+        names = sorted(p.name for p in out.iterdir())
+        foreign = [n for n in names if n not in _OURS]
         if foreign:
             raise DataError(
                 f"--out {out} holds files that are not sample tables: {', '.join(foreign[:5])}",
                 "Choose an empty or new folder; the generator only replaces a previous sample.",
+            )
+        if names and not truth.exists():
+            raise DataError(
+                f"--out {out} holds data tables but no {truth.name} beside it, so it is not "
+                "a previous sample",
+                "Choose an empty or new folder; real data folders are never overwritten.",
             )
     out.parent.mkdir(parents=True, exist_ok=True)
 

@@ -103,6 +103,15 @@ def test_refuses_to_replace_a_foreign_folder(tmp_path: Path):
     assert (out / "notes.txt").read_text() == "keep me"
 
 
+def test_refuses_to_replace_a_real_data_folder(tmp_path: Path):
+    out = tmp_path / "real"
+    out.mkdir()
+    (out / "enterprises.csv").write_text("uscc,name\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"holds data tables but no real.truth.csv beside it"):
+        generate_sample(SampleConfig(firms=10, seed=1), out)
+    assert (out / "enterprises.csv").read_text(encoding="utf-8") == "uscc,name\n"
+
+
 def test_cli_prints_two_lines_for_a_bad_date(tmp_path: Path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(
