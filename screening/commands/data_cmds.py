@@ -177,7 +177,14 @@ def validate(
     for note in bundle.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     if out is not None:
-        for path in write_outputs(bundle, out, as_of=as_of_date, today=today_date):
+        try:
+            written = write_outputs(bundle, out, as_of=as_of_date, today=today_date)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the validation report to {out}: {exc.strerror or exc}",
+                "pass a writable folder with --out (it is created when missing)",
+            ) from None
+        for path in written:
             console.print(f"wrote {path}", highlight=False, soft_wrap=True)
     failed_required = [t for t in REQUIRED_TABLES if t in bundle.failures]
     if failed_required:

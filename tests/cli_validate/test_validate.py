@@ -137,6 +137,15 @@ def test_bad_dates_and_folder(tmp_path: Path, data: Path, capsys) -> None:
     assert code == 2 and "does not exist or is not a folder" in stderr
 
 
+def test_out_that_is_a_file_is_a_clear_error(data: Path, tmp_path: Path, capsys) -> None:
+    target = tmp_path / "report"
+    target.write_text("not a folder")
+    code, _, stderr = _run(["validate", str(data), "--out", str(target), "--today", TODAY], capsys)
+    assert code == 2
+    assert f"error: cannot write the validation report to {target}" in stderr
+    assert "Traceback" not in stderr
+
+
 def test_console_script_runs(data: Path) -> None:
     exe = Path(sys.executable).parent / "screening"
     proc = subprocess.run(
