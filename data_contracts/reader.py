@@ -143,15 +143,15 @@ def _read_one(
     path: Path, contract: TableContract, *, as_of: dt.date | None, today: dt.date | None
 ) -> DataBundle:
     name = contract.name
-    info = FileInfo(
-        path=str(path),
-        format=FORMATS[path.suffix.casefold()],
-        encoding="",
-        sha256=sha256_of(path),
-        size_bytes=path.stat().st_size,
-    )
-    raw = read_raw(path)
-    info = FileInfo(info.path, info.format, raw.encoding, info.sha256, info.size_bytes)
+    try:
+        digest, size = sha256_of(path), path.stat().st_size
+        raw = read_raw(path)
+    except OSError as exc:
+        raise DataError(
+            f"{path.name} cannot be read ({exc.strerror or exc})",
+            f"check that {path} exists and is readable by this user",
+        ) from None
+    info = FileInfo(str(path), FORMATS[path.suffix.casefold()], raw.encoding, digest, size)
     notes: list[str] = []
     if raw.data.num_columns == 0:
         if contract.required:

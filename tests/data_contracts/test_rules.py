@@ -393,3 +393,12 @@ def test_conflicts_keyed_by_name_when_uscc_is_missing(write, tmp_path) -> None:
     )
     stats = bundle.stats["nominations"]
     assert (stats.accepted, stats.rejected, stats.duplicates) == (1, 2, 1)
+
+
+def test_unreadable_file_is_a_data_error(folder, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("data_contracts.reader.sha256_of", refuse)
+    with pytest.raises(DataError, match=r"^enterprises.csv cannot be read \(Permission denied\)$"):
+        read_data_dir(folder, today=TODAY)
