@@ -307,25 +307,34 @@ def resolve_entities(
     links_tbl = con.sql(
         """
         WITH o AS (
-          SELECT DISTINCT ON (epoch, uscc) epoch, uscc, method, score FROM own_m
-          WHERE uscc IS NOT NULL ORDER BY epoch, uscc, method, score),
+          SELECT epoch, uscc, min(method) AS method, max(score) AS score FROM own_m
+          WHERE uscc IS NOT NULL GROUP BY epoch, uscc),
+        moved AS (SELECT DISTINCT patent_row FROM ep WHERE k > 0),
         h AS (
           SELECT e.patent_row, o.uscc, e.k, e.held_from, e.held_to, e.n_owners, o.method,
-                 o.score,
-                 e.k - row_number() OVER (PARTITION BY e.patent_row, o.uscc ORDER BY e.k)
-                   AS island
-          FROM o JOIN ep e ON e.epoch = o.epoch),
+                 o.score, (m.patent_row IS NOT NULL) AS moved
+          FROM o JOIN ep e ON e.epoch = o.epoch
+          LEFT JOIN moved m ON m.patent_row = e.patent_row),
+        -- only transferred patents need the island logic (consecutive periods of one firm
+        -- form one holding whose start is the acquisition date)
+        w AS (
+          SELECT *, k - row_number() OVER (PARTITION BY patent_row, uscc ORDER BY k) AS island
+          FROM h WHERE moved),
         owners AS (
+          SELECT patent_row, uscc, 'owner' AS role, held_from, held_to, n_owners,
+                 NULL::TIMESTAMP_NS AS acquired_on, method, score, k
+          FROM h WHERE NOT moved
+          UNION ALL
           SELECT patent_row, uscc, 'owner' AS role, held_from, held_to, n_owners,
                  first_value(held_from) OVER (PARTITION BY patent_row, uscc, island ORDER BY k)
                    AS acquired_on, method, score, k
-          FROM h),
+          FROM w),
         applicants AS (
-          SELECT DISTINCT ON (patent_row, uscc) patent_row, uscc, 'applicant' AS role,
+          SELECT patent_row, uscc, 'applicant' AS role,
                  NULL::TIMESTAMP_NS AS held_from, NULL::TIMESTAMP_NS AS held_to,
-                 NULL::BIGINT AS n_owners, NULL::TIMESTAMP_NS AS acquired_on, method, score,
-                 -1 AS k
-          FROM app_m WHERE uscc IS NOT NULL ORDER BY patent_row, uscc, method)
+                 NULL::BIGINT AS n_owners, NULL::TIMESTAMP_NS AS acquired_on,
+                 min(method) AS method, max(score) AS score, -1 AS k
+          FROM app_m WHERE uscc IS NOT NULL GROUP BY patent_row, uscc)
         SELECT * FROM applicants UNION ALL SELECT * FROM owners
         ORDER BY patent_row, role, uscc, k
         """
