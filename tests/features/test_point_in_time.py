@@ -115,7 +115,7 @@ def _truncate(data, t: pd.Timestamp) -> dict[str, pd.DataFrame]:
     known = known.fillna(p["app_date"])
     out["patents"] = p[known <= t].reset_index(drop=True)
     keep = (ev["event_date"] <= t) | (ev["event_code"] == "TR01")
-    out["patent_events"] = ev[keep & ev["app_no"].isin(out["patents"]["app_no"])]
+    out["patent_events"] = ev[keep]  # a dated event is public even if its patent is not yet
     cr = data["credit_records"]
     out["credit_records"] = cr[cr["start_date"] <= t]
     pr = data["programmes"]
