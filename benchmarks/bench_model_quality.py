@@ -154,10 +154,10 @@ def _rate(fn, rows: int, repeat: int = 3) -> float:
     return rows / best
 
 
-def speed(n_rows: int, n_features: int, threads: int) -> None:
+def speed(n_rows: int, n_features: int, threads: int, train_rows: int, contrib_rows: int) -> None:
     from models._tabular import encode
 
-    X, y = _synthetic(200_000, n_features)
+    X, y = _synthetic(train_rows, n_features)
     Xs, _ = _synthetic(n_rows, n_features, seed=1)
     results = []
     for label, params in (
@@ -179,7 +179,7 @@ def speed(n_rows: int, n_features: int, threads: int) -> None:
         fit_s = time.perf_counter() - t0
         M = encode(Xs, model.columns_)
         b = model.booster_
-        n_contrib = min(n_rows, 20_000)
+        n_contrib = min(n_rows, contrib_rows)
         r_pred = _rate(lambda b=b, M=M: b.predict(M, raw_score=True, num_threads=threads), n_rows)
         r_contrib = _rate(
             lambda b=b, M=M[:n_contrib]: b.predict(M, pred_contrib=True, num_threads=threads),
@@ -200,7 +200,8 @@ def speed(n_rows: int, n_features: int, threads: int) -> None:
             }
         )
     print(
-        f"\nspeed: {n_rows:,} rows × {n_features} features, {threads} thread(s); "
+        f"\nspeed: trained on {train_rows:,} rows, scored {n_rows:,} rows × {n_features} "
+        f"features (pred_contrib on {min(n_rows, contrib_rows):,}), {threads} thread(s); "
         "explain = PD + score + grade + exact points per feature"
     )
     print(_table(results, list(results[0])))
@@ -275,6 +276,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--speed-rows", type=int, default=100_000)
     ap.add_argument("--speed-features", type=int, default=60)
+    ap.add_argument("--speed-train-rows", type=int, default=200_000)
+    ap.add_argument("--speed-contrib-rows", type=int, default=20_000)
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-sample", action="store_true")
@@ -288,7 +291,13 @@ def main() -> None:
     if not args.skip_quality:
         quality(args.datasets, args.folds, args.threads)
     if not args.skip_speed:
-        speed(args.speed_rows, args.speed_features, args.threads)
+        speed(
+            args.speed_rows,
+            args.speed_features,
+            args.threads,
+            args.speed_train_rows,
+            args.speed_contrib_rows,
+        )
     if not args.skip_sample:
         sample_data(args.sample_dir, args.threads)
 

@@ -730,6 +730,8 @@ class LearnedModel:
             num_leaves=params["num_leaves"],
             min_child_samples=params["min_data_in_leaf"],
             reg_lambda=params["lambda_l2"],
+            subsample=params.get("bagging_fraction", 1.0),
+            colsample_bytree=params.get("feature_fraction", 1.0),
             calibration=card["calibration"]["method"],
             random_state=params["seed"],
             num_threads=params["num_threads"],
