@@ -371,7 +371,11 @@ def _quote(path: Path) -> str:
 
 
 def reference_indicators(
-    data_dir: Path | str, as_of: date | str, *, threads: int | None = None
+    data_dir: Path | str,
+    as_of: date | str,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> pd.DataFrame:
     """Compute the 32 indicators for every firm of ``enterprises`` at ``as_of`` in DuckDB.
 
@@ -384,6 +388,9 @@ def reference_indicators(
         Only facts known at this date are used.
     threads : int, optional
         DuckDB worker threads (default: DuckDB's own choice, all cores).
+    memory_limit : str, optional
+        DuckDB ``memory_limit`` (e.g. ``"8GB"``); above it DuckDB spills to a temporary
+        directory instead of growing (default: DuckDB's own, 80% of RAM).
 
     Returns
     -------
@@ -392,7 +399,12 @@ def reference_indicators(
     """
     inputs = ReferenceInputs.from_dir(Path(data_dir))
     as_of = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-    con = duckdb.connect(config={"threads": threads} if threads else {})
+    config: dict[str, object] = {}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(config=config)
     try:
         con.execute(
             f"CREATE VIEW enterprises AS SELECT * FROM read_parquet({_quote(inputs.enterprises)})"

@@ -91,12 +91,14 @@ def _data_row(data: BenchData) -> BenchRow:
     return _row("data", "generate", data.generation, note=note + f"; RSS {data.generation.method}")
 
 
-def bench_reference(data: BenchData, as_of: str) -> tuple[BenchRow, pd.DataFrame | None]:
+def bench_reference(
+    data: BenchData, as_of: str, memory_limit: str | None = None
+) -> tuple[BenchRow, pd.DataFrame | None]:
     """Time the DuckDB reference aggregation over the whole folder."""
     from benchmarks.reference_duckdb import reference_indicators
 
     with console.status("DuckDB reference aggregation of the 32 indicators…"), measure() as m:
-        frame = reference_indicators(data.path, as_of)
+        frame = reference_indicators(data.path, as_of, memory_limit=memory_limit)
     m.rows = data.rows.get("patents", 0)
     row = _row(
         "reference",
@@ -396,7 +398,8 @@ def run_benchmark(
     guard = MemoryGuard(limit_mb, lambda rss: state.memory_exceeded(rss, limit_mb)).start()
 
     state.activity = "DuckDB reference"
-    ref_row, ref_frame = bench_reference(data, as_of)
+    # DuckDB may use 60% of the guard's budget and spills beyond it, rather than tripping it.
+    ref_row, ref_frame = bench_reference(data, as_of, f"{0.6 * max_rss_gb:.1f}GB")
     gc.collect()
     state.activity = "model preparation"
     scorer, model_row, model_dir = prepare_scorer(data.path, cache_dir, model, console)
