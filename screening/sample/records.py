@@ -173,7 +173,8 @@ def make_credit(
     return table, neg, (tf, tday, tgrade, ty)
 
 
-# programme: (intercept, quality slope, patents slope, period years, renew prob, level)
+# programme: (intercept, quality slope, patents slope, period years, renew prob, level);
+# level: index into LEVELS, -1 drawn per certificate, -2 none (a certification).
 _PROG = {
     "little_giant": (-5.2, 1.5, 0.35, 3, 0.7, 0),
     "srdi_sme": (-2.4, 0.9, 0.3, 3, 0.6, 1),
@@ -182,7 +183,7 @@ _PROG = {
     "tech_sme": (-0.6, 0.8, 0.2, 1, 0.85, 1),
     "ip_advantage": (-3.4, 1.0, 0.35, 3, 0.6, -1),
     "ip_demonstration": (-5.0, 1.2, 0.4, 3, 0.6, 0),
-    "ip_standard": (-2.4, 0.7, 0.25, 3, 0.6, -1),
+    "ip_standard": (-2.4, 0.7, 0.25, 3, 0.6, -2),
 }
 _CERT_PREFIX = {
     "little_giant": "XJR",
@@ -236,7 +237,12 @@ def make_programmes(firms: Firms, lo: int, hi: int, as_of: int, rng: np.random.G
         keep = vf <= end_life[owner]
         owner, vf, vt = owner[keep], vf[keep], vt[keep]
         m = len(owner)
-        lvl = np.full(m, level) if level >= 0 else np.where(rng.random(m) < 0.4, 0, 1)
+        if level >= 0:
+            lvl = np.full(m, level)
+        elif level == -1:  # recognised at national, provincial or city level
+            lvl = rng.choice(3, m, p=[0.3, 0.45, 0.25])
+        else:  # a certification (贯标) has no government level
+            lvl = np.full(m, -1)
         status = rng.choice(3, m, p=[0.96, 0.02, 0.02])
         version = np.where(vf < _VERSION_2023_FROM, 2013, 2023) if code == "ip_standard" else None
         rows.append((code, f[owner], vf, vt, lvl, status, version))
@@ -265,7 +271,7 @@ def make_programmes(firms: Firms, lo: int, hi: int, as_of: int, rng: np.random.G
             "uscc": firms.uscc.take(pa.array(pf)),
             "name": firms.name.take(pa.array(pf)),
             "programme": pick(V.PROGRAMMES, code_idx),
-            "level": pick(LEVELS, lvl),
+            "level": pick(LEVELS, np.maximum(lvl, 0), mask=lvl < 0),
             "valid_from": dates(vf),
             "valid_to": dates(vt),
             "certificate_no": cert,
