@@ -236,7 +236,8 @@ def bench_naive(
 
 
 def scaling_rows(results_dir: Path, size: int, stage_rows: list[BenchRow]) -> list[BenchRow]:
-    """t(1M)/t(100k) per stage, from the newest result file of the other size."""
+    """t(1M)/t(100k) per pipeline stage and for the DuckDB reference, from the newest
+    result file of the other size (only rows measured in both runs)."""
     small, large = 100_000, NATIONAL_SIZE
     if size not in (small, large):
         return []
@@ -251,12 +252,16 @@ def scaling_rows(results_dir: Path, size: int, stage_rows: list[BenchRow]) -> li
             )
         ]
     previous = json.loads(files[-1].read_text())
-    prev = {r["stage"]: r for r in previous.get("rows", []) if r["section"] == "pipeline"}
+    scaled = ("pipeline", "reference")
+    prev = {
+        (r["section"], r["stage"]): r for r in previous.get("rows", []) if r["section"] in scaled
+    }
     out = []
     for row in stage_rows:
-        if row.section != "pipeline" or row.wall_s is None or row.stage not in prev:
+        key = (row.section, row.stage)
+        if row.section not in scaled or row.wall_s is None or key not in prev:
             continue
-        t_other = prev[row.stage].get("wall_s")
+        t_other = prev[key].get("wall_s")
         if not t_other:
             continue
         t_large, t_small = (row.wall_s, t_other) if size == large else (t_other, row.wall_s)
@@ -400,6 +405,7 @@ def run_benchmark(
     state.activity = "DuckDB reference"
     # DuckDB may use 60% of the guard's budget and spills beyond it, rather than tripping it.
     ref_row, ref_frame = bench_reference(data, as_of, f"{0.6 * max_rss_gb:.1f}GB")
+    state.pending.append(ref_row)  # placed after the pipeline rows, kept if the guard fires
     gc.collect()
     state.activity = "model preparation"
     scorer, model_row, model_dir = prepare_scorer(data.path, cache_dir, model, console)
@@ -490,7 +496,7 @@ def run_benchmark(
     del ctx
     gc.collect()
 
-    rows.extend(scaling_rows(results_dir, size, stage_rows))
+    rows.extend(scaling_rows(results_dir, size, stage_rows + [ref_row]))
 
     if not skip_quality:
         try:
@@ -520,6 +526,7 @@ class _RunState:
         self.meta = meta
         self.rows: list[BenchRow] = []
         self.failures: list[str] = []
+        self.pending: list[BenchRow] = []
         self.activity = "setup"
 
     def payload(self) -> dict[str, object]:
@@ -575,6 +582,10 @@ class _RunState:
             )
         )
         self.failures.append(f"memory guard during {self.activity}: {status}")
+        self.rows.extend(r for r in self.pending if r not in self.rows)
+        m = self.meta
+        measured = [r for r in self.rows if r.section in ("pipeline", "reference")]
+        self.rows.extend(scaling_rows(Path(m["results_dir"]), m["size"], measured))  # type: ignore[arg-type]
         try:
             self.finish()
         finally:
