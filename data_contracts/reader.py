@@ -103,7 +103,7 @@ def _validate(
     if raw.bad_lines:
         rejects = pd.concat([rejects, bad_lines_frame(contract, raw, file)], ignore_index=True)
     warnings = warn.frame(contract.name, file, source_row, accepted)
-    out = frame.loc[accepted].reset_index(drop=True)
+    out = frame if accepted.all() else frame.loc[accepted].reset_index(drop=True)
     after = 0
     dated = _DATED_BY.get(contract.name)
     if as_of is not None and dated:
