@@ -270,12 +270,18 @@ def monitor(
     ),
     as_of: str = typer.Option(..., "--as-of", help="Screening date (YYYY-MM-DD)."),
     out: Path = typer.Option(Path("monitor"), "--out", help="Folder for monitor.json/html."),
+    whitelist: Path | None = typer.Option(
+        None,
+        "--whitelist",
+        help="screened.csv/whitelist.csv of a run: compare only its whitelisted firms.",
+    ),
     tracking_dir: Path | None = TrackingOpt,
     config: Path | None = ConfigOpt,
 ) -> None:
     """Score and feature PSI against the training population, realised default rates."""
     import tempfile
 
+    from screening.retrain.ledger_report import read_whitelist
     from screening.retrain.monitor import monitor as run_monitor
     from screening.retrain.monitor import write_monitor
     from screening.retrain.registry import fetch_model_folder
@@ -283,6 +289,7 @@ def monitor(
 
     cfg = load_config(config)
     day = _parse_date(as_of, "--as-of")
+    firms = read_whitelist(whitelist) if whitelist is not None else None
     _quiet_mlflow()
     with _progress("monitor") as (on_table, say), tempfile.TemporaryDirectory() as tmp:
         folder = fetch_model_folder(
@@ -291,7 +298,9 @@ def monitor(
         loaded, reference, report = load_folder(folder)
         bundle = _read(data, on_table, as_of=day)
         say(f"scoring the population at {day} and the matured loans")
-        result = run_monitor(loaded, reference, report, bundle, as_of=day, config=cfg)
+        result = run_monitor(
+            loaded, reference, report, bundle, as_of=day, config=cfg, whitelist=firms
+        )
         paths = write_monitor(result, out)
     s = result.summary
     _out.print(

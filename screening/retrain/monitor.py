@@ -71,10 +71,15 @@ class MonitorResult:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
-def screened_population(bundle: Any, as_of: pd.Timestamp) -> pd.DataFrame:
-    """``(uscc, as_of)`` of every enterprise active at ``as_of`` (today's screened firms)."""
+def screened_population(
+    bundle: Any, as_of: pd.Timestamp, whitelist: pd.Series | None = None
+) -> pd.DataFrame:
+    """``(uscc, as_of)`` of today's screened firms: every enterprise active at ``as_of``,
+    or only those on ``whitelist`` (the firms banks will actually lend to)."""
     ent = bundle.tables["enterprises"]
     keep = ent["status"].eq("active") if "status" in ent else pd.Series(True, index=ent.index)
+    if whitelist is not None:
+        keep &= ent["uscc"].isin(pd.Series(whitelist).dropna())
     if "established" in ent:
         keep &= ~(ent["established"] > as_of).fillna(False).astype(bool)
     usccs = ent.loc[keep.fillna(False).astype(bool), "uscc"].dropna().drop_duplicates()
@@ -143,6 +148,7 @@ def monitor(
     as_of: pd.Timestamp | str,
     config: RetrainConfig,
     feature_builder: FeatureBuilder | None = None,
+    whitelist: pd.Series | None = None,
 ) -> MonitorResult:
     """Compare today's population and outcomes with what the model was trained on.
 
@@ -160,10 +166,14 @@ def monitor(
         PSI levels and realised-rate alert rules.
     feature_builder : callable, optional
         Default ``features.build_feature_matrix``.
+    whitelist : Series, optional
+        USCCs of a run's whitelist: compare only those firms with the training population.
+        Past borrowers were mostly whitelisted firms, so this isolates drift from the
+        selection effect of comparing borrowers with the whole registry.
     """
     as_of = pd.Timestamp(as_of)
     builder = feature_builder or _default_builder
-    pairs = screened_population(bundle, as_of)
+    pairs = screened_population(bundle, as_of, whitelist)
     if pairs.empty:
         raise DataError(
             f"no active enterprise at {as_of.date()}: nothing to monitor",
@@ -249,6 +259,7 @@ def monitor(
         "as_of": as_of.date().isoformat(),
         "model_id": str(model.model_id),
         "population": int(len(pairs)),
+        "population_source": "whitelist" if whitelist is not None else "active_enterprises",
         "reference_population": int(reference["n"]),
         "score_psi": round(score_psi, 6),
         "score_psi_level": level,
@@ -268,7 +279,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>模型监测报告 {{ s.as_of }}</title>
 <style>{{ css }}</style></head><body>
 <h1>模型监测报告 / Model monitoring — {{ s.as_of }}</h1>
-<p>模型 model <code>{{ s.model_id }}</code>; 今日筛查企业 {{ s.population }} 家 vs 训练样本
+<p>模型 model <code>{{ s.model_id }}</code>; 今日{% if s.population_source == 'whitelist' %}白名单{% else %}在业{% endif %}企业 {{ s.population }} 家 vs 训练样本
 {{ s.reference_population }} 笔; PSI 预警线 watch {{ s.psi_watch }}, 行动线 act {{ s.psi_act }}.</p>
 <h2>预警 Alerts ({{ alerts|length }})</h2>
 {% if alerts %}<ul>{% for a in alerts %}<li class="alert-{{ a.level }}">[{{ a.level }}] {{ a.message }}</li>{% endfor %}</ul>

@@ -119,3 +119,20 @@ def test_no_active_firm_is_a_clear_error(synthetic_model, config):
             config=config,
             feature_builder=builder,
         )
+
+
+def test_whitelist_restricts_the_population(synthetic_model, config):
+    tm, bundle, builder = synthetic_model
+    firms = bundle.tables["enterprises"]["uscc"].iloc[:40]
+    res = monitor(
+        tm.model,
+        tm.reference,
+        tm.report,
+        bundle,
+        as_of="2025-06-30",
+        config=config,
+        feature_builder=builder,
+        whitelist=firms,
+    )
+    assert res.summary["population"] == 40
+    assert res.summary["population_source"] == "whitelist"
