@@ -116,14 +116,15 @@ def _read_csv(path: Path) -> RawTable:
     # kilobytes is enough: a header is short and a long file is not blank.
     if not text[:4096].strip() and not text.strip():
         return RawTable(pa.table({}), _row_numbers(0), encoding)
+    delimiter = sniff_delimiter(text)
     # The header is the first record; csv.reader stops there without reading the rest.
-    header = next(csv.reader(io.StringIO(text)), [])
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
     try:
-        table, bad = _parse_csv(data, header, threads=True)
+        table, bad = _parse_csv(data, header, delimiter, threads=True)
         if any(number is None for number, _, _ in bad):
             # Multi-threaded parsing cannot tell where a ragged line was: parse again on one
             # thread (only files that have such lines pay for it).
-            table, bad = _parse_csv(data, header, threads=False)
+            table, bad = _parse_csv(data, header, delimiter, threads=False)
     except pa.ArrowInvalid as exc:
         raise DataError(
             f"{path.name} cannot be parsed as CSV: {str(exc).splitlines()[0]}",
@@ -137,8 +138,19 @@ def _read_csv(path: Path) -> RawTable:
     return RawTable(table, pa.array(rows), encoding, lines)
 
 
+def sniff_delimiter(text: str) -> str:
+    """``,`` unless the header line holds more tabs or ``|`` (tab-separated ".csv" exports).
+
+    ``;`` is never a delimiter: it separates list items inside cells.
+    """
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
+
+
 def _parse_csv(
-    data: bytes, header: list[str], *, threads: bool
+    data: bytes, header: list[str], delimiter: str, *, threads: bool
 ) -> tuple[pa.Table, list[tuple[int | None, str, int]]]:
     bad: list[tuple[int | None, str, int]] = []
 
@@ -149,7 +161,9 @@ def _parse_csv(
     table = pacsv.read_csv(
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(use_threads=threads, block_size=1 << 22),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
         convert_options=pacsv.ConvertOptions(
             column_types={h: pa.string() for h in header},
             strings_can_be_null=True,

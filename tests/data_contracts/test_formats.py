@@ -227,3 +227,16 @@ def test_small_numbers_are_not_excel_dates(write, patents, tmp_path, text) -> No
     frame.loc[0, "app_date"] = text
     bundle = read_table(write("patents", frame, folder=tmp_path), "patents", today=TODAY)
     assert list(bundle.rejects["rule"]) == ["date_unparseable"]
+
+
+@pytest.mark.parametrize("sep", ["\t", "|"])
+def test_tab_and_pipe_separated_exports(tmp_path, patents, sep) -> None:
+    folder = tmp_path / "sep"
+    folder.mkdir()
+    path = folder / "patents.csv"
+    path.write_bytes(chinese("patents", patents).to_csv(index=False, sep=sep).encode("gbk"))
+    bundle = read_table(path, "patents", today=TODAY)
+    assert bundle.stats["patents"].accepted == len(patents)
+    assert (
+        bundle.tables["patents"]["applicants"][2] == "华为技术有限公司;深圳市腾讯计算机系统有限公司"
+    )
