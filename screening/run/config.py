@@ -119,6 +119,7 @@ class ReportConfig:
     validity_months: int = 6
     explain_top_k: int = 3
     detail_limit: int = 300
+    patents_per_firm: int = 10
     merge_correlation: float = 0.95
     region_names: tuple[tuple[str, str], ...] = ()
 
@@ -364,6 +365,7 @@ def parse_run_config(
             "validity_months",
             "explain_top_k",
             "detail_limit",
+            "patents_per_firm",
             "merge_correlation",
         },
         "report.",
@@ -375,6 +377,7 @@ def parse_run_config(
         ("validity_months", 1, 60),
         ("explain_top_k", 1, 10),
         ("detail_limit", 0, 100_000),
+        ("patents_per_firm", 1, 10_000),
     ):
         v = rep.get(key, getattr(defaults, key))
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from screening.run._frames import join_by
+
 REASON_COLUMNS = [
     "uscc",
     "direction",
@@ -93,8 +95,9 @@ def factor_groups(
         values = sample[numeric].astype("float64")
         values = values.loc[:, values.nunique(dropna=True) > 1]
         if values.shape[1] > 1:
-            ranks = values.rank().fillna(values.rank().mean())
-            corr = np.corrcoef(ranks.to_numpy().T)
+            ranks = values.rank()
+            ranks = ranks.fillna(ranks.mean()).to_numpy(dtype="float64", na_value=np.nan)
+            corr = np.corrcoef(ranks.T)
             cols = list(values.columns)
             ii, jj = np.nonzero(np.triu(np.abs(np.nan_to_num(corr)) >= threshold, k=1))
             for i, j in zip(ii, jj, strict=True):
@@ -283,11 +286,14 @@ def reasons_wide(reasons: pd.DataFrame) -> pd.DataFrame:
                 "reasons_down": pd.Series(dtype="str"),
             }
         )
-    wide = (
-        reasons.groupby(["uscc", "direction"], sort=False)["text"]
-        .agg("；".join)
-        .unstack("direction")
+    up = reasons["direction"] == "up"
+    ups = join_by(reasons.loc[up, "uscc"], reasons.loc[up, "text"], "；")
+    downs = join_by(reasons.loc[~up, "uscc"], reasons.loc[~up, "text"], "；")
+    firms = pd.Index(pd.unique(reasons["uscc"].to_numpy()))
+    return pd.DataFrame(
+        {
+            "uscc": pd.array(firms.to_numpy(), dtype="str"),
+            "reasons_up": pd.array(ups.reindex(firms).to_numpy(), dtype="str"),
+            "reasons_down": pd.array(downs.reindex(firms).to_numpy(), dtype="str"),
+        }
     )
-    wide = wide.reindex(columns=["up", "down"])
-    wide.columns = ["reasons_up", "reasons_down"]
-    return wide.reset_index()

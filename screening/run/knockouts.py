@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from screening.run._frames import join_by, member
 from screening.run.config import KnockoutRule, KnockoutRules
 
 FIRED_COLUMNS = [
@@ -92,10 +93,10 @@ def _registry_status(rule: KnockoutRule, enterprises: pd.DataFrame) -> pd.DataFr
 
 def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index) -> pd.DataFrame:
     types = set(rule.param("record_types", ()))
-    mask = active["record_type"].isin(types) & active["uscc"].isin(universe)
+    mask = active["record_type"].isin(types).to_numpy(dtype=bool) & member(active["uscc"], universe)
     severities = rule.param("severities")
     if severities:
-        mask &= active["severity"].isin(set(severities))
+        mask &= active["severity"].isin(set(severities)).to_numpy(dtype=bool)
     hit = active.loc[mask]
     rtype = hit["record_type"].astype("str")
     start = hit["start_date"].dt.strftime("%Y-%m-%d").fillna("日期不详")
@@ -143,7 +144,9 @@ def latest_tax_grades(credit_records: pd.DataFrame, as_of: pd.Timestamp) -> pd.D
 def _tax_grade(rule: KnockoutRule, credit_records: pd.DataFrame, as_of, universe) -> pd.DataFrame:
     grades = set(rule.param("grades", ("C", "D")))
     latest = latest_tax_grades(credit_records, as_of)
-    hit = latest.loc[latest["value"].isin(grades) & latest["uscc"].isin(universe)]
+    hit = latest.loc[
+        latest["value"].isin(grades).to_numpy(dtype=bool) & member(latest["uscc"], universe)
+    ]
     detail = (
         "纳税信用等级 "
         + hit["value"].astype("str")
@@ -177,7 +180,7 @@ def _no_valid_patent(rule: KnockoutRule, matrix: pd.DataFrame, universe) -> pd.D
 
 def _no_pledgeable(rule: KnockoutRule, pledgeable: pd.DataFrame, universe) -> pd.DataFrame:
     ok = pledgeable.loc[pledgeable["pledgeable"].fillna(False).astype(bool), "uscc"]
-    hit = universe[~universe.isin(ok.unique())]
+    hit = universe[~member(universe, pd.Index(ok.unique()))]
     return _frame(
         rule,
         hit.to_numpy(),
@@ -270,14 +273,15 @@ def summarise_fired(fired: pd.DataFrame) -> pd.DataFrame:
     rid = fired["record_id"].astype("str")
     token = token.where(rid.isna(), token + "#" + rid.fillna(""))
     reason = fired["rule_name_zh"].astype("str") + "：" + fired["detail"].astype("str")
-    frame = pd.DataFrame({"uscc": fired["uscc"], "token": token, "reason": reason})
-    grouped = frame.groupby("uscc", sort=True)
+    tokens = join_by(fired["uscc"], token, ";")
+    reasons = join_by(fired["uscc"], reason, "；")
     return pd.DataFrame(
         {
-            "rules_fired": grouped["token"].agg(";".join),
-            "ko_reasons": grouped["reason"].agg("；".join),
+            "uscc": pd.array(tokens.index.to_numpy(), dtype="str"),
+            "rules_fired": tokens.to_numpy(),
+            "ko_reasons": reasons.to_numpy(),
         }
-    ).reset_index()
+    )
 
 
 def source_dates(

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from data_contracts.errors import DataError
+from screening.run._frames import member
 from screening.run.changes import compare, read_previous
 from screening.run.charts import waterfall_svg
 from screening.run.config import GRADES, RunConfig
@@ -31,7 +32,7 @@ from screening.run.pipeline import (
     package_patents,
     package_programmes,
 )
-from screening.run.safety import neutralise_frame, scrub_pii
+from screening.run.safety import neutralise_frame, scrub_frame, scrub_pii
 from screening.run.selection import STATUSES
 from screening.run.xlsx import EXCEL_MAX_DATA_ROWS
 
@@ -230,14 +231,17 @@ def write_outputs(
     )
 
     env = template_env()
+    # Scrub personal identifiers once for every bank; only whitelisted firms are packaged.
+    wl_ids = pd.Index(s.whitelist["uscc"].to_numpy())
+    pledgeable = s.inputs.pledgeable.loc[member(s.inputs.pledgeable["uscc"], wl_ids)]
+    patents = package_patents(pledgeable, s.inputs.tables.get("patents", pd.DataFrame()))
+    programmes = package_programmes(s.inputs.programmes)
     inputs = PackageInputs(
         meta=meta,
-        whitelist=s.whitelist,
+        whitelist=scrub_frame(s.whitelist, keep=("uscc", "region_code", "industry_code", "grade")),
         reasons=s.reasons,
-        programmes=package_programmes(s.inputs.programmes),
-        patents=package_patents(
-            s.inputs.pledgeable, s.inputs.tables.get("patents", pd.DataFrame())
-        ),
+        programmes=programmes.loc[member(programmes["uscc"], wl_ids)],
+        patents=scrub_frame(patents, keep=("uscc", "app_no")),
         checks=s.checks,
         chart=_chart_factory(s),
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
@@ -250,6 +254,7 @@ def write_outputs(
             inputs,
             env=env,
             detail_limit=config.report.detail_limit,
+            patents_per_firm=config.report.patents_per_firm,
             max_rows=max_excel_rows,
             key=key,
         )

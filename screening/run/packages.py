@@ -19,9 +19,10 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from screening.run._frames import member
 from screening.run.config import BankConfig, grade_number
 from screening.run.manifest import SigningKey, write_manifest
-from screening.run.safety import neutralise_frame, scrub_frame, scrub_pii
+from screening.run.safety import neutralise_frame, scrub_pii
 from screening.run.xlsx import EXCEL_MAX_DATA_ROWS, Sheet, write_workbook
 
 WHITELIST_HEADERS = {
@@ -165,27 +166,32 @@ def write_bank_package(
     *,
     env: jinja2.Environment,
     detail_limit: int = 300,
+    patents_per_firm: int = 10,
     max_rows: int = EXCEL_MAX_DATA_ROWS,
     key: SigningKey | None = None,
 ) -> int:
-    """Write one bank's package into ``folder`` (created) and return its firm count."""
+    """Write one bank's package into ``folder`` (created) and return its firm count.
+
+    ``inputs`` must already be scrubbed of personal identifiers (the caller does it once for
+    all banks). The workbook and report.html list each firm's first ``patents_per_firm``
+    pledgeable patents (best first); whitelist.json lists them all.
+    """
     folder.mkdir(parents=True, exist_ok=False)
     wl = inputs.whitelist.loc[bank_mask(inputs.whitelist, bank)].reset_index(drop=True)
     wl.insert(0, "seq", pd.array(np.arange(1, len(wl) + 1), dtype="Int64"))
-    wl = scrub_frame(wl, keep=("uscc", "region_code", "industry_code", "grade"))
-    firms = set(wl["uscc"])
+    firms = pd.Index(wl["uscc"].to_numpy())
     names = wl.set_index("uscc")["name"]
 
-    reasons = inputs.reasons.loc[inputs.reasons["uscc"].isin(firms)].copy()
+    reasons = inputs.reasons.loc[member(inputs.reasons["uscc"], firms)].copy()
     reasons["name"] = reasons["uscc"].map(names)
     reasons["direction_zh"] = reasons["direction"].map({"up": "加分", "down": "减分"})
     reasons["points"] = reasons["points"].round(1)
     reasons["percentile"] = reasons["percentile"].round(0)
-    patents = inputs.patents.loc[inputs.patents["uscc"].isin(firms)].copy()
+    patents = inputs.patents.loc[member(inputs.patents["uscc"], firms)].copy()
     patents["name"] = patents["uscc"].map(names)
     patents["remaining_years"] = patents["remaining_years"].round(1)
-    patents = scrub_frame(patents, keep=("uscc", "app_no"))
-    programmes = inputs.programmes.loc[inputs.programmes["uscc"].isin(firms)]
+    programmes = inputs.programmes.loc[member(inputs.programmes["uscc"], firms)]
+    top_patents = patents.loc[patents["rank_in_firm"] <= patents_per_firm]
 
     table = wl[list(WHITELIST_HEADERS)].copy()
     table["score"] = table["score"].round(1)
@@ -214,12 +220,19 @@ def write_bank_package(
             ),
             Sheet(
                 "可质押专利",
-                patents[list(PATENT_HEADERS)],
+                top_patents[list(PATENT_HEADERS)],
                 list(PATENT_HEADERS.values()),
                 (21, 36, 20, 10, 40, 14, 10, 30),
             ),
         ],
-        _notes(inputs, bank, len(wl)),
+        [
+            *_notes(inputs, bank, len(wl)),
+            (
+                "可质押专利",
+                f"每家企业列出最优的 {patents_per_firm} 件（发明优先、剩余保护期长者优先），"
+                "全部可质押专利见 whitelist.json；白名单表“可质押专利数”为全部件数。",
+            ),
+        ],
         created=inputs.created,
         title=f"{bank.name} 授信白名单 {inputs.meta['batch_id']}",
         max_rows=max_rows,
@@ -255,7 +268,13 @@ def write_bank_package(
     )
 
     _write_report(
-        folder / "report.html", bank, inputs, firm_rec, env=env, detail_limit=detail_limit
+        folder / "report.html",
+        bank,
+        inputs,
+        firm_rec,
+        env=env,
+        detail_limit=detail_limit,
+        patents_per_firm=patents_per_firm,
     )
     write_manifest(folder, {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}}, key)
     return len(wl)
@@ -273,7 +292,7 @@ def _write_report(
     *,
     env: jinja2.Environment,
     detail_limit: int,
-    patents_per_firm: int = 50,
+    patents_per_firm: int = 10,
 ) -> None:
     """Render report.html from the package's JSON records (no per-firm DataFrame work)."""
     rows, details = [], []

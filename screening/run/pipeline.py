@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import ModelError
+from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
 from screening.run.explain import explain, factor_groups, reasons_wide
 from screening.run.knockouts import evaluate_knockouts, source_dates, summarise_fired
@@ -232,7 +233,7 @@ def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index) -> pd.DataFrame:
         + " 行）："
         + out["reason"]
     )
-    out = out.loc[~out["uscc"].isin(accepted)]
+    out = out.loc[~member(out["uscc"], accepted)]
     return out[["uscc", "rules_fired", "reason"]].assign(name=pd.NA)
 
 
@@ -313,7 +314,7 @@ def screen(
         res = scorer.score(rows[feats], explain=True) if len(rows) else None
         contributions = res.contributions if res is not None else pd.DataFrame(columns=feats)
         base_points = float(res.base_points) if res is not None else float("nan")
-        stride = max(1, len(matrix) // 20000)
+        stride = max(1, len(matrix) // 5000)
         lead_of = factor_groups(
             list(contributions.columns),
             specs=inputs.specs,
@@ -421,9 +422,7 @@ def _whitelist_frame(
 ) -> pd.DataFrame:
     wl = selected.loc[selected["status"] == "whitelisted"].merge(wide, on="uscc", how="left")
     names = dict(config.report.region_names)
-    wl["region_name"] = wl["region_code"].map(
-        lambda c: names.get(str(c), pd.NA) if pd.notna(c) else pd.NA
-    )
+    wl["region_name"] = wl["region_code"].map(names)
     section = (
         matrix.set_index("uscc")["firm_industry_section"]
         if "firm_industry_section" in matrix
@@ -436,7 +435,7 @@ def _whitelist_frame(
     text = progs.assign(
         t=progs["programme_zh"] + "（至 " + progs["valid_to"].dt.strftime("%Y-%m-%d") + "）"
     )
-    wl["programmes_text"] = wl["uscc"].map(text.groupby("uscc")["t"].agg("；".join))
+    wl["programmes_text"] = wl["uscc"].map(join_by(text["uscc"], text["t"], "；"))
     return wl.sort_values("rank", kind="mergesort").reset_index(drop=True)
 
 
@@ -473,35 +472,53 @@ def package_programmes(active: pd.DataFrame) -> pd.DataFrame:
 
 
 def package_patents(pledgeable: pd.DataFrame, patents: pd.DataFrame) -> pd.DataFrame:
-    """Pledgeable patents in package shape: number, type, title, remaining term, co-owners."""
-    ok = pledgeable.loc[pledgeable["pledgeable"].fillna(False).astype(bool)].copy()
-    titles = (
-        patents.drop_duplicates("app_no").set_index("app_no")["title"]
-        if "title" in patents
-        else None
+    """Pledgeable patents in package shape, best first within each firm.
+
+    Order: inventions before utility models before designs, then the longest remaining term,
+    then the application number; ``rank_in_firm`` numbers them 1… so a workbook can show the
+    first N per firm.
+    """
+    ok = pledgeable.loc[pledgeable["pledgeable"].fillna(False).astype(bool)]
+    if "title" in ok:
+        title = ok["title"].astype("str")
+    elif "title" in patents:
+        titles = patents.drop_duplicates("app_no").set_index("app_no")["title"]
+        title = ok["app_no"].map(titles).astype("str")
+    else:
+        title = pd.Series(pd.NA, index=ok.index, dtype="str")
+    owners = (
+        ok["owners"].astype("str")
+        if "owners" in ok
+        else pd.Series(pd.NA, index=ok.index, dtype="str")
     )
-    owners = ok["owners"].astype("str") if "owners" in ok else pd.Series(pd.NA, index=ok.index)
-    co = owners.str.split(";").map(lambda xs: xs if isinstance(xs, list) else [])
-    return (
-        pd.DataFrame(
-            {
-                "uscc": ok["uscc"].astype("str").to_numpy(),
-                "app_no": ok["app_no"].astype("str").to_numpy(),
-                "type_zh": ok["patent_type"]
-                .map(PATENT_TYPE_ZH)
-                .fillna(ok["patent_type"])
-                .astype("str")
-                .to_numpy(),
-                "title": ok["app_no"].map(titles).astype("str").to_numpy()
-                if titles is not None
-                else pd.NA,
-                "remaining_years": ok["remaining_years"].astype("float64").to_numpy(),
-                "status": "有效，未质押",
-                "co_owners": np.where(co.map(len) > 1, owners, pd.NA),
-            }
+    n_owners = owners.str.count(";").fillna(0) + 1
+    type_rank = ok["patent_type"].map({"invention": 0, "utility_model": 1, "design": 2}).fillna(3)
+    out = pd.DataFrame(
+        {
+            "uscc": ok["uscc"].astype("str").to_numpy(),
+            "app_no": ok["app_no"].astype("str").to_numpy(),
+            "type_zh": ok["patent_type"]
+            .map(PATENT_TYPE_ZH)
+            .fillna(ok["patent_type"])
+            .astype("str")
+            .to_numpy(),
+            "title": title.to_numpy(),
+            "remaining_years": ok["remaining_years"].astype("float64").to_numpy(),
+            "status": np.where(
+                n_owners.to_numpy() > 1, "有效，未质押（共有，需共有人同意）", "有效，未质押"
+            ),
+            "co_owners": owners.where(n_owners > 1).to_numpy(),
+            "_t": type_rank.to_numpy(),
+        }
+    )
+    out = (
+        out.sort_values(
+            ["uscc", "_t", "remaining_years", "app_no"],
+            ascending=[True, True, False, True],
+            kind="mergesort",
         )
-        .sort_values(
-            ["uscc", "remaining_years", "app_no"], ascending=[True, False, True], kind="mergesort"
-        )
+        .drop(columns="_t")
         .reset_index(drop=True)
     )
+    out["rank_in_firm"] = out.groupby("uscc", sort=False).cumcount().to_numpy() + 1
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from screening.run._frames import join_by, member
 from screening.run.config import SelectionConfig, grade_number
 
 STATUSES = ("whitelisted", "below_threshold", "knocked_out", "rejected_input")
@@ -24,7 +25,10 @@ def nomination_sources(nominations: pd.DataFrame) -> pd.DataFrame:
     noms = nominations.loc[nominations["uscc"].notna(), ["uscc", "nominated_by"]].copy()
     noms["nominated_by"] = noms["nominated_by"].fillna("未注明").astype("str")
     noms = noms.drop_duplicates().sort_values(["uscc", "nominated_by"], kind="mergesort")
-    return noms.groupby("uscc", sort=True)["nominated_by"].agg(";".join).reset_index()
+    joined = join_by(noms["uscc"], noms["nominated_by"], ";")
+    return pd.DataFrame(
+        {"uscc": pd.array(joined.index.to_numpy(), dtype="str"), "nominated_by": joined.to_numpy()}
+    )
 
 
 def order_firms(frame: pd.DataFrame, tie_break: tuple[tuple[str, bool], ...]) -> pd.Index:
@@ -65,7 +69,7 @@ def select(
     frame["nominated"] = frame["nominated_by"].notna()
     frame = frame.loc[order_firms(frame, config.tie_break)].reset_index(drop=True)
 
-    ko = frame["uscc"].isin(knocked_out).to_numpy()
+    ko = member(frame["uscc"], knocked_out)
     meets = np.ones(len(frame), dtype=bool)
     if config.min_grade is not None:
         grade_num = frame["grade"].astype("str").str.slice(1).astype("int64").to_numpy()

@@ -1,0 +1,164 @@
+"""Benchmark of ``screening run`` end to end (plain script, prints a table).
+
+    .venv/bin/python -m benchmarks.bench_run --firms 1000000
+    .venv/bin/python -m benchmarks.bench_run --data benchmarks/.cache/100000-7 --model MODEL_DIR
+
+Targets (issue 5): 1,000,000 firms (~20M patents) end to end in ≤ 3 min and ≤ 8 GB peak on a
+2-core machine; explaining every explained firm costs ≤ 1.5× LightGBM's own ``pred_contrib``
+on the same rows. Each stage is timed with the pipeline's own ``Timer`` (wall seconds and
+rows) and the process's RSS high-water mark is read after each stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+AS_OF = "2026-09-30"
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def _peak_gb() -> float:
+    # ru_maxrss is in KiB on Linux: the high-water mark of this process so far.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def _data(firms: int, data: Path | None, console: Console) -> Path:
+    if data is not None:
+        return data
+    folder = CACHE / f"run-{firms}-7"
+    if not (folder / "enterprises.parquet").exists() and not (folder / "enterprises.csv").exists():
+        from screening.sample import SampleConfig, generate_sample
+
+        console.print(f"generating {firms:,} firms into {folder} (cached for the next run)…")
+        t0 = time.perf_counter()
+        shutil.rmtree(folder, ignore_errors=True)
+        generate_sample(
+            SampleConfig(firms=firms, seed=7, fmt="parquet", as_of=dt.date(2026, 9, 30)), folder
+        )
+        console.print(f"generated in {time.perf_counter() - t0:.0f} s")
+    return folder
+
+
+def _explain_cost(s, scorer, inputs, console: Console) -> tuple[float, float, int] | None:
+    """(our explanation seconds, pred_contrib seconds, rows) for a LightGBM scorer."""
+    booster = next(
+        (
+            getattr(scorer, a)
+            for a in ("booster_", "_booster", "booster")
+            if getattr(scorer, a, None) is not None
+        ),
+        None,
+    )
+    if booster is None or not hasattr(booster, "predict"):
+        return None
+    from screening.run.explain import explain, factor_groups
+
+    feats = list(scorer.feature_names_in_)
+    matrix = inputs.matrix.drop_duplicates("uscc").set_index("uscc")
+    X = matrix.loc[s.whitelist["uscc"].to_numpy(), feats]
+    t0 = time.perf_counter()
+    booster.predict(X.to_numpy(dtype="float64"), pred_contrib=True)
+    t_contrib = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = scorer.score(X, explain=True)
+    lead_of = factor_groups(feats, specs=inputs.specs)
+    rows = X.reset_index()
+    explain(
+        res.contributions.reset_index(drop=True),
+        rows,
+        pd.DataFrame(index=rows.index),
+        rows["uscc"].to_numpy(),
+        specs=inputs.specs,
+        lead_of=lead_of,
+    )
+    return time.perf_counter() - t0, t_contrib, len(X)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--firms", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=None, help="existing data folder")
+    parser.add_argument("--model", default=None, help="model folder (default: expert scorecard)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the run output here")
+    args = parser.parse_args(argv)
+    console = Console()
+
+    from screening.commands.run_cmds import resolve_scorer
+    from screening.run.config import load_run_config
+    from screening.run.output import atomic_folder, write_outputs
+    from screening.run.pipeline import Timer, batch_id, prepare_inputs, screen
+
+    data = _data(args.firms, args.data, console)
+    config = load_run_config()
+    scorer = resolve_scorer(args.model)
+    peaks: dict[str, float] = {}
+
+    def progress(stage: str, event: str, rows: int | None) -> None:
+        if event == "end":
+            peaks[stage] = _peak_gb()
+            console.print(f"  {stage:<10} done ({rows:,} rows)")
+
+    timer = Timer(progress)
+    as_of = pd.Timestamp(AS_OF)
+    out_root = Path(tempfile.mkdtemp(prefix="bench_run_"))
+    t0 = time.perf_counter()
+    inputs = prepare_inputs(data, as_of, timer)
+    s = screen(inputs, scorer=scorer, config=config, as_of=as_of, timer=timer)
+    batch = batch_id(
+        as_of,
+        {t: f.get("sha256", "") for t, f in inputs.files.items()},
+        s.model_id,
+        config.digest(),
+    )
+    out = args.keep or out_root / "out"
+    with atomic_folder(out) as tmp, timer.stage("export") as box:
+        report = write_outputs(s, tmp, config=config, batch=batch, timer=timer)
+        box["rows"] = len(s.screened)
+    total = time.perf_counter() - t0
+
+    table = Table(title=f"screening run — {len(s.screened):,} firms, model {s.model_id}")
+    for col in ("stage", "seconds", "rows", "peak RSS GB"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for st in timer.stages:
+        table.add_row(
+            st.stage,
+            f"{st.seconds:.1f}",
+            f"{st.rows:,}",
+            f"{peaks.get(st.stage, float('nan')):.2f}",
+        )
+    table.add_row("total", f"{total:.1f}", f"{len(s.screened):,}", f"{_peak_gb():.2f}")
+    console.print(table)
+    scale = 1_000_000 / max(len(s.screened), 1)
+    console.print(
+        f"target at 1M firms: ≤ 180 s, ≤ 8 GB — this run {total:.0f} s, {_peak_gb():.1f} GB "
+        f"(linear extrapolation to 1M: {total * scale:.0f} s)"
+    )
+    banks = ", ".join(f"{b['id']} {b['firms']:,}" for b in report["banks"])
+    console.print(f"whitelisted {report['status_counts']['whitelisted']:,}; packages: {banks}")
+    cost = _explain_cost(s, scorer, inputs, console)
+    if cost is None:
+        console.print(
+            "explain vs pred_contrib: n/a (expert scorecard: contributions are exact points)"
+        )
+    else:
+        ours, contrib, n = cost
+        console.print(
+            f"explain {n:,} rows: {ours:.1f} s vs LightGBM pred_contrib {contrib:.1f} s "
+            f"= {ours / max(contrib, 1e-9):.2f}× (target ≤ 1.5×)"
+        )
+    if args.keep is None:
+        shutil.rmtree(out_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
