@@ -21,6 +21,9 @@ import numpy as np
 
 from data_contracts.errors import ModelError
 
+# LightGBM's kZeroThreshold is the float literal 1e-35f, i.e. 1.0000000180025095e-35.
+K_ZERO_THRESHOLD = float(np.float32(1e-35))
+
 
 @dataclass(frozen=True)
 class FeatureTable:
@@ -175,8 +178,10 @@ class AdditiveTables:
             x = M[:, j]
             nan = np.isnan(x)
             if tab.kind == "numeric":
-                # LightGBM reads |x| <= 1e-35 as exactly zero before comparing.
-                xz = np.where(np.abs(x) <= 1e-35, 0.0, x)
+                # LightGBM's dense-row reader drops |x| <= kZeroThreshold (1e-35 as a float32)
+                # as a sparse zero, so such values are compared as exactly 0.
+                xz = np.where(np.abs(x) <= K_ZERO_THRESHOLD, 0.0, x)
+                # x in bin j ⇔ j thresholds are < x: x <= thresholds[j] goes left there.
                 col = tab.values[np.searchsorted(tab.thresholds, xz, side="left")]
             else:
                 k = len(tab.values) - 1
