@@ -54,7 +54,7 @@ class Issues:
         arr = self._raw.get(column)
         if arr is None:
             return [None] * len(pos)
-        return take_rows(as_string(arr), pos).to_pylist()
+        return as_string(take_rows(arr, pos)).to_pylist()
 
     def frame(
         self, table: str, file: str, source_row: np.ndarray, keep: np.ndarray | None

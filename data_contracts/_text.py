@@ -44,6 +44,12 @@ def as_string(arr: pa.ChunkedArray) -> pa.ChunkedArray:
         as_int = pc.equal(pc.floor(arr), arr)
         ints = pc.cast(pc.if_else(as_int, arr, None), pa.int64(), safe=False)
         return pc.if_else(as_int, pc.cast(ints, pa.string()), pc.cast(arr, pa.string()))
+    if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+        # Dates read as dates, not "2017-03-01 00:00:00.000000000".
+        seconds = pa.timestamp("s", getattr(arr.type, "tz", None))
+        arr = pc.cast(arr, seconds, safe=False)  # %S would print fractions of finer units
+        text = pc.strftime(arr, format="%Y-%m-%d %H:%M:%S")
+        return pc.replace_substring_regex(text, r" 00:00:00$", "")
     if pa.types.is_null(arr.type):
         return arr.cast(pa.string())
     return pc.cast(arr, pa.string())

@@ -402,3 +402,20 @@ def test_unreadable_file_is_a_data_error(folder, monkeypatch) -> None:
     monkeypatch.setattr("data_contracts.reader.sha256_of", refuse)
     with pytest.raises(DataError, match=r"^enterprises.csv cannot be read \(Permission denied\)$"):
         read_data_dir(folder, today=TODAY)
+
+
+def test_typed_parquet_values_read_naturally_in_rejects(write, patents, tmp_path) -> None:
+    frame = patents.assign(
+        app_date=pd.to_datetime(patents["app_date"]),
+        grant_date=pd.to_datetime(patents["grant_date"]),
+        claims=patents["claims"].astype("Int64"),
+    )
+    frame.loc[1, "grant_date"] = pd.Timestamp("2099-01-01")
+    frame.loc[2, "claims"] = -1
+    path = write("patents", frame, fmt="parquet", folder=tmp_path / "pq")
+    bundle = read_table(path, "patents", today=TODAY)
+    assert list(bundle.rejects["value"]) == ["2099-01-01", "-1"]
+    assert list(bundle.rejects["message"]) == [
+        "grant_date '2099-01-01' is after today (2026-11-23)",
+        "claims '-1' is negative; counts must be >= 0",
+    ]
