@@ -40,7 +40,9 @@ def shuffled_folder(data_folder, tmp_path_factory):
     return out
 
 
-def test_train_promote_refuse_monitor_report(capsys, data_folder, shuffled_folder, tmp_path):
+def test_train_promote_refuse_monitor_report(
+    capsys, data_folder, bundle, shuffled_folder, tmp_path
+):
     store = str(tmp_path / "mlruns")
     code, out, err = run(
         capsys,
@@ -118,6 +120,29 @@ def test_train_promote_refuse_monitor_report(capsys, data_folder, shuffled_folde
     summary = json.loads((tmp_path / "mon" / "monitor.json").read_text(encoding="utf-8"))["summary"]
     assert summary["population"] == 300
     assert "score PSI" in out
+
+    # The champion loads as a scorer and as a generic MLflow pyfunc with the same PD,
+    # categorical feature included.
+    import mlflow.pyfunc
+    import numpy as np
+
+    from features import build_feature_matrix
+    from screening.retrain.registry import load_registered_model
+    from screening.retrain.tracking import resolve_tracking
+
+    uri = resolve_tracking(tmp_path / "mlruns").uri
+    ent = bundle.tables["enterprises"]
+    X = build_feature_matrix(
+        pd.DataFrame({"uscc": ent["uscc"].head(60), "as_of": pd.Timestamp("2025-06-30")}), bundle
+    )
+    assert isinstance(X["firm_industry_section"].dtype, pd.CategoricalDtype)
+    scorer = load_registered_model("models:/ipw@champion", tracking_uri=uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    generic = mlflow.pyfunc.load_model("models:/ipw@champion")
+    np.testing.assert_allclose(
+        generic.predict(X)["pd"].to_numpy(), scorer.score(X, explain=False).pd, rtol=1e-9
+    )
 
     code, out, err = run(
         capsys,
