@@ -215,7 +215,9 @@ def _print_decision(outcome) -> None:
         )
     for w in outcome.decision.warnings:
         _out.print(f"[yellow]warning:[/] {escape(w)}")
-    if outcome.promoted:
+    if outcome.champion_before == outcome.version:
+        _out.print(f"[bold]unchanged:[/] version {outcome.version} is already the champion")
+    elif outcome.promoted:
         _out.print(f"[bold green]promoted:[/] {outcome.name}@champion → version {outcome.version}")
         for r in outcome.decision.reasons:
             _out.print(f"  {escape(r)}")
@@ -259,7 +261,8 @@ def promote(
             progress=say,
         )
     _print_decision(outcome)
-    if not outcome.promoted:
+    # Asking for the version that already is champion changes nothing and is not a refusal.
+    if not outcome.promoted and outcome.champion_before != outcome.version:
         raise typer.Exit(EXIT_REFUSED)
 
 

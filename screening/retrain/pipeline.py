@@ -222,7 +222,11 @@ def run_promotion(
         params={"model": name, "challenger_version": version, "champion_version": before, **info},
         metrics=metrics,
         tags={
-            "decision": "promoted" if decision.promote else "refused",
+            "decision": (
+                "unchanged"
+                if before == str(version)
+                else ("promoted" if decision.promote else "refused")
+            ),
             "challenger_model_id": ch_eval.model_id,
             "champion_model_id": cp_eval.model_id if cp_eval else "",
         },

@@ -101,6 +101,19 @@ def test_train_promote_refuse_monitor_report(
     )
     assert code == 3, out + err
     assert "refused" in out and "stays at version 1" in out
+    code, out, err = run(
+        capsys,
+        "promote",
+        "ipw",
+        "--version",
+        "1",
+        "--data",
+        str(data_folder),
+        "--tracking-dir",
+        store,
+    )
+    assert code == 0, err
+    assert "version 1 is already the champion" in out
 
     code, out, err = run(
         capsys,
