@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @app.callback()
