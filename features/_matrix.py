@@ -17,6 +17,9 @@ from features._tables import as_tables, get_table
 from features.registry import registry
 
 _STEPS = 7
+PEER_SAMPLE = 20_000
+"""Registry firms ranked per reference date when a batch spans several dates."""
+_PEER_CHUNK_ROWS = 1_000_000
 
 
 def _check_pairs(pairs: Any) -> pd.DataFrame:
@@ -190,16 +193,26 @@ def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
         reference = matrix
     else:
         udates = np.unique(ref_dates)
-        rfid = np.tile(np.arange(n_firms, dtype=np.int64), len(udates))
-        rdates = np.repeat(udates, n_firms)
-        store.load_pairs(rfid, rdates)
-        store.held_patents(min_rem)
-        rp = store.patent_features()
-        reference = rp[list(PEER_BASES)].copy()
-        reference["firm_industry_section"] = firm_features(store.enterprises, rfid, rdates)[
-            "firm_industry_section"
-        ].to_numpy()
-        reference["ref"] = rdates
+        firms = np.arange(n_firms, dtype=np.int64)
+        if len(udates) > 1 and n_firms > PEER_SAMPLE:
+            # many reference dates over a large registry: a fixed random sample of firms
+            # (percentile error well under one point) keeps training batches cheap
+            firms = np.sort(np.random.default_rng(0).choice(n_firms, PEER_SAMPLE, replace=False))
+        per_chunk = max(1, _PEER_CHUNK_ROWS // max(len(firms), 1))
+        parts = []
+        for i in range(0, len(udates), per_chunk):
+            d = udates[i : i + per_chunk]
+            rfid = np.tile(firms, len(d))
+            rdates = np.repeat(d, len(firms))
+            store.load_pairs(rfid, rdates)
+            store.held_patents(min_rem)
+            part = store.patent_features()[list(PEER_BASES)].copy()
+            part["firm_industry_section"] = firm_features(store.enterprises, rfid, rdates)[
+                "firm_industry_section"
+            ].to_numpy()
+            part["ref"] = rdates
+            parts.append(part)
+        reference = pd.concat(parts, ignore_index=True)
     return peer_percentiles(matrix, reference, features=PEER_BASES, on="ref")
 
 
