@@ -59,7 +59,7 @@ class EntityLinks:
     match_report: dict[str, Any]
     match_examples: pd.DataFrame
     n_patents: int = 0
-    registry: tuple[str, ...] = field(default=(), repr=False)
+    _store: Any = field(default=None, repr=False, compare=False)
 
 
 class _Linker:
@@ -405,5 +405,4 @@ def resolve_entities(
         match_report=report,
         match_examples=examples.reset_index(drop=True),
         n_patents=n_pat,
-        registry=tuple(ent["uscc"].tolist()),
     )
