@@ -140,3 +140,16 @@ def test_committed_sample_is_what_the_documented_command_writes(tmp_path: Path):
     assert filecmp.cmp(
         tmp_path / "sample.truth.csv", ROOT / "data" / "sample.truth.csv", shallow=False
     )
+
+
+def test_cli_progress_bars_per_table(tmp_path: Path, monkeypatch):
+    from screening.commands import sample_cmds
+
+    monkeypatch.setattr(sample_cmds, "_PROGRESS_FROM_FIRMS", 1)
+    result = CliRunner().invoke(
+        app, ["sample", "--firms", "80", "--seed", "2", "--out", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 0, result.output
+    for table in ("enterprises", "patent_events", "loans"):
+        assert table in result.output
+    assert "1/1" in result.output  # one chunk, complete
