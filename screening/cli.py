@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from data_contracts.errors import IPWhitelistError
 
@@ -58,9 +59,10 @@ _register()
 
 def report_error(exc: IPWhitelistError) -> int:
     """Print the two-line error a user sees and return the exit code."""
-    _err.print(f"[bold red]error:[/] {exc.cause}")
+    # Messages are data (they may contain brackets, e.g. "[A, B]"), never rich markup.
+    _err.print(f"[bold red]error:[/] {escape(exc.cause)}")
     if exc.remedy:
-        _err.print(f"[bold]remedy:[/] {exc.remedy}")
+        _err.print(f"[bold]remedy:[/] {escape(exc.remedy)}")
     return exc.exit_code
 
 
