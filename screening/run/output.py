@@ -234,7 +234,11 @@ def write_outputs(
     # Scrub personal identifiers once for every bank; only whitelisted firms are packaged.
     wl_ids = pd.Index(s.whitelist["uscc"].to_numpy())
     pledgeable = s.inputs.pledgeable.loc[member(s.inputs.pledgeable["uscc"], wl_ids)]
-    patents = package_patents(pledgeable, s.inputs.tables.get("patents", pd.DataFrame()))
+    patents = package_patents(
+        pledgeable,
+        s.inputs.tables.get("patents", pd.DataFrame()),
+        limit=config.report.patents_per_firm,
+    )
     programmes = package_programmes(s.inputs.programmes)
     inputs = PackageInputs(
         meta=meta,

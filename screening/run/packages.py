@@ -173,8 +173,8 @@ def write_bank_package(
     """Write one bank's package into ``folder`` (created) and return its firm count.
 
     ``inputs`` must already be scrubbed of personal identifiers (the caller does it once for
-    all banks). The workbook and report.html list each firm's first ``patents_per_firm``
-    pledgeable patents (best first); whitelist.json lists them all.
+    all banks). Every view lists each firm's first ``patents_per_firm`` pledgeable patents
+    (best first); ``pledgeable_count`` is the full count.
     """
     folder.mkdir(parents=True, exist_ok=False)
     wl = inputs.whitelist.loc[bank_mask(inputs.whitelist, bank)].reset_index(drop=True)
@@ -229,8 +229,8 @@ def write_bank_package(
             *_notes(inputs, bank, len(wl)),
             (
                 "可质押专利",
-                f"每家企业列出最优的 {patents_per_firm} 件（发明优先、剩余保护期长者优先），"
-                "全部可质押专利见 whitelist.json；白名单表“可质押专利数”为全部件数。",
+                f"每家企业列出最优的 {patents_per_firm} 件（发明优先、剩余保护期长者优先）；"
+                "白名单表“可质押专利数”为全部件数，完整清单可向推送单位索取。",
             ),
         ],
         created=inputs.created,
@@ -259,6 +259,7 @@ def write_bank_package(
     doc = {
         "meta": {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}},
         "knockout_checks_passed": inputs.checks,
+        "pledgeable_patents_listed_per_firm": patents_per_firm,
         "firms": firm_rec,
     }
     (folder / "whitelist.json").write_text(

@@ -471,12 +471,14 @@ def package_programmes(active: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def package_patents(pledgeable: pd.DataFrame, patents: pd.DataFrame) -> pd.DataFrame:
+def package_patents(
+    pledgeable: pd.DataFrame, patents: pd.DataFrame, limit: int | None = None
+) -> pd.DataFrame:
     """Pledgeable patents in package shape, best first within each firm.
 
     Order: inventions before utility models before designs, then the longest remaining term,
-    then the application number; ``rank_in_firm`` numbers them 1… so a workbook can show the
-    first N per firm.
+    then the application number; ``rank_in_firm`` numbers them 1…; only the first ``limit``
+    per firm are kept (all when None).
     """
     ok = pledgeable.loc[pledgeable["pledgeable"].fillna(False).astype(bool)]
     if "title" in ok:
@@ -521,4 +523,6 @@ def package_patents(pledgeable: pd.DataFrame, patents: pd.DataFrame) -> pd.DataF
         .reset_index(drop=True)
     )
     out["rank_in_firm"] = out.groupby("uscc", sort=False).cumcount().to_numpy() + 1
+    if limit is not None:
+        out = out.loc[out["rank_in_firm"] <= limit].reset_index(drop=True)
     return out
