@@ -59,8 +59,8 @@ def _weights(w) -> np.ndarray:
     return w / w.sum()
 
 
-def _names(rng: np.random.Generator, city: pa.Array, cluster: np.ndarray) -> tuple:
-    """Firm name parts: (trade name, industry word, form), composed later per name."""
+def _names(rng: np.random.Generator, cluster: np.ndarray) -> tuple:
+    """Firm name parts: (trade name, industry word, its index, company form index)."""
     n = len(cluster)
     chars = V.TRADE_CHARS
     a = pick(list(chars), rng.integers(0, len(chars), n))
@@ -123,7 +123,7 @@ def make_firms(n: int, as_of: int, rng: np.random.Generator) -> Firms:
     rd = np.where(unknown_fin, np.nan, rd)
 
     city = pick(cities, city_idx)
-    trade, word, word_idx, form = _names(rng, city, cluster)
+    trade, word, word_idx, form = _names(rng, cluster)
     forms = pick(V.COMPANY_FORMS, form)
     name = concat(city, trade, word, forms)
     # ~10% renamed once: a different trade name or industry word, often the other form.
@@ -144,7 +144,7 @@ def make_firms(n: int, as_of: int, rng: np.random.Generator) -> Firms:
         pc.if_else(pa.array(keep_trade), old_word, word),
         pick(V.COMPANY_FORMS, np.where(form == 2, 0, rng.choice(2, n))),
     )
-    name = _dedupe(name, rng)
+    name, trade = _dedupe(name, city, trade, word, forms, rng)
     former = pc.if_else(pa.array(renamed_mask), old_name, pa.nulls(n, pa.string()))
     former = pc.if_else(pc.equal(former, name), pa.nulls(n, pa.string()), former)
     renamed = np.where(pc.is_null(former).to_numpy(zero_copy_only=False), NEVER, renamed)
@@ -201,22 +201,20 @@ def make_firms(n: int, as_of: int, rng: np.random.Generator) -> Firms:
     )
 
 
-def _dedupe(name: pa.Array, rng: np.random.Generator) -> pa.Array:
-    """Registries do not allow two firms with one name: add a third trade character."""
+def _dedupe(name, city, trade, word, forms, rng: np.random.Generator):
+    """Registries do not allow two firms with one name: lengthen the trade name (字号)."""
     for _ in range(10):
         codes = pc.dictionary_encode(name).indices.to_numpy()
         seen = np.zeros(len(codes), dtype=bool)
         _, first = np.unique(codes, return_index=True)
         seen[first] = True
-        dup = ~seen
-        if not dup.any():
+        dup = pa.array(~seen)
+        if seen.all():
             break
         extra = pick(list(V.TRADE_CHARS), rng.integers(0, len(V.TRADE_CHARS), len(codes)))
-        city_len = 2
-        head = pc.utf8_slice_codeunits(name, 0, city_len)
-        tail = pc.utf8_slice_codeunits(name, city_len)
-        name = pc.if_else(pa.array(dup), concat(head, extra, tail), name)
-    return name
+        trade = pc.if_else(dup, concat(trade, extra), trade)
+        name = pc.if_else(dup, concat(city, trade, word, forms), name)
+    return name, trade
 
 
 def _org_codes(n: int, rng: np.random.Generator) -> np.ndarray:

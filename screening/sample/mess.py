@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from screening.sample._vocab import REGIONS
 from screening.sample.writer import TABLES, FileSpec
 
 # Programmes go to XLSX only while the file stays far below Excel's 1,048,575-row limit.
@@ -281,6 +282,7 @@ def app_no_spelling(app_no: str, k: int) -> str:
 
 
 _FORMS = ("股份有限公司", "有限责任公司", "有限公司")
+_CITIES = tuple(sorted((r[1] for r in REGIONS), key=len, reverse=True))
 
 
 def name_variant(name: str, former: str | None, k: int) -> str:
@@ -293,12 +295,13 @@ def name_variant(name: str, former: str | None, k: int) -> str:
         return stem + "有限责任公司"
     if k <= 1 and form == "有限责任公司":
         return stem + "有限公司"
-    if k == 2 and len(stem) > 4:
-        return f"{stem[:2]} {stem[2:]}{form}"
-    if len(stem) > 4:
+    city = next((c for c in _CITIES if stem.startswith(c)), stem[:2])
+    rest = stem[len(city) :]
+    if k == 2 and len(rest) > 2:
+        return f"{city} {rest}{form}"
+    if len(rest) > 2:
         # 字号（城市）行业: the city moves into full-width brackets after the trade name.
-        city = stem[:2]
-        return f"{stem[2:4]}（{city}）{stem[4:]}{form}"
+        return f"{rest[:2]}（{city}）{rest[2:]}{form}"
     return f" {name} "
 
 

@@ -97,6 +97,8 @@ def test_names_differ_from_registry(messy_sample: Path, clean_sample: Path):
         ("郑州华锐新材料科技有限责任公司", None, 1, "郑州华锐新材料科技有限公司"),
         ("郑州华锐新材料科技有限公司", None, 2, "郑州 华锐新材料科技有限公司"),
         ("郑州华锐新材料科技有限公司", None, 3, "华锐（郑州）新材料科技有限公司"),
+        ("平顶山华锐新材料科技有限公司", None, 3, "华锐（平顶山）新材料科技有限公司"),
+        ("平顶山华锐新材料科技有限公司", None, 2, "平顶山 华锐新材料科技有限公司"),
     ],
 )
 def test_name_variants(name, former, k, expected):
