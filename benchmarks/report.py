@@ -219,3 +219,32 @@ def _json_default(obj: object) -> object:
     if isinstance(obj, Path):
         return str(obj)
     return str(obj)
+
+
+def markdown_table(payload: dict[str, object]) -> str:
+    """A results JSON as a Markdown table (for ``benchmarks/README.md``)."""
+
+    def cell(x: object, digits: int = 2) -> str:
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return "–"
+        if isinstance(x, float | int) and abs(x) >= 1000:
+            return f"{x:,.0f}"
+        return f"{x:.{digits}f}" if isinstance(x, float | int) else str(x)
+
+    lines = [
+        "| stage | wall s | peak RSS MB | rows/s | value | target | status |",
+        "|---|--:|--:|--:|--:|---|---|",
+    ]
+    for r in payload["rows"]:  # type: ignore[union-attr]
+        lines.append(
+            f"| {r['stage']} | {cell(r['wall_s'])} | {cell(r['peak_rss_mb'], 0)} | "
+            f"{cell(r['rows_per_s'], 0)} | {cell(r['value'], 3)} | {r['target']} | {r['status']} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    for arg in sys.argv[1:]:
+        print(markdown_table(json.loads(Path(arg).read_text(encoding="utf-8"))))

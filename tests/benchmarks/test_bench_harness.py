@@ -112,3 +112,12 @@ def test_target_status_wording() -> None:
     assert speedup.status(10.0, 5) == "missed by 50%"
     row = apply_target(BenchRow("naive", "x", value=25.0), speedup, 5)
     assert (row.target, row.status) == ("≥ 20x", "met")
+
+
+def test_markdown_table_has_one_line_per_row(result: tuple[dict, Path]) -> None:
+    from benchmarks.report import markdown_table
+
+    payload = json.loads(json.dumps(result[0]))
+    text = markdown_table(payload).splitlines()
+    assert len(text) == 2 + len(payload["rows"])
+    assert all(line.count("|") == 8 for line in text)
