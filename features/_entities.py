@@ -170,9 +170,10 @@ def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame):
     tr = events.loc[
         events["event_code"] == "TR01", ["app_no", "event_date", "from_party", "to_party"]
     ]
-    row_of = pd.Series(np.arange(n, dtype=np.int64), index=patents["app_no"].to_numpy())
-    row_of = row_of[~row_of.index.duplicated()]
-    tr = tr.assign(patent_row=tr["app_no"].map(row_of)).dropna(subset=["patent_row", "event_date"])
+    # first patent row of each event's app_no (Arrow hash look-up, no pandas index)
+    row = pc.index_in(_arrow(tr["app_no"]), value_set=_arrow(patents["app_no"]))
+    tr = tr.assign(patent_row=row.to_numpy(zero_copy_only=False))
+    tr = tr.dropna(subset=["patent_row", "event_date"])
     has_tr = np.zeros(n, dtype=bool)
     plain = np.arange(n, dtype=np.int64)
     nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
