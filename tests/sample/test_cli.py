@@ -64,6 +64,8 @@ def test_parquet_format(tmp_path: Path):
     import pyarrow.parquet as pq
 
     generate_sample(SampleConfig(firms=120, seed=1, fmt="parquet"), tmp_path / "p")
+    generate_sample(SampleConfig(firms=120, seed=1, fmt="parquet"), tmp_path / "q")
+    assert _same_tree(tmp_path / "p", tmp_path / "q")
     table = pq.read_table(tmp_path / "p" / "patents.parquet")
     assert table.schema.field("grant_date").type == "date32[day]"
     assert table.num_rows > 0
