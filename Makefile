@@ -39,5 +39,9 @@ demo: install
 bench: install
 	$(BIN)/python -m benchmarks.run --size $(SIZE)
 
+# Regenerate the committed sample (data/sample + data/sample.truth.csv), only on purpose.
+sample: install
+	$(BIN)/screening sample --firms 2000 --seed 1 --mess 0.02 --out data/sample
+
 clean:
 	rm -rf $(VENV) out .pytest_cache
