@@ -42,17 +42,6 @@ WHITELIST_HEADERS = {
     "reasons_up": "主要加分因素",
     "reasons_down": "主要减分因素",
 }
-REASON_HEADERS = {
-    "uscc": "统一社会信用代码",
-    "name": "企业名称",
-    "direction_zh": "方向",
-    "slot": "序号",
-    "label_zh": "因素",
-    "points": "分值",
-    "value": "企业取值",
-    "percentile": "同行业百分位",
-    "text": "理由",
-}
 PATENT_HEADERS = {
     "uscc": "统一社会信用代码",
     "name": "企业名称",
@@ -131,6 +120,26 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(out.to_json(orient="records", force_ascii=False, double_precision=10))
 
 
+def _reasons_sheet(
+    wl: pd.DataFrame, reasons: pd.DataFrame
+) -> tuple[pd.DataFrame, list[str], list[int]]:
+    """评分理由 as one row per firm (reasons side by side): a sixth of the cells of a long
+    sheet, which matters because writing cells is the cost of a large workbook."""
+    k = int(reasons["slot"].max()) if len(reasons) else 3
+    wide = reasons.pivot(index="uscc", columns=["direction", "slot"], values="text")
+    frame = pd.DataFrame({"uscc": wl["uscc"], "name": wl["name"], "score": wl["score"].round(1)})
+    headers = ["统一社会信用代码", "企业名称", "评分"]
+    for direction, label in (("up", "加分因素"), ("down", "减分因素")):
+        for slot in range(1, k + 1):
+            col = (direction, slot)
+            values = wide[col].reindex(wl["uscc"]).to_numpy() if col in wide.columns else None
+            frame[f"{direction}{slot}"] = pd.array(
+                values if values is not None else [pd.NA] * len(wl), dtype="str"
+            )
+            headers.append(f"{label}{slot}")
+    return frame, headers, [21, 36, 8] + [48] * (2 * k)
+
+
 def _by_firm(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     if frame.empty:
         return {}
@@ -184,7 +193,6 @@ def write_bank_package(
 
     reasons = inputs.reasons.loc[member(inputs.reasons["uscc"], firms)].copy()
     reasons["name"] = reasons["uscc"].map(names)
-    reasons["direction_zh"] = reasons["direction"].map({"up": "加分", "down": "减分"})
     reasons["points"] = reasons["points"].round(1)
     reasons["percentile"] = reasons["percentile"].round(0)
     patents = inputs.patents.loc[member(inputs.patents["uscc"], firms)].copy()
@@ -208,16 +216,15 @@ def write_bank_package(
         [
             Sheet(
                 "白名单",
-                table,
-                list(WHITELIST_HEADERS.values()),
-                (6, 21, 36, 12, 10, 10, 24, 8, 6, 10, 18, 30, 12, 60, 60),
+                table.drop(columns=["reasons_up", "reasons_down"]),
+                [
+                    v
+                    for k, v in WHITELIST_HEADERS.items()
+                    if k not in ("reasons_up", "reasons_down")
+                ],
+                (6, 21, 36, 12, 10, 10, 24, 8, 6, 10, 18, 30, 12),
             ),
-            Sheet(
-                "评分理由",
-                reasons[list(REASON_HEADERS)],
-                list(REASON_HEADERS.values()),
-                (21, 36, 6, 6, 24, 8, 10, 12, 70),
-            ),
+            Sheet("评分理由", *_reasons_sheet(wl, reasons)),
             Sheet(
                 "可质押专利",
                 top_patents[list(PATENT_HEADERS)],
