@@ -29,6 +29,70 @@ _EVENT_CODES = (
 )  # fmt: skip
 
 
+_PATENT_SQL = (
+    """
+    CREATE TABLE ev AS
+    SELECT k.app_id, e.event_code AS code, CAST(e.event_date AS DATE) AS d
+    FROM ev_in e JOIN (SELECT app_no, min(app_id) AS app_id FROM p_in GROUP BY app_no) k
+      ON k.app_no = e.app_no
+    WHERE e.event_date IS NOT NULL
+    """,
+    """
+    CREATE TABLE ipc AS
+    SELECT DISTINCT app_id, sub FROM (
+      SELECT app_id, upper(left(replace(trim(unnest(string_split(
+               coalesce(ipc_all, ipc_main), ';'))), ' ', ''), 4)) AS sub
+      FROM p_in WHERE coalesce(ipc_all, ipc_main) IS NOT NULL)
+    WHERE regexp_full_match(sub, '[A-H][0-9]{2}[A-Z]')
+    """,
+    """
+    CREATE TABLE inv AS
+    SELECT DISTINCT app_id, hash(trim(x)) AS ih FROM (
+      SELECT app_id, unnest(string_split(inventors, ';')) AS x
+      FROM p_in WHERE inventors IS NOT NULL) WHERE trim(x) <> ''
+    """,
+    """
+    CREATE TABLE pat AS
+    WITH evd AS (
+      SELECT app_id, min(d) FILTER (WHERE code = 'GR01') AS gr01,
+             min(d) FILTER (WHERE code = 'PB01') AS pb01
+      FROM ev WHERE code IN ('GR01', 'PB01') GROUP BY app_id),
+    sub AS (
+      SELECT i.app_id, count(*) AS n_sub, bool_or(s.sub IS NOT NULL) AS sei
+      FROM ipc i LEFT JOIN sei_in s ON s.sub = i.sub GROUP BY i.app_id),
+    base AS (
+      SELECT p.app_id,
+        CASE p.patent_type WHEN 'invention' THEN 0 WHEN 'utility_model' THEN 1
+             WHEN 'design' THEN 2 ELSE 3 END AS ptype,
+        CAST(p.app_date AS DATE) AS app_date,
+        least(CAST(p.grant_date AS DATE), evd.gr01) AS grant_d,
+        least(CAST(p.pub_date AS DATE), evd.pb01) AS pub0,
+        CAST(p.claims AS INTEGER) AS claims,
+        coalesce(CAST(p.forward_citations AS INTEGER), 0) AS cites,
+        CAST(p.family_size AS INTEGER) AS fam,
+        (coalesce(p.pct, false)
+          OR coalesce(p.family_size, 0) >= 2
+          OR coalesce(len(list_filter(string_split(p.family_countries, ';'),
+                          lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)) AS overseas,
+        (p.award IS NOT NULL AND trim(p.award) <> '') AS award,
+        coalesce(sub.n_sub, 0) AS n_sub,
+        coalesce(sub.sei, false) AS sei,
+        nullif(split_part(replace(upper(trim(p.ipc_main)), ' ', ''), '/', 1), '')
+          AS main_group
+      FROM p_in p LEFT JOIN evd ON evd.app_id = p.app_id
+      LEFT JOIN sub ON sub.app_id = p.app_id)
+    SELECT *,
+      CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
+      coalesce(least(pub0, grant_d), app_date) AS known,
+      coalesce(least(pub0, grant_d), grant_d) AS cite_start,
+      CAST(app_date + to_years(CASE ptype WHEN 0 THEN 20 WHEN 1 THEN 10
+          WHEN 2 THEN (CASE WHEN app_date < DATE '2021-06-01' THEN 10 ELSE 15 END)
+          ELSE 10 END) AS DATE) AS expiry
+    FROM base
+    """,
+)
+
+
 class PatentStore:
     """Precomputed tables for fast as-of evaluation (internal).
 
@@ -79,62 +143,8 @@ class PatentStore:
         con.register("p_in", p)
         con.register("ev_in", ev)
         con.register("sei_in", pd.DataFrame({"sub": list(SEI_SUBCLASSES)}))
-        con.execute(
-            """
-            CREATE TABLE ev AS
-            SELECT k.app_id, e.event_code AS code, CAST(e.event_date AS DATE) AS d
-            FROM ev_in e JOIN (SELECT app_no, min(app_id) AS app_id FROM p_in GROUP BY app_no) k
-              ON k.app_no = e.app_no
-            WHERE e.event_date IS NOT NULL;
-            CREATE TABLE ipc AS
-            SELECT DISTINCT app_id, sub FROM (
-              SELECT app_id, upper(left(replace(trim(unnest(string_split(
-                       coalesce(ipc_all, ipc_main), ';'))), ' ', ''), 4)) AS sub
-              FROM p_in WHERE coalesce(ipc_all, ipc_main) IS NOT NULL)
-            WHERE regexp_full_match(sub, '[A-H][0-9]{2}[A-Z]');
-            CREATE TABLE inv AS
-            SELECT DISTINCT app_id, hash(trim(x)) AS ih FROM (
-              SELECT app_id, unnest(string_split(inventors, ';')) AS x
-              FROM p_in WHERE inventors IS NOT NULL) WHERE trim(x) <> '';
-            CREATE TABLE pat AS
-            WITH evd AS (
-              SELECT app_id, min(d) FILTER (WHERE code = 'GR01') AS gr01,
-                     min(d) FILTER (WHERE code = 'PB01') AS pb01
-              FROM ev WHERE code IN ('GR01', 'PB01') GROUP BY app_id),
-            sub AS (
-              SELECT i.app_id, count(*) AS n_sub, bool_or(s.sub IS NOT NULL) AS sei
-              FROM ipc i LEFT JOIN sei_in s ON s.sub = i.sub GROUP BY i.app_id),
-            base AS (
-              SELECT p.app_id,
-                CASE p.patent_type WHEN 'invention' THEN 0 WHEN 'utility_model' THEN 1
-                     WHEN 'design' THEN 2 ELSE 3 END AS ptype,
-                CAST(p.app_date AS DATE) AS app_date,
-                least(CAST(p.grant_date AS DATE), evd.gr01) AS grant_d,
-                least(CAST(p.pub_date AS DATE), evd.pb01) AS pub0,
-                CAST(p.claims AS INTEGER) AS claims,
-                coalesce(CAST(p.forward_citations AS INTEGER), 0) AS cites,
-                CAST(p.family_size AS INTEGER) AS fam,
-                (coalesce(p.pct, false)
-                  OR coalesce(p.family_size, 0) >= 2
-                  OR coalesce(len(list_filter(string_split(p.family_countries, ';'),
-                                  lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)) AS overseas,
-                (p.award IS NOT NULL AND trim(p.award) <> '') AS award,
-                coalesce(sub.n_sub, 0) AS n_sub,
-                coalesce(sub.sei, false) AS sei,
-                nullif(split_part(replace(upper(trim(p.ipc_main)), ' ', ''), '/', 1), '')
-                  AS main_group
-              FROM p_in p LEFT JOIN evd ON evd.app_id = p.app_id
-              LEFT JOIN sub ON sub.app_id = p.app_id)
-            SELECT *,
-              CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
-              coalesce(least(pub0, grant_d), app_date) AS known,
-              coalesce(least(pub0, grant_d), grant_d) AS cite_start,
-              CAST(app_date + to_years(CASE ptype WHEN 0 THEN 20 WHEN 1 THEN 10
-                  WHEN 2 THEN (CASE WHEN app_date < DATE '2021-06-01' THEN 10 ELSE 15 END)
-                  ELSE 10 END) AS DATE) AS expiry
-            FROM base;
-            """
-        )
+        for sql in _PATENT_SQL:
+            con.execute(sql)
         con.unregister("p_in")
         con.unregister("ev_in")
 
