@@ -141,14 +141,8 @@ def run_report(
         "knockouts_by_rule": ko_rows,
         "grades": list(GRADES),
         "grade_by_region": by_region,
-        "entity_match": {
-            str(k): (
-                v
-                if isinstance(v, int | float | str)
-                else json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
-            )
-            for k, v in sorted(s.inputs.match_report.items())
-        },
+        "entity_match": _jsonable(s.inputs.match_report),
+        "entity_match_table": _match_table(s.inputs.match_report),
         "nominations": {
             "nominated_firms": len(noms),
             "whitelisted": int((noms["status"] == "whitelisted").sum()),
@@ -167,6 +161,32 @@ def run_report(
         "changes": changes,
         "stages": [{"stage": t.stage, "rows": t.rows} for t in timer.stages],
     }
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types (numpy scalars and tuples from other layers converted)."""
+    return json.loads(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
+
+
+MATCH_METHODS = ("uscc", "name", "former_name", "fuzzy", "ambiguous", "unmatched")
+
+
+def _match_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Entity-match counts as rows (source, mentions, one column per method)."""
+    sources = report.get("sources") if isinstance(report, dict) else None
+    if not isinstance(sources, dict):
+        return []
+    rows = []
+    for source, info in sorted(sources.items()):
+        by = info.get("by_method", {}) if isinstance(info, dict) else {}
+        rows.append(
+            {
+                "source": source,
+                "mentions": int(info.get("mentions", 0)),
+                **{m: int(by.get(m, 0)) for m in MATCH_METHODS},
+            }
+        )
+    return rows
 
 
 def _chart_factory(s: Screening):

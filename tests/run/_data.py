@@ -488,7 +488,10 @@ def build_inputs() -> ScreenInputs:
         nominations=nominations,
         percentiles=toy_percentiles(matrix),
         specs=SPECS,
-        match_report={"credit_records": {"uscc": 7}, "fuzzy_threshold": 95},
+        match_report={
+            "fuzzy_threshold": 95,
+            "sources": {"credit_records": {"by_method": {"uscc": 7}, "mentions": 7}},
+        },
         stats={
             "enterprises": {
                 "rows": 13,

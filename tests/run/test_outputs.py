@@ -53,6 +53,18 @@ def test_statuses_and_rules(tmp_path, inputs, scorer, config):
         "rejected_input": 1,
     }
     assert {r["rule_id"]: r["firms"] for r in report["knockouts_by_rule"]}["no_valid_patent"] == 1
+    assert report["entity_match_table"] == [
+        {
+            "source": "credit_records",
+            "mentions": 7,
+            "uscc": 7,
+            "name": 0,
+            "former_name": 0,
+            "fuzzy": 0,
+            "ambiguous": 0,
+            "unmatched": 0,
+        }
+    ]
 
 
 def test_rerun_is_byte_identical(tmp_path, scorer, config):
