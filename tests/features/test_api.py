@@ -183,3 +183,24 @@ def test_progress_reports_every_step(random_data):
     )
     assert [d for _, d, _ in seen] == list(range(1, 8))
     assert all(t == 7 for _, _, t in seen)
+
+
+def test_training_batch_peer_reference_can_be_sampled(random_data, monkeypatch):
+    import features._matrix as fm
+
+    data = random_data(5)
+    firms = data["enterprises"]["uscc"]
+    pairs = pd.DataFrame(
+        {"uscc": list(firms) * 2, "as_of": ["2019-05-05"] * 12 + ["2022-08-08"] * 12}
+    )
+    full = build_feature_matrix(pairs, data)
+    monkeypatch.setattr(fm, "PEER_SAMPLE", 6)
+    a = build_feature_matrix(pairs, data)
+    b = build_feature_matrix(pairs, data)
+    pd.testing.assert_frame_equal(a, b)  # the sample is fixed: reruns agree
+    peer = [c for c in a.columns if c.startswith("peer_pct_")]
+    rest = [c for c in a.columns if c not in peer]
+    pd.testing.assert_frame_equal(a[rest], full[rest])
+    vals = a[peer].to_numpy(dtype=float)
+    assert np.nanmin(vals) >= 0 and np.nanmax(vals) <= 100
+    assert not np.allclose(np.nan_to_num(vals), np.nan_to_num(full[peer].to_numpy(dtype=float)))
