@@ -135,7 +135,8 @@ def _run(
             progress=progress,
         )
     table = Table(
-        title=f"批次 {report['batch_id']}（核查日 {report['as_of']}，模型 {report['model_id']}）"
+        title=f"批次 {report['batch_id']}",
+        caption=f"核查日 {report['as_of']} · 模型 {report['model_id']}",
     )
     table.add_column("状态")
     table.add_column("企业数", justify="right")

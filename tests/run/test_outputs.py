@@ -18,7 +18,16 @@ import pytest
 from screening.run import output as output_mod
 from screening.run.manifest import verify_package
 from screening.run.output import atomic_folder
-from tests.run._data import AS_OF, ID_CARD, MOBILE, USCC, all_text, build_inputs, run_into
+from tests.run._data import (
+    AS_OF,
+    ID_CARD,
+    MOBILE,
+    USCC,
+    all_text,
+    build_inputs,
+    make_config,
+    run_into,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -254,3 +263,14 @@ def test_killed_run_leaves_no_package(tmp_path):
         tmp.mkdir()
         (tmp / "ok").write_text("1", encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_empty_whitelist_still_writes_valid_packages(tmp_path, inputs, scorer):
+    config = make_config(min_grade="T1", max_pd=0.0001)
+    s, report = run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    assert report["status_counts"]["whitelisted"] == 0
+    pkg = tmp_path / "out" / "packages" / "bank-a"
+    assert json.loads((pkg / "whitelist.json").read_text(encoding="utf-8"))["firms"] == []
+    book = openpyxl.load_workbook(pkg / "whitelist.xlsx", read_only=True)
+    assert [r for r in book["白名单"].iter_rows(min_row=2, values_only=True)] == []
+    assert verify_package(pkg).files_checked == 4
