@@ -260,7 +260,7 @@ _PEER_DESC = (
     "of reference firms in the section with a strictly lower value (so 85 reads 高于同行业 85% "
     "企业). Reference = all registry firms at the same as_of; when a batch has several as_of "
     "dates, each is referenced at the latest quarter end ≤ as_of (never later, so no leak), "
-    "among a fixed random sample of 20,000 registry firms when the registry is larger. "
+    "among a fixed random sample of 5,000 registry firms when the registry is larger. "
     "Firms without a section are ranked among all firms. NaN when the base value is NaN."
 )
 _PEER = (

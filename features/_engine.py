@@ -415,6 +415,30 @@ class PatentStore:
             out["currently_pledged_share"] = _ratio(out["n_pledged"], nv)
         return out
 
+    def peer_base_features(self) -> pd.DataFrame:
+        """Only the peer-ranked indicators (cheap: used for reference populations)."""
+        main = self.con.execute(
+            """
+            SELECT pair_id,
+              count(*) FILTER (WHERE valid AND ptype = 0) AS valid_invention_count,
+              sum(cites) FILTER (WHERE valid) AS sum_cites,
+              sum(greatest(date_diff('day', cite_start, as_of) / 365.25, 0.5))
+                FILTER (WHERE valid) AS sum_pub_years
+            FROM fpx GROUP BY pair_id
+            """
+        ).df()
+        apps = self.con.execute(
+            """
+            SELECT q.pair_id, count(*) AS total_application_count
+            FROM pairs q JOIN appl a ON a.firm_id = q.firm_id JOIN pat p ON p.app_id = a.app_id
+            WHERE p.known <= q.as_of AND p.app_date <= q.as_of
+            GROUP BY q.pair_id
+            """
+        ).df()
+        out = _frame(self._n_pairs(), main, apps)
+        out["forward_citations_per_year"] = _ratio(out["sum_cites"], out["sum_pub_years"])
+        return out
+
     def credit_features(self) -> pd.DataFrame:
         neg = ", ".join(f"'{t}'" for t in NEGATIVE_TYPES)
         act = "c.start <= q.as_of AND (c.eff_end IS NULL OR c.eff_end > q.as_of)"

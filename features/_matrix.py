@@ -17,7 +17,7 @@ from features._tables import as_tables, get_table
 from features.registry import registry
 
 _STEPS = 7
-PEER_SAMPLE = 20_000
+PEER_SAMPLE = 5_000
 """Registry firms ranked per reference date when a batch spans several dates."""
 _PEER_CHUNK_ROWS = 1_000_000
 
@@ -195,8 +195,9 @@ def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
         udates = np.unique(ref_dates)
         firms = np.arange(n_firms, dtype=np.int64)
         if len(udates) > 1 and n_firms > PEER_SAMPLE:
-            # many reference dates over a large registry: a fixed random sample of firms
-            # (percentile error well under one point) keeps training batches cheap
+            # many reference dates over a large registry: a fixed random sample of firms keeps
+            # training batches cheap (standard error ~1 point in a 2,000-firm section, ~3 in
+            # a 250-firm one); screening at one date always ranks against every firm
             firms = np.sort(np.random.default_rng(0).choice(n_firms, PEER_SAMPLE, replace=False))
         per_chunk = max(1, _PEER_CHUNK_ROWS // max(len(firms), 1))
         parts = []
@@ -206,7 +207,7 @@ def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
             rdates = np.repeat(d, len(firms))
             store.load_pairs(rfid, rdates)
             store.held_patents(min_rem)
-            part = store.patent_features()[list(PEER_BASES)].copy()
+            part = store.peer_base_features()[list(PEER_BASES)].copy()
             part["firm_industry_section"] = firm_features(store.enterprises, rfid, rdates)[
                 "firm_industry_section"
             ].to_numpy()
