@@ -297,16 +297,7 @@ def pledgeable_patents(
     pledged = rows["pledged"].to_numpy(dtype=bool)
     preserved = rows["preserved"].to_numpy(dtype=bool)
     short = rem <= min_remaining_years
-    reason = []
-    for pl, pr, sh, r in zip(pledged, preserved, short, rem, strict=True):
-        parts = []
-        if pl:
-            parts.append("已质押未解除")
-        if pr:
-            parts.append("处于保全状态")
-        if sh:
-            parts.append(f"剩余保护期{r:.1f}年，不超过{min_remaining_years:g}年")
-        reason.append("；".join(parts))
+    reason = _reasons(pledged, preserved, short, rem, min_remaining_years)
     n_owners = rows["n_owners"].to_numpy(dtype=np.int64)
     out = pd.DataFrame(
         {
@@ -335,6 +326,21 @@ def pledgeable_patents(
     for c in ("as_of", "grant_date", "expiry_date"):
         out[c] = out[c].astype("datetime64[ns]")
     return out.reset_index(drop=True)
+
+
+def _reasons(pledged, preserved, short, rem, min_years) -> np.ndarray:
+    """Chinese reason text per patent ('' when pledgeable), built only for the others."""
+    out = np.full(len(rem), "", dtype=object)
+    idx = np.flatnonzero(pledged | preserved | short)
+    if len(idx) == 0:
+        return out
+    a = pd.Series(np.where(pledged[idx], "已质押未解除", ""), dtype="str")
+    b = pd.Series(np.where(preserved[idx], "处于保全状态", ""), dtype="str")
+    years = pd.Series(rem[idx]).round(1).map("{:.1f}".format).astype("str")
+    c = ("剩余保护期" + years + f"年，不超过{min_years:g}年").where(pd.Series(short[idx]), "")
+    joined = (a + "；" + b + "；" + c).str.replace("；+", "；", regex=True).str.strip("；")
+    out[idx] = joined.to_numpy(dtype=object)
+    return out
 
 
 def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: np.ndarray):
