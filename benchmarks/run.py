@@ -27,6 +27,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -422,9 +423,9 @@ def run_benchmark(
             console,
             scorer=scorer,
             export=not skip_export,
-            on_stage=lambda name: setattr(state, "activity", f"stage {name}"),
+            on_stage=state.enter_stage,
         )
-    state.activity = "comparisons"
+    state.activity, state.stage_started = "comparisons", None
     stage_rows = []
     for stage in ctx.stages:
         row = _row("pipeline", stage.name, stage.measurement, status=stage.status, note=stage.note)
@@ -534,6 +535,12 @@ class _RunState:
         self.failures: list[str] = []
         self.pending: list[BenchRow] = []
         self.activity = "setup"
+        self.stage_started: float | None = None
+
+    def enter_stage(self, name: str) -> None:
+        """Pipeline hook: remember which stage runs and since when."""
+        self.activity = f"stage {name}"
+        self.stage_started = time.perf_counter()
 
     def payload(self) -> dict[str, object]:
         m = self.meta
@@ -582,9 +589,17 @@ class _RunState:
     def memory_exceeded(self, rss_mb: float, limit_mb: float) -> None:
         """Guard callback: record the stop, save what was measured, end the process."""
         status = f"failed: resident memory {rss_mb / 1024:.1f} GB > guard {limit_mb / 1024:.1f} GB"
+        running = (
+            time.perf_counter() - self.stage_started if self.stage_started is not None else None
+        )
         self.rows.append(
             BenchRow(
-                "guard", f"memory guard during {self.activity}", peak_rss_mb=rss_mb, status=status
+                "guard",
+                f"memory guard during {self.activity}",
+                wall_s=running,
+                peak_rss_mb=rss_mb,
+                status=status,
+                note="wall s = time the stage had run when it was stopped",
             )
         )
         self.failures.append(f"memory guard during {self.activity}: {status}")
