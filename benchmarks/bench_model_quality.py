@@ -231,6 +231,7 @@ def sample_data(sample: Path, threads: int) -> None:
     as_of = bundle.tables["loans"]["report_date"].max()
     ts = build_training_set(bundle, as_of=as_of)
     build_s = time.perf_counter() - t0
+    expert_vs_truth(bundle, truth)
     t0 = time.perf_counter()
     model = LearnedModel(num_threads=threads).fit(ts.X, ts.y, time=ts.time)
     fit_s = time.perf_counter() - t0
@@ -271,6 +272,30 @@ def sample_data(sample: Path, threads: int) -> None:
                 "grades monotone",
             ],
         )
+    )
+
+
+def expert_vs_truth(bundle, truth: Path) -> None:
+    """Cold start: the expert scorecard's PD against the true PD of every firm at the run
+    date (no labels used anywhere)."""
+    from features import build_feature_matrix
+    from models import ExpertScorecard
+
+    t = pd.read_csv(truth, dtype={"uscc": "str", "loan_id": "str"})
+    firms = t[t["loan_id"].isna()].drop_duplicates("uscc")
+    # Firms whose registry row the contract rejected (the sample's deliberate mess) are out.
+    firms = firms[firms["uscc"].isin(bundle.tables["enterprises"]["uscc"])]
+    pairs = pd.DataFrame({"uscc": firms["uscc"], "as_of": pd.to_datetime(firms["as_of"])})
+    fm = build_feature_matrix(pairs, bundle)
+    card = ExpertScorecard()
+    res = card.score(fm[card.feature_names_in_], explain=False)
+    ours = pd.Series(res.pd, index=fm["uscc"].to_numpy())
+    true_pd = firms.set_index("uscc")["true_pd"].reindex(ours.index)
+    rho = ours.rank().corr(true_pd.rank())
+    print(
+        f"\nexpert scorecard (cold start) on {len(ours):,} firms at the run date: "
+        f"Spearman(expert PD, true PD) = {rho:.3f}; mean PD {ours.mean():.3%} "
+        f"(true {true_pd.mean():.3%})"
     )
 
 
