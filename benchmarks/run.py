@@ -140,7 +140,7 @@ def bench_contrib(ctx: object, n_rows: int) -> list[BenchRow]:
             "reference",
             "our explanations, same rows",
             ours,
-            note="scorer.score(explain=True) + reasons",
+            note="scorer.score(X, explain=True): PD, score, grade, points per feature",
         ),
         apply_target(
             BenchRow(
