@@ -258,6 +258,11 @@ PROGRAMME = _enum(
         "ip_standard": ("贯标认证", "贯标", "知识产权管理体系认证", "GB/T 29490", "GB/T29490"),
     }
 )
+# Canonical codes in declaration order: the one list other layers (features, the sample
+# generator) use instead of spelling the vocabularies again.
+RECORD_TYPES: tuple[str, ...] = tuple(dict.fromkeys(RECORD_TYPE.values()))
+NEGATIVE_RECORD_TYPES: tuple[str, ...] = tuple(t for t in RECORD_TYPES if t != "tax_rating")
+PROGRAMME_CODES: tuple[str, ...] = tuple(dict.fromkeys(PROGRAMME.values()))
 LEVEL = _enum(
     {
         "national": ("国家", "国家级", "国家级别"),

@@ -7,6 +7,8 @@ purpose, because messy runs write some tables in GBK.
 
 from __future__ import annotations
 
+from data_contracts.contracts import PROGRAMME_CODES
+
 # GB/T 2260: the 17 prefecture-level cities of Henan plus 济源 (a directly administered
 # county-level city). Weights lean toward 郑州/洛阳/新乡 where most tech SMEs are.
 REGIONS: tuple[tuple[str, str, float], ...] = (
@@ -256,16 +258,7 @@ BANKS: tuple[tuple[str, float], ...] = (
 )
 OTHER_PLEDGEES = ("河南省中原科技融资担保有限公司", "郑州农村商业银行", "洛阳农商银行")
 
-PROGRAMMES: tuple[str, ...] = (
-    "little_giant",
-    "srdi_sme",
-    "innovative_sme",
-    "high_tech",
-    "tech_sme",
-    "ip_advantage",
-    "ip_demonstration",
-    "ip_standard",
-)
+PROGRAMMES: tuple[str, ...] = PROGRAMME_CODES
 
 CREDIT_SOURCES = {
     "dishonest_debtor": "中国执行信息公开网",

@@ -12,19 +12,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_contracts.contracts import NEGATIVE_RECORD_TYPES, TAX_RATING
 from screening.sample import _vocab as V
 from screening.sample._arrow import NEVER, concat, dates, day, int_str, pick, segment_index, years
 from screening.sample.firms import Firms
 
-NEGATIVE_TYPES = (
-    "dishonest_debtor",
-    "consumption_restriction",
-    "serious_violation",
-    "abnormal_operation",
-    "major_tax_violation",
-    "admin_penalty",
-)
-TAX_GRADES = ("A", "B", "M", "C", "D")
+NEGATIVE_TYPES = NEGATIVE_RECORD_TYPES
+TAX_GRADES = TAX_RATING
 IP_STANDARD_2013_VOID_FROM = day("2026-01-01")
 _VERSION_2023_FROM = day("2024-01-01")
 # Listings whose removal date is not published in advance: NA while still listed.
