@@ -214,6 +214,18 @@ def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame):
     return e_row[keep], e_k[keep], e_start[keep], e_end[keep], e_owners.filter(pa.array(keep))
 
 
+def _firm_ranks(registry: pa.Array, *cols: pa.ChunkedArray | pa.Array):
+    """Sorted distinct USCCs and, for each column, every value's position in them."""
+    cols = tuple(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in cols)
+    firms = pc.unique(registry)
+    ranks = [pc.index_in(c, value_set=firms) for c in cols]
+    if any(r.null_count != c.null_count for r, c in zip(ranks, cols, strict=True)):
+        # a linked code outside the registry (should not happen): rank the union instead
+        firms = pc.unique(pa.concat_arrays([firms, *(c.drop_null() for c in cols)]))
+    firms = firms.take(pc.sort_indices(firms))
+    return (firms, *(pc.index_in(c, value_set=firms) for c in cols))
+
+
 def resolve_entities(
     data: Any, *, fuzzy_threshold: float | None = DEFAULT_FUZZY_THRESHOLD
 ) -> EntityLinks:
@@ -273,14 +285,18 @@ def resolve_entities(
     eparent, enames, _ = split_list(e_owners)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order=false")
-    am = pa.table({"patent_row": parent, "name": names, "code": mention_codes})
-    om = pa.table({"i": np.arange(len(eparent)), "patent_row": e_row[eparent], "name": enames})
+    # names as dictionary ids: the join and group-by below run on integers, not strings
+    nid = pc.dictionary_encode(pa.concat_arrays([names, enames])).indices
+    am = pa.table({"patent_row": parent, "nid": nid[: len(names)], "code": mention_codes})
+    om = pa.table(
+        {"i": np.arange(len(eparent)), "patent_row": e_row[eparent], "nid": nid[len(names) :]}
+    )
     con.register("am", am)
     con.register("om", om)
     hit = con.sql(
-        "SELECT o.i, a.code FROM om o JOIN (SELECT patent_row, name, min(code) AS code "
-        "FROM am WHERE code IS NOT NULL GROUP BY patent_row, name) a "
-        "ON a.patent_row = o.patent_row AND a.name = o.name"
+        "SELECT o.i, a.code FROM om o JOIN (SELECT patent_row, nid, min(code) AS code "
+        "FROM am WHERE code IS NOT NULL GROUP BY patent_row, nid) a "
+        "ON a.patent_row = o.patent_row AND a.nid = o.nid"
     ).to_arrow_table()
     own_codes = None
     if hit.num_rows:
@@ -290,8 +306,21 @@ def resolve_entities(
     own = linker.link("patent_owners", enames, own_codes)
 
     n_owners = np.bincount(eparent, minlength=len(e_row))
-    con.register("app_m", app.append_column("patent_row", pa.array(parent)))
-    con.register("own_m", own.append_column("epoch", pa.array(eparent)))
+    # firms as ranks among the sorted distinct USCCs: integer group-by and sort keys that
+    # order exactly like the strings
+    firms, app_fid, own_fid = _firm_ranks(linker.registry, app["uscc"], own["uscc"])
+    con.register(
+        "app_m",
+        pa.table(
+            {"patent_row": parent, "uscc": app_fid, "method": app["method"], "score": app["score"]}
+        ),
+    )
+    con.register(
+        "own_m",
+        pa.table(
+            {"epoch": eparent, "uscc": own_fid, "method": own["method"], "score": own["score"]}
+        ),
+    )
     con.register(
         "ep",
         pa.table(
@@ -346,7 +375,7 @@ def resolve_entities(
         {
             "app_no": _pd(app_no),
             "patent_row": links_tbl["patent_row"].to_numpy(),
-            "uscc": _pd(links_tbl["uscc"]),
+            "uscc": _pd(firms.take(links_tbl["uscc"].combine_chunks())),
             "role": _pd(links_tbl["role"]),
             "held_from": links_tbl["held_from"].to_pandas().astype("datetime64[ns]").to_numpy(),
             "held_to": links_tbl["held_to"].to_pandas().astype("datetime64[ns]").to_numpy(),
