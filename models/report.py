@@ -22,7 +22,9 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from models.evaluation import Evaluation  # noqa: E402
 
-_RC = {
+# Shared by every HTML report of the project (screening imports it): deterministic SVG
+# (fixed hash salt, no Date metadata) with text kept as text so the browser renders Chinese.
+SVG_RC = {
     "svg.fonttype": "none",
     "svg.hashsalt": "ip-whitelist",
     "font.family": ["sans-serif"],
@@ -42,7 +44,8 @@ _RC = {
 }
 
 
-def _svg(fig: plt.Figure) -> str:
+def svg_figure(fig: plt.Figure) -> str:
+    """A figure as an inline ``<svg>`` element (closes the figure)."""
     buf = io.StringIO()
     with warnings.catch_warnings():
         # Glyph warnings only concern layout metrics here; the browser renders the text.
@@ -62,7 +65,7 @@ def _roc(ev: Evaluation) -> str:
     ax.set_ylabel("命中率 (坏客户被识别, TPR)")
     ax.set_title("ROC 曲线")
     ax.legend(loc="lower right")
-    return _svg(fig)
+    return svg_figure(fig)
 
 
 def _ks(ev: Evaluation) -> str:
@@ -80,7 +83,7 @@ def _ks(ev: Evaluation) -> str:
     ax.set_xlabel("按违约概率从高到低的客户占比")
     ax.set_ylabel("累计占比")
     ax.legend(loc="lower right")
-    return _svg(fig)
+    return svg_figure(fig)
 
 
 def _calibration(ev: Evaluation) -> str:
@@ -105,7 +108,7 @@ def _calibration(ev: Evaluation) -> str:
     ax.set_ylabel("违约率")
     ax.set_title("分等级校准: 预测 vs 实际")
     ax.legend(loc="upper left")
-    return _svg(fig)
+    return svg_figure(fig)
 
 
 def _rate_by_grade(ev: Evaluation) -> str:
@@ -120,7 +123,7 @@ def _rate_by_grade(ev: Evaluation) -> str:
     ax.set_xlabel("等级 (T1 最优)")
     ax.set_ylabel("实际违约率")
     ax.set_title("各等级实际违约率 (应自 T1 至 T10 递增)")
-    return _svg(fig)
+    return svg_figure(fig)
 
 
 def _shap_summary(ev: Evaluation, labels: dict[str, str], top: int = 15) -> str | None:
@@ -160,7 +163,7 @@ def _shap_summary(ev: Evaluation, labels: dict[str, str], top: int = 15) -> str 
     ax.set_yticks(range(len(order)), [labels.get(f, f) for f in order])
     ax.set_xlabel("对评分的贡献 (分); 颜色: 特征取值 低(蓝) → 高(红)")
     ax.set_title("特征贡献分布 (SHAP 摘要)")
-    return _svg(fig)
+    return svg_figure(fig)
 
 
 def _score_hist(ev: Evaluation) -> str | None:
@@ -175,7 +178,7 @@ def _score_hist(ev: Evaluation) -> str | None:
     psi = ev.summary.get("psi_score")
     ax.set_title(f"评分分布 (PSI = {psi:.3f})" if psi is not None else "评分分布")
     ax.legend()
-    return _svg(fig)
+    return svg_figure(fig)
 
 
 def _env() -> jinja2.Environment:
@@ -204,7 +207,7 @@ def render_model_report(
         A self-contained HTML document (inline SVG, no external resources).
     """
     labels = {f["name"]: f.get("label_zh", f["name"]) for f in card.get("features", [])}
-    with plt.rc_context(_RC):
+    with plt.rc_context(SVG_RC):
         plots = {
             "roc": _roc(evaluation),
             "ks": _ks(evaluation),

@@ -6,37 +6,16 @@ package-data entries.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import jinja2
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from models.report import SVG_RC, svg_figure
 
-# svg.hashsalt and no Date metadata keep reruns byte-identical; fonttype 'none' keeps
-# Chinese text as text so the browser renders it with its own CJK font.
-RC = {
-    "svg.fonttype": "none",
-    "svg.hashsalt": "ip-whitelist-retrain",
-    "font.family": ["sans-serif"],
-    "font.sans-serif": [
-        "Noto Sans CJK SC",
-        "Source Han Sans SC",
-        "Microsoft YaHei",
-        "PingFang SC",
-        "SimHei",
-        "DejaVu Sans",
-    ],
-    "axes.unicode_minus": False,
-    "figure.dpi": 96,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
+# One plotting style for every report (deterministic inline SVG, Chinese kept as text).
+RC = SVG_RC
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -50,15 +29,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}
 """
 
 
-def svg(fig: plt.Figure) -> str:
-    """A figure as an inline ``<svg>`` element (closes the figure)."""
-    buf = io.StringIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # missing CJK glyph metrics only
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+svg = svg_figure
 
 
 def render(template: str, **context) -> str:
