@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +21,7 @@ from rich.table import Table
 
 from data_contracts import REQUIRED_TABLES, TABLES, DataBundle, read_data_dir
 from data_contracts.errors import ConfigError
+from screening._atomic import write_bytes
 
 _TOP_RULES = 4
 
@@ -39,16 +38,7 @@ def _parse_date(text: str | None, option: str) -> dt.date | None:
         ) from None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+_write_atomic = write_bytes
 
 
 def validation_document(

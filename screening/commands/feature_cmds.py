@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from data_contracts.errors import ConfigError, DataError
+from screening._atomic import write_via
 
 
 def _parse_as_of(text: str) -> pd.Timestamp:
@@ -29,18 +28,7 @@ def _parse_as_of(text: str) -> pd.Timestamp:
     return ts.normalize()
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are shared files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+_write_atomic = write_via
 
 
 def write_feature_outputs(matrix: pd.DataFrame, links, out: Path) -> tuple[Path, Path, Path]:

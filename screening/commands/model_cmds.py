@@ -9,8 +9,6 @@ run accept like a learned one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from data_contracts.errors import ConfigError, DataError
+from screening._atomic import write_via
 
 _out = Console(highlight=False)
 
@@ -84,16 +83,10 @@ def _require_columns(table: pd.DataFrame, path: Path, **columns: str | None) -> 
 
 
 def _write_csv_atomic(frame: pd.DataFrame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        # utf-8-sig so that Excel opens Chinese reasons correctly.
-        frame.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.10g")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # utf-8-sig so that Excel opens Chinese reasons correctly.
+    write_via(
+        out, lambda p: frame.to_csv(p, index=False, encoding="utf-8-sig", float_format="%.10g")
+    )
 
 
 def _metrics_table(summary: dict) -> Table:

@@ -6,13 +6,10 @@ package-data entries.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import jinja2
 
 from models.report import SVG_RC, svg_figure
+from screening._atomic import write_bytes
 
 # One plotting style for every report (deterministic inline SVG, Chinese kept as text).
 RC = SVG_RC
@@ -39,17 +36,4 @@ def render(template: str, **context) -> str:
     return env.from_string(template).render(css=CSS, **context)
 
 
-def write_atomic(path: Path, data: str | bytes, *, encoding: str = "utf-8") -> None:
-    """Write a file through a temporary sibling and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode(encoding) if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+write_atomic = write_bytes

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_contracts.errors import DataError
+from screening._atomic import current_umask, write_bytes
 
 TABLES = (
     "enterprises",
@@ -164,14 +165,8 @@ def check_target(out: Path, truth: Path) -> None:
 def staging_dir(out: Path) -> Path:
     """A fresh temporary folder beside ``out`` (same file system, so rename is atomic)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the data from colleagues
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would hide the data from colleagues
     return tmp
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def publish(tmp: Path, out: Path) -> None:
@@ -185,14 +180,4 @@ def publish(tmp: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write a file through a temporary sibling and rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+write_atomic_bytes = write_bytes
