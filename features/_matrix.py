@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
 from data_contracts.identifiers import normalize_uscc
@@ -236,6 +238,22 @@ def _assemble(q: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
 
 
 _TYPE_ZH = {0: "invention", 1: "utility_model", 2: "design", 3: "other"}
+_TYPE_NAMES = np.array([_TYPE_ZH[i] for i in range(4)], dtype=object)
+
+
+def _arrow_str(col: pd.Series) -> pa.Array:
+    arr = pa.array(col, type=pa.large_string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _take_str(col: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``col`` at positions ``idx`` as a ``str`` column, by Arrow take (no Python objects)."""
+    return _str_series(_arrow_str(col).take(pa.array(idx, type=pa.int64())))
+
+
+def _str_series(arr: pa.Array) -> pd.Series:
+    s = arr.to_pandas()
+    return s if s.dtype == "str" else s.astype("str")
 
 
 def pledgeable_patents(
@@ -303,9 +321,9 @@ def pledgeable_patents(
         {
             "uscc": q["uscc"].to_numpy()[pid],
             "as_of": as_of,
-            "app_no": pats["app_no"].to_numpy(dtype=object)[aid],
-            "patent_type": [_TYPE_ZH[t] for t in rows["ptype"].to_numpy()],
-            "title": pats["title"].to_numpy(dtype=object, na_value=None)[aid],
+            "app_no": _take_str(pats["app_no"], aid),
+            "patent_type": _TYPE_NAMES.take(rows["ptype"].to_numpy(dtype=np.int64)),
+            "title": _take_str(pats["title"], aid),
             "grant_date": pd.to_datetime(rows["grant_d"]).to_numpy(),
             "expiry_date": pd.to_datetime(rows["expiry"]).to_numpy(),
             "remaining_years": np.round(rem, 2),
@@ -345,20 +363,48 @@ def _reasons(pledged, preserved, short, rem, min_years) -> np.ndarray:
 
 def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: np.ndarray):
     """Owner names at as_of: current owners unless a TR01 after as_of says otherwise."""
-    cur = pats["owners"].fillna(pats["applicants"]).to_numpy(dtype=object, na_value=None)
-    out = cur[aid].copy()
+    take = pa.array(aid, type=pa.int64())
+    out = pc.coalesce(_arrow_str(pats["owners"]), _arrow_str(pats["applicants"])).take(take)
     ev = links.event_links
     tr = ev[(ev["side"] == "from")]
     if tr.empty or len(aid) == 0:
-        return out
-    # the from_party of the first TR01 after as_of lists who owned the patent at as_of
+        return _str_series(out)
+    # the from_party of the first TR01 after as_of lists who owned the patent at as_of; the
+    # parties of one transfer are joined in input order (single-threaded Arrow group-by)
     first_from = (
-        tr.groupby(["app_no", "event_date"], sort=True)["party"].agg(";".join).reset_index()
+        pa.table(
+            {
+                "app_no": _arrow_str(tr["app_no"]),
+                "event_date": tr["event_date"].to_numpy(),
+                "party": _arrow_str(tr["party"]),
+            }
+        )
+        .group_by(["app_no", "event_date"], use_threads=False)
+        .aggregate([("party", "list")])
     )
-    app_no = pats["app_no"].to_numpy(dtype=object)[aid]
-    look = pd.DataFrame({"i": np.arange(len(aid)), "app_no": app_no, "as_of": as_of})
+    first_from = pd.DataFrame(
+        {
+            "app_no": _str_series(first_from["app_no"].combine_chunks()),
+            "event_date": first_from["event_date"].to_numpy(),
+            "party": _str_series(
+                pc.binary_join(
+                    first_from["party_list"], pa.scalar(";", pa.large_string())
+                ).combine_chunks()
+            ),
+        }
+    )
+    app_no = _arrow_str(pats["app_no"]).take(take)
+    # only patents that were ever transferred can differ from the current owners
+    moved = np.flatnonzero(
+        pc.is_in(app_no, value_set=_arrow_str(first_from["app_no"])).to_numpy(zero_copy_only=False)
+    )
+    look = pd.DataFrame(
+        {"i": moved, "app_no": _str_series(app_no.take(moved)), "as_of": as_of[moved]}
+    )
     cand = look.merge(first_from, on="app_no", how="inner")
     cand = cand[cand["event_date"] > cand["as_of"]].sort_values(["i", "event_date"])
     cand = cand.drop_duplicates("i")
-    out[cand["i"].to_numpy()] = cand["party"].to_numpy(dtype=object)
-    return out
+    mask = np.zeros(len(aid), dtype=bool)
+    mask[cand["i"].to_numpy()] = True
+    out = pc.replace_with_mask(out, pa.array(mask), _arrow_str(cand["party"]).cast(out.type))
+    return _str_series(out)
