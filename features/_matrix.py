@@ -317,11 +317,12 @@ def pledgeable_patents(
     short = rem <= min_remaining_years
     reason = _reasons(pledged, preserved, short, rem, min_remaining_years)
     n_owners = rows["n_owners"].to_numpy(dtype=np.int64)
+    app_no = _arrow_str(pats["app_no"]).take(pa.array(aid, type=pa.int64()))
     out = pd.DataFrame(
         {
             "uscc": q["uscc"].to_numpy()[pid],
             "as_of": as_of,
-            "app_no": _take_str(pats["app_no"], aid),
+            "app_no": _str_series(app_no),
             "patent_type": _TYPE_NAMES.take(rows["ptype"].to_numpy(dtype=np.int64)),
             "title": _take_str(pats["title"], aid),
             "grant_date": pd.to_datetime(rows["grant_d"]).to_numpy(),
@@ -337,8 +338,12 @@ def pledgeable_patents(
             "note": np.where(n_owners > 1, "共有专利，质押需全体共有人同意", ""),
         }
     )
-    out["_pid"] = pid
-    out = out.sort_values(["_pid", "app_no"], kind="stable").drop(columns="_pid")
+    # stable Arrow sort on (pair, app_no): no pandas factorisation of a million strings
+    order = pc.sort_indices(
+        pa.table({"pid": pid, "app_no": app_no}),
+        sort_keys=[("pid", "ascending"), ("app_no", "ascending")],
+    )
+    out = out.take(order.to_numpy())
     for c in ("uscc", "app_no", "patent_type", "title", "owners", "reason", "note"):
         out[c] = out[c].astype("str")
     for c in ("as_of", "grant_date", "expiry_date"):
