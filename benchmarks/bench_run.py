@@ -198,6 +198,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     table.add_row("total", f"{total:.1f}", f"{len(s.screened):,}", f"{_peak_gb():.2f}")
     console.print(table)
+    if args.replicate > 1:
+        console.print(
+            f"note: validate and features ran on the data folder's own firms; the later stages on "
+            f"{args.replicate}× copies — not a full run at this size."
+        )
     scale = 1_000_000 / max(len(s.screened), 1)
     console.print(
         f"target at 1M firms: ≤ 180 s, ≤ 8 GB — this run {total:.0f} s, {_peak_gb():.1f} GB "
