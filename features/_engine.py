@@ -14,6 +14,8 @@ from collections.abc import Callable
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features._credit import NEGATIVE_TYPES, TAX_GRADE_VALUE, effective_end
 from features._entities import EntityLinks
@@ -29,37 +31,15 @@ _EVENT_CODES = (
 )  # fmt: skip
 
 
+# ev, ipc and inv are built with Arrow and numpy (``_events``, ``_ipc_subclasses``, ``_inventors``): hash
+# look-ups and integer de-duplication instead of string joins and string DISTINCT.
 _PATENT_SQL = (
-    """
-    CREATE TABLE ev AS
-    SELECT k.app_id, e.event_code AS code, CAST(e.event_date AS DATE) AS d
-    FROM ev_in e JOIN (SELECT app_no, min(app_id) AS app_id FROM p_in GROUP BY app_no) k
-      ON k.app_no = e.app_no
-    WHERE e.event_date IS NOT NULL
-    """,
-    """
-    CREATE TABLE ipc AS
-    SELECT DISTINCT app_id, sub FROM (
-      SELECT app_id, upper(left(replace(trim(unnest(string_split(
-               coalesce(ipc_all, ipc_main), ';'))), ' ', ''), 4)) AS sub
-      FROM p_in WHERE coalesce(ipc_all, ipc_main) IS NOT NULL)
-    WHERE regexp_full_match(sub, '[A-H][0-9]{2}[A-Z]')
-    """,
-    """
-    CREATE TABLE inv AS
-    SELECT DISTINCT app_id, hash(trim(x)) AS ih FROM (
-      SELECT app_id, unnest(string_split(inventors, ';')) AS x
-      FROM p_in WHERE inventors IS NOT NULL) WHERE trim(x) <> ''
-    """,
     """
     CREATE TABLE pat AS
     WITH evd AS (
       SELECT app_id, min(d) FILTER (WHERE code = 'GR01') AS gr01,
              min(d) FILTER (WHERE code = 'PB01') AS pb01
       FROM ev WHERE code IN ('GR01', 'PB01') GROUP BY app_id),
-    sub AS (
-      SELECT i.app_id, count(*) AS n_sub, bool_or(s.sub IS NOT NULL) AS sei
-      FROM ipc i LEFT JOIN sei_in s ON s.sub = i.sub GROUP BY i.app_id),
     base AS (
       SELECT p.app_id,
         CASE p.patent_type WHEN 'invention' THEN 0 WHEN 'utility_model' THEN 1
@@ -75,12 +55,10 @@ _PATENT_SQL = (
           OR coalesce(len(list_filter(string_split(p.family_countries, ';'),
                           lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)) AS overseas,
         (p.award IS NOT NULL AND trim(p.award) <> '') AS award,
-        coalesce(sub.n_sub, 0) AS n_sub,
-        coalesce(sub.sei, false) AS sei,
+        p.n_sub, p.sei,
         nullif(split_part(replace(upper(trim(p.ipc_main)), ' ', ''), '/', 1), '')
           AS main_group
-      FROM p_in p LEFT JOIN evd ON evd.app_id = p.app_id
-      LEFT JOIN sub ON sub.app_id = p.app_id)
+      FROM p_in p LEFT JOIN evd ON evd.app_id = p.app_id)
     SELECT *,
       CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
       coalesce(least(pub0, grant_d), app_date) AS known,
@@ -116,6 +94,7 @@ class PatentStore:
         self.firm_index = pd.Index(ent["uscc"].astype("str"))
         self._firm_ids = pd.Series(np.arange(len(ent), dtype=np.int64), index=self.firm_index)
         self._firm_ids = self._firm_ids[~self._firm_ids.index.duplicated()]
+        self._registry = _arrow_str(ent["uscc"])
         self._build_patents(get_table(data, "patents"), get_table(data, "patent_events"))
         self._build_links(links)
         self._build_credit(links.credit_records)
@@ -123,30 +102,35 @@ class PatentStore:
 
     # -- construction ----------------------------------------------------------------------
     def firm_ids(self, usccs: pd.Series) -> np.ndarray:
-        """Firm ids (registry row) for USCCs; -1 when not in the registry."""
-        return (
-            self._firm_ids.reindex(usccs.astype("str").to_numpy())
-            .fillna(-1)
-            .to_numpy(dtype=np.int64)
-        )
+        """Firm ids (registry row; the first when repeated) for USCCs; -1 when not in the
+        registry. An Arrow hash look-up: no pandas index over a million strings."""
+        ids = pc.index_in(_arrow_str(usccs), value_set=self._registry, skip_nulls=True)
+        return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame) -> None:
         con = self.con
         self.patents = patents
         p = patents[
             ["app_no", "app_date", "patent_type", "pub_date", "grant_date", "ipc_main", "ipc_all",
-             "claims", "forward_citations", "family_size", "family_countries", "pct", "award",
-             "inventors"]
+             "claims", "forward_citations", "family_size", "family_countries", "pct", "award"]
         ].copy()  # fmt: skip
         p.insert(0, "app_id", np.arange(len(p), dtype=np.int64))
-        ev = events[events["event_code"].isin(_EVENT_CODES)][["app_no", "event_code", "event_date"]]
+        ipc, n_sub, sei = _ipc_subclasses(patents)
+        p["n_sub"] = n_sub
+        p["sei"] = sei
+        con.register("ev_in", _events(patents, events))
+        con.register("ipc_in", ipc)
+        con.register("inv_in", _inventors(patents))
         con.register("p_in", p)
-        con.register("ev_in", ev)
-        con.register("sei_in", pd.DataFrame({"sub": list(SEI_SUBCLASSES)}))
+        con.execute(
+            "CREATE TABLE ev AS SELECT app_id, code, CAST(event_date AS DATE) AS d FROM ev_in;"
+            "CREATE TABLE ipc AS SELECT app_id, sub FROM ipc_in;"
+            "CREATE TABLE inv AS SELECT app_id, ih FROM inv_in;"
+        )
         for sql in _PATENT_SQL:
             con.execute(sql)
-        con.unregister("p_in")
-        con.unregister("ev_in")
+        for name in ("p_in", "ev_in", "ipc_in", "inv_in"):
+            con.unregister(name)
 
     def _build_links(self, links: EntityLinks) -> None:
         con = self.con
@@ -510,6 +494,79 @@ class PatentStore:
 
     def _n_pairs(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM pairs").fetchone()[0])
+
+
+# the characters DuckDB's trim() removes (Unicode space separators), kept for identical keys
+_ZS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+
+
+def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
+    """Dated events of the codes the engine reads, with the row of their patent (the first
+    row when an app_no repeats); events of unknown patents are dropped."""
+    keep = (events["event_code"].isin(_EVENT_CODES) & events["event_date"].notna()).to_numpy()
+    ev = events.loc[keep]
+    app_id = pc.index_in(
+        _arrow_str(ev["app_no"]), value_set=_arrow_str(patents["app_no"]), skip_nulls=True
+    )
+    tbl = pa.table(
+        {
+            "app_id": app_id.cast(pa.int64()),
+            "code": _arrow_str(ev["event_code"]),
+            "event_date": pa.array(ev["event_date"].to_numpy(dtype="datetime64[ns]")),
+        }
+    )
+    return tbl.filter(pc.is_valid(tbl["app_id"]))
+
+
+def _split(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """Items of a ``;``-joined column and the row each comes from (null rows give none)."""
+    lists = pc.split_pattern(_arrow_str(col), ";")
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    return parent, pc.list_flatten(lists)
+
+
+def _distinct_per_row(
+    parent: np.ndarray, items: pa.Array
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Distinct (row, item) pairs by integer keys: rows, dictionary ids, the dictionary."""
+    enc = pc.dictionary_encode(items)
+    ids = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    width = max(len(enc.dictionary), 1)
+    # rows come in order, so the keys are nearly sorted: a stable (merge) sort is cheap,
+    # where np.unique's hashing is several times slower
+    key = np.sort(parent * width + ids, kind="stable")
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+    return key // width, key % width, enc.dictionary
+
+
+def _ipc_subclasses(patents: pd.DataFrame) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """Distinct valid IPC subclasses (``ipc_all``, else ``ipc_main``) per patent row; the
+    count and whether any is a strategic-emerging-industry subclass, per row."""
+    n = len(patents)
+    parent, items = _split(patents["ipc_all"].fillna(patents["ipc_main"]))
+    items = pc.utf8_trim(items, _ZS)
+    sub = pc.utf8_upper(pc.utf8_slice_codeunits(pc.replace_substring(items, " ", ""), 0, 4))
+    ok = pc.fill_null(pc.match_substring_regex(sub, "^[A-H][0-9]{2}[A-Z]$"), False)
+    ok_np = ok.to_numpy(zero_copy_only=False)
+    row, sid, subs = _distinct_per_row(parent[ok_np], sub.filter(ok))
+    is_sei = pc.is_in(subs, value_set=pa.array(sorted(SEI_SUBCLASSES), pa.large_string()))
+    sei = np.bincount(row, weights=is_sei.to_numpy(zero_copy_only=False)[sid], minlength=n) > 0
+    n_sub = np.bincount(row, minlength=n).astype(np.int64)
+    return pa.table({"app_id": row, "sub": subs.take(pa.array(sid))}), n_sub, sei
+
+
+def _inventors(patents: pd.DataFrame) -> pa.Table:
+    """Distinct inventors per patent row as integer ids (names trimmed of spaces)."""
+    parent, items = _split(patents["inventors"])
+    names = pc.utf8_trim(items, _ZS)
+    ok = pc.greater(pc.utf8_length(names), 0)
+    row, iid, _ = _distinct_per_row(parent[ok.to_numpy(zero_copy_only=False)], names.filter(ok))
+    return pa.table({"app_id": row, "ih": iid})
+
+
+def _arrow_str(col: pd.Series) -> pa.Array:
+    arr = pa.array(col.astype("str"), type=pa.large_string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _ratio(num, den) -> np.ndarray:

@@ -44,10 +44,23 @@ def _check_pairs(pairs: Any) -> pd.DataFrame:
             f"pairs has {len(bad)} as_of value(s) that are not dates ({ex}).",
             "Give as_of as YYYY-MM-DD dates.",
         )
-    uscc = pairs["uscc"].map(normalize_uscc).astype("str")
+    uscc = _normalized_usccs(pairs["uscc"])
     return pd.DataFrame(
         {"uscc": uscc.to_numpy(), "as_of": as_of.dt.normalize().astype("datetime64[ns]").to_numpy()}
     )
+
+
+def _normalized_usccs(raw: pd.Series) -> pd.Series:
+    """``normalize_uscc`` of every value; values already normal (upper-case ASCII letters and
+    digits only) are kept as they are without a Python call per row."""
+    text = raw.astype("str")
+    ok = pc.fill_null(pc.match_substring_regex(_arrow_str(text), "^[0-9A-Z]+$"), False)
+    ok = ok.to_numpy(zero_copy_only=False)
+    if ok.all():
+        return text
+    out = text.to_numpy(dtype=object)
+    out[~ok] = raw[~ok].map(normalize_uscc).to_numpy(dtype=object)
+    return pd.Series(out, index=raw.index, dtype="str")
 
 
 def _links_for(data: Any, links: EntityLinks | None) -> EntityLinks:
