@@ -106,8 +106,12 @@ def _explain_cost(s, scorer, inputs, console: Console) -> tuple[float, float, in
     feats = list(scorer.feature_names_in_)
     matrix = inputs.matrix.drop_duplicates("uscc").set_index("uscc")
     X = matrix.loc[s.whitelist["uscc"].to_numpy(), feats]
+    # LightGBM's own cost on the model's encoded matrix (categoricals as the model codes them)
+    from models._tabular import encode
+
+    M = encode(X, scorer.columns_) if hasattr(scorer, "columns_") else X.to_numpy(dtype="float64")
     t0 = time.perf_counter()
-    booster.predict(X.to_numpy(dtype="float64"), pred_contrib=True)
+    booster.predict(M, pred_contrib=True)
     t_contrib = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = scorer.score(X, explain=True)
