@@ -36,17 +36,13 @@ _EVENT_CODES = (
 _PATENT_SQL = (
     """
     CREATE TABLE pat AS
-    WITH evd AS (
-      SELECT app_id, min(d) FILTER (WHERE code = 'GR01') AS gr01,
-             min(d) FILTER (WHERE code = 'PB01') AS pb01
-      FROM ev WHERE code IN ('GR01', 'PB01') GROUP BY app_id),
-    base AS (
+    WITH base AS (
       SELECT p.app_id,
         CASE p.patent_type WHEN 'invention' THEN 0 WHEN 'utility_model' THEN 1
              WHEN 'design' THEN 2 ELSE 3 END AS ptype,
         CAST(p.app_date AS DATE) AS app_date,
-        least(CAST(p.grant_date AS DATE), evd.gr01) AS grant_d,
-        least(CAST(p.pub_date AS DATE), evd.pb01) AS pub0,
+        least(CAST(p.grant_date AS DATE), CAST(p.gr01 AS DATE)) AS grant_d,
+        least(CAST(p.pub_date AS DATE), CAST(p.pb01 AS DATE)) AS pub0,
         CAST(p.claims AS INTEGER) AS claims,
         coalesce(CAST(p.forward_citations AS INTEGER), 0) AS cites,
         CAST(p.family_size AS INTEGER) AS fam,
@@ -58,7 +54,7 @@ _PATENT_SQL = (
         p.n_sub, p.sei,
         nullif(split_part(replace(upper(trim(p.ipc_main)), ' ', ''), '/', 1), '')
           AS main_group
-      FROM p_in p LEFT JOIN evd ON evd.app_id = p.app_id)
+      FROM p_in p)
     SELECT *,
       CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
       coalesce(least(pub0, grant_d), app_date) AS known,
@@ -118,7 +114,10 @@ class PatentStore:
         ipc, n_sub, sei = _ipc_subclasses(patents)
         p["n_sub"] = n_sub
         p["sei"] = sei
-        con.register("ev_in", _events(patents, events))
+        ev = _events(patents, events)
+        p["gr01"] = _first_date(ev, "GR01", len(p))
+        p["pb01"] = _first_date(ev, "PB01", len(p))
+        con.register("ev_in", ev)
         con.register("ipc_in", ipc)
         con.register("inv_in", _inventors(patents))
         con.register("p_in", p)
@@ -516,6 +515,17 @@ def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
         }
     )
     return tbl.filter(pc.is_valid(tbl["app_id"]))
+
+
+def _first_date(ev: pa.Table, code: str, n: int) -> np.ndarray:
+    """Earliest date (day) of the ``code`` events of each patent row; NaT when none."""
+    sub = ev.filter(pc.equal(ev["code"], code))
+    rows = sub["app_id"].to_numpy()
+    days = sub["event_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, rows, days)
+    first[first == np.iinfo(np.int64).max] = np.iinfo(np.int64).min  # NaT
+    return first.view("datetime64[D]").astype("datetime64[s]")
 
 
 def _split(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
