@@ -189,8 +189,8 @@ def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame):
     first = tr[tr["k"] == 1]
     rows = first["patent_row"].to_numpy()
     has_tr[rows] = True
-    appl = patents["applicants"].to_numpy(dtype=object, na_value=None)
-    cur = owners.to_numpy(zero_copy_only=False)
+    # Python strings only for the transferred patents' rows, not for every patent
+    appl_first = _arrow(patents["applicants"]).take(pa.array(rows)).to_numpy(zero_copy_only=False)
     f0 = first["from_party"].to_numpy(dtype=object, na_value=None)
     last = tr["next_date"].isna().to_numpy()
     mid = tr["next_from"].fillna(tr["to_party"]).to_numpy(dtype=object, na_value=None)
@@ -202,7 +202,8 @@ def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame):
         [nat[~has_tr], first["event_date"].to_numpy(dtype="datetime64[ns]"),
          tr["next_date"].to_numpy(dtype="datetime64[ns]")]
     )  # fmt: skip
-    small = np.concatenate([np.where(pd.isna(f0), appl[rows], f0), np.where(last, cur[trow], mid)])
+    cur_moved = owners.take(pa.array(trow)).to_numpy(zero_copy_only=False)
+    small = np.concatenate([np.where(pd.isna(f0), appl_first, f0), np.where(last, cur_moved, mid)])
     e_owners = pa.concat_arrays(
         [
             owners.filter(pa.array(~has_tr)),
