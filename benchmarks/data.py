@@ -20,21 +20,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from benchmarks.rss import Measurement, measure, run_measured_subprocess
+from data_contracts import TABLES
 from data_contracts.errors import DataError
 
 REQUIRED = ("enterprises.parquet", "patents.parquet")
 # The date the data is generated "as of" (the generator's own default): no fact is later.
 DATA_AS_OF = "2026-09-30"
 MARKER = ".bench.json"
-TABLES = (
-    "enterprises",
-    "patents",
-    "patent_events",
-    "credit_records",
-    "programmes",
-    "nominations",
-    "loans",
-)
 
 
 @dataclass(frozen=True)

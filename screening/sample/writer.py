@@ -20,18 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from data_contracts import TABLES
 from data_contracts.errors import DataError
 from screening._atomic import current_umask, write_bytes
 
-TABLES = (
-    "enterprises",
-    "patents",
-    "patent_events",
-    "credit_records",
-    "programmes",
-    "nominations",
-    "loans",
-)
 XLSX_MAX_ROWS = 1_048_575
 _FIXED_TIME = dt.datetime(2000, 1, 1)
 
