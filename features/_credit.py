@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_contracts.contracts import NEGATIVE_RECORD_TYPES
 from data_contracts.errors import DataError
 
 # Default listing windows (years) applied when a record has no end_date. Sources: 失信被执行人
@@ -19,14 +20,7 @@ DEFAULT_WINDOW_YEARS: dict[str, int | None] = {
     "major_tax_violation": 3,
 }
 ADMIN_PENALTY_WINDOW_YEARS = {"general": 1, "serious": 3}
-NEGATIVE_TYPES = (
-    "dishonest_debtor",
-    "consumption_restriction",
-    "serious_violation",
-    "abnormal_operation",
-    "major_tax_violation",
-    "admin_penalty",
-)
+NEGATIVE_TYPES = NEGATIVE_RECORD_TYPES
 TAX_GRADE_VALUE = {"A": 4, "B": 3, "M": 2, "C": 1, "D": 0}
 
 

@@ -5,18 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_contracts.contracts import PROGRAMME_CODES
 from features._credit import _require, to_timestamp
 
-PROGRAMMES = (
-    "little_giant",
-    "srdi_sme",
-    "innovative_sme",
-    "high_tech",
-    "tech_sme",
-    "ip_advantage",
-    "ip_demonstration",
-    "ip_standard",
-)
+PROGRAMMES = PROGRAMME_CODES
 LEVEL_VALUE = {"city": 1, "provincial": 2, "national": 3}
 # Level when the list does not say: 小巨人 and 高新 are national recognitions, 专精特新中小企业
 # provincial; anything else counts as the lowest level (city) so nothing is over-credited.
