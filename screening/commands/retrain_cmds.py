@@ -106,12 +106,24 @@ def _read(data: Path, on_table, *, as_of: dt.date | None = None):
     return read_data_dir(data, as_of=as_of, today=dt.date.today(), progress=on_table)
 
 
+def _ledger_setup(config: Path | None, tracking_dir: Path | None, as_of: str | None):
+    """What train and promote both parse first: config, MLflow target and the label date."""
+    cfg = load_config(config)
+    target = tracking_target(tracking_dir)
+    label_date = _parse_date(as_of, "--as-of")
+    _quiet_mlflow()
+    return cfg, target, label_date
+
+
 DataOpt = typer.Option(..., "--data", help="Data folder (enterprises, patents, …, loans).")
 ConfigOpt = typer.Option(None, "--config", help="Retrain TOML (default: packaged retrain.toml).")
 TrackingOpt = typer.Option(
     None,
     "--tracking-dir",
     help="Embedded MLflow store folder (default ./mlruns, or MLFLOW_TRACKING_URI when set).",
+)
+LabelAsOfOpt = typer.Option(
+    None, "--as-of", help="Labels as known on this date (default: latest ledger report)."
 )
 ExperimentOpt = typer.Option("ip-whitelist", "--experiment", help="MLflow experiment name.")
 
@@ -123,19 +135,14 @@ def train(
     register: str | None = typer.Option(
         None, "--register", help="Register the model under this name (a new version)."
     ),
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Labels as known on this date (default: latest ledger report)."
-    ),
+    as_of: str | None = LabelAsOfOpt,
     tracking_dir: Path | None = TrackingOpt,
     config: Path | None = ConfigOpt,
 ) -> None:
     """Train the learned model on the loan ledger, log it to MLflow and register a version."""
     from screening.retrain.pipeline import run_training
 
-    cfg = load_config(config)
-    target = tracking_target(tracking_dir)
-    label_date = _parse_date(as_of, "--as-of")
-    _quiet_mlflow()
+    cfg, target, label_date = _ledger_setup(config, tracking_dir, as_of)
     with _progress("train") as (on_table, say):
         bundle = _read(data, on_table)
         outcome = run_training(
@@ -234,9 +241,7 @@ def promote(
     name: str = typer.Argument(..., help="Registered model name."),
     version: str = typer.Option(..., "--version", help="Challenger version to promote."),
     data: Path = DataOpt,
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Labels as known on this date (default: latest ledger report)."
-    ),
+    as_of: str | None = LabelAsOfOpt,
     experiment: str = ExperimentOpt,
     tracking_dir: Path | None = TrackingOpt,
     config: Path | None = ConfigOpt,
@@ -244,10 +249,7 @@ def promote(
     """Move NAME@champion to VERSION if it is not worse than the champion (exit 3 if refused)."""
     from screening.retrain.pipeline import run_promotion
 
-    cfg = load_config(config)
-    target = tracking_target(tracking_dir)
-    label_date = _parse_date(as_of, "--as-of")
-    _quiet_mlflow()
+    cfg, target, label_date = _ledger_setup(config, tracking_dir, as_of)
     with _progress("promote") as (on_table, say):
         bundle = _read(data, on_table)
         outcome = run_promotion(
