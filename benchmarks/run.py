@@ -92,6 +92,10 @@ def _data_row(data: BenchData) -> BenchRow:
     return _row("data", "generate", data.generation, note=note + f"; RSS {data.generation.method}")
 
 
+# DuckDB needs some working memory even for a tiny folder.
+DUCKDB_MIN_MEMORY_MB = 256
+
+
 def bench_reference(
     data: BenchData, as_of: str, memory_limit: str | None = None
 ) -> tuple[BenchRow, pd.DataFrame | None]:
@@ -405,7 +409,10 @@ def run_benchmark(
 
     state.activity = "DuckDB reference"
     # DuckDB may use 60% of the guard's budget and spills beyond it, rather than tripping it.
-    ref_row, ref_frame = bench_reference(data, as_of, f"{0.6 * max_rss_gb:.1f}GB")
+    # In MB with a floor: a small budget formatted in GB rounds to "0.0GB", which makes DuckDB
+    # fail at its first allocation (a race with the guard that the guard should win).
+    duckdb_mb = max(0.6 * limit_mb, DUCKDB_MIN_MEMORY_MB)
+    ref_row, ref_frame = bench_reference(data, as_of, f"{duckdb_mb:.0f}MB")
     state.pending.append(ref_row)  # placed after the pipeline rows, kept if the guard fires
     gc.collect()
     state.activity = "model preparation"
