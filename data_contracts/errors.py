@@ -28,6 +28,10 @@ class IPWhitelistError(Exception):
     def __str__(self) -> str:
         return self.cause
 
+    def __reduce__(self):
+        # keep the remedy when the error crosses a process boundary (parallel export)
+        return (self.__class__, (self.cause, self.remedy))
+
 
 class DataError(IPWhitelistError):
     """Input data cannot be used (missing required table, unreadable file...)."""
