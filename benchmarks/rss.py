@@ -12,7 +12,9 @@ Method (documented in ``benchmarks/README.md``):
   2. A daemon thread reading ``VmRSS`` every ``interval_s`` (20 ms by default). It is the
      fallback where the reset is not allowed, and a cross-check where it is.
 
-  Both measure the whole process (all threads), not only Python objects. Memory that an
+  Both measure the whole process (all threads), not only Python objects. The sampler adds
+  the private memory of child processes (``smaps_rollup``), so forked package writers count
+  without counting the pages they share with the parent twice. Memory that an
   earlier stage still holds counts towards a later stage's peak: that is what the machine
   must have, so it is what we report.
 * **Subprocesses** (the sample generator) report their own peak through
@@ -46,8 +48,42 @@ def _status_kb(key: str) -> int | None:
     return None
 
 
+def _child_pids() -> list[int]:
+    """Direct children of this process (Linux ``/proc/self/task/*/children``)."""
+    pids: list[int] = []
+    for f in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids.extend(int(p) for p in f.read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def children_private_mb() -> float:
+    """Memory the worker processes hold of their own (``Private_*`` of ``smaps_rollup``), MiB.
+
+    Forked workers share the parent's pages until they write them; counting their full RSS
+    would count the shared pages twice, so only what is private to each child is added.
+    """
+    total_kb = 0
+    for pid in _child_pids():
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
 def current_rss_mb() -> float:
-    """Resident memory of this process now, in MiB (0.0 where it cannot be read)."""
+    """Resident memory of this process now plus the private memory of its child
+    processes (the package writers), in MiB (0.0 where it cannot be read)."""
+    return _own_rss_mb() + children_private_mb()
+
+
+def _own_rss_mb() -> float:
     kb = _status_kb("VmRSS")
     if kb is None:
         try:

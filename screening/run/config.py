@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -125,6 +127,33 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class ResourceConfig:
+    """How much of the machine a run may use. Changes speed and memory, never an output.
+
+    Attributes
+    ----------
+    workers : int
+        Processes writing bank packages side by side; 0 = one per CPU core.
+    duckdb_memory_limit : str
+        DuckDB's ``memory_limit`` for the feature engine (e.g. ``"3GB"``): above it DuckDB
+        spills to a temporary folder instead of growing. ``""`` = DuckDB's default (80% of
+        the machine's memory).
+    """
+
+    workers: int = 0
+    duckdb_memory_limit: str = ""
+
+    def worker_count(self) -> int:
+        """``workers``, with 0 resolved to the CPU cores this process may use."""
+        if self.workers:
+            return self.workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not Linux
+            return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a screening run needs besides the data and the model."""
 
@@ -133,10 +162,16 @@ class RunConfig:
     knockouts: KnockoutRules
     report: ReportConfig = field(default_factory=ReportConfig)
     version: str = ""
+    resources: ResourceConfig = field(default_factory=ResourceConfig)
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of this configuration (part of the batch id)."""
-        text = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=str)
+        """SHA-256 of the canonical JSON of this configuration (part of the batch id).
+
+        ``resources`` is left out: the same inputs give the same batch on any machine.
+        """
+        payload = asdict(self)
+        payload.pop("resources")
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -277,7 +312,10 @@ def parse_run_config(
         Naming the offending key, for any unknown key, wrong type or out-of-range value.
     """
     _check_keys(
-        data, {"config_version", "selection", "banks", "report", "knockouts", "regions"}, "", source
+        data,
+        {"config_version", "selection", "banks", "report", "knockouts", "regions", "resources"},
+        "",
+        source,
     )
     sel = data.get("selection", {})
     if not isinstance(sel, Mapping):
@@ -402,7 +440,27 @@ def parse_run_config(
         knockouts=rules,
         report=report,
         version=str(data.get("config_version", "")),
+        resources=_parse_resources(data.get("resources", {}), source),
     )
+
+
+def _parse_resources(res: Any, source: str) -> ResourceConfig:
+    if not isinstance(res, Mapping):
+        raise _fail("resources", "must be a table", source)
+    _check_keys(res, {"workers", "duckdb_memory_limit"}, "resources.", source)
+    workers = res.get("workers", 0)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= 256:
+        raise _fail("resources.workers", f"must be an integer in [0, 256], got {workers!r}", source)
+    limit = res.get("duckdb_memory_limit", "")
+    if not isinstance(limit, str) or (
+        limit and re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit) is None
+    ):
+        raise _fail(
+            "resources.duckdb_memory_limit",
+            f'must be a size such as "3GB" or "500MB" (or "" for DuckDB\'s default), got {limit!r}',
+            source,
+        )
+    return ResourceConfig(workers=workers, duckdb_memory_limit=limit)
 
 
 def load_run_config(path: str | Path | None = None) -> RunConfig:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from screening.run.changes import compare, read_previous
 from screening.run.charts import waterfall_svg
 from screening.run.config import GRADES, RunConfig
 from screening.run.manifest import SigningKey
-from screening.run.packages import PackageInputs, template_env, write_bank_package
+from screening.run.packages import PackageInputs, bank_mask, template_env, write_bank_package
 from screening.run.pipeline import (
     SCREENED_COLUMNS,
     Screening,
@@ -270,25 +273,78 @@ def write_outputs(
         chart=_chart_factory(s),
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
     )
-    banks = []
-    for bank in config.banks:
-        n = write_bank_package(
-            folder / "packages" / bank.id,
-            bank,
-            inputs,
-            env=env,
-            detail_limit=config.report.detail_limit,
-            patents_per_firm=config.report.patents_per_firm,
-            max_rows=max_excel_rows,
-            key=key,
-        )
-        banks.append({"id": bank.id, "name": bank.name, "firms": n})
+    job = _BankJob(folder / "packages", inputs, env, config, max_excel_rows, key)
+    counts = _write_banks(job, config.resources.worker_count())
+    banks = [
+        {"id": bank.id, "name": bank.name, "firms": n}
+        for bank, n in zip(config.banks, counts, strict=True)
+    ]
     changes = compare(s.screened, *previous) if previous is not None else None
     report = run_report(s, config, meta, timer, banks, changes)
     _dump(folder / "run_report.json", report)
     html = env.get_template("run_report.html.j2").render(r=report, status_zh=STATUS_ZH)
     (folder / "run_report.html").write_text(html, encoding="utf-8")
     return report
+
+
+@dataclass(frozen=True)
+class _BankJob:
+    """What every bank's package is written from (shared by the worker processes)."""
+
+    folder: Path
+    inputs: PackageInputs
+    env: Any
+    config: RunConfig
+    max_rows: int
+    key: SigningKey | None
+
+    def write(self, index: int) -> int:
+        bank = self.config.banks[index]
+        return write_bank_package(
+            self.folder / bank.id,
+            bank,
+            self.inputs,
+            env=self.env,
+            detail_limit=self.config.report.detail_limit,
+            patents_per_firm=self.config.report.patents_per_firm,
+            max_rows=self.max_rows,
+            key=self.key,
+        )
+
+
+# The job of the current export, inherited by forked workers: they receive only a bank
+# index, so the whitelist frames are never pickled.
+_JOB: _BankJob | None = None
+
+
+def _write_forked(index: int) -> int:
+    if _JOB is None:  # only reachable if a worker were started by something else
+        raise RuntimeError("bank package worker started without a job")
+    return _JOB.write(index)
+
+
+def _write_banks(job: _BankJob, workers: int) -> list[int]:
+    """Write every bank's package; side by side in forked processes when there are several
+    banks and cores (writing xlsx cells is pure Python, so threads would not help).
+
+    Each package goes to its own folder, so the files are the same in any order.
+    """
+    n = len(job.config.banks)
+    workers = min(workers, n)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [job.write(i) for i in range(n)]
+    # largest package first, so the long one never starts last (its workbook is the cost)
+    sizes = [int(bank_mask(job.inputs.whitelist, b).sum()) for b in job.config.banks]
+    order = sorted(range(n), key=lambda i: (-sizes[i], i))
+    global _JOB
+    _JOB = job
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            done = dict(zip(order, pool.map(_write_forked, order), strict=True))
+    finally:
+        _JOB = None
+    return [done[i] for i in range(n)]
 
 
 def _cleanup_stale(out: Path) -> None:

@@ -190,7 +190,14 @@ def prepare_inputs(data_dir: Path, as_of: pd.Timestamp, timer: Timer) -> ScreenI
         pct = features.peer_percentiles(rows, matrix, by="firm_industry_section", features=feats)
         return pct.rename(columns=lambda c: c.removeprefix("peer_pct_"))
 
-    tables = dict(bundle.tables)
+    # Keep only what the later stages read: at national scale the patent and event tables
+    # are most of the memory, and the stages after features need one date column of each
+    # (the freshness shown beside each passed knock-out check).
+    tables = {
+        name: frame[list(_KEEP_COLUMNS[name])] if name in _KEEP_COLUMNS else frame
+        for name, frame in bundle.tables.items()
+        if name not in _DROP_AFTER_FEATURES
+    }
     tables["credit_records"] = links.credit_records
     return ScreenInputs(
         tables=tables,
@@ -207,6 +214,10 @@ def prepare_inputs(data_dir: Path, as_of: pd.Timestamp, timer: Timer) -> ScreenI
         files={k: v.to_dict() for k, v in bundle.files.items()},
         notes=list(bundle.notes),
     )
+
+
+_KEEP_COLUMNS = {"patents": ("grant_date",), "patent_events": ("event_date",)}
+_DROP_AFTER_FEATURES = {"loans", "programmes", "nominations"}  # kept resolved in ScreenInputs
 
 
 def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index) -> pd.DataFrame:

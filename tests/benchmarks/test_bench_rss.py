@@ -68,3 +68,34 @@ def test_subprocess_over_its_memory_guard_is_killed() -> None:
     m, proc = run_measured_subprocess([sys.executable, "-c", code], max_rss_mb=200)
     assert m.method == "killed by memory guard"
     assert proc.returncode != 0 and m.wall_s < 25
+
+
+def test_child_private_memory_counts_towards_the_reading():
+    """A worker process that allocates its own memory shows up in current_rss_mb."""
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.rss import children_private_mb, current_rss_mb
+
+    before = children_private_mb()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; x = bytearray(150_000_000); "
+            "sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        own = current_rss_mb() - children_private_mb()
+        assert children_private_mb() - before > 120
+        assert current_rss_mb() > own + 120
+    finally:
+        child.kill()
+        child.wait()
+    time.sleep(0.05)
+    assert children_private_mb() < before + 50

@@ -64,12 +64,31 @@ BASE = {"selection": {"min_grade": "T5"}, "banks": [{"id": "b1", "name": "银行
         ({"report": {"explain_top_k": 0}}, r"'report\.explain_top_k'"),
         ({"report": {"validity_months": "six"}}, r"'report\.validity_months'"),
         ({"colour": "blue"}, r"'colour'.*unknown key"),
+        ({"resources": {"workers": -1}}, r"'resources\.workers'"),
+        ({"resources": {"workers": True}}, r"'resources\.workers'"),
+        ({"resources": {"duckdb_memory_limit": "lots"}}, r"'resources\.duckdb_memory_limit'"),
+        ({"resources": {"threads": 4}}, r"'resources\.threads'.*unknown key"),
     ],
 )
 def test_bad_config_names_the_key(patch, match):
     data = {**BASE, **patch}
     with pytest.raises(ConfigError, match=match):
         parse_run_config(data, rules=shipped_rules())
+
+
+def test_resources_change_no_output_identity():
+    """Workers and memory limits are machine settings: they must not change the batch id."""
+    plain = parse_run_config(BASE, rules=shipped_rules())
+    tuned = parse_run_config(
+        {**BASE, "resources": {"workers": 3, "duckdb_memory_limit": "2.5GB"}},
+        rules=shipped_rules(),
+    )
+    assert tuned.resources.workers == 3 and tuned.resources.duckdb_memory_limit == "2.5GB"
+    assert tuned.resources.worker_count() == 3
+    assert plain.resources.worker_count() >= 1
+    assert tuned.digest() == plain.digest()
+    other = parse_run_config({**BASE, "selection": {"min_grade": "T4"}}, rules=shipped_rules())
+    assert other.digest() != plain.digest()
 
 
 @pytest.mark.parametrize(

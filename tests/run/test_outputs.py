@@ -9,13 +9,16 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
 
+from data_contracts.errors import DataError
 from screening.run import output as output_mod
+from screening.run.config import ResourceConfig
 from screening.run.manifest import verify_package
 from screening.run.output import atomic_folder
 from tests.run._data import (
@@ -196,15 +199,17 @@ def test_bank_filters(tmp_path, inputs, scorer, config):
         assert verify_package(pk / pkg).signature == "absent"
 
 
-def test_failed_run_leaves_no_partial_output(tmp_path, inputs, scorer, config, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failed_run_leaves_no_partial_output(
+    tmp_path, inputs, scorer, config, monkeypatch, workers
+):
     out = tmp_path / "out"
-    calls = []
+    config = replace(config, resources=ResourceConfig(workers=workers))
 
-    def boom(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
+    def boom(folder, *args, **kwargs):
+        if folder.name == "bank-b":
             raise RuntimeError("disk full while writing the second bank")
-        return real(*args, **kwargs)
+        return real(folder, *args, **kwargs)
 
     real = output_mod.write_bank_package
     monkeypatch.setattr(output_mod, "write_bank_package", boom)
@@ -212,6 +217,33 @@ def test_failed_run_leaves_no_partial_output(tmp_path, inputs, scorer, config, m
         run_into(tmp, inputs, scorer, config, AS_OF)
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parallel_packages_equal_sequential_ones(tmp_path, scorer, config):
+    """Banks written side by side in worker processes give the same bytes as one by one."""
+    for workers in (1, 3):
+        cfg = replace(config, resources=ResourceConfig(workers=workers))
+        run_into(tmp_path / f"w{workers}", build_inputs(), scorer, cfg, AS_OF)
+    seq = sorted(p.relative_to(tmp_path / "w1") for p in (tmp_path / "w1").rglob("*"))
+    par = sorted(p.relative_to(tmp_path / "w3") for p in (tmp_path / "w3").rglob("*"))
+    assert seq == par and any(p.name == "whitelist.xlsx" for p in seq)
+    for rel in seq:
+        if (tmp_path / "w1" / rel).is_file():
+            assert (tmp_path / "w1" / rel).read_bytes() == (tmp_path / "w3" / rel).read_bytes()
+
+
+def test_error_in_a_package_worker_keeps_cause_and_remedy(
+    tmp_path, inputs, scorer, config, monkeypatch
+):
+    config = replace(config, resources=ResourceConfig(workers=2))
+
+    def refuse(folder, *args, **kwargs):
+        raise DataError(f"{folder.name}: cannot write", "free some disk space")
+
+    monkeypatch.setattr(output_mod, "write_bank_package", refuse)
+    with pytest.raises(DataError) as err:
+        run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    assert err.value.cause.endswith("cannot write") and err.value.remedy == "free some disk space"
 
 
 def test_failed_rerun_keeps_previous_output(tmp_path, inputs, scorer, config):
