@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_contracts.contracts import TABLES
 from data_contracts.errors import ModelError
 from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
@@ -172,7 +173,11 @@ def prepare_inputs(data_dir: Path, as_of: pd.Timestamp, timer: Timer) -> ScreenI
     from features.registry import by_name
 
     with timer.stage("validate") as box:
-        bundle = read_data_dir(data_dir, as_of=as_of.date())
+        bundle = read_data_dir(data_dir, as_of=as_of.date(), tables=RUN_TABLES)
+        bundle.notes.append(
+            "loans: not read by screening run (the loan ledger is the input of "
+            "screening train, monitor and report-ledger)"
+        )
         box["rows"] = sum(s.rows for s in bundle.stats.values())
     with timer.stage("features") as box:
         links = features.resolve_entities(bundle)
@@ -216,8 +221,11 @@ def prepare_inputs(data_dir: Path, as_of: pd.Timestamp, timer: Timer) -> ScreenI
     )
 
 
+RUN_TABLES = tuple(t for t in TABLES if t != "loans")
+"""The tables a screening run reads: every table but the loan ledger, which only retraining
+and monitoring use (at national scale it is millions of rows to validate for nothing)."""
 _KEEP_COLUMNS = {"patents": ("grant_date",), "patent_events": ("event_date",)}
-_DROP_AFTER_FEATURES = {"loans", "programmes", "nominations"}  # kept resolved in ScreenInputs
+_DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 
 def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index) -> pd.DataFrame:

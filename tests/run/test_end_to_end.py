@@ -77,6 +77,13 @@ def test_runs_succeed_and_account_for_every_firm(runs):
         "rejected_input",
     }
     assert report["status_counts"]["whitelisted"] > 0
+    # every table the run reads is accounted for row by row; the loan ledger is not read
+    tables = {t["table"]: t for t in report["tables"]}
+    assert set(tables) == {"enterprises", "patents", "patent_events", "credit_records",
+                           "programmes", "nominations"}  # fmt: skip
+    for t in tables.values():
+        assert t["rows"] == t["accepted"] + t["rejected"] + t["duplicates"] > 0, t
+    assert any(n.startswith("loans: not read by screening run") for n in report["notes"])
 
 
 def test_rerun_is_byte_identical_except_timings(runs):
