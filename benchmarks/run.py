@@ -327,6 +327,10 @@ def main(
         float, typer.Option(help="Stop (saving partial results) above this resident size.")
     ] = 16.0,
     save: Annotated[bool, typer.Option(help="Write the JSON result.")] = True,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="run.toml for the pipeline (default: shipped), e.g. with [resources]."),
+    ] = None,
 ) -> None:
     """Generate data, run and time every stage, compare with the yardsticks, print and save."""
     try:
@@ -346,6 +350,7 @@ def main(
             skip_export=skip_export,
             max_rss_gb=max_rss_gb,
             save=save,
+            config_path=config,
         )
     except IPWhitelistError as exc:
         err = Console(stderr=True, highlight=False)
@@ -379,9 +384,13 @@ def run_benchmark(
     skip_export: bool = False,
     max_rss_gb: float = 16.0,
     save: bool = True,
+    config_path: Path | None = None,
 ) -> tuple[dict[str, object], bool]:
     """Run the whole benchmark; return the JSON payload and whether any stage failed."""
     from benchmarks.pipeline import code_digest, prepare_scorer, run_pipeline
+    from screening.run.config import load_run_config
+
+    run_config = load_run_config(config_path)  # fails before any data is generated
 
     started = datetime.now(UTC)
     machine = describe_machine(ROOT)
@@ -429,9 +438,19 @@ def run_benchmark(
             Path(out_dir),
             console,
             scorer=scorer,
+            config=run_config,
             export=not skip_export,
             on_stage=state.enter_stage,
         )
+    res = run_config.resources
+    rows.append(
+        BenchRow(
+            "pipeline",
+            "resources (run.toml)",
+            note=f"workers {res.worker_count()}, "
+            f"DuckDB memory_limit {res.duckdb_memory_limit or 'default'}",
+        )
+    )
     state.activity, state.stage_started = "comparisons", None
     stage_rows = []
     for stage in ctx.stages:

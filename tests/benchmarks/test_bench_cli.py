@@ -31,3 +31,33 @@ def test_unknown_model_is_a_two_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "The 'model' option must be 'learned', 'expert' or a model folder" in proc.stderr
     assert "remedy:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _config(tmp: Path, workers: str, limit: str) -> Path:
+    """The shipped run.toml with its [resources] changed, beside a copy of its rules file."""
+    shipped = ROOT / "screening" / "config"
+    text = (shipped / "run.toml").read_text(encoding="utf-8")
+    text = text.replace("workers = 0", f"workers = {workers}")
+    text = text.replace('duckdb_memory_limit = ""', f'duckdb_memory_limit = "{limit}"')
+    (tmp / "run.toml").write_text(text, encoding="utf-8")
+    (tmp / "knockouts.yaml").write_bytes((shipped / "knockouts.yaml").read_bytes())
+    return tmp / "run.toml"
+
+
+def test_config_option_sets_the_run_resources(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "1", "700MB")
+    proc = _bench(
+        "--config", str(cfg), "--skip-naive", "--skip-quality", "--model", "expert", tmp=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (result,) = (tmp_path / "results").glob("*-300.json")
+    rows = {r["stage"]: r for r in json.loads(result.read_text())["rows"]}
+    assert rows["resources (run.toml)"]["note"] == "workers 1, DuckDB memory_limit 700MB"
+    assert rows["export"]["wall_s"] > 0
+
+
+def test_bad_config_is_a_two_line_error(tmp_path: Path) -> None:
+    proc = _bench("--config", str(_config(tmp_path, "-3", "")), "--no-save", tmp=tmp_path)
+    assert proc.returncode == 2
+    assert "'resources.workers'" in proc.stderr and "remedy:" in proc.stderr
+    assert "Traceback" not in proc.stderr
