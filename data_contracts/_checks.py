@@ -1,5 +1,8 @@
 """Per-column parsing and the rules of one table: headers, values, cross-column dates,
-pandera value checks, conflict messages."""
+pandera value checks, conflict messages.
+
+Every rule but the duplicate ones looks at one row at a time, so the reader applies them to
+one chunk of rows after another."""
 
 from __future__ import annotations
 
@@ -34,13 +37,17 @@ ARROW_TYPE = {
     "float64": pa.float64(),
     "boolean": pa.bool_(),
 }
+# Arrow -> pandas for the typed columns; strings map to pandas' own (Arrow-backed) str dtype.
+PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
-def map_headers(contract: TableContract, raw: pa.Table, file: str) -> tuple[dict, list[str]]:
-    """Canonical name -> raw column; ignored headers. Fails on ambiguous or missing columns."""
+def map_headers(
+    contract: TableContract, headers: list[str], file: str
+) -> tuple[dict[str, str], list[str]]:
+    """Canonical name -> raw header; ignored headers. Fails on ambiguous or missing columns."""
     mapped: dict[str, str] = {}
     ignored: list[str] = []
-    for header in raw.column_names:
+    for header in headers:
         name = contract.match_header(header)
         if name is None:
             ignored.append(header)
@@ -275,13 +282,16 @@ _PANDERA_MESSAGES = {
 
 
 def pandera_checks(
-    contract: TableContract, frame: pd.DataFrame, today: dt.date | None, issues: Issues
+    contract: TableContract, table: pa.Table, today: dt.date | None, issues: Issues
 ) -> None:
+    """Value checks (signs, code patterns, future dates) on the typed columns of ``table``."""
     schema = _pandera_schema(contract, today)
     if not schema.columns:
         return
+    # Only the checked columns go to pandas: the strings are shared, not copied.
+    frame = table.select(list(schema.columns)).to_pandas(types_mapper=PANDAS_TYPES.get)
     try:
-        schema.validate(frame[list(schema.columns)], lazy=True)
+        schema.validate(frame, lazy=True)
     except pa_schema.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         cases = cases[cases["index"].notna()]
@@ -311,32 +321,36 @@ def _show(value: object) -> str:
     return text[5:] if text.startswith("name:") else text
 
 
-def report_conflicts(
+def conflict_messages(
     contract: TableContract,
     cols: dict[str, pa.ChunkedArray],
     conflict: np.ndarray,
     group: np.ndarray,
     source_row: np.ndarray,
-    issues: Issues,
-) -> None:
-    """One reject per conflicting row, naming the other rows of its key."""
+) -> tuple[np.ndarray, str, list[str]]:
+    """One reject message per conflicting row, naming the other rows of its key.
+
+    ``group`` holds the key group of each conflicting row, in row order (as
+    :func:`~data_contracts._dups.find_duplicates` returns it). Returns the conflicting rows, the column the rejects are filed under (the key's first)
+    and their messages.
+    """
     rows = np.flatnonzero(conflict)
+    column = contract.key[0].split("|")[0] if contract.key else ""
     if not rows.size:
-        return
+        return rows, column, []
     label = " + ".join(k.replace("uscc|name", "uscc (or name)") for k in contract.key)
     key_vals = [
         [_show(v) for v in take_rows(key_array(cols, k), rows).to_pylist()] for k in contract.key
     ]
     by_group: dict[int, list[int]] = {}
-    for g, r in zip(group[rows], source_row[rows], strict=True):
+    for g, r in zip(group, source_row[rows], strict=True):
         by_group.setdefault(int(g), []).append(int(r))
     messages = []
-    for i, g in enumerate(group[rows]):
+    for i, g in enumerate(group):
         shown = " + ".join(str(v[i]) for v in key_vals)
         others = ", ".join(map(str, by_group[int(g)]))
         messages.append(
             f"{label} {shown} appears on rows {others} with different values; "
             "all copies rejected until the source is fixed"
         )
-    column = contract.key[0].split("|")[0]
-    issues.add_positions(rows, column, "duplicate_conflict", messages)
+    return rows, column, messages

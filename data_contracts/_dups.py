@@ -22,71 +22,123 @@ _NULL = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
-    """A good 64-bit mixer (SplitMix64 finaliser); wraps around on purpose."""
+    """A good 64-bit mixer (SplitMix64 finaliser); wraps around on purpose.
+
+    Mixes ``x`` in place when it is writeable (every caller hands over an array it no longer
+    needs): at tens of millions of rows each temporary is hundreds of MB.
+    """
+    if not x.flags.writeable:
+        x = x.copy()
     with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * _M1
-        x = x ^ (x >> np.uint64(27))
-        x = x * _M2
-        return x ^ (x >> np.uint64(31))
+        x ^= x >> np.uint64(30)
+        x *= _M1
+        x ^= x >> np.uint64(27)
+        x *= _M2
+        x ^= x >> np.uint64(31)
+    return x
 
 
-def _string_hash(arr: pa.Array) -> np.ndarray:
+def _chunks(arr: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    return arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+
+
+def _string_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Hash of each string value.
 
     Fixed-width values (application numbers, USCCs: the big key columns) are read straight
-    from the Arrow data buffer as 64-bit words; other strings fall back to Arrow's hash
-    table (dictionary encoding), whose codes are exact.
+    from the Arrow data buffers as 64-bit words, chunk by chunk (no combined copy of the
+    column); other strings fall back to Arrow's hash table (dictionary encoding), whose codes
+    are exact.
     """
-    n = len(arr)
-    lengths = pc.binary_length(arr)
-    bounds = pc.min_max(lengths)
-    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    if lo is None or lo != hi or hi == 0 or hi > 64:
-        enc = pc.dictionary_encode(arr)
-        return pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
-    if arr.null_count:
-        arr = pc.fill_null(arr, "\x00" * hi)
-    large = pa.types.is_large_string(arr.type)
+    widths = [pc.min_max(pc.binary_length(c)) for c in _chunks(arr) if len(c) > c.null_count]
+    lows = {w["min"].as_py() for w in widths}
+    highs = {w["max"].as_py() for w in widths}
+    if len(lows | highs) != 1 or 0 in highs or max(highs) > 64:
+        return _dictionary_hash(arr)
+    hi = highs.pop()
+    out = np.empty(len(arr), dtype=np.uint64)
+    start = 0
+    for chunk in _chunks(arr):
+        if chunk.null_count:
+            chunk = pc.fill_null(chunk, "\x00" * hi)
+        out[start : start + len(chunk)] = _fixed_width_hash(chunk, hi)
+        start += len(chunk)
+    return out
+
+
+def _dictionary_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Dictionary codes of the values (null -> 0), the same code for a value in any chunk."""
+    chunks = _chunks(pc.dictionary_encode(arr))
+    # Arrow encodes all chunks with one hash table and gives them its final dictionary;
+    # should a version not, unifying the dictionaries makes the codes comparable again.
+    if len({c.dictionary.buffers()[-1].address for c in chunks if len(c.dictionary)}) > 1:
+        chunks = pa.table({"v": pa.chunked_array(chunks)}).unify_dictionaries()["v"].chunks
+    out = np.empty(len(arr), dtype=np.uint64)
+    start = 0
+    for chunk in chunks:
+        out[start : start + len(chunk)] = pc.fill_null(chunk.indices, 0).to_numpy()
+        start += len(chunk)
+    return out
+
+
+def _fixed_width_hash(chunk: pa.Array, width: int) -> np.ndarray:
+    """Hash of each value of a string chunk whose values all have ``width`` bytes."""
+    n = len(chunk)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    large = pa.types.is_large_string(chunk.type)
     offsets = np.frombuffer(
-        arr.buffers()[1],
+        chunk.buffers()[1],
         dtype=np.int64 if large else np.int32,
         count=n + 1,
-        offset=arr.offset * (8 if large else 4),
+        offset=chunk.offset * (8 if large else 4),
     )
     start = int(offsets[0])
-    raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start : start + n * hi]
-    padded = np.zeros((n, -(-hi // 8) * 8), dtype=np.uint8)
-    padded[:, :hi] = raw.reshape(n, hi)
+    raw = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[start : start + n * width]
+    padded = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
+    padded[:, :width] = raw.reshape(n, width)
     words = padded.view(np.uint64)
     h = words[:, 0].copy()
     with np.errstate(over="ignore"):
         for j in range(1, words.shape[1]):
-            h = _splitmix(h) + words[:, j]
+            h = _splitmix(h)
+            h += words[:, j]
     return h
 
 
+def _value_words(chunk: pa.Array) -> np.ndarray:
+    """The 64-bit words of a chunk of numbers, dates or flags (nulls as 0)."""
+    t = chunk.type
+    if pa.types.is_floating(t):
+        vals = pc.fill_null(pc.cast(chunk, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+        return np.ascontiguousarray(vals).view(np.uint64)
+    if pa.types.is_boolean(t):
+        return pc.fill_null(chunk, False).to_numpy(zero_copy_only=False).astype(np.uint64)
+    # integers, timestamps, dates
+    vals = pc.fill_null(pc.cast(chunk, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    return np.ascontiguousarray(vals).view(np.uint64)
+
+
 def column_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A 64-bit hash per value; nulls share one value."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    """A 64-bit hash per value; nulls share one value.
+
+    Built chunk by chunk into one array: no combined copy of the column is made.
+    """
     n = len(arr)
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
-    null = arr.is_null().to_numpy(zero_copy_only=False)
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         h = _string_hash(arr)
-    elif pa.types.is_floating(t):
-        h = pc.fill_null(pc.cast(arr, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
-        h = np.ascontiguousarray(h).view(np.uint64)
-    elif pa.types.is_boolean(t):
-        h = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.uint64)
-    else:  # integers, timestamps, dates
-        vals = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
-        h = np.ascontiguousarray(vals).view(np.uint64)
+    else:
+        h = np.empty(n, dtype=np.uint64)
+        start = 0
+        for chunk in _chunks(arr):
+            h[start : start + len(chunk)] = _value_words(chunk)
+            start += len(chunk)
     h = _splitmix(h)
-    h[null] = _NULL
+    if arr.null_count:
+        h[arr.is_null().to_numpy(zero_copy_only=False)] = _NULL
     return h
 
 
@@ -95,8 +147,14 @@ def row_hash(arrays: list[pa.ChunkedArray | pa.Array]) -> np.ndarray:
     out: np.ndarray | None = None
     for arr in arrays:
         h = column_hash(arr)
+        if out is None:
+            out = h
+            continue
         with np.errstate(over="ignore"):
-            out = h if out is None else _splitmix(out * np.uint64(31) + h)
+            out *= np.uint64(31)
+            out += h
+        del h
+        out = _splitmix(out)
     assert out is not None
     return out
 
@@ -107,10 +165,12 @@ def _repeated_hash(h: np.ndarray) -> np.ndarray:
         return np.zeros(h.size, dtype=bool)
     s = np.sort(h)
     repeats = np.unique(s[1:][s[1:] == s[:-1]])
+    del s
     if not repeats.size:
         return np.zeros(h.size, dtype=bool)
-    pos = np.minimum(np.searchsorted(repeats, h), repeats.size - 1)
-    return repeats[pos] == h
+    # A hash set of the (few) repeated values: one pass, a byte per row; a search in the
+    # sorted repeats would take two more arrays of 8 bytes per row.
+    return pd.Series(h, copy=False).isin(repeats).to_numpy(dtype=bool)
 
 
 def _codes(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -159,10 +219,12 @@ def key_array(cols: dict[str, pa.ChunkedArray], name: str) -> pa.ChunkedArray:
     return cols[name]
 
 
-def _suspects(arrays: list[pa.ChunkedArray], idx: np.ndarray) -> np.ndarray:
-    """Rows of ``idx`` whose values in ``arrays`` may repeat within ``idx``."""
-    h = row_hash(arrays)[idx]
-    return idx[_repeated_hash(h)]
+def _suspects(arrays: list[pa.ChunkedArray], idx: np.ndarray | None) -> np.ndarray:
+    """Rows of ``idx`` (None: all rows) whose values in ``arrays`` may repeat within it."""
+    h = row_hash(arrays)
+    if idx is None:
+        return np.flatnonzero(_repeated_hash(h))
+    return idx[_repeated_hash(h[idx])]
 
 
 def find_duplicates(
@@ -179,14 +241,20 @@ def find_duplicates(
     conflict : ndarray of bool
         Rows sharing a key with another kept row but differing elsewhere: all rejected.
     conflict_group : ndarray of int
-        Group id of each conflicting row (-1 elsewhere), to name the other rows.
+        Group id of each conflicting row, in row order (aligned with
+        ``np.flatnonzero(conflict)``), to name the other rows of its key.
+
+    Notes
+    -----
+    Only the hashes (8 bytes a row) and masks span the whole table; when every row is a
+    candidate (the reader's case) no row-index array is built.
     """
     n = len(candidates)
     exact = np.zeros(n, dtype=bool)
     conflict = np.zeros(n, dtype=bool)
-    group = np.full(n, -1, dtype=np.int64)
-    idx = np.flatnonzero(candidates)
-    if idx.size < 2:
+    group = np.zeros(0, dtype=np.int64)
+    idx = None if candidates.all() else np.flatnonzero(candidates)
+    if (n if idx is None else idx.size) < 2:
         return exact, conflict, group
     prefilter = contract.match_on or contract.key or tuple(cols)
     suspects = _suspects([key_array(cols, k) for k in prefilter], idx)
@@ -195,8 +263,8 @@ def find_duplicates(
         exact[suspects[pd.Series(full).duplicated(keep="first").to_numpy()]] = True
     if not contract.key:
         return exact, conflict, group
-    keep = idx[~exact[idx]]
     if contract.key != prefilter:
+        keep = np.flatnonzero(~exact if idx is None else candidates & ~exact)
         suspects = _suspects([key_array(cols, k) for k in contract.key], keep)
     else:
         suspects = suspects[~exact[suspects]]
@@ -205,5 +273,4 @@ def find_duplicates(
     code, null = group_codes([take_rows(key_array(cols, k), suspects) for k in contract.key])
     clash = _repeated(code) & ~null
     conflict[suspects[clash]] = True
-    group[suspects[clash]] = code[clash]
-    return exact, conflict, group
+    return exact, conflict, code[clash]

@@ -1,9 +1,13 @@
-"""Find a table's file in a data folder and read it into an Arrow table of raw columns.
+"""Find a table's file in a data folder and read its raw columns in row chunks.
 
 CSV encodings are detected from the bytes (BOM -> utf-8-sig; valid UTF-8 -> utf-8; else a
 strict GB18030 decode, reported as ``gbk`` when the text is also valid GBK); nothing is
 assumed. CSV cells are read as strings; parquet keeps its types; XLSX cells become strings
 except real dates.
+
+Parquet is streamed: only one chunk of raw rows is in memory at a time, whatever the size of
+the file. CSV and XLSX are parsed whole (a CSV's encoding and its ragged lines are found over
+the whole file), then handed out chunk by chunk, each raw chunk freed once it is validated.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import csv
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +32,85 @@ FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 
 
 @dataclass(frozen=True)
-class RawTable:
-    """What came out of a file before any check.
+class RawChunk:
+    """Consecutive raw rows of a file: the columns as read and each row's data row number."""
+
+    data: pa.Table
+    source_row: np.ndarray  # 1-based data row number of each row of ``data``
+
+
+@dataclass
+class RawSource:
+    """An opened table file, read chunk by chunk with :meth:`chunks` (once).
 
     ``bad_lines`` are CSV lines whose number of fields differs from the header:
     (data row number, text, fields found).
     """
 
-    data: pa.Table
-    source_row: pa.Array  # 1-based data row number of each row of ``data``
+    schema: pa.Schema  # raw column names and types; no column: the file has no header row
     encoding: str
+    batches: Callable[[int], Iterator[pa.RecordBatch]]  # called once, with the chunk size
+    source_row: np.ndarray | None = None  # data row numbers of all rows; None: 1, 2, 3…
     bad_lines: tuple[tuple[int, str, int], ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    def chunks(self, rows: int) -> Iterator[RawChunk]:
+        """Chunks of ``rows`` rows (the last one shorter; one empty chunk for a table with
+        no data row).
+
+        No generator here keeps a reference to a chunk it has handed out (``map`` instead of
+        loop variables), so a chunk is freed as soon as its consumer drops it.
+        """
+        done = 0
+
+        def numbered(table: pa.Table) -> RawChunk:
+            nonlocal done
+            n = table.num_rows
+            if self.source_row is None:
+                numbers = np.arange(done + 1, done + n + 1, dtype=np.int64)
+            else:
+                numbers = self.source_row[done : done + n]
+            done += n
+            return RawChunk(table, numbers)
+
+        return map(numbered, _rechunk(self.batches(rows), self.schema, rows))
+
+
+def _rechunk(batches: Iterable[pa.RecordBatch], schema: pa.Schema, rows: int) -> Iterator[pa.Table]:
+    """Regroup record batches of any size into tables of ``rows`` rows (zero-copy slices)."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    emitted = False
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - size, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            size += take
+            batch = batch.slice(take)
+            if size == rows:
+                yield _table_of(pending, schema)
+                size, emitted = 0, True
+        del batch  # not held while the consumer works on the chunk
+    if size or not emitted:
+        yield _table_of(pending, schema)
+
+
+def _table_of(pending: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    """A table of the pending batches, emptying the list (the table is the only holder)."""
+    table = pa.Table.from_batches(pending, schema)
+    pending.clear()
+    return table
+
+
+def _drain(batches: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches of a table read whole, each dropped once handed out so that the raw
+    rows already validated are freed while the later ones wait."""
+    batches.reverse()
+    while batches:
+        yield batches.pop()
 
 
 def find_table_file(folder: Path, table: str) -> Path | None:
@@ -93,21 +167,28 @@ def _undecodable(name: str, exc: UnicodeDecodeError) -> DataError:
     )
 
 
-def read_raw(path: Path) -> RawTable:
-    """Read a CSV, XLSX (first sheet) or parquet file into an Arrow table of raw columns."""
+def open_raw(path: Path) -> RawSource:
+    """Open a CSV, XLSX (first sheet) or parquet file for reading in chunks."""
     fmt = FORMATS[path.suffix.casefold()]
     if fmt == "csv":
         return _read_csv(path)
     if fmt == "parquet":
-        return _read_parquet(path)
+        return _open_parquet(path)
     return _read_xlsx(path)
 
 
-def _row_numbers(n: int) -> pa.Array:
-    return pa.array(np.arange(1, n + 1, dtype=np.int64))
+def _whole(
+    table: pa.Table,
+    encoding: str,
+    source_row: np.ndarray,
+    bad_lines: tuple[tuple[int, str, int], ...] = (),
+) -> RawSource:
+    """A table read whole, handed out in chunks like a streamed one."""
+    batches = table.to_batches()
+    return RawSource(table.schema, encoding, lambda _rows: _drain(batches), source_row, bad_lines)
 
 
-def _read_csv(path: Path) -> RawTable:
+def _read_csv(path: Path) -> RawSource:
     data = path.read_bytes()
     encoding, text = detect_encoding(data, path.name)
     if encoding != "utf-8":
@@ -115,7 +196,7 @@ def _read_csv(path: Path) -> RawTable:
     # Only whitespace (a BOM-only or blank file) means no header row. Checking the first
     # kilobytes is enough: a header is short and a long file is not blank.
     if not text[:4096].strip() and not text.strip():
-        return RawTable(pa.table({}), _row_numbers(0), encoding)
+        return _whole(pa.table({}), encoding, np.zeros(0, dtype=np.int64))
     delimiter = sniff_delimiter(text)
     # The header is the first record; csv.reader stops there without reading the rest.
     header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
@@ -135,7 +216,7 @@ def _read_csv(path: Path) -> RawTable:
     # Data row numbers skip the lines set aside as invalid.
     total = table.num_rows + len(lines)
     rows = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), [b[0] for b in lines])
-    return RawTable(table, pa.array(rows), encoding, lines)
+    return _whole(table, encoding, rows, lines)
 
 
 def sniff_delimiter(text: str) -> str:
@@ -174,20 +255,42 @@ def _parse_csv(
     return table, bad
 
 
-def _read_parquet(path: Path) -> RawTable:
+def _open_parquet(path: Path) -> RawSource:
     try:
-        table = pq.read_table(path)
+        schema = pq.ParquetFile(path).schema_arrow
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(
-            f"{path.name} is not a readable parquet file ({str(exc).splitlines()[0]})",
-            f"re-export {path.name}",
-        ) from None
+        raise _unreadable_parquet(path, exc) from None
+    plain = pa.schema([pa.field(str(f.name), _plain_type(f.type)) for f in schema])
+    return RawSource(plain, "binary", lambda rows: _parquet_batches(path, plain, rows))
+
+
+def _plain_type(t: pa.DataType) -> pa.DataType:
     # Dictionary-encoded columns are decoded so every later step sees plain values.
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _parquet_batches(path: Path, schema: pa.Schema, rows: int) -> Iterator[pa.RecordBatch]:
+    try:
+        with pq.ParquetFile(path) as file:
+            plain = partial(_decoded, schema=schema)
+            yield from map(plain, file.iter_batches(batch_size=rows))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _unreadable_parquet(path, exc) from None
+
+
+def _decoded(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     cols = [
-        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
+        c if c.type == f.type else c.cast(f.type)
+        for c, f in zip(batch.columns, schema, strict=True)
     ]
-    table = pa.table(cols, names=[str(n) for n in table.column_names])
-    return RawTable(table, _row_numbers(table.num_rows), "binary")
+    return pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+def _unreadable_parquet(path: Path, exc: Exception) -> DataError:
+    return DataError(
+        f"{path.name} is not a readable parquet file ({str(exc).splitlines()[0]})",
+        f"re-export {path.name}",
+    )
 
 
 def _xlsx_cell(value: object) -> object:
@@ -202,7 +305,7 @@ def _xlsx_cell(value: object) -> object:
     return str(value)
 
 
-def _read_xlsx(path: Path) -> RawTable:
+def _read_xlsx(path: Path) -> RawSource:
     from openpyxl import load_workbook
 
     try:
@@ -217,7 +320,7 @@ def _read_xlsx(path: Path) -> RawTable:
         rows = ws.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
-            return RawTable(pa.table({}), _row_numbers(0), "xlsx")
+            return _whole(pa.table({}), "xlsx", np.zeros(0, dtype=np.int64))
         names = [str(h) if h is not None else "" for h in header]
         while names and names[-1] == "":
             names.pop()
@@ -238,4 +341,4 @@ def _read_xlsx(path: Path) -> RawTable:
         [pa.array(c, pa.string()) for c in columns],
         names=[n if n else f"column_{j + 1}" for j, n in enumerate(names)],
     )
-    return RawTable(table, pa.array(numbers, pa.int64()), "xlsx")
+    return _whole(table, "xlsx", np.array(numbers, dtype=np.int64))

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from data_contracts._files import RawTable
 from data_contracts._text import as_string, take_rows
 from data_contracts.bundle import empty_issues
 from data_contracts.contracts import TABLES, TableContract
@@ -97,18 +96,20 @@ def rows_per_rule(rejects: pd.DataFrame) -> pd.Series:
     return rejects.drop_duplicates(["source_row", "rule"])["rule"].value_counts()
 
 
-def bad_lines_frame(contract: TableContract, raw: RawTable, file: str) -> pd.DataFrame:
-    width = raw.data.num_columns
+def bad_lines_frame(
+    contract: TableContract, bad_lines: tuple[tuple[int, str, int], ...], width: int, file: str
+) -> pd.DataFrame:
+    """One ``column_count`` reject per CSV line whose fields do not match the header's."""
     return pd.DataFrame(
         {
             "table": contract.name,
             "file": file,
-            "source_row": pd.array([b[0] for b in raw.bad_lines], dtype="Int64"),
+            "source_row": pd.array([b[0] for b in bad_lines], dtype="Int64"),
             "column": "",
-            "value": pd.Series([b[1][:200] for b in raw.bad_lines], dtype="str"),
+            "value": pd.Series([b[1][:200] for b in bad_lines], dtype="str"),
             "rule": "column_count",
             "message": pd.Series(
-                [f"line has {b[2]} fields, the header has {width}" for b in raw.bad_lines],
+                [f"line has {b[2]} fields, the header has {width}" for b in bad_lines],
                 dtype="str",
             ),
         }

@@ -2,37 +2,49 @@
 
 Pipeline per table (all steps vectorised over whole columns):
 
-1. find the file, detect its encoding, read raw columns (``_files``);
+1. find the file, detect its encoding, open its raw columns (``_files``);
 2. map headers to canonical names (contracts); a missing required column fails the table;
-3. parse each column by kind (ids, dates, numbers, enums, lists) collecting failures;
-4. cross-column rules (dates that cannot be true, type vs application number, uscc-or-name);
-5. pandera value checks on the typed frame (negative counts, code patterns, future dates);
-6. exact duplicates dropped, conflicting duplicates of a key rejected (both rows);
-7. accounting: every row read is accepted, rejected (in ``rejects``) or a dropped duplicate.
+3. per chunk of ``CHUNK_ROWS`` rows: parse each column by kind (ids, dates, numbers, enums,
+   lists) collecting failures, cross-column rules (dates that cannot be true, type vs
+   application number, uscc-or-name), pandera value checks (negative counts, code patterns,
+   future dates); keep the typed rows that pass, file the rejects, free the raw chunk;
+4. over the kept rows of all chunks: exact duplicates dropped, conflicting duplicates of a key
+   rejected (both rows);
+5. accounting: every row read is accepted, rejected (in ``rejects``) or a dropped duplicate.
+
+Memory: the raw rows of one chunk, the typed rows kept so far and the duplicate check's
+hashes (a few bytes per row) are all that is held, so a national table needs about the size
+of its output plus a working set that does not grow with the table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data_contracts._checks import (
     ARROW_TYPE,
+    PANDAS_TYPES,
+    conflict_messages,
     cross_checks,
     map_headers,
     pandera_checks,
     parse_column,
-    report_conflicts,
 )
 from data_contracts._dups import find_duplicates
-from data_contracts._files import FORMATS, RawTable, find_table_file, read_raw, sha256_of
+from data_contracts._files import FORMATS, RawChunk, find_table_file, open_raw, sha256_of
 from data_contracts._issues import Issues, bad_lines_frame, rows_per_rule, sort_issues
+from data_contracts._memory import release_memory
+from data_contracts._text import as_string, take_rows
 from data_contracts.bundle import DataBundle, FileInfo, TableStats, empty_issues
 from data_contracts.contracts import (
     CONTRACTS,
@@ -42,6 +54,12 @@ from data_contracts.contracts import (
 from data_contracts.errors import ContractViolation, DataError, IPWhitelistError
 
 Progress = Callable[[str, int, int], None]
+
+# Rows validated at a time. The working set of a chunk of patents (the widest table) is about
+# 0.35 GB per million rows (raw + typed columns + clean-up temporaries); 2^19 rows keep it near
+# 0.2 GB with the same CPU time as 2^20 (per-chunk costs are noise from ~2^17 up; measured in
+# docs/data_contracts.md). Tests lower it.
+CHUNK_ROWS = 1 << 19
 
 # The date that places a row in time, for counting rows dated after the as-of date.
 _DATED_BY = {
@@ -53,7 +71,6 @@ _DATED_BY = {
     "nominations": "nominated_on",
     "loans": "report_date",
 }
-_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
 def empty_frame(contract: TableContract) -> pd.DataFrame:
@@ -61,72 +78,266 @@ def empty_frame(contract: TableContract) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series([], dtype=c.dtype) for c in contract.columns})
 
 
-def _validate(
+@dataclass
+class _Part:
+    """What one validated chunk leaves behind (its raw rows are gone).
+
+    ``raw_pos``/``raw_key`` are the kept rows whose raw key cell differs from its typed value
+    (e.g. ``cn2015…`` typed as ``CN2015…``) and that raw text: a conflict found later quotes the
+    raw cell like every other reject, without the whole raw column being kept.
+    """
+
+    kept: pa.Table  # typed rows that passed every row rule: candidates for the duplicate check
+    source_row: np.ndarray  # of the kept rows
+    rejects: pd.DataFrame
+    warnings: pd.DataFrame  # of the kept rows
+    rows: int
+    rejected: int
+    raw_pos: np.ndarray
+    raw_key: pa.Array
+
+
+def _key_column(contract: TableContract) -> str:
+    """The column duplicate conflicts are filed under (the key's first)."""
+    return contract.key[0].split("|")[0] if contract.key else ""
+
+
+def _text(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return as_string(arr).cast(pa.large_string())
+
+
+def _raw_keys(
     contract: TableContract,
-    raw: RawTable,
+    raw_cols: dict[str, pa.ChunkedArray],
+    kept: pa.Table,
+    keep: np.ndarray,
+) -> tuple[np.ndarray, pa.Array]:
+    """Kept rows whose raw key cell reads differently from the typed value, and that cell."""
+    column = _key_column(contract)
+    if not column or not kept.num_rows:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.large_string())
+    typed = _text(kept.column(column))
+    raw = raw_cols.get(column)
+    if raw is None:  # an absent column reads as empty cells
+        raw_text = pa.nulls(kept.num_rows, pa.large_string())
+    else:
+        raw_text = _text(raw if keep.all() else raw.filter(pa.array(keep)))
+    differs = pc.fill_null(pc.not_equal(raw_text, typed), True)
+    differs = pc.and_(differs, pc.or_(raw_text.is_valid(), typed.is_valid()))
+    pos = np.flatnonzero(differs.to_numpy(zero_copy_only=False))
+    return pos, take_rows(raw_text, pos)
+
+
+def _check_chunk(
+    contract: TableContract,
+    chunk: RawChunk,
+    mapped: dict[str, str],
     file: str,
-    *,
-    as_of: dt.date | None,
     today: dt.date | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, TableStats, list[str]]:
-    notes: list[str] = []
-    mapped, ignored = map_headers(contract, raw.data, file)
-    if ignored:
-        notes.append(f"{contract.name}: columns ignored in {file}: {', '.join(ignored)}")
-    n = raw.data.num_rows
-    source_row = raw.source_row.to_numpy(zero_copy_only=False).astype(np.int64)
-    raw_cols = {name: raw.data.column(header) for name, header in mapped.items()}
+) -> _Part:
+    """Every row rule on one chunk; the rows that pass, typed, and the chunk's issues."""
+    n = chunk.data.num_rows
+    raw_cols = {name: chunk.data.column(header) for name, header in mapped.items()}
     issues = Issues(raw_cols, n)
     warn = Issues(raw_cols, n)
     cols: dict[str, pa.ChunkedArray] = {}
-    absent = []
     for spec in contract.columns:
         if spec.name in raw_cols:
             cols[spec.name] = parse_column(spec, raw_cols[spec.name], issues, warn)
         else:
-            absent.append(spec.name)
             cols[spec.name] = pa.chunked_array([pa.nulls(n, ARROW_TYPE[spec.dtype])])
     cross_checks(contract, cols, set(raw_cols), issues, warn)
+    table = pa.table([cols[c] for c in contract.column_names], names=list(contract.column_names))
+    pandera_checks(contract, table, today, issues)
+    keep = ~issues.row_mask()
+    kept = table if keep.all() else table.filter(pa.array(keep))
+    raw_pos, raw_key = _raw_keys(contract, raw_cols, kept, keep)
+    return _Part(
+        kept=kept,
+        source_row=chunk.source_row[keep],
+        rejects=issues.frame(contract.name, file, chunk.source_row, None),
+        warnings=warn.frame(contract.name, file, chunk.source_row, keep),
+        rows=n,
+        rejected=int((~keep).sum()),
+        raw_pos=raw_pos,
+        raw_key=raw_key,
+    )
+
+
+def _released(parts: Iterator[_Part]) -> Iterator[_Part]:
+    """The parts, with the memory of each raw chunk handed back once its part is made."""
+    for part in parts:
+        release_memory()
+        yield part
+
+
+def _column_notes(
+    contract: TableContract, mapped: dict[str, str], ignored: list[str], file: str
+) -> list[str]:
+    notes = []
+    if ignored:
+        notes.append(f"{contract.name}: columns ignored in {file}: {', '.join(ignored)}")
+    absent = [c for c in contract.column_names if c not in mapped]
     if absent:
         notes.append(f"{contract.name}: optional columns absent from {file}: {', '.join(absent)}")
     if contract.name == "patents" and "owners" in absent:
         notes.append(f"patents: no owners column in {file}: owners = applicants for every row")
-    table = pa.table([cols[c] for c in contract.column_names], names=list(contract.column_names))
-    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
-    pandera_checks(contract, frame, today, issues)
-    rejected = issues.row_mask()
-    dup, conflict, group = find_duplicates(contract, cols, ~rejected)
-    report_conflicts(contract, cols, conflict, group, source_row, issues)
-    rejected = issues.row_mask()
-    accepted = ~rejected & ~dup
-    rejects = issues.frame(contract.name, file, source_row, None)
-    if raw.bad_lines:
-        rejects = pd.concat([rejects, bad_lines_frame(contract, raw, file)], ignore_index=True)
-    warnings = warn.frame(contract.name, file, source_row, accepted)
-    out = frame if accepted.all() else frame.loc[accepted].reset_index(drop=True)
-    after = 0
-    dated = _DATED_BY.get(contract.name)
-    if as_of is not None and dated:
-        after = int((out[dated] > pd.Timestamp(as_of)).sum())
-        if after:
-            notes.append(
-                f"{contract.name}: {after} accepted rows dated after as-of {as_of.isoformat()} "
-                f"({dated}); kept as history"
-            )
+    return notes
+
+
+def _conflict_rejects(
+    contract: TableContract,
+    cols: dict[str, pa.ChunkedArray],
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    source_row: np.ndarray,
+    raw: tuple[np.ndarray, pa.Array],
+    file: str,
+) -> pd.DataFrame:
+    """``duplicate_conflict`` rejects, quoting each row's raw key cell."""
+    _dup, conflict, group = found
+    rows, column, messages = conflict_messages(contract, cols, conflict, group, source_row)
+    if not rows.size:
+        return empty_issues()
+    values = _text(take_rows(cols[column], rows)).to_pylist()
+    raw_pos, raw_key = raw
+    at = np.minimum(np.searchsorted(raw_pos, rows), max(len(raw_pos) - 1, 0))
+    hit = np.flatnonzero(raw_pos[at] == rows) if len(raw_pos) else np.zeros(0, dtype=np.int64)
+    for i, text in zip(hit, take_rows(raw_key, at[hit]).to_pylist(), strict=True):
+        values[i] = text
+    issues = Issues({column: pa.chunked_array([pa.array(values, pa.large_string())])}, rows.size)
+    issues.add_positions(np.arange(rows.size), column, "duplicate_conflict", messages)
+    return issues.frame(contract.name, file, source_row[rows], None)
+
+
+def _keep_rows(col: pa.ChunkedArray, keep: np.ndarray) -> pa.ChunkedArray:
+    """``col`` without the dropped rows; chunks that lose no row are kept as they are."""
+    chunks, start = [], 0
+    for chunk in col.chunks:
+        mask = keep[start : start + len(chunk)]
+        start += len(chunk)
+        chunks.append(chunk if mask.all() else chunk.filter(pa.array(mask)))
+    return pa.chunked_array(chunks, col.type)
+
+
+def _to_frame(cols: dict[str, pa.ChunkedArray], keep: np.ndarray | None) -> pd.DataFrame:
+    """The output frame, built one column at a time, each Arrow column released as soon as
+    it is converted: the peak is the output plus one column, not two copies of the table.
+
+    Strings are not copied (pandas' str dtype wraps the Arrow data); numbers and dates are.
+    """
+    out = {}
+    for name in list(cols):
+        col = cols.pop(name)
+        if keep is not None:
+            col = _keep_rows(col, keep)
+        # Through a one-column table: ChunkedArray.to_pandas with a types mapper gives an
+        # all-null string column the object dtype instead of str.
+        one = pa.Table.from_arrays([col], names=[name])
+        del col
+        out[name] = one.to_pandas(types_mapper=PANDAS_TYPES.get)[name]
+        del one
+        # Numbers and dates were copied into numpy (malloc) and their Arrow column freed
+        # into Arrow's pool, which malloc cannot reuse: hand it back column by column.
+        release_memory()
+    return pd.DataFrame(out, copy=False)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else empty_issues()
+
+
+@dataclass
+class _Kept:
+    """The kept rows of all chunks of a table, and what the chunks reported."""
+
+    cols: dict[str, pa.ChunkedArray]  # typed columns (the chunks' Arrow data, not copied)
+    source_row: np.ndarray
+    raw: tuple[np.ndarray, pa.Array]  # kept rows whose raw key cell differs, and that cell
+    rejects: list[pd.DataFrame]
+    warnings: list[pd.DataFrame]
+    rows: int = 0
+    rejected: int = 0
+
+
+def _gather(contract: TableContract, parts: Iterable[_Part]) -> _Kept:
+    """Validate the chunks one after the other and put their kept rows end to end.
+
+    Its own function so that no loop variable outlives it holding a chunk's columns: the
+    output frame is built by releasing these columns one at a time.
+    """
+    kept, source_rows, raw_pos, raw_key = [], [], [], []
+    out = _Kept({}, np.zeros(0, dtype=np.int64), (np.zeros(0), pa.array([])), [], [])
+    for part in parts:
+        raw_pos.append(part.raw_pos + sum(t.num_rows for t in kept))
+        kept.append(part.kept)
+        source_rows.append(part.source_row)
+        raw_key.append(part.raw_key)
+        out.rejects.append(part.rejects)
+        out.warnings.append(part.warnings)
+        out.rows += part.rows
+        out.rejected += part.rejected
+    table = pa.concat_tables(kept)
+    out.cols = {c: table.column(c) for c in contract.column_names}
+    out.source_row = np.concatenate(source_rows)
+    out.raw = (np.concatenate(raw_pos), pa.concat_arrays(raw_key))
+    return out
+
+
+def _validate(
+    contract: TableContract,
+    parts: Iterable[_Part],
+    bad_lines: tuple[tuple[int, str, int], ...],
+    width: int,
+    file: str,
+    *,
+    as_of: dt.date | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, TableStats, list[str]]:
+    """Duplicates over the kept rows of all chunks, then the table's frames and stats."""
+    kept = _gather(contract, parts)
+    found = find_duplicates(contract, kept.cols, np.ones(len(kept.source_row), dtype=bool))
+    rejects = kept.rejects
+    rejects.append(_conflict_rejects(contract, kept.cols, found, kept.source_row, kept.raw, file))
+    if bad_lines:
+        rejects.append(bad_lines_frame(contract, bad_lines, width, file))
+    dup, conflict, _group = found
+    del found, _group
+    dropped = dup | conflict
+    warnings = _concat(kept.warnings)
+    if dropped.any() and len(warnings):
+        gone = warnings["source_row"].isin(kept.source_row[dropped]).to_numpy(dtype=bool)
+        warnings = warnings.loc[~gone].reset_index(drop=True)
+    out = _to_frame(kept.cols, ~dropped if dropped.any() else None)
+    all_rejects = _concat(rejects)
+    after = _after_as_of(contract, out, as_of)
+    notes = []
+    if after:
+        notes.append(
+            f"{contract.name}: {after} accepted rows dated after as-of {as_of} "
+            f"({_DATED_BY[contract.name]}); kept as history"
+        )
     # A row failing several rules counts once per rule, and once in `rejected`.
-    by_rule = {str(k): int(v) for k, v in rows_per_rule(rejects).items()} if len(rejects) else {}
+    by_rule = rows_per_rule(all_rejects) if len(all_rejects) else {}
     stats = TableStats(
         table=contract.name,
-        rows=n + len(raw.bad_lines),
-        accepted=int(accepted.sum()),
-        rejected=int(rejected.sum()) + len(raw.bad_lines),
+        rows=kept.rows + len(bad_lines),
+        accepted=len(out),
+        rejected=kept.rejected + int(conflict.sum()) + len(bad_lines),
         duplicates=int(dup.sum()),
-        by_rule=by_rule,
+        by_rule={str(k): int(v) for k, v in by_rule.items()},
         warnings=len(warnings),
         warnings_by_rule={str(k): int(v) for k, v in warnings["rule"].value_counts().items()},
         after_as_of=after,
     )
-    return out, rejects, warnings, stats, notes
+    return out, all_rejects, warnings, stats, notes
+
+
+def _after_as_of(contract: TableContract, out: pd.DataFrame, as_of: dt.date | None) -> int:
+    """Accepted rows dated after the as-of date (kept: they are history for backtests)."""
+    dated = _DATED_BY.get(contract.name)
+    if as_of is None or not dated:
+        return 0
+    return int((out[dated] > pd.Timestamp(as_of)).sum())
 
 
 def _contract(table_name: str) -> TableContract:
@@ -145,28 +356,37 @@ def _read_one(
     name = contract.name
     try:
         digest, size = sha256_of(path), path.stat().st_size
-        raw = read_raw(path)
+        raw = open_raw(path)
     except OSError as exc:
         raise DataError(
             f"{path.name} cannot be read ({exc.strerror or exc})",
             f"check that {path} exists and is readable by this user",
         ) from None
     info = FileInfo(str(path), FORMATS[path.suffix.casefold()], raw.encoding, digest, size)
-    notes: list[str] = []
-    if raw.data.num_columns == 0:
+    if not raw.columns:
         if contract.required:
             raise ContractViolation(
                 f"{path.name} is empty (no header row)",
                 f"export {name} again with its header row and records",
             )
-        notes.append(f"optional table {name}: {path.name} is empty: treated as empty")
+        notes = [f"optional table {name}: {path.name} is empty: treated as empty"]
         stats = TableStats(name)
         frame = empty_frame(contract)
         rejects = warnings = empty_issues()
     else:
+        mapped, ignored = map_headers(contract, raw.columns, path.name)
+        check = partial(_check_chunk, contract, mapped=mapped, file=path.name, today=today)
         frame, rejects, warnings, stats, notes = _validate(
-            contract, raw, path.name, as_of=as_of, today=today
+            contract,
+            _released(map(check, raw.chunks(CHUNK_ROWS))),
+            raw.bad_lines,
+            len(raw.columns),
+            path.name,
+            as_of=as_of,
         )
+        notes = _column_notes(contract, mapped, ignored, path.name) + notes
+    del raw
+    release_memory()
     return DataBundle(
         tables={name: frame},
         rejects=sort_issues(rejects),

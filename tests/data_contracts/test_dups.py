@@ -72,7 +72,9 @@ def test_duplicates_equal_the_oracle(rows, collide: bool, data) -> None:
         assert exact.tolist() == want_exact.tolist()
         assert conflict.tolist() == want_conflict.tolist()
         # Rows in one conflict group share their key.
-        for g in set(group[conflict]):
-            members = np.flatnonzero(group == g)
+        rows = np.flatnonzero(conflict)
+        assert len(group) == len(rows)
+        for g in set(group):
+            members = rows[group == g]
             keys = {tuple(cols[k].to_pylist()[i] for k in key) for i in members}
             assert len(keys) == 1 and len(members) >= 2
