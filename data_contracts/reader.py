@@ -43,7 +43,7 @@ from data_contracts._checks import (
 from data_contracts._dups import find_duplicates
 from data_contracts._files import FORMATS, RawChunk, find_table_file, open_raw, sha256_of
 from data_contracts._issues import Issues, bad_lines_frame, rows_per_rule, sort_issues
-from data_contracts._memory import release_memory
+from data_contracts._memory import malloc_pool, release_memory
 from data_contracts._text import as_string, take_rows
 from data_contracts.bundle import DataBundle, FileInfo, TableStats, empty_issues
 from data_contracts.contracts import (
@@ -351,6 +351,13 @@ def _contract(table_name: str) -> TableContract:
 
 
 def _read_one(
+    path: Path, contract: TableContract, *, as_of: dt.date | None, today: dt.date | None
+) -> DataBundle:
+    with malloc_pool():
+        return _read_file(path, contract, as_of=as_of, today=today)
+
+
+def _read_file(
     path: Path, contract: TableContract, *, as_of: dt.date | None, today: dt.date | None
 ) -> DataBundle:
     name = contract.name

@@ -193,3 +193,19 @@ def test_empty_parquet_gives_one_empty_chunk(tmp_path) -> None:
     assert len(chunks) == 1 and chunks[0].data.num_rows == 0
     bundle = read_table(path, "patents", today=TODAY)
     assert bundle.stats["patents"].rows == 0 and bundle.tables["patents"].empty
+
+
+def test_reader_allocates_from_malloc_and_restores_the_pool(tmp_path, monkeypatch) -> None:
+    seen = []
+    check = reader._check_chunk
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(pa.default_memory_pool().backend_name)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(reader, "_check_chunk", spy)
+    before = pa.default_memory_pool().backend_name
+    path = _write(_patents(), tmp_path, "patents", "parquet")
+    assert read_table(path, "patents", today=TODAY).stats["patents"].accepted > 0
+    assert seen == [pa.system_memory_pool().backend_name]
+    assert pa.default_memory_pool().backend_name == before
