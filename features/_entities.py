@@ -6,6 +6,10 @@ normalised name is looked up among registry names and 曾用名 (``features._nam
 fuzzy match above ``fuzzy_threshold`` is accepted only when exactly one firm reaches it. Names
 that match several firms are *ambiguous* and names that match none are *unmatched*: neither
 is linked, both are counted and shown with scores in the match report.
+
+Memory: millions of mentions are held as integers (dictionary ids of the names, ranks of the
+firms among the sorted registry USCCs, method codes); text is only looked up once per
+distinct name, and the link table stores USCC, role and method as categoricals.
 """
 
 from __future__ import annotations
@@ -13,18 +17,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
-from features._names import DEFAULT_FUZZY_THRESHOLD, NameIndex, split_list
+from features._duck import check_memory_limit, duck
+from features._names import (
+    DEFAULT_FUZZY_THRESHOLD,
+    NameIndex,
+    arrow_array,
+    arrow_strings,
+    split_ids,
+)
 from features._tables import get_table
 
 METHODS = ("uscc", "name", "former_name", "fuzzy", "ambiguous", "unmatched")
 EXAMPLES_PER_KIND = 20
+ROLES = ("applicant", "owner")
+# method codes follow the alphabetical order, so the smallest code is the smallest string
+# (a firm named twice in one list keeps min(method), as the string version did)
+METHOD_ORDER = tuple(sorted(METHODS))
+_CODE = {m: i for i, m in enumerate(METHOD_ORDER)}
+_EXAMPLE_CODES = np.array([_CODE[m] for m in ("ambiguous", "unmatched", "fuzzy")])
 
 
 @dataclass
@@ -34,11 +50,14 @@ class EntityLinks:
     Attributes
     ----------
     patent_links : pd.DataFrame
-        ``app_no, patent_row, uscc, role, held_from, held_to, n_owners, acquired_on, method,
-        score``. ``role`` is ``applicant`` (an original applicant; no dates) or ``owner``
-        (one row per ownership period: the firm is among the owners from ``held_from``
-        (NaT = since filing) until ``held_to`` (NaT = still), ``n_owners`` owners in total,
-        ``acquired_on`` = date of the TR01 that brought it in, NaT when it held from filing).
+        ``patent_row, uscc, role, held_from, held_to, n_owners, acquired_on, method,
+        score``, sorted by ``(patent_row, role, uscc)``. ``patent_row`` is the row of the
+        patent in the patents table (its ``app_no`` is ``patents["app_no"][patent_row]``).
+        ``uscc``, ``role`` and ``method`` are categoricals (values compare like strings).
+        ``role`` is ``applicant`` (an original applicant; no dates) or ``owner`` (one row per
+        ownership period: the firm is among the owners from ``held_from`` (NaT = since filing)
+        until ``held_to`` (NaT = still), ``n_owners`` owners in total, ``acquired_on`` = date
+        of the TR01 that brought it in, NaT when it held from filing).
     event_links : pd.DataFrame
         TR01 parties: ``app_no, event_date, side ('from'/'to'), party, uscc, method, score``.
     credit_records, programmes, nominations : pd.DataFrame
@@ -61,174 +80,521 @@ class EntityLinks:
     n_patents: int = 0
     _store: Any = field(default=None, repr=False, compare=False)
 
+    def close(self) -> None:
+        """Drop the feature store cached on these links.
+
+        Closes its DuckDB connection (its tables are most of the memory of a feature run:
+        ~1 GB per 2M patents) and removes its spill folder. The links stay usable: a later
+        ``build_feature_matrix`` or ``pledgeable_patents`` builds the store again.
+        """
+        cached, self._store = self._store, None
+        if cached is not None:
+            cached[1].close()
+
+
+@dataclass
+class _Lookup:
+    """The match of each distinct name looked up (``NameIndex.match``), as codes."""
+
+    names: pa.Array
+    firm: np.ndarray  # rank among the registry firms, -1 = not linked
+    method: np.ndarray  # METHOD_ORDER code
+    score: np.ndarray
+    candidates: pd.Series
+
+
+@dataclass
+class _Mentions:
+    """The link of each mention, and where its name is in the lookup (-1: none looked up)."""
+
+    firm: np.ndarray
+    method: np.ndarray
+    score: np.ndarray
+    pos: np.ndarray
+    lookup: _Lookup
+
 
 class _Linker:
     def __init__(self, enterprises: pd.DataFrame, fuzzy_threshold: float | None) -> None:
         self.index = NameIndex(enterprises, fuzzy_threshold)
-        self.registry = pa.array(enterprises["uscc"].astype("str"), type=pa.large_string())
+        firms = arrow_array(pc.unique(arrow_strings(enterprises["uscc"])).drop_null())
+        # sorted, so that ranks order (and group) exactly like the USCC strings
+        self.firms = firms.take(pc.sort_indices(firms))
         self.report: dict[str, dict[str, int]] = {}
         self.examples: list[pd.DataFrame] = []
 
-    def link(self, source: str, names: pa.Array, codes: pa.Array | None = None) -> pa.Table:
-        """Resolve mentions (one per element): a table of uscc, method, score, candidates."""
-        names = names.cast(pa.large_string())
-        null_str = pa.scalar(None, pa.large_string())
-        if codes is not None:
-            codes = codes.cast(pa.large_string())
-            by_code = pc.fill_null(pc.is_in(codes, value_set=self.registry), False)
-            todo = pc.if_else(by_code, null_str, names)
-        else:
-            by_code = None
-            todo = names
-        uniq = pc.unique(todo).drop_null()
-        matched = self.index.match(uniq)
-        pos = pc.index_in(todo, value_set=uniq)  # null where linked by code or empty
-        take = {
-            c: pa.array(matched[c], from_pandas=True).take(pos)
-            for c in ("uscc", "method", "score", "candidates")
-        }
-        uscc = take["uscc"].cast(pa.large_string())
-        method = pc.fill_null(take["method"].cast(pa.large_string()), "unmatched")
-        score = take["score"].cast(pa.float64())
-        if by_code is not None:
-            uscc = pc.if_else(by_code, codes, uscc)
-            method = pc.if_else(by_code, pa.scalar("uscc", pa.large_string()), method)
-        res = pa.table(
-            {
-                "uscc": uscc,
-                "method": method,
-                "score": score,
-                "candidates": take["candidates"].cast(pa.large_string()),
-            }
-        )
-        self._record(source, names, res)
-        return res
+    def ranks(self, codes: pa.Array) -> np.ndarray:
+        """Rank of each code among the registry firms; -1 when not a registry code."""
+        ranks = pc.index_in(codes, value_set=self.firms)
+        return pc.fill_null(ranks, -1).to_numpy(zero_copy_only=False).astype(np.int32)
 
-    def _record(self, source: str, names: pa.Array, res: pa.Table) -> None:
-        counts = dict(
-            zip(*(c.to_pylist() for c in pc.value_counts(res["method"]).flatten()), strict=True)
+    def usccs(self, firm: np.ndarray) -> pd.Series:
+        """USCC strings of firm ranks (NA for -1)."""
+        return _str(self.firms.take(pa.array(firm, mask=firm < 0)))
+
+    def link(
+        self, ids: np.ndarray, names: pa.Array, code_firm: np.ndarray | None = None
+    ) -> _Mentions:
+        """Resolve mentions given as ids into ``names`` (-1: no name) and, optionally, the
+        rank of a code given with each mention (-1: none or not in the registry)."""
+        look = ids if code_firm is None else np.where(code_firm >= 0, -1, ids)
+        used = np.bincount(look[look >= 0], minlength=len(names)) > 0
+        where = np.full(len(names) + 1, -1, dtype=np.int32)  # the extra slot maps -1 to -1
+        where[np.flatnonzero(used)] = np.arange(int(used.sum()), dtype=np.int32)
+        pos = where[look]
+        found = self._lookup(names.filter(pa.array(used)))
+        firm = _at(found.firm, pos, -1)
+        method = _at(found.method, pos, _CODE["unmatched"])
+        score = _at(found.score, pos, np.nan)
+        if code_firm is not None:
+            coded = code_firm >= 0
+            firm = np.where(coded, code_firm, firm)
+            method = np.where(coded, np.int8(_CODE["uscc"]), method)
+        return _Mentions(firm.astype(np.int32), method.astype(np.int8), score, pos, found)
+
+    def _lookup(self, names: pa.Array) -> _Lookup:
+        m = self.index.match(names)
+        method = pd.Categorical(m["method"], categories=METHOD_ORDER).codes
+        return _Lookup(
+            names=names,
+            firm=self.ranks(pa.array(m["uscc"], type=pa.large_string(), from_pandas=True)),
+            method=np.asarray(method, dtype=np.int8),
+            score=m["score"].to_numpy(dtype=np.float64),
+            candidates=m["candidates"],
         )
-        self.report[source] = {m: int(counts.get(m, 0)) for m in METHODS}
-        kinds = pc.is_in(res["method"], value_set=pa.array(["ambiguous", "unmatched", "fuzzy"]))
-        if not pc.any(kinds).as_py():
+
+    def record(self, source: str, *parts: tuple[_Mentions, np.ndarray | None]) -> None:
+        """Report counts by method and the example names of ``source``, whose mentions are
+        ``parts`` (each a set of mentions and an optional boolean selection of them)."""
+        counts = np.zeros(len(METHOD_ORDER), dtype=np.int64)
+        frames = []
+        for m, sel in parts:
+            method = m.method if sel is None else m.method[sel]
+            counts += np.bincount(method, minlength=len(METHOD_ORDER))
+            frames.append(_name_counts(m, None if sel is None else m.pos[sel]))
+        self.report[source] = {k: int(counts[_CODE[k]]) for k in METHODS}
+        df = pd.concat(frames, ignore_index=True)
+        if df.empty:
             return
-        df = (
-            res.append_column("name", names)
-            .filter(kinds)
-            .select(["name", "method", "score", "candidates"])
-            .to_pandas()
-            .dropna(subset=["name"])
-        )
+        # a name's method, score and candidates depend on the name only: sum the mentions
         g = (
-            df.groupby(["method", "name"], sort=True, dropna=False)
-            .agg(
-                mentions=("name", "size"),
-                score=("score", "max"),
-                candidates=("candidates", "first"),
-            )
+            df.groupby(["method", "name"], sort=True)
+            .agg(mentions=("mentions", "sum"), score=("score", "max"),
+                 candidates=("candidates", "first"))
             .reset_index()
             .sort_values(["method", "mentions", "name"], ascending=[True, False, True])
-        )
+        )  # fmt: skip
         g = g.groupby("method", sort=True).head(EXAMPLES_PER_KIND)
         g.insert(0, "source", source)
         self.examples.append(g[["source", "method", "name", "mentions", "score", "candidates"]])
 
 
-def _link_rows(linker: _Linker, source: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Link a table whose rows carry a uscc and/or a name."""
-    names = pa.array(table["name"].astype("str"), type=pa.large_string(), from_pandas=True)
-    codes = pa.array(table["uscc"].astype("str"), type=pa.large_string(), from_pandas=True)
-    res = linker.link(source, names, codes)
-    out = table.copy()
-    out["uscc"] = _pd(res["uscc"])
-    out["match_method"] = _pd(res["method"])
-    out["match_score"] = res["score"].to_numpy()
-    return out
+def _name_counts(m: _Mentions, pos: np.ndarray | None) -> pd.DataFrame:
+    """Ambiguous, unmatched and fuzzy names among mentions at lookup positions ``pos``."""
+    lk = m.lookup
+    pos = m.pos if pos is None else pos
+    n = np.bincount(pos[pos >= 0], minlength=len(lk.names))
+    idx = np.flatnonzero(np.isin(lk.method, _EXAMPLE_CODES) & (n > 0))
+    return pd.DataFrame(
+        {
+            "method": pd.array(np.asarray(METHOD_ORDER, dtype=object)[lk.method[idx]], dtype="str"),
+            "name": _str(lk.names.take(pa.array(idx, type=pa.int64()))),
+            "mentions": n[idx].astype(np.int64),
+            "score": lk.score[idx],
+            "candidates": lk.candidates.iloc[idx].reset_index(drop=True),
+        }
+    )
 
 
-def _pd(col: pa.ChunkedArray | pa.Array) -> pd.Series:
+def _at(values: np.ndarray, pos: np.ndarray, missing) -> np.ndarray:
+    """``values[pos]`` with ``missing`` where ``pos`` is -1."""
+    return np.append(values, np.asarray(missing, dtype=values.dtype))[pos]
+
+
+def _str(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     """Arrow strings → pandas ``str`` column without Python objects."""
-    s = col.to_pandas()
+    s = arr.to_pandas()
     return s.astype("str") if s.dtype != "str" else s
 
 
-def _arrow(col: pd.Series) -> pa.Array:
-    arr = pa.array(col, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
+def _encode(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """One name per row as ids into its distinct names (-1 for a missing name), and those."""
+    arr = arrow_strings(col)
+    names = arrow_array(pc.unique(arr).drop_null())
+    ids = pc.fill_null(pc.index_in(arr, value_set=names), -1)
+    return ids.to_numpy(zero_copy_only=False).astype(np.int32), names
 
 
-def _owner_epochs(patents: pd.DataFrame, events: pd.DataFrame):
-    """Owner lists per patent and period, from the TR01 history (see EntityLinks).
+def _link_rows(linker: _Linker, source: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Link a table whose rows carry a uscc and/or a name (``table`` is modified)."""
+    ids, names = _encode(table["name"])
+    m = linker.link(ids, names, linker.ranks(arrow_strings(table["uscc"])))
+    linker.record(source, (m, None))
+    table["uscc"] = linker.usccs(m.firm)
+    table["match_method"] = _methods(m.method)
+    table["match_score"] = m.score
+    return table
 
-    Returns ``(patent_row, k, start, end, owners)``: numpy arrays and an Arrow string array.
-    Patents without a transfer have one period, the whole time, with the current owners.
-    """
-    n = len(patents)
-    owners = pc.coalesce(_arrow(patents["owners"]), _arrow(patents["applicants"]))
+
+def _methods(codes: np.ndarray) -> pd.Series:
+    return _str(pa.array(METHOD_ORDER, pa.large_string()).take(pa.array(codes)))
+
+
+# -- patents ---------------------------------------------------------------------------------
+@dataclass
+class _Applicants:
+    """Applicant mentions: patent row, name id, code id (rank among the sorted distinct
+    codes given, -1 = none) and their links."""
+
+    parent: np.ndarray
+    ids: np.ndarray
+    names: pa.Array
+    code: np.ndarray
+    code_firm: np.ndarray  # per code id: rank among the registry firms, -1 = not registered
+    links: _Mentions | None = None
+
+
+def _applicants(patents: pd.DataFrame, linker: _Linker) -> _Applicants:
+    """Split and link the applicants of every patent."""
+    parent, ids, names, pos = split_ids(patents["applicants"])
+    code, code_firm = _aligned_codes(patents["applicant_usccs"], parent, pos, linker)
+    del pos
+    a = _Applicants(parent, ids, names, code, code_firm)
+    a.links = linker.link(ids, names, _at(code_firm, code, -1))
+    return a
+
+
+def _aligned_codes(
+    col: pd.Series, parent: np.ndarray, pos: np.ndarray, linker: _Linker
+) -> tuple[np.ndarray, np.ndarray]:
+    """The code given with each applicant mention, aligned by position when the row has as
+    many codes as names: its id among the sorted distinct codes (-1 = none; ids order like
+    the codes, so min() over ids is min() over the codes), and each code id's rank among the
+    registry firms (-1 = not registered)."""
+    n = len(col)
+    cparent, cids, cdict, _ = split_ids(col)
+    order = pc.sort_indices(cdict)
+    rank = np.empty(len(cdict), dtype=np.int32)
+    rank[order.to_numpy()] = np.arange(len(cdict), dtype=np.int32)
+    n_codes = np.bincount(cparent, minlength=n)
+    del cparent
+    aligned = np.bincount(parent, minlength=n)[parent] == n_codes[parent]
+    code = np.full(len(parent), -1, dtype=np.int32)
+    if len(cids):
+        at = (np.cumsum(n_codes) - n_codes)[parent[aligned]] + pos[aligned]
+        code[aligned] = rank[cids[at]]
+    return code, linker.ranks(cdict.take(order))
+
+
+def _group_firms(row, firm, method, score, n_firms):
+    """Distinct (row, firm) among linked mentions, sorted, with min(method), max(score)."""
+    ok = firm >= 0
+    key = row[ok].astype(np.int64) * n_firms + firm[ok]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    if len(key) == 0:
+        return key, key.astype(np.int32), np.zeros(0, np.int8), np.zeros(0)
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return (
+        key[start] // n_firms,
+        (key[start] % n_firms).astype(np.int32),
+        np.minimum.reduceat(method[ok][order], start),
+        np.fmax.reduceat(score[ok][order], start),
+    )
+
+
+def _reusable(patents: pd.DataFrame, a: _Applicants, moved: np.ndarray) -> np.ndarray:
+    """Rows whose owner links are their applicant links: never transferred, owners text
+    equal to the applicants text (or empty, which means the applicants), so the same
+    mentions with the same codes, unless a name appears twice in the list (an owner takes
+    the smallest code of its name, an applicant its own)."""
+    owners, applicants = arrow_strings(patents["owners"]), arrow_strings(patents["applicants"])
+    same = pc.or_(pc.fill_null(pc.equal(owners, applicants), False), pc.is_null(owners))
+    return same.to_numpy(zero_copy_only=False) & ~moved & ~_duplicate_name_rows(a, len(moved))
+
+
+def _duplicate_name_rows(a: _Applicants, n_pat: int) -> np.ndarray:
+    """Rows whose applicant list names one party twice."""
+    width = len(a.names) + 1
+    key = np.sort(a.parent * width + a.ids)
+    out = np.zeros(n_pat, dtype=bool)
+    out[key[1:][key[1:] == key[:-1]] // width] = True
+    return out
+
+
+def _first_rows(app_nos: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """Row of the first patent with each ``wanted`` app_no (-1: none). The hash table is
+    built on the few wanted values and probed with every patent: no copy of the patent
+    column and no table of millions of strings."""
+    wanted = arrow_strings(wanted)
+    keys = arrow_array(pc.unique(wanted).drop_null())
+    hit = pc.fill_null(pc.index_in(arrow_strings(app_nos), value_set=keys), -1)
+    hit = hit.to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(hit >= 0)
+    found, first = np.unique(hit[rows], return_index=True)
+    first_row = np.full(len(keys), -1, dtype=np.int64)
+    first_row[found] = rows[first]
+    pos = pc.fill_null(pc.index_in(wanted, value_set=keys), -1).to_numpy(zero_copy_only=False)
+    return _at(first_row, pos, -1)
+
+
+def _transfers(patents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Dated TR01 events of known patents (the first row of their app_no), in order of
+    ``patent_row, event_date`` then input order, with ``k`` (1, 2, … per patent) and the next
+    transfer's ``next_date`` and ``next_from``."""
     tr = events.loc[
         events["event_code"] == "TR01", ["app_no", "event_date", "from_party", "to_party"]
     ]
-    # first patent row of each event's app_no (Arrow hash look-up, no pandas index)
-    row = pc.index_in(_arrow(tr["app_no"]), value_set=_arrow(patents["app_no"]))
-    tr = tr.assign(patent_row=row.to_numpy(zero_copy_only=False))
-    tr = tr.dropna(subset=["patent_row", "event_date"])
-    has_tr = np.zeros(n, dtype=bool)
-    plain = np.arange(n, dtype=np.int64)
-    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if tr.empty:
-        return plain, np.zeros(n, dtype=np.int64), nat, nat, owners
-    tr["patent_row"] = tr["patent_row"].astype(np.int64)
+    tr = tr.assign(patent_row=_first_rows(patents["app_no"], tr["app_no"]))
+    tr = tr.loc[(tr["patent_row"] >= 0) & tr["event_date"].notna()]
     tr = tr.reset_index(drop=True).reset_index(names="seq")
     tr = tr.sort_values(["patent_row", "event_date", "seq"], kind="stable").reset_index(drop=True)
     g = tr.groupby("patent_row", sort=False)
     tr["k"] = g.cumcount() + 1
     tr["next_date"] = g["event_date"].shift(-1)
     tr["next_from"] = g["from_party"].shift(-1)
+    return tr
+
+
+@dataclass
+class _Epochs:
+    """Ownership periods (see EntityLinks) and their owner mentions (``parent`` = period)."""
+
+    row: np.ndarray
+    k: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    parent: np.ndarray
+    ids: np.ndarray
+    names: pa.Array
+
+
+def _owner_epochs(patents: pd.DataFrame, tr: pd.DataFrame, plain: np.ndarray) -> _Epochs:
+    """Ownership periods of the patents rows ``plain`` (never transferred: one period, the
+    whole time, with the current owners) and of every transferred patent (``tr``)."""
+
+    def owners_now(rows: np.ndarray) -> pa.Array:
+        take = pa.array(rows, type=pa.int64())
+        return pc.coalesce(
+            arrow_strings(patents["owners"]).take(take),
+            arrow_strings(patents["applicants"]).take(take),
+        )
+
     first = tr[tr["k"] == 1]
     rows = first["patent_row"].to_numpy()
-    has_tr[rows] = True
     # Python strings only for the transferred patents' rows, not for every patent
-    appl_first = _arrow(patents["applicants"]).take(pa.array(rows)).to_numpy(zero_copy_only=False)
+    appl_first = (
+        arrow_strings(patents["applicants"]).take(pa.array(rows)).to_numpy(zero_copy_only=False)
+    )
     f0 = first["from_party"].to_numpy(dtype=object, na_value=None)
     last = tr["next_date"].isna().to_numpy()
     mid = tr["next_from"].fillna(tr["to_party"]).to_numpy(dtype=object, na_value=None)
     trow = tr["patent_row"].to_numpy()
-    e_row = np.concatenate([plain[~has_tr], rows, trow])
-    e_k = np.concatenate([np.zeros(n - len(rows) + len(rows), dtype=np.int64), tr["k"].to_numpy()])
-    e_start = np.concatenate([nat[:n], tr["event_date"].to_numpy(dtype="datetime64[ns]")])
+    n0 = len(plain) + len(rows)
+    nat = np.full(n0, np.datetime64("NaT"), dtype="datetime64[ns]")
+    e_row = np.concatenate([plain, rows, trow]).astype(np.int64)
+    e_k = np.concatenate([np.zeros(n0, dtype=np.int64), tr["k"].to_numpy(dtype=np.int64)])
+    e_start = np.concatenate([nat, tr["event_date"].to_numpy(dtype="datetime64[ns]")])
     e_end = np.concatenate(
-        [nat[~has_tr], first["event_date"].to_numpy(dtype="datetime64[ns]"),
+        [nat[: len(plain)], first["event_date"].to_numpy(dtype="datetime64[ns]"),
          tr["next_date"].to_numpy(dtype="datetime64[ns]")]
     )  # fmt: skip
-    cur_moved = owners.take(pa.array(trow)).to_numpy(zero_copy_only=False)
+    cur_moved = owners_now(trow).to_numpy(zero_copy_only=False)
     small = np.concatenate([np.where(pd.isna(f0), appl_first, f0), np.where(last, cur_moved, mid)])
     e_owners = pa.concat_arrays(
         [
-            owners.filter(pa.array(~has_tr)),
+            arrow_array(owners_now(plain)),
             pa.array(small, type=pa.large_string(), from_pandas=True),
         ]
     )
     # zero-length periods (two transfers on one day) hold nothing
     keep = np.isnat(e_start) | np.isnat(e_end) | (e_start < e_end)
-    return e_row[keep], e_k[keep], e_start[keep], e_end[keep], e_owners.filter(pa.array(keep))
+    parent, ids, names, _ = split_ids(e_owners.filter(pa.array(keep)))
+    return _Epochs(e_row[keep], e_k[keep], e_start[keep], e_end[keep], parent, ids, names)
 
 
-def _firm_ranks(registry: pa.Array, *cols: pa.ChunkedArray | pa.Array):
-    """Sorted distinct USCCs and, for each column, every value's position in them."""
-    cols = tuple(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in cols)
-    firms = pc.unique(registry)
-    ranks = [pc.index_in(c, value_set=firms) for c in cols]
-    if any(r.null_count != c.null_count for r, c in zip(ranks, cols, strict=True)):
-        # a linked code outside the registry (should not happen): rank the union instead
-        firms = pc.unique(pa.concat_arrays([firms, *(c.drop_null() for c in cols)]))
-    firms = firms.take(pc.sort_indices(firms))
-    return (firms, *(pc.index_in(c, value_set=firms) for c in cols))
+def _owner_codes(a: _Applicants, ep: _Epochs, n_pat: int) -> np.ndarray:
+    """Code rank of each owner mention: an owner who is also a coded applicant of the same
+    patent keeps the applicant's code (the smallest if the name is coded twice); -1 = none."""
+    need = np.zeros(n_pat, dtype=bool)
+    need[ep.row] = True
+    sel = need[a.parent] & (a.code >= 0)
+    width = len(a.names) + 1
+    key = a.parent[sel] * width + a.ids[sel]
+    code = a.code[sel]
+    if len(key) == 0:
+        return np.full(len(ep.ids), -1, dtype=np.int32)
+    order = np.lexsort((code, key))
+    key, code = key[order], code[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    key, code = key[first], code[first]
+    # owner names as applicant name ids (-1: not an applicant name anywhere, so no code)
+    as_app = pc.fill_null(pc.index_in(ep.names, value_set=a.names), -1)
+    nid = as_app.to_numpy(zero_copy_only=False)[ep.ids]
+    okey = ep.row[ep.parent] * width + nid
+    j = np.minimum(np.searchsorted(key, okey), len(key) - 1)
+    hit = (nid >= 0) & (key[j] == okey)
+    return _at(a.code_firm, np.where(hit, code[j], -1), -1)
+
+
+_MOVED_OWNERS_SQL = """
+WITH o AS (
+  SELECT epoch, uscc, min(method) AS method, max(score) AS score FROM own_m
+  WHERE uscc >= 0 GROUP BY epoch, uscc),
+moved AS (SELECT DISTINCT patent_row FROM ep WHERE k > 0),
+h AS (
+  SELECT e.patent_row, o.uscc, e.k, e.held_from, e.held_to, e.n_owners, o.method,
+         o.score, (m.patent_row IS NOT NULL) AS moved
+  FROM o JOIN ep e ON e.epoch = o.epoch
+  LEFT JOIN moved m ON m.patent_row = e.patent_row),
+-- only transferred patents need the island logic (consecutive periods of one firm form one
+-- holding whose start is the acquisition date)
+w AS (
+  SELECT *, k - row_number() OVER (PARTITION BY patent_row, uscc ORDER BY k) AS island
+  FROM h WHERE moved)
+SELECT patent_row, uscc, held_from, held_to, n_owners, NULL::TIMESTAMP_NS AS acquired_on,
+       method, score, k
+FROM h WHERE NOT moved
+UNION ALL
+SELECT patent_row, uscc, held_from, held_to, n_owners,
+       first_value(held_from) OVER (PARTITION BY patent_row, uscc, island ORDER BY k)
+         AS acquired_on, method, score, k
+FROM w
+ORDER BY patent_row, uscc, k
+"""
+
+
+def _owner_links(ep: _Epochs, own: _Mentions, memory_limit: str | None) -> pa.Table:
+    """Owner links of the periods in ``ep``: one row per (period, firm), consecutive periods
+    of one firm sharing their acquisition date; sorted by ``patent_row, uscc, k``."""
+    n_owners = np.bincount(ep.parent, minlength=len(ep.row))
+    # NaN scores (linked by code) as nulls: max() skips nulls, but NaN is DuckDB's largest
+    score = pa.array(own.score, from_pandas=True)
+    own_m = pa.table({"epoch": ep.parent, "uscc": own.firm, "method": own.method, "score": score})
+    periods = pa.table(
+        {
+            "epoch": np.arange(len(ep.row)),
+            "patent_row": ep.row,
+            "k": ep.k,
+            "held_from": ep.start,
+            "held_to": ep.end,
+            "n_owners": n_owners,
+        }
+    )
+    with duck(memory_limit) as con:
+        con.register("own_m", own_m)
+        con.register("ep", periods)
+        return con.sql(_MOVED_OWNERS_SQL).to_arrow_table()
+
+
+def _patent_links(
+    a: _Applicants, reused: np.ndarray, owners: pa.Table, firms: pd.Index
+) -> pd.DataFrame:
+    """The link table: applicants, owners of the ``reused`` rows (the same firms as their
+    applicants, whole time) and the other ``owners``; sorted by patent_row, role, uscc, k."""
+    m = a.links
+    row, firm, method, score = _group_firms(a.parent, m.firm, m.method, m.score, len(firms))
+    same = np.flatnonzero(reused[row])
+    n_app, n_ab = len(row), len(row) + len(same)
+    rows = np.concatenate([row, row[same], owners["patent_row"].to_numpy()])
+    # sort key: row, then applicants before owners; the stable sort keeps each part's
+    # (firm, k) order, and a row's owners come all from the reused part or all from the other
+    key = rows * 2
+    key[n_app:] += 1
+    at = np.empty(len(rows), dtype=np.int64)
+    at[np.argsort(key, kind="stable")] = np.arange(len(rows))
+    del key
+    app_at, reused_at, other_at = at[:n_app], at[n_app:n_ab], at[n_ab:]
+    del at
+
+    def place(app: np.ndarray | None, other: str, missing: Any = None) -> np.ndarray:
+        """A column with each part written at its final positions (no concatenation);
+        ``app is None``: ``missing`` for the applicants and the reused owners."""
+        values = owners[other].to_numpy()
+        if app is None:
+            out = np.full(len(rows), missing, dtype=values.dtype)
+        else:
+            out = np.empty(len(rows), dtype=app.dtype)
+            out[app_at], out[reused_at] = app, app[same]
+        out[other_at] = values
+        return out
+
+    role = np.zeros(len(rows), dtype=np.int8)
+    role[reused_at], role[other_at] = 1, 1
+    n_owners = place(None, "n_owners", 0)
+    n_owners[reused_at] = np.bincount(a.parent, minlength=len(reused))[row[same]]
+    nat = np.datetime64("NaT", "ns")
+    links = {
+        "patent_row": place(row, "patent_row"),
+        "uscc": pd.Categorical.from_codes(place(firm, "uscc"), categories=firms),
+        "role": pd.Categorical.from_codes(role, categories=ROLES),
+        "held_from": place(None, "held_from", nat),
+        "held_to": place(None, "held_to", nat),
+        "n_owners": pd.arrays.IntegerArray(n_owners, role == 0),
+        "acquired_on": place(None, "acquired_on", nat),
+        "method": pd.Categorical.from_codes(place(method, "method"), METHOD_ORDER),
+        "score": place(score, "score"),
+    }
+    # copy=False: no consolidation of the columns into blocks (a second copy of the table)
+    return pd.DataFrame(links, copy=False)
+
+
+def _link_patents(
+    linker: _Linker,
+    patents: pd.DataFrame,
+    events: pd.DataFrame,
+    memory_limit: str | None,
+    reuse: bool = True,
+) -> pd.DataFrame:
+    """Applicant and owner links of every patent (``EntityLinks.patent_links``).
+
+    ``reuse=False`` links every owner list on its own (the tests compare both ways).
+    """
+    n_pat = len(patents)
+    a = _applicants(patents, linker)
+    linker.record("patent_applicants", (a.links, None))
+    tr = _transfers(patents, events)
+    moved = np.zeros(n_pat, dtype=bool)
+    moved[tr["patent_row"].to_numpy()] = True
+    reused = _reusable(patents, a, moved) & reuse
+    ep = _owner_epochs(patents, tr, np.flatnonzero(~reused & ~moved))
+    own = linker.link(ep.ids, ep.names, _owner_codes(a, ep, n_pat))
+    linker.record("patent_owners", (a.links, reused[a.parent]), (own, None))
+    owners = _owner_links(ep, own, memory_limit)
+    return _patent_links(a, reused, owners, pd.Index(_str(linker.firms)))
+
+
+def _event_links(linker: _Linker, events: pd.DataFrame) -> pd.DataFrame:
+    """TR01 parties (``EntityLinks.event_links``)."""
+    tr = events.loc[events["event_code"] == "TR01"].reset_index(drop=True)
+    parts = []
+    for side, col in (("from", "from_party"), ("to", "to_party")):
+        p, ids, names, _ = split_ids(tr[col])
+        m = linker.link(ids, names)
+        linker.record(f"transfer_{side}_parties", (m, None))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "app_no": _str(arrow_strings(tr["app_no"]).take(pa.array(p, type=pa.int64()))),
+                    "event_date": tr["event_date"].to_numpy()[p],
+                    "side": pd.Series(np.full(len(p), side, dtype=object), dtype="str"),
+                    "party": _str(names.take(pa.array(ids))),
+                    "uscc": linker.usccs(m.firm),
+                    "method": _methods(m.method),
+                    "score": m.score,
+                }
+            )
+        )
+    ev_links = pd.concat(parts, ignore_index=True)
+    ev_links["event_date"] = ev_links["event_date"].astype("datetime64[ns]")
+    return ev_links
 
 
 def resolve_entities(
-    data: Any, *, fuzzy_threshold: float | None = DEFAULT_FUZZY_THRESHOLD
+    data: Any,
+    *,
+    fuzzy_threshold: float | None = DEFAULT_FUZZY_THRESHOLD,
+    memory_limit: str | None = None,
 ) -> EntityLinks:
     """Link every firm mention in the input to a registry USCC.
 
@@ -239,6 +605,9 @@ def resolve_entities(
     fuzzy_threshold : float or None, default 95
         Minimum rapidfuzz ``fuzz.ratio`` (0–100) between matching keys for a fuzzy link,
         accepted only when a single firm reaches it; ``None`` disables fuzzy matching.
+    memory_limit : str or None, default None
+        DuckDB ``memory_limit`` of the connection used here (e.g. ``'2GB'``); it spills to a
+        private folder under ``tempfile.gettempdir()`` beyond it. None = DuckDB's default.
 
     Returns
     -------
@@ -248,7 +617,8 @@ def resolve_entities(
     Raises
     ------
     DataError
-        If ``fuzzy_threshold`` is outside [50, 100] or a required table is missing.
+        If ``fuzzy_threshold`` is outside [50, 100], ``memory_limit`` is not a memory size,
+        or a required table is missing.
     """
     if fuzzy_threshold is not None and not (
         isinstance(fuzzy_threshold, int | float)
@@ -260,157 +630,13 @@ def resolve_entities(
             f"[50, 100] or None. Got {fuzzy_threshold!r} instead.",
             "Use the default 95, or None to disable fuzzy matching.",
         )
+    check_memory_limit(memory_limit)
     ent = get_table(data, "enterprises")
     patents = get_table(data, "patents")
     events = get_table(data, "patent_events")
     linker = _Linker(ent, fuzzy_threshold)
-    n_pat = len(patents)
-
-    # original applicants; codes are aligned by position when both lists have equal length
-    parent, names, pos = split_list(patents["applicants"])
-    cparent, codes, _ = split_list(patents["applicant_usccs"])
-    n_names = np.bincount(parent, minlength=n_pat)
-    n_codes = np.bincount(cparent, minlength=n_pat)
-    cstart = np.cumsum(n_codes) - n_codes
-    aligned = n_names[parent] == n_codes[parent]
-    idx = np.where(aligned, cstart[parent] + pos, 0)
-    mention_codes = (
-        codes.take(pa.array(idx, mask=~aligned))
-        if len(codes)
-        else pa.nulls(len(parent), pa.large_string())
-    )
-    app = linker.link("patent_applicants", names, mention_codes)
-
-    # ownership periods; an owner who is also a coded applicant keeps the applicant's code
-    e_row, e_k, e_start, e_end, e_owners = _owner_epochs(patents, events)
-    eparent, enames, _ = split_list(e_owners)
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order=false")
-    # names as dictionary ids: the join and group-by below run on integers, not strings
-    nid = pc.dictionary_encode(pa.concat_arrays([names, enames])).indices
-    am = pa.table({"patent_row": parent, "nid": nid[: len(names)], "code": mention_codes})
-    om = pa.table(
-        {"i": np.arange(len(eparent)), "patent_row": e_row[eparent], "nid": nid[len(names) :]}
-    )
-    con.register("am", am)
-    con.register("om", om)
-    hit = con.sql(
-        "SELECT o.i, a.code FROM om o JOIN (SELECT patent_row, nid, min(code) AS code "
-        "FROM am WHERE code IS NOT NULL GROUP BY patent_row, nid) a "
-        "ON a.patent_row = o.patent_row AND a.nid = o.nid"
-    ).to_arrow_table()
-    own_codes = None
-    if hit.num_rows:
-        where = np.full(len(eparent), -1, dtype=np.int64)
-        where[hit["i"].to_numpy()] = np.arange(hit.num_rows)
-        own_codes = hit["code"].combine_chunks().take(pa.array(where, mask=where < 0))
-    own = linker.link("patent_owners", enames, own_codes)
-
-    n_owners = np.bincount(eparent, minlength=len(e_row))
-    # firms as ranks among the sorted distinct USCCs: integer group-by and sort keys that
-    # order exactly like the strings
-    firms, app_fid, own_fid = _firm_ranks(linker.registry, app["uscc"], own["uscc"])
-    con.register(
-        "app_m",
-        pa.table(
-            {"patent_row": parent, "uscc": app_fid, "method": app["method"], "score": app["score"]}
-        ),
-    )
-    con.register(
-        "own_m",
-        pa.table(
-            {"epoch": eparent, "uscc": own_fid, "method": own["method"], "score": own["score"]}
-        ),
-    )
-    con.register(
-        "ep",
-        pa.table(
-            {
-                "epoch": np.arange(len(e_row)),
-                "patent_row": e_row,
-                "k": e_k,
-                "held_from": e_start,
-                "held_to": e_end,
-                "n_owners": n_owners[: len(e_row)],
-            }
-        ),
-    )
-    links_tbl = con.sql(
-        """
-        WITH o AS (
-          SELECT epoch, uscc, min(method) AS method, max(score) AS score FROM own_m
-          WHERE uscc IS NOT NULL GROUP BY epoch, uscc),
-        moved AS (SELECT DISTINCT patent_row FROM ep WHERE k > 0),
-        h AS (
-          SELECT e.patent_row, o.uscc, e.k, e.held_from, e.held_to, e.n_owners, o.method,
-                 o.score, (m.patent_row IS NOT NULL) AS moved
-          FROM o JOIN ep e ON e.epoch = o.epoch
-          LEFT JOIN moved m ON m.patent_row = e.patent_row),
-        -- only transferred patents need the island logic (consecutive periods of one firm
-        -- form one holding whose start is the acquisition date)
-        w AS (
-          SELECT *, k - row_number() OVER (PARTITION BY patent_row, uscc ORDER BY k) AS island
-          FROM h WHERE moved),
-        owners AS (
-          SELECT patent_row, uscc, 'owner' AS role, held_from, held_to, n_owners,
-                 NULL::TIMESTAMP_NS AS acquired_on, method, score, k
-          FROM h WHERE NOT moved
-          UNION ALL
-          SELECT patent_row, uscc, 'owner' AS role, held_from, held_to, n_owners,
-                 first_value(held_from) OVER (PARTITION BY patent_row, uscc, island ORDER BY k)
-                   AS acquired_on, method, score, k
-          FROM w),
-        applicants AS (
-          SELECT patent_row, uscc, 'applicant' AS role,
-                 NULL::TIMESTAMP_NS AS held_from, NULL::TIMESTAMP_NS AS held_to,
-                 NULL::BIGINT AS n_owners, NULL::TIMESTAMP_NS AS acquired_on,
-                 min(method) AS method, max(score) AS score, -1 AS k
-          FROM app_m WHERE uscc IS NOT NULL GROUP BY patent_row, uscc)
-        SELECT * FROM applicants UNION ALL SELECT * FROM owners
-        ORDER BY patent_row, role, uscc, k
-        """
-    ).to_arrow_table()
-    con.close()
-    app_no = _arrow(patents["app_no"]).take(links_tbl["patent_row"].combine_chunks())
-    links = pd.DataFrame(
-        {
-            "app_no": _pd(app_no),
-            "patent_row": links_tbl["patent_row"].to_numpy(),
-            "uscc": _pd(firms.take(links_tbl["uscc"].combine_chunks())),
-            "role": _pd(links_tbl["role"]),
-            "held_from": links_tbl["held_from"].to_pandas().astype("datetime64[ns]").to_numpy(),
-            "held_to": links_tbl["held_to"].to_pandas().astype("datetime64[ns]").to_numpy(),
-            "n_owners": links_tbl["n_owners"].to_pandas().astype("Int64").array,
-            "acquired_on": links_tbl["acquired_on"].to_pandas().astype("datetime64[ns]").to_numpy(),
-            "method": _pd(links_tbl["method"]),
-            "score": links_tbl["score"].to_numpy(),
-        }
-    )
-
-    # TR01 parties
-    tr = events.loc[events["event_code"] == "TR01"].reset_index(drop=True)
-    parts = []
-    for side, col in (("from", "from_party"), ("to", "to_party")):
-        p, pn, _ = split_list(tr[col])
-        res = linker.link(f"transfer_{side}_parties", pn)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "app_no": tr["app_no"].to_numpy(dtype=object)[p],
-                    "event_date": tr["event_date"].to_numpy()[p],
-                    "side": side,
-                    "party": pn.to_pandas().to_numpy(dtype=object),
-                    "uscc": res["uscc"].to_pandas().to_numpy(dtype=object),
-                    "method": res["method"].to_pandas().to_numpy(dtype=object),
-                    "score": res["score"].to_numpy(),
-                }
-            )
-        )
-    ev_links = pd.concat(parts, ignore_index=True)
-    for c in ("app_no", "side", "party", "uscc", "method"):
-        ev_links[c] = ev_links[c].astype("str")
-    ev_links["event_date"] = ev_links["event_date"].astype("datetime64[ns]")
-
+    links = _link_patents(linker, patents, events, memory_limit)
+    ev_links = _event_links(linker, events)
     credit = _link_rows(linker, "credit_records", get_table(data, "credit_records"))
     progs = _link_rows(linker, "programmes", get_table(data, "programmes"))
     noms = _link_rows(linker, "nominations", get_table(data, "nominations"))
@@ -435,5 +661,5 @@ def resolve_entities(
         nominations=noms,
         match_report=report,
         match_examples=examples.reset_index(drop=True),
-        n_patents=n_pat,
+        n_patents=len(patents),
     )

@@ -32,19 +32,65 @@ FUZZY_MIN_KEY_LENGTH = 6
 
 def name_keys(names: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
     """Matching keys for an array of names (nulls stay null; empty keys become null)."""
-    if isinstance(names, pd.Series):
-        names = pa.array(names.astype("str"), type=pa.large_string(), from_pandas=True)
-    if isinstance(names, pa.ChunkedArray):
-        names = names.combine_chunks()
-    keys = pc.utf8_normalize(names.cast(pa.large_string()), "NFKC")
+    keys = pc.utf8_normalize(arrow_array(names), "NFKC")
     keys = pc.utf8_lower(keys)
     keys = pc.replace_substring_regex(keys, _PUNCT, "")
     keys = pc.replace_substring_regex(keys, _FORMS, "有限公司")
     return pc.if_else(pc.equal(pc.utf8_length(keys), 0), pa.scalar(None, keys.type), keys)
 
 
+SPLIT_CHUNK_ROWS = 1 << 20
+"""Rows split at a time: the list array Arrow builds holds a copy of the chunk's text, so
+chunking bounds that transient to one chunk instead of the whole column."""
+
+
+def split_ids(col: pd.Series | pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+    """Explode a ``;``-joined list column into dictionary ids of its stripped items.
+
+    Full-width ``；`` separates like ``;``; empty items are dropped. Only the distinct items
+    are stripped and kept as text: each item is an int32 id, so a column of millions of names
+    costs 4 bytes per item instead of a copy of its text.
+
+    Returns
+    -------
+    parent : np.ndarray
+        Row index of each item (int64).
+    ids : np.ndarray
+        Position of each item in ``dictionary`` (int32); equal ids mean equal text.
+    dictionary : pa.Array
+        The distinct items (``large_string``); may hold entries no item uses.
+    position : np.ndarray
+        0-based position of the item inside its row's list (int64).
+    """
+    parents, positions, indices, dicts = [], [], [], []
+    for start, part in _pieces(arrow_strings(col)):
+        if pc.any(pc.match_substring(part, "；")).as_py():
+            part = pc.replace_substring(part, "；", ";")
+        lists = pc.split_pattern(part, ";")
+        parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+        offsets = lists.offsets.to_numpy().astype(np.int64)
+        positions.append(np.arange(len(parent), dtype=np.int64) - offsets[parent] + offsets[0])
+        parents.append(parent + start)
+        enc = pc.dictionary_encode(pc.list_flatten(lists))
+        indices.append(enc.indices.to_numpy(zero_copy_only=False))
+        dicts.append(enc.dictionary)
+    if not dicts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros(0, dtype=np.int32), pa.array([], pa.large_string()), empty
+    # strip the distinct raw items only, then merge those that become equal
+    merged = pc.dictionary_encode(pc.utf8_trim_whitespace(pa.concat_arrays(dicts)))
+    remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    base = np.cumsum([0] + [len(d) for d in dicts])
+    ids = np.concatenate([remap[b + i] for b, i in zip(base, indices, strict=False)])
+    parent, position = np.concatenate(parents), np.concatenate(positions)
+    keep = pc.greater(pc.utf8_length(merged.dictionary), 0).to_numpy(zero_copy_only=False)[ids]
+    if not keep.all():
+        ids, parent, position = ids[keep], parent[keep], position[keep]
+    return parent, ids, merged.dictionary, position
+
+
 def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """Explode a ``;``-joined list column.
+    """Explode a ``;``-joined list column (see :func:`split_ids`).
 
     Returns
     -------
@@ -55,22 +101,34 @@ def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array, np.ndar
     position : np.ndarray
         0-based position of the item inside its row's list.
     """
-    arr = col
-    if isinstance(arr, pd.Series):
-        arr = pa.array(arr.astype("str"), type=pa.large_string(), from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = pc.replace_substring(arr.cast(pa.large_string()), "；", ";")
-    lists = pc.split_pattern(arr, ";")
-    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    items = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    offsets = lists.offsets.to_numpy().astype(np.int64)
-    position = np.arange(len(items), dtype=np.int64) - offsets[parent] + offsets[0]
-    keep = pc.greater(pc.utf8_length(items), 0).to_numpy(zero_copy_only=False)
-    if not keep.all():
-        items = items.filter(pa.array(keep))
-        parent, position = parent[keep], position[keep]
-    return parent, items, position
+    parent, ids, dictionary, position = split_ids(col)
+    return parent, dictionary.take(pa.array(ids)), position
+
+
+def arrow_strings(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The ``large_string`` Arrow data of a column, zero-copy for a pandas ``str`` column.
+
+    A column read from a file is usually chunked; it stays chunked, because combining the
+    chunks would copy the whole column (Arrow compute functions take either).
+    """
+    if isinstance(col, pd.Series):
+        col = pa.array(col.astype("str"), type=pa.large_string(), from_pandas=True)
+    return col.cast(pa.large_string())
+
+
+def arrow_array(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`arrow_strings` as one array (for small columns and look-up sets)."""
+    col = arrow_strings(col)
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _pieces(arr: pa.Array | pa.ChunkedArray):
+    """``(first row, slice)`` of at most ``SPLIT_CHUNK_ROWS`` rows, chunk by chunk (no copy)."""
+    offset = 0
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        for start in range(0, len(chunk), SPLIT_CHUNK_ROWS):
+            yield offset + start, chunk.slice(start, SPLIT_CHUNK_ROWS)
+        offset += len(chunk)
 
 
 @dataclass

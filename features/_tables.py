@@ -144,4 +144,5 @@ def get_table(data: Any, name: str) -> pd.DataFrame:
             out[col] = s.reset_index(drop=True)
         else:
             out[col] = pd.Series(pd.array([None] * len(df), dtype=dtype))
-    return pd.DataFrame(out)
+    # copy=False: the columns are views of the input's (no copy of numeric columns)
+    return pd.DataFrame(out, copy=False)

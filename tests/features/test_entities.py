@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+import features._names as names_mod
 from data_contracts.errors import DataError
 from features import resolve_entities
-from features._names import name_keys
+from features._entities import _applicants, _link_patents, _Linker, _reusable, _transfers
+from features._names import DEFAULT_FUZZY_THRESHOLD, name_keys, split_list
+from features._tables import get_table
 
 LONG = "河南中原智能装备制造研究院有限公司"
 
@@ -139,3 +144,106 @@ def test_missing_required_table_is_named(mk, reg):
     del data["patents"]
     with pytest.raises(DataError, match="required table 'patents' is missing"):
         resolve_entities(data)
+
+
+# -- lean representation: owner links reused from applicant links, chunked splitting --------
+def _random_patent_tables(mk, reg, seed: int, n: int = 120):
+    """Applicant lists with repeated names, aligned/misaligned/unregistered codes, owners
+    equal to, absent from or different from the applicants, and TR01 transfers."""
+    rng = np.random.default_rng(seed)
+    pool = [r["name"] for r in reg] + ["郑州老甲有限公司", "张三", "郑州乙(河南)电子有限公司"]
+    codes = [mk.uscc(i) for i in range(1, 7)] + ["91350100M000100Y43"]
+    pats, evs = [], []
+    for k in range(n):
+        names = list(rng.choice(pool, size=int(rng.integers(1, 4))))
+        if rng.random() < 0.3:  # a name twice, possibly with two different codes
+            names.append(names[0])
+        c = None
+        if rng.random() < 0.6:
+            c = ";".join(rng.choice(codes, size=len(names) + int(rng.random() < 0.2)))
+        text = ";".join(names)
+        owners = rng.choice(
+            [text, text, None, "", ";".join(rng.choice(pool, size=2)), " " + text],
+            p=[0.4, 0.2, 0.1, 0.05, 0.15, 0.1],
+        )
+        p = mk.patent(2020, 1, k + 1, app_date=pd.Timestamp("2020-01-01"), applicants=text,
+                      applicant_usccs=c, owners=owners)  # fmt: skip
+        pats.append(p)
+        for _ in range(int(rng.choice([0, 0, 0, 1, 2]))):
+            evs.append({"app_no": p["app_no"], "event_code": "TR01",
+                        "event_date": pd.Timestamp("2021-01-01") + pd.Timedelta(days=int(rng.integers(0, 3))),
+                        "from_party": rng.choice([text, None]), "to_party": rng.choice(pool)})  # fmt: skip
+    return mk.tables(reg, pats, evs)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_owner_links_reused_from_applicants_equal_owner_links_linked_anew(mk, reg, seed):
+    data = _random_patent_tables(mk, reg, seed)
+    ent, pats = get_table(data, "enterprises"), get_table(data, "patents")
+    ev = get_table(data, "patent_events")
+    runs = []
+    for reuse in (True, False):
+        linker = _Linker(ent, DEFAULT_FUZZY_THRESHOLD)
+        runs.append((_link_patents(linker, pats, ev, None, reuse=reuse), linker))
+    (fast, lf), (slow, ls) = runs
+    pd.testing.assert_frame_equal(fast, slow)
+    assert lf.report == ls.report
+    pd.testing.assert_frame_equal(pd.concat(lf.examples), pd.concat(ls.examples))
+    # not vacuous: most owner lists were reused, some were linked anew
+    a = _applicants(pats, _Linker(ent, DEFAULT_FUZZY_THRESHOLD))
+    moved = np.zeros(len(pats), bool)
+    moved[_transfers(pats, ev)["patent_row"].to_numpy()] = True
+    reused = _reusable(pats, a, moved)
+    assert 0.2 < reused.mean() < 0.9
+
+
+def test_owner_named_twice_with_two_codes_keeps_the_smaller_code(mk, reg):
+    pat = mk.patent(2020, 1, 1, app_date=pd.Timestamp("2020-01-01"),
+                    applicants="郑州华科电子有限公司;郑州华科电子有限公司",
+                    applicant_usccs=f"{mk.uscc(4)};{mk.uscc(3)}")  # fmt: skip
+    pl = resolve_entities(mk.tables(reg, [pat])).patent_links
+    assert pl.loc[pl["role"] == "applicant", "uscc"].tolist() == [mk.uscc(3), mk.uscc(4)]
+    assert pl.loc[pl["role"] == "owner", "uscc"].tolist() == [mk.uscc(3)]
+    assert pl.loc[pl["role"] == "owner", "n_owners"].tolist() == [2]
+
+
+def test_patent_links_are_lean_and_point_to_patent_rows(mk, reg):
+    pats = [mk.patent(2020, 1, i + 1, app_date=pd.Timestamp("2020-01-01"), applicants=a)
+            for i, a in enumerate(["郑州甲科技有限公司", "张三", "郑州乙(河南)电子有限公司"])]  # fmt: skip
+    pl = resolve_entities(mk.tables(reg, pats)).patent_links
+    assert "app_no" not in pl.columns
+    for c in ("uscc", "role", "method"):
+        assert isinstance(pl[c].dtype, pd.CategoricalDtype)
+    assert pl["patent_row"].tolist() == [0, 0, 2, 2]
+    assert pl["role"].tolist() == ["applicant", "owner"] * 2
+    assert pl["uscc"].tolist() == [mk.uscc(1)] * 2 + [mk.uscc(2)] * 2
+
+
+def _split_reference(values):
+    out = []
+    for row, v in enumerate(values):
+        if v is None:
+            continue
+        for pos, item in enumerate(v.replace("；", ";").split(";")):
+            if item.strip():
+                out.append((row, item.strip(), pos))
+    return out
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 1 << 20])
+def test_split_list_in_pieces_and_chunks_equals_plain_python(monkeypatch, chunk_rows):
+    rng = np.random.default_rng(chunk_rows)
+    items = ["甲", " 甲", "甲 ", "乙公司", "", " ", "\u3000丙", "丁"]
+    values = [
+        None if rng.random() < 0.1
+        else (";" if rng.random() < 0.5 else "；").join(rng.choice(items, int(rng.integers(0, 5))))
+        for _ in range(60)
+    ]  # fmt: skip
+    col = pa.chunked_array(
+        [pa.array(values[:25], pa.large_string()), pa.array(values[25:], pa.large_string())]
+    )
+    monkeypatch.setattr(names_mod, "SPLIT_CHUNK_ROWS", chunk_rows)
+    parent, got, pos = split_list(col)
+    assert list(zip(parent.tolist(), got.to_pylist(), pos.tolist(), strict=True)) == (
+        _split_reference(values)
+    )
