@@ -188,7 +188,12 @@ def _whole(
     return RawSource(table.schema, encoding, lambda _rows: _drain(batches), source_row, bad_lines)
 
 
-def _read_csv(path: Path) -> RawSource:
+def _csv_head(path: Path) -> tuple[str, bytes, list[str] | None, str]:
+    """Encoding, UTF-8 bytes, header record (None: no header row) and delimiter of a CSV.
+
+    Its own function so that the decoded text (up to four times the file's size as a Python
+    string) is gone before Arrow parses the bytes.
+    """
     data = path.read_bytes()
     encoding, text = detect_encoding(data, path.name)
     if encoding != "utf-8":
@@ -196,10 +201,27 @@ def _read_csv(path: Path) -> RawSource:
     # Only whitespace (a BOM-only or blank file) means no header row. Checking the first
     # kilobytes is enough: a header is short and a long file is not blank.
     if not text[:4096].strip() and not text.strip():
-        return _whole(pa.table({}), encoding, np.zeros(0, dtype=np.int64))
+        return encoding, data, None, ","
     delimiter = sniff_delimiter(text)
     # The header is the first record; csv.reader stops there without reading the rest.
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    return encoding, data, next(csv.reader(_lines(text), delimiter=delimiter), []), delimiter
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, split after each ``\n`` as ``io.StringIO`` does, one at a time
+    (a StringIO would hold a copy of the whole text)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _read_csv(path: Path) -> RawSource:
+    encoding, data, header, delimiter = _csv_head(path)
+    if header is None:
+        return _whole(pa.table({}), encoding, np.zeros(0, dtype=np.int64))
     try:
         table, bad = _parse_csv(data, header, delimiter, threads=True)
         if any(number is None for number, _, _ in bad):
@@ -224,7 +246,8 @@ def sniff_delimiter(text: str) -> str:
 
     ``;`` is never a delimiter: it separates list items inside cells.
     """
-    first = text.split("\n", 1)[0]
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]  # not split(): it would copy the whole text
     counts = {d: first.count(d) for d in (",", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] > counts[","] else ","
