@@ -8,10 +8,12 @@ caller's ``memory_limit`` (``None`` = DuckDB's default).
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -86,3 +88,27 @@ def duck(
         yield dc.con
     finally:
         dc.close()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_out_of_memory(func: F) -> F:
+    """Turn DuckDB's out-of-memory error inside ``func`` into a ``DataError`` that names the
+    ``memory_limit`` keyword it was called with and the remedy."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except duckdb.OutOfMemoryException as e:
+            limit = kwargs.get("memory_limit")
+            cause = str(e).splitlines()[0]
+            raise DataError(
+                f"{func.__name__} ran out of DuckDB memory (memory_limit={limit!r}): {cause}",
+                "Raise memory_limit (e.g. '2GB'; DuckDB spills to disk beyond it but needs "
+                "some working memory), or free memory first (links.close() drops a feature "
+                "store that is no longer needed).",
+            ) from None
+
+    return wrapper  # type: ignore[return-value]

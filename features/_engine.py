@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from features._credit import NEGATIVE_TYPES, TAX_GRADE_VALUE, effective_end
+from features._duck import DuckConnection
 from features._entities import EntityLinks
 from features._programmes import level_value, status_ok, valid_to_filled
 from features._sei import SEI_SUBCLASSES
@@ -78,23 +78,31 @@ class PatentStore:
         Resolved links for ``data``.
     threads : int or None
         DuckDB threads (None = DuckDB default, all cores).
+    memory_limit : str or None
+        DuckDB ``memory_limit`` (None = DuckDB's default, 80% of RAM); beyond it DuckDB
+        spills its tables and operators to a private folder removed by :meth:`close`.
     """
 
-    def __init__(self, data, links: EntityLinks, threads: int | None = None) -> None:
-        self.con = duckdb.connect()
-        if threads:
-            self.con.execute(f"SET threads={int(threads)}")
-        self.con.execute("SET preserve_insertion_order=false")
+    def __init__(
+        self,
+        data,
+        links: EntityLinks,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self._duck = DuckConnection(memory_limit, threads)
+        self.con = self._duck.con
         ent = get_table(data, "enterprises")
         self.enterprises = ent
-        self.firm_index = pd.Index(ent["uscc"].astype("str"))
-        self._firm_ids = pd.Series(np.arange(len(ent), dtype=np.int64), index=self.firm_index)
-        self._firm_ids = self._firm_ids[~self._firm_ids.index.duplicated()]
         self._registry = _arrow_str(ent["uscc"])
         self._build_patents(get_table(data, "patents"), get_table(data, "patent_events"))
         self._build_links(links)
         self._build_credit(links.credit_records)
         self._build_programmes(links.programmes)
+
+    def close(self) -> None:
+        """Close the DuckDB connection (frees its tables) and remove the spill folder."""
+        self._duck.close()
 
     # -- construction ----------------------------------------------------------------------
     def firm_ids(self, usccs: pd.Series) -> np.ndarray:
@@ -133,36 +141,59 @@ class PatentStore:
 
     def _build_links(self, links: EntityLinks) -> None:
         con = self.con
-        firms = pd.DataFrame(
-            {"uscc": self._firm_ids.index.to_numpy(), "firm_id": self._firm_ids.to_numpy()}
+        pl = links.patent_links
+        con.register(
+            "l_in",
+            pa.table(
+                {
+                    "app_id": pl["patent_row"].to_numpy(dtype=np.int64),
+                    "firm_id": self._firm_ids_of(pl["uscc"]),
+                    "owner": (pl["role"] == "owner").to_numpy(dtype=bool),
+                    "hf": pl["held_from"].to_numpy(),
+                    "ht": pl["held_to"].to_numpy(),
+                    "n_owners": pa.array(pl["n_owners"]),
+                    "acq": pl["acquired_on"].to_numpy(),
+                }
+            ),
         )
-        firms["uscc"] = firms["uscc"].astype("str")
-        con.register("firm_in", firms)
-        con.register("l_in", links.patent_links[
-            ["patent_row", "uscc", "role", "held_from", "held_to", "n_owners", "acquired_on"]
-        ])  # fmt: skip
         el = links.event_links
-        con.register("t_in", el.loc[el["side"] == "from", ["app_no", "event_date", "uscc"]])
+        tr = el.loc[el["side"] == "from"]
+        con.register(
+            "t_in",
+            pa.table(
+                {
+                    "firm_id": self.firm_ids(tr["uscc"]),
+                    "app_no": _arrow_str(tr["app_no"]),
+                    "d": tr["event_date"].to_numpy(),
+                }
+            ),
+        )
+        # firm ids are registry rows (integers): no join on USCC strings
         con.execute(
             """
-            CREATE TABLE firm AS SELECT uscc, firm_id FROM firm_in;
             CREATE TABLE appl AS
-            SELECT DISTINCT f.firm_id, l.patent_row AS app_id
-            FROM l_in l JOIN firm f ON f.uscc = l.uscc WHERE l.role = 'applicant';
+            SELECT DISTINCT firm_id, app_id FROM l_in WHERE NOT owner AND firm_id >= 0;
             CREATE TABLE hold AS
-            SELECT f.firm_id, l.patent_row AS app_id, CAST(l.held_from AS DATE) AS hf,
-                   CAST(l.held_to AS DATE) AS ht, coalesce(l.n_owners, 1) AS n_owners,
-                   CAST(l.acquired_on AS DATE) AS acq, (a.app_id IS NOT NULL) AS self_filed
-            FROM l_in l JOIN firm f ON f.uscc = l.uscc
-            LEFT JOIN appl a ON a.firm_id = f.firm_id AND a.app_id = l.patent_row
-            WHERE l.role = 'owner';
+            SELECT l.firm_id, l.app_id, CAST(l.hf AS DATE) AS hf, CAST(l.ht AS DATE) AS ht,
+                   coalesce(l.n_owners, 1) AS n_owners, CAST(l.acq AS DATE) AS acq,
+                   (a.app_id IS NOT NULL) AS self_filed
+            FROM l_in l LEFT JOIN appl a ON a.firm_id = l.firm_id AND a.app_id = l.app_id
+            WHERE l.owner AND l.firm_id >= 0;
             CREATE TABLE trout AS
-            SELECT DISTINCT f.firm_id, t.app_no, CAST(t.event_date AS DATE) AS d
-            FROM t_in t JOIN firm f ON f.uscc = t.uscc WHERE t.event_date IS NOT NULL;
+            SELECT DISTINCT firm_id, app_no, CAST(d AS DATE) AS d FROM t_in
+            WHERE firm_id >= 0 AND d IS NOT NULL;
             """
         )
-        for name in ("firm_in", "l_in", "t_in"):
+        for name in ("l_in", "t_in"):
             con.unregister(name)
+
+    def _firm_ids_of(self, usccs: pd.Series) -> np.ndarray:
+        """:meth:`firm_ids` of a column; a categorical one is looked up per category."""
+        if not isinstance(usccs.dtype, pd.CategoricalDtype):
+            return self.firm_ids(usccs)
+        codes = usccs.cat.codes.to_numpy()
+        ids = np.append(self.firm_ids(pd.Series(usccs.cat.categories)), -1)
+        return ids[codes]  # code -1 (missing) takes the appended -1
 
     def _build_credit(self, credit: pd.DataFrame) -> None:
         df = pd.DataFrame(

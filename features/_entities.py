@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
-from features._duck import check_memory_limit, duck
+from features._duck import check_memory_limit, duck, reports_out_of_memory
 from features._names import (
     DEFAULT_FUZZY_THRESHOLD,
     NameIndex,
@@ -590,6 +590,7 @@ def _event_links(linker: _Linker, events: pd.DataFrame) -> pd.DataFrame:
     return ev_links
 
 
+@reports_out_of_memory
 def resolve_entities(
     data: Any,
     *,
@@ -617,8 +618,8 @@ def resolve_entities(
     Raises
     ------
     DataError
-        If ``fuzzy_threshold`` is outside [50, 100], ``memory_limit`` is not a memory size,
-        or a required table is missing.
+        If ``fuzzy_threshold`` is outside [50, 100], ``memory_limit`` is not a memory size
+        or too small for DuckDB to work in, or a required table is missing.
     """
     if fuzzy_threshold is not None and not (
         isinstance(fuzzy_threshold, int | float)

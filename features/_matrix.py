@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
 from data_contracts.identifiers import normalize_uscc
+from features._duck import check_memory_limit, reports_out_of_memory
 from features._engine import PatentStore, Progress
 from features._entities import EntityLinks, resolve_entities
 from features._firm import SECTIONS, firm_features
@@ -63,9 +64,10 @@ def _normalized_usccs(raw: pd.Series) -> pd.Series:
     return pd.Series(out, index=raw.index, dtype="str")
 
 
-def _links_for(data: Any, links: EntityLinks | None) -> EntityLinks:
+def _links_for(data: Any, links: EntityLinks | None, memory_limit: str | None) -> EntityLinks:
+    check_memory_limit(memory_limit)
     if links is None:
-        return resolve_entities(data)
+        return resolve_entities(data, memory_limit=memory_limit)
     if not isinstance(links, EntityLinks):
         raise DataError(
             f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
@@ -80,18 +82,24 @@ def _links_for(data: Any, links: EntityLinks | None) -> EntityLinks:
     return links
 
 
-def _store_for(data: Any, links: EntityLinks, threads: int | None) -> PatentStore:
+def _store_for(
+    data: Any, links: EntityLinks, threads: int | None, memory_limit: str | None = None
+) -> PatentStore:
     """The precomputed store for (data, links), built once and kept on ``links`` so that the
-    matrix, the pledge list and training batches on the same input share it."""
-    key = (id(as_tables(data)), threads)
+    matrix, the pledge list and training batches on the same input share it (until
+    ``links.close()``). A store built for other data or settings is closed first: only one
+    holds memory at a time."""
+    key = (id(as_tables(data)), threads, memory_limit)
     cached = getattr(links, "_store", None)
     if cached is not None and cached[0] == key:
         return cached[1]
-    store = PatentStore(data, links, threads=threads)
+    links.close()
+    store = PatentStore(data, links, threads=threads, memory_limit=memory_limit)
     links._store = (key, store)
     return store
 
 
+@reports_out_of_memory
 def build_feature_matrix(
     pairs: pd.DataFrame,
     data: Any,
@@ -101,6 +109,7 @@ def build_feature_matrix(
     allow_unknown: bool = False,
     min_remaining_years: float = 1.0,
     threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> pd.DataFrame:
     """Point-in-time feature matrix for a table of ``(uscc, as_of)`` pairs.
 
@@ -124,6 +133,11 @@ def build_feature_matrix(
         Remaining term a patent needs to be pledgeable (the loan term).
     threads : int, optional
         DuckDB threads (default: all cores).
+    memory_limit : str, optional
+        DuckDB ``memory_limit`` (e.g. ``'4GB'``) of the feature store and of entity
+        resolution when ``links`` is omitted; DuckDB spills to a private folder under
+        ``tempfile.gettempdir()`` beyond it (default: DuckDB's, 80% of RAM). The store stays
+        cached on ``links`` until ``links.close()``.
 
     Returns
     -------
@@ -135,7 +149,8 @@ def build_feature_matrix(
     Raises
     ------
     DataError
-        Malformed pairs, unknown USCCs (up to 5 named), or links from other data.
+        Malformed pairs, unknown USCCs (up to 5 named), links from other data, a
+        ``memory_limit`` that is not a memory size or too small for DuckDB to work in.
     """
     q = _check_pairs(pairs)
     if not (isinstance(min_remaining_years, int | float) and min_remaining_years >= 0):
@@ -145,9 +160,9 @@ def build_feature_matrix(
             "Pass the loan term in years, e.g. 1.0.",
         )
     step = _stepper(progress)
-    links = _links_for(data, links)
+    links = _links_for(data, links, memory_limit)
     step("entity resolution")
-    store = _store_for(data, links, threads)
+    store = _store_for(data, links, threads, memory_limit)
     step("patent state")
     fid = store.firm_ids(q["uscc"])
     unknown = q["uscc"][fid < 0]
@@ -269,12 +284,14 @@ def _str_series(arr: pa.Array) -> pd.Series:
     return s if s.dtype == "str" else s.astype("str")
 
 
+@reports_out_of_memory
 def pledgeable_patents(
     data: Any,
     pairs_or_as_of: Any,
     *,
     min_remaining_years: float = 1.0,
     links: EntityLinks | None = None,
+    memory_limit: str | None = None,
 ) -> pd.DataFrame:
     """Each firm's valid patents at as_of, with whether they can be pledged and why not.
 
@@ -290,6 +307,8 @@ def pledgeable_patents(
         A date means every registry firm at that date.
     min_remaining_years : float, default 1.0
     links : EntityLinks, optional
+    memory_limit : str, optional
+        DuckDB ``memory_limit`` of the feature store (see :func:`build_feature_matrix`).
 
     Returns
     -------
@@ -299,7 +318,7 @@ def pledgeable_patents(
         (pair, patent), sorted by pair order then app_no. ``reason`` (Chinese) is empty when
         pledgeable.
     """
-    links = _links_for(data, links)
+    links = _links_for(data, links, memory_limit)
     ent = get_table(data, "enterprises")
     if isinstance(pairs_or_as_of, pd.DataFrame):
         q = _check_pairs(pairs_or_as_of)
@@ -314,7 +333,7 @@ def pledgeable_patents(
             }
         )
         q["as_of"] = q["as_of"].astype("datetime64[ns]")
-    store = _store_for(data, links, None)
+    store = _store_for(data, links, None, memory_limit)
     fid = store.firm_ids(q["uscc"])
     store.load_pairs(fid, q["as_of"].to_numpy())
     store.held_patents(min_remaining_years)

@@ -1,0 +1,85 @@
+"""Memory controls: DuckDB memory_limit and spill folder, and EntityLinks.close()."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pandas as pd
+import pytest
+
+from data_contracts.errors import DataError
+from features import build_feature_matrix, pledgeable_patents, resolve_entities
+
+
+def _pairs(data, as_of="2023-06-30"):
+    return pd.DataFrame({"uscc": data["enterprises"]["uscc"], "as_of": as_of})
+
+
+def test_close_frees_the_store_and_a_later_build_gives_the_same_values(random_data):
+    data = random_data(6)
+    links = resolve_entities(data)
+    a = build_feature_matrix(_pairs(data), data, links=links)
+    store = links._store[1]
+    spill = store._duck.spill_dir
+    assert os.path.isdir(spill)
+    links.close()
+    assert links._store is None
+    assert not os.path.exists(spill)
+    with pytest.raises(duckdb.ConnectionException):
+        store.con.execute("SELECT 1")
+    b = build_feature_matrix(_pairs(data), data, links=links)
+    assert links._store[1] is not store
+    pd.testing.assert_frame_equal(a, b)
+    links.close()
+    links.close()  # closing twice is harmless
+    assert links._store is None
+
+
+def test_small_memory_limit_gives_the_same_results(random_data):
+    data = random_data(7, n_firms=40, n_patents=2000, n_events=4000)
+    free = resolve_entities(data)
+    tight = resolve_entities(data, memory_limit="64MB")
+    pd.testing.assert_frame_equal(free.patent_links, tight.patent_links)
+    a = build_feature_matrix(_pairs(data), data, links=free)
+    b = build_feature_matrix(_pairs(data), data, links=tight, memory_limit="64MB")
+    pd.testing.assert_frame_equal(a, b)
+    con = tight._store[1].con
+    setting = "SELECT current_setting('memory_limit')"
+    want = duckdb.connect(config={"memory_limit": "64MB"}).execute(setting).fetchone()
+    assert con.execute(setting).fetchone() == want
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == (
+        tight._store[1]._duck.spill_dir
+    )
+    p = pledgeable_patents(data, "2023-06-30", links=free)
+    q = pledgeable_patents(data, "2023-06-30", links=tight, memory_limit="64MB")
+    pd.testing.assert_frame_equal(p, q)
+
+
+def test_store_is_rebuilt_for_another_memory_limit_and_the_old_one_closed(random_data):
+    data = random_data(8)
+    links = resolve_entities(data)
+    build_feature_matrix(_pairs(data), data, links=links, memory_limit="200MB")
+    first = links._store[1]
+    build_feature_matrix(_pairs(data), data, links=links, memory_limit="200MB")
+    assert links._store[1] is first
+    pledgeable_patents(data, "2023-06-30", links=links, memory_limit="300MB")
+    assert links._store[1] is not first
+    assert first._duck.spill_dir is None
+    links.close()
+
+
+@pytest.mark.parametrize("bad", [512, "", "lots"])
+def test_bad_memory_limit_is_refused(random_data, bad):
+    data = random_data(1)
+    with pytest.raises(DataError, match="memory_limit"):
+        build_feature_matrix(_pairs(data), data, memory_limit=bad)
+
+
+def test_memory_limit_too_small_for_duckdb_is_a_clear_error(random_data):
+    data = random_data(7, n_firms=40, n_patents=2000, n_events=4000)
+    links = resolve_entities(data)
+    with pytest.raises(DataError, match=r"build_feature_matrix ran out of DuckDB memory") as e:
+        build_feature_matrix(_pairs(data), data, links=links, memory_limit="1MB")
+    assert e.value.remedy.startswith("Raise memory_limit")
+    links.close()
