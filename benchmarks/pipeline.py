@@ -159,7 +159,12 @@ def run_pipeline(
     t0 = time.perf_counter()
     failure = None
     try:
-        inputs = prepare_inputs(Path(data_dir), as_of_ts, timer)
+        inputs = prepare_inputs(
+            Path(data_dir),
+            as_of_ts,
+            timer,
+            memory_limit=config.resources.duckdb_memory_limit or None,
+        )
         s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
         hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
         batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())

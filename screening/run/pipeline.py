@@ -166,8 +166,14 @@ def batch_id(
     return f"{as_of.year}Q{(as_of.month - 1) // 3 + 1}-{digest}"
 
 
-def prepare_inputs(data_dir: Path, as_of: pd.Timestamp, timer: Timer) -> ScreenInputs:
-    """Validate the data folder and build features (the ``validate`` and ``features`` stages)."""
+def prepare_inputs(
+    data_dir: Path, as_of: pd.Timestamp, timer: Timer, *, memory_limit: str | None = None
+) -> ScreenInputs:
+    """Validate the data folder and build features (the ``validate`` and ``features`` stages).
+
+    ``memory_limit`` caps the feature engine's DuckDB memory (it spills to disk above it);
+    ``None`` leaves DuckDB's default.
+    """
     import features
     from data_contracts import read_data_dir
     from features.registry import by_name
@@ -180,11 +186,16 @@ def prepare_inputs(data_dir: Path, as_of: pd.Timestamp, timer: Timer) -> ScreenI
         )
         box["rows"] = sum(s.rows for s in bundle.stats.values())
     with timer.stage("features") as box:
-        links = features.resolve_entities(bundle)
+        links = features.resolve_entities(bundle, memory_limit=memory_limit)
         ent = bundle.tables["enterprises"]
         pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
-        matrix = features.build_feature_matrix(pairs, bundle, links=links)
-        pledgeable = features.pledgeable_patents(bundle, as_of, links=links)
+        matrix = features.build_feature_matrix(
+            pairs, bundle, links=links, memory_limit=memory_limit
+        )
+        pledgeable = features.pledgeable_patents(
+            bundle, as_of, links=links, memory_limit=memory_limit
+        )
+        links.close()  # the feature store is most of this stage's memory; nothing later reads it
         credit = links.credit_records.loc[links.credit_records["uscc"].notna()]
         active = features.active_credit_records(credit, as_of)
         progs = links.programmes.loc[links.programmes["uscc"].notna()]

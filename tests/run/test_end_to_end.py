@@ -32,12 +32,24 @@ def runs(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("IPWL_SIGNING_KEY", "e2e-secret")
     mp.delenv("IPWL_SIGNING_KEY_ED25519", raising=False)
+    # run b: one package writer and a tiny DuckDB memory limit (the feature engine spills),
+    # machine settings that must not change a byte of the outputs
+    shipped = Path(__file__).resolve().parents[2] / "screening" / "config"
+    config = root / "config"
+    config.mkdir()
+    text = (shipped / "run.toml").read_text(encoding="utf-8")
+    text = text.replace("workers = 0", "workers = 1")
+    text = text.replace('duckdb_memory_limit = ""', 'duckdb_memory_limit = "64MB"')
+    assert "workers = 1" in text and '"64MB"' in text
+    (config / "run.toml").write_text(text, encoding="utf-8")
+    shutil.copy(shipped / "knockouts.yaml", config / "knockouts.yaml")
     try:
         codes = []
-        for name in ("a", "b"):
+        for name, extra in (("a", []), ("b", ["--config", str(config / "run.toml")])):
             codes.append(
                 _run(
                     ["run", "--data", str(data), "--as-of", "2026-09-30", "--out", str(root / name)]
+                    + extra
                 )
             )
         codes.append(
@@ -87,6 +99,7 @@ def test_runs_succeed_and_account_for_every_firm(runs):
 
 
 def test_rerun_is_byte_identical_except_timings(runs):
+    """Run b differs from a only in [resources] (one writer, DuckDB spilling)."""
     root, _, _ = runs
     files = sorted(p.relative_to(root / "a") for p in (root / "a").rglob("*") if p.is_file())
     assert files == sorted(
