@@ -321,29 +321,34 @@ def _show(value: object) -> str:
     return text[5:] if text.startswith("name:") else text
 
 
+def key_column(contract: TableContract) -> str:
+    """The column duplicate conflicts are filed under (the key's first)."""
+    return contract.key[0].split("|")[0] if contract.key else ""
+
+
 def conflict_messages(
     contract: TableContract,
     cols: dict[str, pa.ChunkedArray],
-    conflict: np.ndarray,
+    rows: np.ndarray,
     group: np.ndarray,
     source_row: np.ndarray,
-) -> tuple[np.ndarray, str, list[str]]:
+) -> tuple[str, list[str]]:
     """One reject message per conflicting row, naming the other rows of its key.
 
-    ``group`` holds the key group of each conflicting row, in row order (as
-    :func:`~data_contracts._dups.find_duplicates` returns it). Returns the conflicting rows, the column the rejects are filed under (the key's first)
-    and their messages.
+    ``rows`` are the conflicting rows in order, ``group`` the key group of each (as
+    :func:`~data_contracts._dups.find_duplicates` returns it) and ``source_row`` the data
+    row number of each. Returns the column the rejects are filed under (the key's first) and
+    the messages.
     """
-    rows = np.flatnonzero(conflict)
-    column = contract.key[0].split("|")[0] if contract.key else ""
+    column = key_column(contract)
     if not rows.size:
-        return rows, column, []
+        return column, []
     label = " + ".join(k.replace("uscc|name", "uscc (or name)") for k in contract.key)
     key_vals = [
         [_show(v) for v in take_rows(key_array(cols, k), rows).to_pylist()] for k in contract.key
     ]
     by_group: dict[int, list[int]] = {}
-    for g, r in zip(group, source_row[rows], strict=True):
+    for g, r in zip(group, source_row, strict=True):
         by_group.setdefault(int(g), []).append(int(r))
     messages = []
     for i, g in enumerate(group):
@@ -353,4 +358,4 @@ def conflict_messages(
             f"{label} {shown} appears on rows {others} with different values; "
             "all copies rejected until the source is fixed"
         )
-    return rows, column, messages
+    return column, messages

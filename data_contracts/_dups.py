@@ -8,6 +8,8 @@ compared exactly (dictionary-encoded values), so hash collisions cost time, neve
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,20 +23,29 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _NULL = np.uint64(0x9E3779B97F4A7C15)
 
 
+# Rows mixed at a time: the shifts need a temporary, a block's rather than the column's.
+_BLOCK = 1 << 20
+# Hashes are sorted 2^4 slices of the hash space at a time (see _repeated_hash).
+_SLICE_BITS = 4
+
+
 def _splitmix(x: np.ndarray) -> np.ndarray:
     """A good 64-bit mixer (SplitMix64 finaliser); wraps around on purpose.
 
-    Mixes ``x`` in place when it is writeable (every caller hands over an array it no longer
-    needs): at tens of millions of rows each temporary is hundreds of MB.
+    Mixes ``x`` in place, block by block, when it is writeable (every caller hands over an
+    array it no longer needs): at tens of millions of rows a temporary of the whole column
+    is hundreds of MB.
     """
     if not x.flags.writeable:
         x = x.copy()
     with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= _M1
-        x ^= x >> np.uint64(27)
-        x *= _M2
-        x ^= x >> np.uint64(31)
+        for start in range(0, x.size, _BLOCK):
+            v = x[start : start + _BLOCK]
+            v ^= v >> np.uint64(30)
+            v *= _M1
+            v ^= v >> np.uint64(27)
+            v *= _M2
+            v ^= v >> np.uint64(31)
     return x
 
 
@@ -42,43 +53,35 @@ def _chunks(arr: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
     return arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
 
 
-def _string_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Hash of each string value.
+def _string_words(arr: pa.ChunkedArray | pa.Array) -> Iterator[np.ndarray]:
+    """Unmixed 64-bit words of each string value, chunk by chunk.
 
     Fixed-width values (application numbers, USCCs: the big key columns) are read straight
-    from the Arrow data buffers as 64-bit words, chunk by chunk (no combined copy of the
-    column); other strings fall back to Arrow's hash table (dictionary encoding), whose codes
-    are exact.
+    from the Arrow data buffers; other strings fall back to Arrow's hash table (dictionary
+    encoding), whose codes are exact.
     """
     widths = [pc.min_max(pc.binary_length(c)) for c in _chunks(arr) if len(c) > c.null_count]
     lows = {w["min"].as_py() for w in widths}
     highs = {w["max"].as_py() for w in widths}
     if len(lows | highs) != 1 or 0 in highs or max(highs) > 64:
-        return _dictionary_hash(arr)
+        yield from _dictionary_codes(arr)
+        return
     hi = highs.pop()
-    out = np.empty(len(arr), dtype=np.uint64)
-    start = 0
     for chunk in _chunks(arr):
         if chunk.null_count:
             chunk = pc.fill_null(chunk, "\x00" * hi)
-        out[start : start + len(chunk)] = _fixed_width_hash(chunk, hi)
-        start += len(chunk)
-    return out
+        yield _fixed_width_hash(chunk, hi)
 
 
-def _dictionary_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def _dictionary_codes(arr: pa.ChunkedArray | pa.Array) -> Iterator[np.ndarray]:
     """Dictionary codes of the values (null -> 0), the same code for a value in any chunk."""
     chunks = _chunks(pc.dictionary_encode(arr))
     # Arrow encodes all chunks with one hash table and gives them its final dictionary;
     # should a version not, unifying the dictionaries makes the codes comparable again.
     if len({c.dictionary.buffers()[-1].address for c in chunks if len(c.dictionary)}) > 1:
         chunks = pa.table({"v": pa.chunked_array(chunks)}).unify_dictionaries()["v"].chunks
-    out = np.empty(len(arr), dtype=np.uint64)
-    start = 0
     for chunk in chunks:
-        out[start : start + len(chunk)] = pc.fill_null(chunk.indices, 0).to_numpy()
-        start += len(chunk)
-    return out
+        yield pc.fill_null(chunk.indices, 0).to_numpy().astype(np.uint64)
 
 
 def _fixed_width_hash(chunk: pa.Array, width: int) -> np.ndarray:
@@ -119,53 +122,63 @@ def _value_words(chunk: pa.Array) -> np.ndarray:
     return np.ascontiguousarray(vals).view(np.uint64)
 
 
-def column_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A 64-bit hash per value; nulls share one value.
-
-    Built chunk by chunk into one array: no combined copy of the column is made.
-    """
-    n = len(arr)
-    if n == 0:
-        return np.zeros(0, dtype=np.uint64)
+def _column_hashes(arr: pa.ChunkedArray | pa.Array) -> Iterator[np.ndarray]:
+    """The hash of each value, one array per chunk of ``arr``; nulls share one value."""
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        h = _string_hash(arr)
+        words = _string_words(arr)
     else:
-        h = np.empty(n, dtype=np.uint64)
-        start = 0
-        for chunk in _chunks(arr):
-            h[start : start + len(chunk)] = _value_words(chunk)
-            start += len(chunk)
-    h = _splitmix(h)
-    if arr.null_count:
-        h[arr.is_null().to_numpy(zero_copy_only=False)] = _NULL
-    return h
+        words = map(_value_words, _chunks(arr))
+    for chunk, h in zip(_chunks(arr), words, strict=True):
+        h = _splitmix(h)
+        if chunk.null_count:
+            h[chunk.is_null().to_numpy(zero_copy_only=False)] = _NULL
+        yield h
+
+
+def column_hash(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A 64-bit hash per value; nulls share one value."""
+    parts = list(_column_hashes(arr))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
 
 def row_hash(arrays: list[pa.ChunkedArray | pa.Array]) -> np.ndarray:
-    """Combine column hashes into one 64-bit hash per row."""
-    out: np.ndarray | None = None
-    for arr in arrays:
-        h = column_hash(arr)
-        if out is None:
-            out = h
-            continue
-        with np.errstate(over="ignore"):
-            out *= np.uint64(31)
-            out += h
-        del h
-        out = _splitmix(out)
-    assert out is not None
+    """Combine column hashes into one 64-bit hash per row.
+
+    Each column's hashes are folded into the result chunk by chunk: besides the result, only
+    one chunk's hashes exist at a time (no column-sized temporary).
+    """
+    out = np.empty(len(arrays[0]), dtype=np.uint64)
+    for i, arr in enumerate(arrays):
+        start = 0
+        for h in _column_hashes(arr):
+            seg = out[start : start + len(h)]
+            start += len(h)
+            if i == 0:
+                seg[:] = h
+                continue
+            with np.errstate(over="ignore"):
+                seg *= np.uint64(31)
+                seg += h
+            _splitmix(seg)
     return out
 
 
 def _repeated_hash(h: np.ndarray) -> np.ndarray:
-    """Mask of values that occur more than once."""
+    """Mask of values that occur more than once.
+
+    The hashes are mixed, so their top bits split them into even slices; sorting one slice
+    at a time finds the repeats with a sixteenth of the memory a sorted copy would take.
+    """
     if h.size < 2:
         return np.zeros(h.size, dtype=bool)
-    s = np.sort(h)
-    repeats = np.unique(s[1:][s[1:] == s[:-1]])
-    del s
+    top = (h >> np.uint64(64 - _SLICE_BITS)).astype(np.uint8)
+    found = []
+    for part in range(1 << _SLICE_BITS):
+        s = np.sort(h[top == part])
+        found.append(s[1:][s[1:] == s[:-1]])
+    del top, s
+    repeats = np.unique(np.concatenate(found))
     if not repeats.size:
         return np.zeros(h.size, dtype=bool)
     # A hash set of the (few) repeated values: one pass, a byte per row; a search in the

@@ -36,6 +36,7 @@ from data_contracts._checks import (
     PANDAS_TYPES,
     conflict_messages,
     cross_checks,
+    key_column,
     map_headers,
     pandera_checks,
     parse_column,
@@ -97,11 +98,6 @@ class _Part:
     raw_key: pa.Array
 
 
-def _key_column(contract: TableContract) -> str:
-    """The column duplicate conflicts are filed under (the key's first)."""
-    return contract.key[0].split("|")[0] if contract.key else ""
-
-
 def _text(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return as_string(arr).cast(pa.large_string())
 
@@ -113,7 +109,7 @@ def _raw_keys(
     keep: np.ndarray,
 ) -> tuple[np.ndarray, pa.Array]:
     """Kept rows whose raw key cell reads differently from the typed value, and that cell."""
-    column = _key_column(contract)
+    column = key_column(contract)
     if not column or not kept.num_rows:
         return np.zeros(0, dtype=np.int64), pa.array([], pa.large_string())
     typed = _text(kept.column(column))
@@ -189,15 +185,17 @@ def _conflict_rejects(
     contract: TableContract,
     cols: dict[str, pa.ChunkedArray],
     found: tuple[np.ndarray, np.ndarray, np.ndarray],
-    source_row: np.ndarray,
+    source_row: _SourceRows,
     raw: tuple[np.ndarray, pa.Array],
     file: str,
 ) -> pd.DataFrame:
     """``duplicate_conflict`` rejects, quoting each row's raw key cell."""
     _dup, conflict, group = found
-    rows, column, messages = conflict_messages(contract, cols, conflict, group, source_row)
+    rows = np.flatnonzero(conflict)
     if not rows.size:
         return empty_issues()
+    sources = source_row[rows]
+    column, messages = conflict_messages(contract, cols, rows, group, sources)
     values = _text(take_rows(cols[column], rows)).to_pylist()
     raw_pos, raw_key = raw
     at = np.minimum(np.searchsorted(raw_pos, rows), max(len(raw_pos) - 1, 0))
@@ -206,7 +204,7 @@ def _conflict_rejects(
         values[i] = text
     issues = Issues({column: pa.chunked_array([pa.array(values, pa.large_string())])}, rows.size)
     issues.add_positions(np.arange(rows.size), column, "duplicate_conflict", messages)
-    return issues.frame(contract.name, file, source_row[rows], None)
+    return issues.frame(contract.name, file, sources, None)
 
 
 def _keep_rows(col: pa.ChunkedArray, keep: np.ndarray) -> pa.ChunkedArray:
@@ -247,12 +245,45 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else empty_issues()
 
 
+class _SourceRows:
+    """Source row numbers of the kept rows of all chunks, indexable like an array.
+
+    A chunk whose kept rows are consecutive (no reject, no ragged line: the usual case) is
+    stored as its first number, so a clean national table costs nothing per row here.
+    """
+
+    def __init__(self) -> None:
+        self._starts = [0]  # position of each chunk's first kept row
+        self._parts: list[int | np.ndarray] = []
+
+    def add(self, rows: np.ndarray) -> None:
+        # Numbers increase within a chunk, so equal ends mean no gap.
+        consecutive = rows.size and int(rows[-1]) - int(rows[0]) == rows.size - 1
+        self._parts.append(int(rows[0]) if consecutive else rows)
+        self._starts.append(self._starts[-1] + rows.size)
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        """Numbers at ``index`` (positions, or a boolean mask over the kept rows)."""
+        pos = np.flatnonzero(index) if index.dtype == bool else np.asarray(index, np.int64)
+        part = np.searchsorted(self._starts, pos, side="right") - 1
+        out = np.empty(pos.size, dtype=np.int64)
+        for p in np.unique(part):
+            sel = part == p
+            local = pos[sel] - self._starts[p]
+            stored = self._parts[p]
+            out[sel] = stored + local if isinstance(stored, int) else stored[local]
+        return out
+
+
 @dataclass
 class _Kept:
     """The kept rows of all chunks of a table, and what the chunks reported."""
 
     cols: dict[str, pa.ChunkedArray]  # typed columns (the chunks' Arrow data, not copied)
-    source_row: np.ndarray
+    source_row: _SourceRows
     raw: tuple[np.ndarray, pa.Array]  # kept rows whose raw key cell differs, and that cell
     rejects: list[pd.DataFrame]
     warnings: list[pd.DataFrame]
@@ -266,12 +297,12 @@ def _gather(contract: TableContract, parts: Iterable[_Part]) -> _Kept:
     Its own function so that no loop variable outlives it holding a chunk's columns: the
     output frame is built by releasing these columns one at a time.
     """
-    kept, source_rows, raw_pos, raw_key = [], [], [], []
-    out = _Kept({}, np.zeros(0, dtype=np.int64), (np.zeros(0), pa.array([])), [], [])
+    kept, raw_pos, raw_key = [], [], []
+    out = _Kept({}, _SourceRows(), (np.zeros(0), pa.array([])), [], [])
     for part in parts:
-        raw_pos.append(part.raw_pos + sum(t.num_rows for t in kept))
+        raw_pos.append(part.raw_pos + len(out.source_row))
         kept.append(part.kept)
-        source_rows.append(part.source_row)
+        out.source_row.add(part.source_row)
         raw_key.append(part.raw_key)
         out.rejects.append(part.rejects)
         out.warnings.append(part.warnings)
@@ -279,7 +310,6 @@ def _gather(contract: TableContract, parts: Iterable[_Part]) -> _Kept:
         out.rejected += part.rejected
     table = pa.concat_tables(kept)
     out.cols = {c: table.column(c) for c in contract.column_names}
-    out.source_row = np.concatenate(source_rows)
     out.raw = (np.concatenate(raw_pos), pa.concat_arrays(raw_key))
     return out
 
