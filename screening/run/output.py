@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
 import multiprocessing
 import os
@@ -338,11 +339,16 @@ def _write_banks(job: _BankJob, workers: int) -> list[int]:
     order = sorted(range(n), key=lambda i: (-sizes[i], i))
     global _JOB
     _JOB = job
+    # Objects that exist at fork time go to the permanent generation: a worker's garbage
+    # collector then never writes to their headers, so their pages stay shared with the
+    # parent instead of being copied into every worker.
+    gc.freeze()
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             done = dict(zip(order, pool.map(_write_forked, order), strict=True))
     finally:
+        gc.unfreeze()
         _JOB = None
     return [done[i] for i in range(n)]
 
