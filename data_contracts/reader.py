@@ -234,8 +234,8 @@ def _to_frame(cols: dict[str, pa.ChunkedArray], keep: np.ndarray | None) -> pd.D
         del col
         out[name] = one.to_pandas(types_mapper=PANDAS_TYPES.get)[name]
         del one
-        # Numbers and dates were copied into numpy (malloc) and their Arrow column freed
-        # into Arrow's pool, which malloc cannot reuse: hand it back column by column.
+        # Numbers and dates were copied into numpy and their Arrow column freed: trim now,
+        # or the freed columns stay resident next to their copies until the table is done.
         release_memory()
     return pd.DataFrame(out, copy=False)
 
