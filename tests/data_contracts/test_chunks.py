@@ -19,6 +19,7 @@ import pytest
 import data_contracts.reader as reader
 from data_contracts import DataBundle, read_data_dir, read_table
 from data_contracts._files import open_raw
+from data_contracts.errors import DataError
 from data_contracts.identifiers import make_app_no
 
 from .conftest import REAL_USCCS, TODAY
@@ -209,3 +210,19 @@ def test_reader_allocates_from_malloc_and_restores_the_pool(tmp_path, monkeypatc
     assert read_table(path, "patents", today=TODAY).stats["patents"].accepted > 0
     assert seen == [pa.system_memory_pool().backend_name]
     assert pa.default_memory_pool().backend_name == before
+
+
+def test_a_parquet_broken_after_its_first_chunk_is_a_data_error(tmp_path, monkeypatch) -> None:
+    """Streaming meets the damage only after validating earlier rows: still a DataError."""
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 100)
+    frame = pd.concat([_patents()] * 20, ignore_index=True)
+    path = tmp_path / "patents.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=300)
+    start = pq.ParquetFile(path).metadata.row_group(2).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start + 20 : start + 200] = b"\xff" * 180
+    path.write_bytes(bytes(data))
+    pool = pa.default_memory_pool().backend_name
+    with pytest.raises(DataError, match=r"patents.parquet is not a readable parquet file"):
+        read_table(path, "patents", today=TODAY)
+    assert pa.default_memory_pool().backend_name == pool
