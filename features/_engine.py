@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from features._credit import NEGATIVE_TYPES, TAX_GRADE_VALUE, effective_end
 from features._duck import DuckConnection
 from features._entities import EntityLinks
+from features._names import arrow_array, arrow_strings, encode, split_ids
 from features._programmes import level_value, status_ok, valid_to_filled
 from features._sei import SEI_SUBCLASSES
 from features._tables import get_table
@@ -32,7 +33,13 @@ _EVENT_CODES = (
 
 
 # ev, ipc and inv are built with Arrow and numpy (``_events``, ``_ipc_subclasses``, ``_inventors``): hash
-# look-ups and integer de-duplication instead of string joins and string DISTINCT.
+# look-ups and integer de-duplication instead of string joins and string DISTINCT. The
+# string expressions on family_countries, award and ipc_main run once per distinct value
+# (``_per_distinct``); main_group is kept as an integer id (it is only grouped on).
+_ABROAD_SQL = """coalesce(len(list_filter(string_split(v, ';'),
+                 lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)"""
+_AWARD_SQL = "(v IS NOT NULL AND trim(v) <> '')"
+_MAIN_GROUP_SQL = "nullif(split_part(replace(upper(trim(v)), ' ', ''), '/', 1), '')"
 _PATENT_SQL = (
     """
     CREATE TABLE pat AS
@@ -46,14 +53,8 @@ _PATENT_SQL = (
         CAST(p.claims AS INTEGER) AS claims,
         coalesce(CAST(p.forward_citations AS INTEGER), 0) AS cites,
         CAST(p.family_size AS INTEGER) AS fam,
-        (coalesce(p.pct, false)
-          OR coalesce(p.family_size, 0) >= 2
-          OR coalesce(len(list_filter(string_split(p.family_countries, ';'),
-                          lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)) AS overseas,
-        (p.award IS NOT NULL AND trim(p.award) <> '') AS award,
-        p.n_sub, p.sei,
-        nullif(split_part(replace(upper(trim(p.ipc_main)), ' ', ''), '/', 1), '')
-          AS main_group
+        (coalesce(p.pct, false) OR coalesce(p.family_size, 0) >= 2 OR p.abroad) AS overseas,
+        p.award, p.n_sub, p.sei, p.main_group
       FROM p_in p)
     SELECT *,
       CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
@@ -114,30 +115,41 @@ class PatentStore:
     def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame) -> None:
         con = self.con
         self.patents = patents
-        p = patents[
-            ["app_no", "app_date", "patent_type", "pub_date", "grant_date", "ipc_main", "ipc_all",
-             "claims", "forward_citations", "family_size", "family_countries", "pct", "award"]
-        ].copy()  # fmt: skip
-        p.insert(0, "app_id", np.arange(len(p), dtype=np.int64))
+        n = len(patents)
         ipc, n_sub, sei = _ipc_subclasses(patents)
-        p["n_sub"] = n_sub
-        p["sei"] = sei
         ev = _events(patents, events)
-        p["gr01"] = _first_date(ev, "GR01", len(p))
-        p["pb01"] = _first_date(ev, "PB01", len(p))
         con.register("ev_in", ev)
         con.register("ipc_in", ipc)
         con.register("inv_in", _inventors(patents))
-        con.register("p_in", p)
         con.execute(
             "CREATE TABLE ev AS SELECT app_id, code, CAST(event_date AS DATE) AS d FROM ev_in;"
             "CREATE TABLE ipc AS SELECT app_id, sub FROM ipc_in;"
             "CREATE TABLE inv AS SELECT app_id, ih FROM inv_in;"
         )
+        for name in ("ev_in", "ipc_in", "inv_in"):
+            con.unregister(name)
+        abroad, pos = _per_distinct(con, patents["family_countries"], _ABROAD_SQL)
+        award, apos = _per_distinct(con, patents["award"], _AWARD_SQL)
+        groups, gpos = _per_distinct(con, patents["ipc_main"], _MAIN_GROUP_SQL)
+        group_id, _ = encode(groups)
+        p = {
+            "app_id": np.arange(n, dtype=np.int64),
+            "patent_type": arrow_strings(patents["patent_type"]),
+            **{c: patents[c].to_numpy() for c in ("app_date", "pub_date", "grant_date")},
+            **{c: pa.array(patents[c]) for c in ("claims", "forward_citations", "family_size")},
+            "pct": pa.array(patents["pct"]),
+            "abroad": abroad.to_numpy(zero_copy_only=False)[pos],
+            "award": award.to_numpy(zero_copy_only=False)[apos],
+            "main_group": pa.array(group_id[gpos], mask=group_id[gpos] < 0),
+            "n_sub": n_sub,
+            "sei": sei,
+            "gr01": _first_date(ev, "GR01", n),
+            "pb01": _first_date(ev, "PB01", n),
+        }
+        con.register("p_in", pa.table(p))
         for sql in _PATENT_SQL:
             con.execute(sql)
-        for name in ("p_in", "ev_in", "ipc_in", "inv_in"):
-            con.unregister(name)
+        con.unregister("p_in")
 
     def _build_links(self, links: EntityLinks) -> None:
         con = self.con
@@ -255,6 +267,14 @@ class PatentStore:
             "CREATE TABLE pairs AS SELECT pair_id, firm_id, CAST(as_of AS DATE) AS as_of FROM q_in"
         )
         self.con.unregister("q_in")
+
+    def drop_request(self) -> None:
+        """Drop the per-request tables (pairs and held patents: as large as the store's own
+        tables for a screening run), once the request's results are out."""
+        self.con.execute(
+            "DROP TABLE IF EXISTS fpx; DROP TABLE IF EXISTS st; DROP TABLE IF EXISTS fp; "
+            "DROP TABLE IF EXISTS pairs"
+        )
 
     def held_patents(self, min_remaining_years: float) -> None:
         """Materialise ``fpx``: one row per (pair, patent held and known at as_of) with state."""
@@ -533,16 +553,22 @@ _ZS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009
 def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
     """Dated events of the codes the engine reads, with the row of their patent (the first
     row when an app_no repeats); events of unknown patents are dropped."""
-    keep = (events["event_code"].isin(_EVENT_CODES) & events["event_date"].notna()).to_numpy()
-    ev = events.loc[keep]
+    code = arrow_strings(events["event_code"])
+    date = pa.array(events["event_date"].to_numpy(dtype="datetime64[ns]"))
+    keep = pc.and_(
+        pc.fill_null(pc.is_in(code, value_set=pa.array(_EVENT_CODES, pa.large_string())), False),
+        pc.is_valid(date),
+    )
     app_id = pc.index_in(
-        _arrow_str(ev["app_no"]), value_set=_arrow_str(patents["app_no"]), skip_nulls=True
+        arrow_strings(events["app_no"]).filter(keep),
+        value_set=arrow_array(patents["app_no"]),
+        skip_nulls=True,
     )
     tbl = pa.table(
         {
             "app_id": app_id.cast(pa.int64()),
-            "code": _arrow_str(ev["event_code"]),
-            "event_date": pa.array(ev["event_date"].to_numpy(dtype="datetime64[ns]")),
+            "code": code.filter(keep),
+            "event_date": date.filter(keep),
         }
     )
     return tbl.filter(pc.is_valid(tbl["app_id"]))
@@ -559,55 +585,59 @@ def _first_date(ev: pa.Table, code: str, n: int) -> np.ndarray:
     return first.view("datetime64[D]").astype("datetime64[s]")
 
 
-def _split(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """Items of a ``;``-joined column and the row each comes from (null rows give none)."""
-    lists = pc.split_pattern(_arrow_str(col), ";")
-    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    return parent, pc.list_flatten(lists)
+def _per_distinct(con, col: pd.Series, expr: str) -> tuple[pa.Array, np.ndarray]:
+    """SQL ``expr`` over ``v`` evaluated once per distinct value of ``col`` (and for NULL):
+    the results, and each row's position in them."""
+    ids, values = encode(col)
+    con.register("v_in", pa.table({"i": np.arange(len(values) + 1), "v": pa.concat_arrays(
+        [values, pa.nulls(1, values.type)])}))  # fmt: skip
+    out = con.sql(f"SELECT {expr} AS x FROM v_in ORDER BY i").to_arrow_table()
+    con.unregister("v_in")
+    return arrow_array(out["x"]), np.where(ids >= 0, ids, len(values))
 
 
-def _distinct_per_row(
-    parent: np.ndarray, items: pa.Array
-) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-    """Distinct (row, item) pairs by integer keys: rows, dictionary ids, the dictionary."""
-    enc = pc.dictionary_encode(items)
-    ids = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    width = max(len(enc.dictionary), 1)
+def _distinct_per_row(parent: np.ndarray, ids: np.ndarray, width: int):
+    """Distinct (row, id) pairs, sorted: rows and ids."""
+    width = max(width, 1)
     # rows come in order, so the keys are nearly sorted: a stable (merge) sort is cheap,
     # where np.unique's hashing is several times slower
     key = np.sort(parent * width + ids, kind="stable")
     key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
-    return key // width, key % width, enc.dictionary
+    return key // width, key % width
+
+
+def _strip_zs(items: pa.Array) -> pa.Array:
+    """Trim the characters DuckDB's trim() removes (kept for identical keys)."""
+    return pc.utf8_trim(items, _ZS)
 
 
 def _ipc_subclasses(patents: pd.DataFrame) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """Distinct valid IPC subclasses (``ipc_all``, else ``ipc_main``) per patent row; the
-    count and whether any is a strategic-emerging-industry subclass, per row."""
+    """Distinct valid IPC subclasses (``ipc_all``, else ``ipc_main``) per patent row, as ids;
+    the count and whether any is a strategic-emerging-industry subclass, per row. The codes
+    are parsed once per distinct code, not once per mention."""
     n = len(patents)
-    parent, items = _split(patents["ipc_all"].fillna(patents["ipc_main"]))
-    items = pc.utf8_trim(items, _ZS)
-    sub = pc.utf8_upper(pc.utf8_slice_codeunits(pc.replace_substring(items, " ", ""), 0, 4))
+    col = pc.coalesce(arrow_strings(patents["ipc_all"]), arrow_strings(patents["ipc_main"]))
+    parent, ids, codes, _ = split_ids(col, fullwidth=False, strip=_strip_zs)
+    sub = pc.utf8_upper(pc.utf8_slice_codeunits(pc.replace_substring(codes, " ", ""), 0, 4))
     ok = pc.fill_null(pc.match_substring_regex(sub, "^[A-H][0-9]{2}[A-Z]$"), False)
-    ok_np = ok.to_numpy(zero_copy_only=False)
-    row, sid, subs = _distinct_per_row(parent[ok_np], sub.filter(ok))
+    sub_id, subs = encode(pc.if_else(ok, sub, pa.scalar(None, sub.type)))
+    sid = sub_id[ids]
+    row, sid = _distinct_per_row(parent[sid >= 0], sid[sid >= 0], len(subs))
     is_sei = pc.is_in(subs, value_set=pa.array(sorted(SEI_SUBCLASSES), pa.large_string()))
     sei = np.bincount(row, weights=is_sei.to_numpy(zero_copy_only=False)[sid], minlength=n) > 0
     n_sub = np.bincount(row, minlength=n).astype(np.int64)
-    return pa.table({"app_id": row, "sub": subs.take(pa.array(sid))}), n_sub, sei
+    return pa.table({"app_id": row, "sub": sid}), n_sub, sei
 
 
 def _inventors(patents: pd.DataFrame) -> pa.Table:
     """Distinct inventors per patent row as integer ids (names trimmed of spaces)."""
-    parent, items = _split(patents["inventors"])
-    names = pc.utf8_trim(items, _ZS)
-    ok = pc.greater(pc.utf8_length(names), 0)
-    row, iid, _ = _distinct_per_row(parent[ok.to_numpy(zero_copy_only=False)], names.filter(ok))
+    parent, ids, names, _ = split_ids(patents["inventors"], fullwidth=False, strip=_strip_zs)
+    row, iid = _distinct_per_row(parent, ids, len(names))
     return pa.table({"app_id": row, "ih": iid})
 
 
 def _arrow_str(col: pd.Series) -> pa.Array:
-    arr = pa.array(col.astype("str"), type=pa.large_string(), from_pandas=True)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arrow_array(col.astype("str"))
 
 
 def _ratio(num, den) -> np.ndarray:

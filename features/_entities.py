@@ -29,6 +29,7 @@ from features._names import (
     NameIndex,
     arrow_array,
     arrow_strings,
+    encode,
     split_ids,
 )
 from features._tables import get_table
@@ -217,17 +218,9 @@ def _str(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     return s.astype("str") if s.dtype != "str" else s
 
 
-def _encode(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """One name per row as ids into its distinct names (-1 for a missing name), and those."""
-    arr = arrow_strings(col)
-    names = arrow_array(pc.unique(arr).drop_null())
-    ids = pc.fill_null(pc.index_in(arr, value_set=names), -1)
-    return ids.to_numpy(zero_copy_only=False).astype(np.int32), names
-
-
 def _link_rows(linker: _Linker, source: str, table: pd.DataFrame) -> pd.DataFrame:
     """Link a table whose rows carry a uscc and/or a name (``table`` is modified)."""
-    ids, names = _encode(table["name"])
+    ids, names = encode(table["name"])
     m = linker.link(ids, names, linker.ranks(arrow_strings(table["uscc"])))
     linker.record(source, (m, None))
     table["uscc"] = linker.usccs(m.firm)

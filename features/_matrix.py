@@ -187,6 +187,7 @@ def build_feature_matrix(
     base = pd.concat([pat, credit, prog, firm], axis=1)
     base["as_of"] = as_of
     peer = _peer_block(store, base, fid, as_of, min_remaining_years)
+    store.drop_request()
     step("peer percentiles")
     full = pd.concat([base, peer], axis=1)
     out = _assemble(q, full)
@@ -338,6 +339,7 @@ def pledgeable_patents(
     store.load_pairs(fid, q["as_of"].to_numpy())
     store.held_patents(min_remaining_years)
     rows = store.valid_patent_rows()
+    store.drop_request()
     pats = store.patents
     pid = rows["pair_id"].to_numpy(dtype=np.int64)
     aid = rows["app_id"].to_numpy(dtype=np.int64)

@@ -10,6 +10,7 @@ maps to it is reported, never linked to either.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,12 +45,25 @@ SPLIT_CHUNK_ROWS = 1 << 20
 chunking bounds that transient to one chunk instead of the whole column."""
 
 
-def split_ids(col: pd.Series | pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+def split_ids(
+    col: pd.Series | pa.Array | pa.ChunkedArray,
+    *,
+    fullwidth: bool = True,
+    strip: Callable[[pa.Array], pa.Array] = pc.utf8_trim_whitespace,
+) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
     """Explode a ``;``-joined list column into dictionary ids of its stripped items.
 
-    Full-width ``；`` separates like ``;``; empty items are dropped. Only the distinct items
-    are stripped and kept as text: each item is an int32 id, so a column of millions of names
-    costs 4 bytes per item instead of a copy of its text.
+    Empty items (after ``strip``) are dropped. Only the distinct items are stripped and kept
+    as text: each item is an int32 id, so a column of millions of names costs 4 bytes per item
+    instead of a copy of its text.
+
+    Parameters
+    ----------
+    col : pd.Series or Arrow string array
+    fullwidth : bool, default True
+        Whether a full-width ``；`` separates like ``;``.
+    strip : callable, default ``pc.utf8_trim_whitespace``
+        Applied to the distinct items; items equal after it share an id.
 
     Returns
     -------
@@ -64,7 +78,7 @@ def split_ids(col: pd.Series | pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Arr
     """
     parents, positions, indices, dicts = [], [], [], []
     for start, part in _pieces(arrow_strings(col)):
-        if pc.any(pc.match_substring(part, "；")).as_py():
+        if fullwidth and pc.any(pc.match_substring(part, "；")).as_py():
             part = pc.replace_substring(part, "；", ";")
         lists = pc.split_pattern(part, ";")
         parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -78,7 +92,7 @@ def split_ids(col: pd.Series | pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Arr
         empty = np.zeros(0, dtype=np.int64)
         return empty, np.zeros(0, dtype=np.int32), pa.array([], pa.large_string()), empty
     # strip the distinct raw items only, then merge those that become equal
-    merged = pc.dictionary_encode(pc.utf8_trim_whitespace(pa.concat_arrays(dicts)))
+    merged = pc.dictionary_encode(strip(pa.concat_arrays(dicts)))
     remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     base = np.cumsum([0] + [len(d) for d in dicts])
     ids = np.concatenate([remap[b + i] for b, i in zip(base, indices, strict=False)])
@@ -117,9 +131,19 @@ def arrow_strings(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.
 
 
 def arrow_array(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
-    """:func:`arrow_strings` as one array (for small columns and look-up sets)."""
-    col = arrow_strings(col)
+    """One Arrow array (strings as ``large_string``), for small columns and look-up sets."""
+    if isinstance(col, pd.Series):
+        col = arrow_strings(col)
     return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def encode(col: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Each row's position among the column's distinct values (-1 for null), and those
+    values: integer ids for grouping, joining and evaluating a function once per value."""
+    arr = arrow_strings(col) if isinstance(col, pd.Series) else col
+    values = arrow_array(pc.unique(arr).drop_null())
+    ids = pc.fill_null(pc.index_in(arr, value_set=values), -1)
+    return ids.to_numpy(zero_copy_only=False).astype(np.int32), values
 
 
 def _pieces(arr: pa.Array | pa.ChunkedArray):

@@ -83,3 +83,17 @@ def test_memory_limit_too_small_for_duckdb_is_a_clear_error(random_data):
         build_feature_matrix(_pairs(data), data, links=links, memory_limit="1MB")
     assert e.value.remedy.startswith("Raise memory_limit")
     links.close()
+
+
+def test_request_tables_are_dropped_once_results_are_out(random_data):
+    data = random_data(9)
+    links = resolve_entities(data)
+    build_feature_matrix(_pairs(data), data, links=links)
+    con = links._store[1].con
+    tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables == {"pat", "ev", "ipc", "inv", "appl", "hold", "trout", "credit", "prog"}
+    pledgeable_patents(data, "2023-06-30", links=links)
+    assert {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} == (
+        tables
+    )
+    links.close()
