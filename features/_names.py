@@ -9,7 +9,6 @@ maps to it is reported, never linked to either.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -159,6 +158,9 @@ def _pieces(arr: pa.Array | pa.ChunkedArray):
 class NameIndex:
     """Registry names and former names by matching key.
 
+    Built with Arrow and numpy (no Python object per registry firm): the distinct keys
+    sorted, and the distinct (key, firm) pairs sorted, firms as ranks of the sorted USCCs.
+
     Parameters
     ----------
     enterprises : pd.DataFrame
@@ -169,29 +171,37 @@ class NameIndex:
 
     enterprises: pd.DataFrame
     fuzzy_threshold: float | None = DEFAULT_FUZZY_THRESHOLD
-    _exact: dict[str, tuple[tuple[str, ...], bool]] = field(init=False, repr=False)
-    _blocks: dict[tuple[str, int], list[str]] = field(init=False, repr=False)
+    _keys: pa.Array = field(init=False, repr=False)
+    _usccs: pa.Array = field(init=False, repr=False)
+    _pair_firm: np.ndarray = field(init=False, repr=False)
+    _start: np.ndarray = field(init=False, repr=False)
+    _current: np.ndarray = field(init=False, repr=False)
+    _block_index: dict[tuple[str, int], tuple[list[str], list[int]]] | None = field(
+        init=False, repr=False, default=None
+    )
 
     def __post_init__(self) -> None:
         ent = self.enterprises
-        cur_keys = name_keys(ent["name"]).to_pylist()
-        usccs = ent["uscc"].tolist()
         parent, former, _ = split_list(ent["former_names"])
-        former_keys = name_keys(former).to_pylist()
-        by_key: dict[str, set[str]] = defaultdict(set)
-        via_current: dict[str, bool] = defaultdict(bool)
-        for k, u in zip(cur_keys, usccs, strict=True):
-            if k is not None:
-                by_key[k].add(u)
-                via_current[k] = True
-        for k, i in zip(former_keys, parent, strict=True):
-            if k is not None:
-                by_key[k].add(usccs[i])
-        self._exact = {k: (tuple(sorted(v)), via_current[k]) for k, v in by_key.items()}
-        blocks: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for k in sorted(self._exact):
-            blocks[(k[:2], len(k))].append(k)
-        self._blocks = dict(blocks)
+        keys = pa.concat_arrays([name_keys(ent["name"]), name_keys(former)])
+        row = np.concatenate([np.arange(len(ent)), parent])
+        uid, usccs = encode(ent["uscc"])
+        self._usccs, firm = _sorted_ids(usccs, uid[row])
+        kid, distinct = encode(keys)
+        self._keys, kid = _sorted_ids(distinct, kid)
+        ok = (kid >= 0) & (firm >= 0)
+        width = max(len(self._usccs), 1)
+        pairs = np.unique(kid[ok].astype(np.int64) * width + firm[ok])
+        # one extra -1: the start of key id -1 (no key) is len(pairs) and reads it
+        self._pair_firm = np.append(pairs % width, -1)
+        self._start = np.searchsorted(pairs // width, np.arange(len(self._keys) + 1))
+        cur = kid[: len(ent)]
+        # one extra False: key id -1 (no key) reads it
+        self._current = np.append(np.bincount(cur[cur >= 0], minlength=len(self._keys)) > 0, False)
+
+    def _firms(self, k: int) -> list[str]:
+        """Sorted USCCs of the firms with key id ``k``."""
+        return self._usccs.take(self._pair_firm[self._start[k] : self._start[k + 1]]).to_pylist()
 
     def match(self, names: pa.Array) -> pd.DataFrame:
         """Match distinct names.
@@ -203,29 +213,29 @@ class NameIndex:
             (``name``, ``former_name``, ``fuzzy``, ``ambiguous``, ``unmatched``), ``score``
             and ``candidates`` (``;``-joined USCCs for ambiguous names).
         """
-        keys = name_keys(names).to_pylist()
+        keys = name_keys(names)
         n = len(keys)
-        uscc: list[str | None] = [None] * n
-        method = ["unmatched"] * n
-        score = np.full(n, np.nan)
+        kid = pc.fill_null(pc.index_in(keys, value_set=self._keys), -1)
+        kid = kid.to_numpy(zero_copy_only=False)
+        hit = kid >= 0
+        n_firms = np.where(hit, self._start[kid + 1] - self._start[kid], 0)
+        one = n_firms == 1
+        firm = np.where(one, self._pair_firm[self._start[kid]], -1)
+        uscc = self._usccs.take(pa.array(firm, mask=~one)).to_pylist()
+        method = np.where(one, np.where(self._current[kid], "name", "former_name"), "unmatched")
+        method = method.astype(object)
+        score = np.where(hit, 100.0, np.nan)
         cands: list[str | None] = [None] * n
-        for i, k in enumerate(keys):
-            if k is None:
-                continue
-            hit = self._exact.get(k)
-            if hit is not None:
-                firms, current = hit
-                score[i] = 100.0
-                if len(firms) == 1:
-                    uscc[i] = firms[0]
-                    method[i] = "name" if current else "former_name"
-                else:
-                    method[i] = "ambiguous"
-                    cands[i] = ";".join(f"{u}:100.0" for u in firms)
-                continue
-            if self.fuzzy_threshold is None or len(k) < FUZZY_MIN_KEY_LENGTH:
-                continue
-            self._fuzzy(i, k, uscc, method, score, cands)
+        for i in np.flatnonzero(n_firms > 1):
+            method[i] = "ambiguous"
+            cands[i] = ";".join(f"{u}:100.0" for u in self._firms(kid[i]))
+        if self.fuzzy_threshold is not None:
+            long = pc.fill_null(pc.greater_equal(pc.utf8_length(keys), FUZZY_MIN_KEY_LENGTH), False)
+            todo = np.flatnonzero(~hit & long.to_numpy(zero_copy_only=False))
+            for i, k in zip(
+                todo, keys.take(pa.array(todo, type=pa.int64())).to_pylist(), strict=True
+            ):
+                self._fuzzy(i, k, uscc, method, score, cands)
         return pd.DataFrame(
             {
                 "uscc": pd.array(uscc, dtype="str"),
@@ -235,22 +245,38 @@ class NameIndex:
             }
         )
 
+    def _blocks(self) -> dict[tuple[str, int], tuple[list[str], list[int]]]:
+        """Keys (sorted) and their ids by (first two characters, length), built on first use."""
+        if self._block_index is None:
+            blocks: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
+            for j, k in enumerate(self._keys.to_pylist()):
+                keys, ids = blocks.setdefault((k[:2], len(k)), ([], []))
+                keys.append(k)
+                ids.append(j)
+            self._block_index = blocks
+        return self._block_index
+
     def _fuzzy(self, i, key, uscc, method, score, cands) -> None:
         t = float(self.fuzzy_threshold)  # type: ignore[arg-type]
         n = len(key)
         # fuzz.ratio = 2·matches/(len_a+len_b)·100 bounds the candidate key lengths.
         lo, hi = int(np.ceil(n * t / (200 - t))), int(np.floor(n * (200 - t) / t))
         choices: list[str] = []
+        ids: list[int] = []
+        blocks = self._blocks()
         for length in range(lo, hi + 1):
-            choices.extend(self._blocks.get((key[:2], length), ()))
+            block = blocks.get((key[:2], length))
+            if block is not None:
+                choices.extend(block[0])
+                ids.extend(block[1])
         if not choices:
             return
         found = process.extract(key, choices, scorer=fuzz.ratio, score_cutoff=t, limit=5)
         if not found:
             return
         firms: dict[str, float] = {}
-        for cand_key, s, _ in found:
-            for u in self._exact[cand_key][0]:
+        for _, s, j in found:
+            for u in self._firms(ids[j]):
                 firms[u] = max(firms.get(u, 0.0), float(s))
         best = max(firms.values())
         score[i] = best
@@ -261,3 +287,13 @@ class NameIndex:
             method[i] = "ambiguous"
             ranked = sorted(firms.items(), key=lambda kv: (-kv[1], kv[0]))
             cands[i] = ";".join(f"{u}:{s:.1f}" for u, s in ranked)
+
+
+def _sorted_ids(values: pa.Array, ids: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """``values`` sorted, and ``ids`` (positions in ``values``, -1 = none) renumbered to the
+    sorted positions: integer order is then string order."""
+    order = pc.sort_indices(values).to_numpy()
+    rank = np.empty(len(values) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    rank[-1] = -1
+    return values.take(pa.array(order)), rank[ids]
