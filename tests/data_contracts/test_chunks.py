@@ -226,3 +226,33 @@ def test_a_parquet_broken_after_its_first_chunk_is_a_data_error(tmp_path, monkey
     with pytest.raises(DataError, match=r"patents.parquet is not a readable parquet file"):
         read_table(path, "patents", today=TODAY)
     assert pa.default_memory_pool().backend_name == pool
+
+
+def test_kept_columns_change_only_the_frames(tmp_path, monkeypatch) -> None:
+    """``columns=`` drops columns from the frames, never a rule, a reject or a count."""
+    folder = tmp_path / "data"
+    _write(_patents(), folder, "patents", "parquet")
+    _write(_credit_records(), folder, "credit_records", "parquet")
+    pd.DataFrame(
+        {"uscc": list(REAL_USCCS.values()), "name": list(REAL_USCCS), "status": "存续"}
+    ).assign(region_code="440300").to_csv(folder / "enterprises.csv", index=False)
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 7)
+    later = pd.Timestamp(AS_OF) - pd.Timedelta(days=3000)  # some rows dated after it
+    full = read_data_dir(folder, as_of=later.date(), today=TODAY, errors="collect")
+    keep = {"patents": ["app_no", "grant_date"], "programmes": ["uscc"]}
+    slim = read_data_dir(folder, as_of=later.date(), today=TODAY, errors="collect", columns=keep)
+    assert list(slim.tables["patents"].columns) == ["app_no", "grant_date"]
+    pd.testing.assert_frame_equal(
+        slim.tables["patents"], full.tables["patents"][["app_no", "grant_date"]]
+    )
+    assert list(slim.tables["programmes"].columns) == ["uscc"]  # missing table: empty frame
+    pd.testing.assert_frame_equal(slim.tables["credit_records"], full.tables["credit_records"])
+    pd.testing.assert_frame_equal(slim.rejects, full.rejects, check_exact=True)
+    pd.testing.assert_frame_equal(slim.warnings, full.warnings, check_exact=True)
+    assert slim.stats == full.stats and slim.notes == full.notes
+    assert full.stats["patents"].after_as_of > 0  # counted from a column the frame lacks
+
+
+def test_unknown_kept_column_is_a_caller_error(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"'colour'.*patents"):
+        read_data_dir(tmp_path, columns={"patents": ["app_no", "colour"]})
