@@ -179,7 +179,10 @@ def prepare_inputs(
     from features.registry import by_name
 
     with timer.stage("validate") as box:
-        bundle = read_data_dir(data_dir, as_of=as_of.date(), tables=RUN_TABLES)
+        # every column is validated; the frames keep what the features layer reads
+        bundle = read_data_dir(
+            data_dir, as_of=as_of.date(), tables=RUN_TABLES, columns=features.INPUT_COLUMNS
+        )
         bundle.notes.append(
             "loans: not read by screening run (the loan ledger is the input of "
             "screening train, monitor and report-ledger)"
