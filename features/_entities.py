@@ -481,12 +481,16 @@ def _owner_links(ep: _Epochs, own: _Mentions, memory_limit: str | None) -> pa.Ta
 
 
 def _patent_links(
-    a: _Applicants, reused: np.ndarray, owners: pa.Table, firms: pd.Index
+    applicants: tuple[np.ndarray, ...],
+    n_names: np.ndarray,
+    reused: np.ndarray,
+    owners: pa.Table,
+    firms: pd.Index,
 ) -> pd.DataFrame:
-    """The link table: applicants, owners of the ``reused`` rows (the same firms as their
-    applicants, whole time) and the other ``owners``; sorted by patent_row, role, uscc, k."""
-    m = a.links
-    row, firm, method, score = _group_firms(a.parent, m.firm, m.method, m.score, len(firms))
+    """The link table: ``applicants`` (``_group_firms``), owners of the ``reused`` rows (the
+    same firms as their applicants, whole time, ``n_names`` owners) and the other
+    ``owners``; sorted by patent_row, role, uscc, k."""
+    row, firm, method, score = applicants
     same = np.flatnonzero(reused[row])
     n_app, n_ab = len(row), len(row) + len(same)
     rows = np.concatenate([row, row[same], owners["patent_row"].to_numpy()])
@@ -515,7 +519,7 @@ def _patent_links(
     role = np.zeros(len(rows), dtype=np.int8)
     role[reused_at], role[other_at] = 1, 1
     n_owners = place(None, "n_owners", 0)
-    n_owners[reused_at] = np.bincount(a.parent, minlength=len(reused))[row[same]]
+    n_owners[reused_at] = n_names[row[same]]
     nat = np.datetime64("NaT", "ns")
     links = {
         "patent_row": place(row, "patent_row"),
@@ -554,7 +558,12 @@ def _link_patents(
     own = linker.link(ep.ids, ep.names, _owner_codes(a, ep, n_pat))
     linker.record("patent_owners", (a.links, reused[a.parent]), (own, None))
     owners = _owner_links(ep, own, memory_limit)
-    return _patent_links(a, reused, owners, pd.Index(_str(linker.firms)))
+    del ep, own
+    m = a.links
+    applicants = _group_firms(a.parent, m.firm, m.method, m.score, len(linker.firms))
+    n_names = np.bincount(a.parent, minlength=n_pat)
+    del a, m  # the mentions: only their grouped links are needed from here
+    return _patent_links(applicants, n_names, reused, owners, pd.Index(_str(linker.firms)))
 
 
 def _event_links(linker: _Linker, events: pd.DataFrame) -> pd.DataFrame:
@@ -625,9 +634,11 @@ def resolve_entities(
             "Use the default 95, or None to disable fuzzy matching.",
         )
     check_memory_limit(memory_limit)
-    ent = get_table(data, "enterprises")
-    patents = get_table(data, "patents")
-    events = get_table(data, "patent_events")
+    ent = get_table(data, "enterprises", ["uscc", "name", "former_names"])
+    patents = get_table(data, "patents", ["app_no", "applicants", "applicant_usccs", "owners"])
+    events = get_table(
+        data, "patent_events", ["app_no", "event_code", "event_date", "from_party", "to_party"]
+    )
     linker = _Linker(ent, fuzzy_threshold)
     links = _link_patents(linker, patents, events, memory_limit)
     ev_links = _event_links(linker, events)

@@ -73,7 +73,7 @@ def _links_for(data: Any, links: EntityLinks | None, memory_limit: str | None) -
             f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
             "Call features.resolve_entities(data) and pass its result.",
         )
-    n = len(get_table(data, "patents"))
+    n = len(get_table(data, "patents", ["app_no"]))
     if links.n_patents != n:
         raise DataError(
             f"links were resolved on {links.n_patents} patents but data has {n}.",
@@ -320,7 +320,7 @@ def pledgeable_patents(
         pledgeable.
     """
     links = _links_for(data, links, memory_limit)
-    ent = get_table(data, "enterprises")
+    ent = get_table(data, "enterprises", ["uscc"])
     if isinstance(pairs_or_as_of, pd.DataFrame):
         q = _check_pairs(pairs_or_as_of)
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -106,8 +106,9 @@ def as_tables(data: Any) -> Mapping[str, pd.DataFrame]:
     return tables
 
 
-def get_table(data: Any, name: str) -> pd.DataFrame:
-    """One canonical table with every column the features layer reads (empty when absent)."""
+def get_table(data: Any, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """One canonical table with every column the features layer reads (empty when absent),
+    or only ``columns`` of them (the required columns are checked either way)."""
     tables = as_tables(data)
     spec = COLUMNS[name]
     df = tables.get(name)
@@ -132,7 +133,7 @@ def get_table(data: Any, name: str) -> pd.DataFrame:
                 "canonical (docs/data_model.md).",
             )
     out = {}
-    for col, dtype in spec.items():
+    for col, dtype in spec.items() if columns is None else ((c, spec[c]) for c in columns):
         if col in df.columns:
             s = df[col]
             if dtype.startswith("datetime"):
@@ -143,6 +144,7 @@ def get_table(data: Any, name: str) -> pd.DataFrame:
                 s = s.astype("str")
             out[col] = s.reset_index(drop=True)
         else:
-            out[col] = pd.Series(pd.array([None] * len(df), dtype=dtype))
+            # all missing, built without a Python list of len(df) Nones
+            out[col] = pd.Series(index=pd.RangeIndex(len(df)), dtype=dtype)
     # copy=False: the columns are views of the input's (no copy of numeric columns)
     return pd.DataFrame(out, copy=False)
