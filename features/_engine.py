@@ -40,9 +40,7 @@ _ABROAD_SQL = """coalesce(len(list_filter(string_split(v, ';'),
                  lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)"""
 _AWARD_SQL = "(v IS NOT NULL AND trim(v) <> '')"
 _MAIN_GROUP_SQL = "nullif(split_part(replace(upper(trim(v)), ' ', ''), '/', 1), '')"
-_PATENT_SQL = (
-    """
-    CREATE TABLE pat AS
+_PATENT_SQL = """
     WITH base AS (
       SELECT p.app_id,
         CASE p.patent_type WHEN 'invention' THEN 0 WHEN 'utility_model' THEN 1
@@ -55,7 +53,7 @@ _PATENT_SQL = (
         CAST(p.family_size AS INTEGER) AS fam,
         (coalesce(p.pct, false) OR coalesce(p.family_size, 0) >= 2 OR p.abroad) AS overseas,
         p.award, p.n_sub, p.sei, p.main_group
-      FROM p_in p)
+      FROM t_in p)
     SELECT *,
       CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
       coalesce(least(pub0, grant_d), app_date) AS known,
@@ -64,8 +62,7 @@ _PATENT_SQL = (
           WHEN 2 THEN (CASE WHEN app_date < DATE '2021-06-01' THEN 10 ELSE 15 END)
           ELSE 10 END) AS DATE) AS expiry
     FROM base
-    """,
-)
+    """
 
 
 class PatentStore:
@@ -113,43 +110,50 @@ class PatentStore:
         return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame) -> None:
-        con = self.con
         self.patents = patents
         n = len(patents)
-        ipc, n_sub, sei = _ipc_subclasses(patents)
+        # each input table is freed as soon as DuckDB has copied it: one at a time in memory
         ev = _events(patents, events)
-        con.register("ev_in", ev)
-        con.register("ipc_in", ipc)
-        con.register("inv_in", _inventors(patents))
-        con.execute(
-            "CREATE TABLE ev AS SELECT app_id, code, CAST(event_date AS DATE) AS d FROM ev_in;"
-            "CREATE TABLE ipc AS SELECT app_id, sub FROM ipc_in;"
-            "CREATE TABLE inv AS SELECT app_id, ih FROM inv_in;"
-        )
-        for name in ("ev_in", "ipc_in", "inv_in"):
-            con.unregister(name)
+        first = {"gr01": _first_date(ev, "GR01", n), "pb01": _first_date(ev, "PB01", n)}
+        self._create("ev", "SELECT app_id, code, CAST(event_date AS DATE) AS d FROM t_in", ev)
+        del ev
+        ipc, n_sub, sei = _ipc_subclasses(patents)
+        self._create("ipc", "SELECT app_id, sub FROM t_in", ipc)
+        del ipc
+        self._create("inv", "SELECT app_id, ih FROM t_in", _inventors(patents))
+        self._create("pat", _PATENT_SQL, self._patent_input(patents, n_sub, sei, first))
+
+    def _patent_input(self, patents: pd.DataFrame, n_sub, sei, first: dict) -> pa.Table:
+        """The patent columns ``_PATENT_SQL`` reads; per-value string expressions evaluated
+        once per distinct value."""
+        con = self.con
         abroad, pos = _per_distinct(con, patents["family_countries"], _ABROAD_SQL)
         award, apos = _per_distinct(con, patents["award"], _AWARD_SQL)
         groups, gpos = _per_distinct(con, patents["ipc_main"], _MAIN_GROUP_SQL)
-        group_id, _ = encode(groups)
-        p = {
-            "app_id": np.arange(n, dtype=np.int64),
-            "patent_type": arrow_strings(patents["patent_type"]),
-            **{c: patents[c].to_numpy() for c in ("app_date", "pub_date", "grant_date")},
-            **{c: pa.array(patents[c]) for c in ("claims", "forward_citations", "family_size")},
-            "pct": pa.array(patents["pct"]),
-            "abroad": abroad.to_numpy(zero_copy_only=False)[pos],
-            "award": award.to_numpy(zero_copy_only=False)[apos],
-            "main_group": pa.array(group_id[gpos], mask=group_id[gpos] < 0),
-            "n_sub": n_sub,
-            "sei": sei,
-            "gr01": _first_date(ev, "GR01", n),
-            "pb01": _first_date(ev, "PB01", n),
-        }
-        con.register("p_in", pa.table(p))
-        for sql in _PATENT_SQL:
-            con.execute(sql)
-        con.unregister("p_in")
+        group_id = encode(groups)[0][gpos]
+        return pa.table(
+            {
+                "app_id": np.arange(len(patents), dtype=np.int64),
+                "patent_type": arrow_strings(patents["patent_type"]),
+                **{c: patents[c].to_numpy() for c in ("app_date", "pub_date", "grant_date")},
+                **{c: pa.array(patents[c]) for c in ("claims", "forward_citations", "family_size")},
+                "pct": pa.array(patents["pct"]),
+                "abroad": abroad.to_numpy(zero_copy_only=False)[pos],
+                "award": award.to_numpy(zero_copy_only=False)[apos],
+                "main_group": pa.array(group_id, mask=group_id < 0),
+                "n_sub": n_sub,
+                "sei": sei,
+                **first,
+            }
+        )
+
+    def _create(self, name: str, select: str, table: pa.Table | pd.DataFrame) -> None:
+        """``CREATE TABLE name AS select`` over ``table`` registered as ``t_in``."""
+        self.con.register("t_in", table)
+        try:
+            self.con.execute(f"CREATE TABLE {name} AS {select}")
+        finally:
+            self.con.unregister("t_in")
 
     def _build_links(self, links: EntityLinks) -> None:
         con = self.con
@@ -219,12 +223,12 @@ class PatentStore:
             }
         )
         df = df[(df["firm_id"] >= 0) & df["start"].notna()]
-        self.con.register("c_in", df)
-        self.con.execute(
-            "CREATE TABLE credit AS SELECT firm_id, type, CAST(start AS DATE) AS start, "
-            "CAST(eff_end AS DATE) AS eff_end, serious, grade FROM c_in"
+        self._create(
+            "credit",
+            "SELECT firm_id, type, CAST(start AS DATE) AS start, "
+            "CAST(eff_end AS DATE) AS eff_end, serious, grade FROM t_in",
+            df,
         )
-        self.con.unregister("c_in")
 
     def _build_programmes(self, progs: pd.DataFrame) -> None:
         df = pd.DataFrame(
@@ -244,12 +248,12 @@ class PatentStore:
             }
         )
         df = df[(df["firm_id"] >= 0) & df["ok"] & df["vf"].notna()]
-        self.con.register("g_in", df)
-        self.con.execute(
-            "CREATE TABLE prog AS SELECT firm_id, programme, lvl, CAST(vf AS DATE) AS vf, "
-            "CAST(vt AS DATE) AS vt, v2013 FROM g_in"
+        self._create(
+            "prog",
+            "SELECT firm_id, programme, lvl, CAST(vf AS DATE) AS vf, CAST(vt AS DATE) AS vt, "
+            "v2013 FROM t_in",
+            df,
         )
-        self.con.unregister("g_in")
 
     # -- evaluation --------------------------------------------------------------------------
     def load_pairs(self, firm_id: np.ndarray, as_of: np.ndarray) -> None:
@@ -262,11 +266,7 @@ class PatentStore:
                 "as_of": as_of,
             }
         )
-        self.con.register("q_in", df)
-        self.con.execute(
-            "CREATE TABLE pairs AS SELECT pair_id, firm_id, CAST(as_of AS DATE) AS as_of FROM q_in"
-        )
-        self.con.unregister("q_in")
+        self._create("pairs", "SELECT pair_id, firm_id, CAST(as_of AS DATE) AS as_of FROM t_in", df)
 
     def drop_request(self) -> None:
         """Drop the per-request tables (pairs and held patents: as large as the store's own
