@@ -133,14 +133,16 @@ class ResourceConfig:
     Attributes
     ----------
     workers : int
-        Processes writing bank packages side by side; 0 = one per CPU core.
+        Processes writing bank packages side by side; 0 = one per CPU core. Default 1: at
+        100k firms two workers cut export from 48 s to 40 s but each holds ~1 GB of its own
+        (forked pages it touches, its bank's rows as Python objects).
     duckdb_memory_limit : str
         DuckDB's ``memory_limit`` for the feature engine (e.g. ``"3GB"``): above it DuckDB
         spills to a temporary folder instead of growing. ``""`` = DuckDB's default (80% of
         the machine's memory).
     """
 
-    workers: int = 0
+    workers: int = 1
     duckdb_memory_limit: str = ""
 
     def worker_count(self) -> int:
@@ -448,7 +450,7 @@ def _parse_resources(res: Any, source: str) -> ResourceConfig:
     if not isinstance(res, Mapping):
         raise _fail("resources", "must be a table", source)
     _check_keys(res, {"workers", "duckdb_memory_limit"}, "resources.", source)
-    workers = res.get("workers", 0)
+    workers = res.get("workers", ResourceConfig.workers)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= 256:
         raise _fail("resources.workers", f"must be an integer in [0, 256], got {workers!r}", source)
     limit = res.get("duckdb_memory_limit", "")

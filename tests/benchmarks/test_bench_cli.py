@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def _config(tmp: Path, workers: str, limit: str) -> Path:
     """The shipped run.toml with its [resources] changed, beside a copy of its rules file."""
     shipped = ROOT / "screening" / "config"
     text = (shipped / "run.toml").read_text(encoding="utf-8")
-    text = text.replace("workers = 0", f"workers = {workers}")
+    text = re.sub(r"(?m)^workers = \d+", f"workers = {workers}", text)
     text = text.replace('duckdb_memory_limit = ""', f'duckdb_memory_limit = "{limit}"')
     (tmp / "run.toml").write_text(text, encoding="utf-8")
     (tmp / "knockouts.yaml").write_bytes((shipped / "knockouts.yaml").read_bytes())

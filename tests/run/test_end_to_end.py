@@ -6,6 +6,7 @@ One module-scoped pair of runs feeds every assertion so the whole file stays a f
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -32,15 +33,15 @@ def runs(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("IPWL_SIGNING_KEY", "e2e-secret")
     mp.delenv("IPWL_SIGNING_KEY_ED25519", raising=False)
-    # run b: one package writer and a tiny DuckDB memory limit (the feature engine spills),
+    # run b: two package writers and a tiny DuckDB memory limit (the feature engine spills),
     # machine settings that must not change a byte of the outputs
     shipped = Path(__file__).resolve().parents[2] / "screening" / "config"
     config = root / "config"
     config.mkdir()
     text = (shipped / "run.toml").read_text(encoding="utf-8")
-    text = text.replace("workers = 0", "workers = 1")
+    text = re.sub(r"(?m)^workers = \d+", "workers = 2", text)
     text = text.replace('duckdb_memory_limit = ""', 'duckdb_memory_limit = "64MB"')
-    assert "workers = 1" in text and '"64MB"' in text
+    assert "workers = 2" in text and '"64MB"' in text
     (config / "run.toml").write_text(text, encoding="utf-8")
     shutil.copy(shipped / "knockouts.yaml", config / "knockouts.yaml")
     try:
