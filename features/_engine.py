@@ -617,7 +617,7 @@ def _ipc_subclasses(patents: pd.DataFrame) -> tuple[pa.Table, np.ndarray, np.nda
     are parsed once per distinct code, not once per mention."""
     n = len(patents)
     col = pc.coalesce(arrow_strings(patents["ipc_all"]), arrow_strings(patents["ipc_main"]))
-    parent, ids, codes, _ = split_ids(col, fullwidth=False, strip=_strip_zs)
+    parent, ids, codes = split_ids(col, fullwidth=False, strip=_strip_zs)
     sub = pc.utf8_upper(pc.utf8_slice_codeunits(pc.replace_substring(codes, " ", ""), 0, 4))
     ok = pc.fill_null(pc.match_substring_regex(sub, "^[A-H][0-9]{2}[A-Z]$"), False)
     sub_id, subs = encode(pc.if_else(ok, sub, pa.scalar(None, sub.type)))
@@ -631,7 +631,7 @@ def _ipc_subclasses(patents: pd.DataFrame) -> tuple[pa.Table, np.ndarray, np.nda
 
 def _inventors(patents: pd.DataFrame) -> pa.Table:
     """Distinct inventors per patent row as integer ids (names trimmed of spaces)."""
-    parent, ids, names, _ = split_ids(patents["inventors"], fullwidth=False, strip=_strip_zs)
+    parent, ids, names = split_ids(patents["inventors"], fullwidth=False, strip=_strip_zs)
     row, iid = _distinct_per_row(parent, ids, len(names))
     return pa.table({"app_id": row, "ih": iid})
 

@@ -249,23 +249,22 @@ class _Applicants:
 
 def _applicants(patents: pd.DataFrame, linker: _Linker) -> _Applicants:
     """Split and link the applicants of every patent."""
-    parent, ids, names, pos = split_ids(patents["applicants"])
-    code, code_firm = _aligned_codes(patents["applicant_usccs"], parent, pos, linker)
-    del pos
+    parent, ids, names = split_ids(patents["applicants"])
+    code, code_firm = _aligned_codes(patents["applicant_usccs"], parent, linker)
     a = _Applicants(parent, ids, names, code, code_firm)
     a.links = linker.link(ids, names, _at(code_firm, code, -1))
     return a
 
 
 def _aligned_codes(
-    col: pd.Series, parent: np.ndarray, pos: np.ndarray, linker: _Linker
+    col: pd.Series, parent: np.ndarray, linker: _Linker
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The code given with each applicant mention, aligned by position when the row has as
-    many codes as names: its id among the sorted distinct codes (-1 = none; ids order like
-    the codes, so min() over ids is min() over the codes), and each code id's rank among the
-    registry firms (-1 = not registered)."""
+    """The code given with each applicant mention, aligned by position among the non-empty
+    items when the row has as many codes as names: its id among the sorted distinct codes
+    (-1 = none; ids order like the codes, so min() over ids is min() over the codes), and
+    each code id's rank among the registry firms (-1 = not registered)."""
     n = len(col)
-    cparent, cids, cdict, _ = split_ids(col)
+    cparent, cids, cdict = split_ids(col)
     order = pc.sort_indices(cdict)
     rank = np.empty(len(cdict), dtype=np.int32)
     rank[order.to_numpy()] = np.arange(len(cdict), dtype=np.int32)
@@ -274,6 +273,8 @@ def _aligned_codes(
     aligned = np.bincount(parent, minlength=n)[parent] == n_codes[parent]
     code = np.full(len(parent), -1, dtype=np.int32)
     if len(cids):
+        # mentions come in row order: position in the row = index - the row's first index
+        pos = np.arange(len(parent)) - np.searchsorted(parent, parent)
         at = (np.cumsum(n_codes) - n_codes)[parent[aligned]] + pos[aligned]
         code[aligned] = rank[cids[at]]
     return code, linker.ranks(cdict.take(order))
@@ -402,7 +403,7 @@ def _owner_epochs(patents: pd.DataFrame, tr: pd.DataFrame, plain: np.ndarray) ->
     )
     # zero-length periods (two transfers on one day) hold nothing
     keep = np.isnat(e_start) | np.isnat(e_end) | (e_start < e_end)
-    parent, ids, names, _ = split_ids(e_owners.filter(pa.array(keep)))
+    parent, ids, names = split_ids(e_owners.filter(pa.array(keep)))
     return _Epochs(e_row[keep], e_k[keep], e_start[keep], e_end[keep], parent, ids, names)
 
 
@@ -571,7 +572,7 @@ def _event_links(linker: _Linker, events: pd.DataFrame) -> pd.DataFrame:
     tr = events.loc[events["event_code"] == "TR01"].reset_index(drop=True)
     parts = []
     for side, col in (("from", "from_party"), ("to", "to_party")):
-        p, ids, names, _ = split_ids(tr[col])
+        p, ids, names = split_ids(tr[col])
         m = linker.link(ids, names)
         linker.record(f"transfer_{side}_parties", (m, None))
         parts.append(

@@ -49,7 +49,7 @@ def split_ids(
     *,
     fullwidth: bool = True,
     strip: Callable[[pa.Array], pa.Array] = pc.utf8_trim_whitespace,
-) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """Explode a ``;``-joined list column into dictionary ids of its stripped items.
 
     Empty items (after ``strip``) are dropped. Only the distinct items are stripped and kept
@@ -72,37 +72,36 @@ def split_ids(
         Position of each item in ``dictionary`` (int32); equal ids mean equal text.
     dictionary : pa.Array
         The distinct items (``large_string``); may hold entries no item uses.
-    position : np.ndarray
-        0-based position of the item inside its row's list (int64).
     """
-    parents, positions, indices, dicts = [], [], [], []
+    parents, indices, dicts = [], [], []
     for start, part in _pieces(arrow_strings(col)):
         if fullwidth and pc.any(pc.match_substring(part, "；")).as_py():
             part = pc.replace_substring(part, "；", ";")
         lists = pc.split_pattern(part, ";")
         parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-        offsets = lists.offsets.to_numpy().astype(np.int64)
-        positions.append(np.arange(len(parent), dtype=np.int64) - offsets[parent] + offsets[0])
         parents.append(parent + start)
         enc = pc.dictionary_encode(pc.list_flatten(lists))
         indices.append(enc.indices.to_numpy(zero_copy_only=False))
         dicts.append(enc.dictionary)
     if not dicts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, np.zeros(0, dtype=np.int32), pa.array([], pa.large_string()), empty
+        return (
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int32),
+            pa.array([], pa.large_string()),
+        )
     # strip the distinct raw items only, then merge those that become equal
     merged = pc.dictionary_encode(strip(pa.concat_arrays(dicts)))
     remap = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     base = np.cumsum([0] + [len(d) for d in dicts])
     ids = np.concatenate([remap[b + i] for b, i in zip(base, indices, strict=False)])
-    parent, position = np.concatenate(parents), np.concatenate(positions)
+    parent = np.concatenate(parents)
     keep = pc.greater(pc.utf8_length(merged.dictionary), 0).to_numpy(zero_copy_only=False)[ids]
     if not keep.all():
-        ids, parent, position = ids[keep], parent[keep], position[keep]
-    return parent, ids, merged.dictionary, position
+        ids, parent = ids[keep], parent[keep]
+    return parent, ids, merged.dictionary
 
 
-def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Explode a ``;``-joined list column (see :func:`split_ids`).
 
     Returns
@@ -111,11 +110,9 @@ def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array, np.ndar
         Row index of each item.
     items : pa.Array
         The items, stripped.
-    position : np.ndarray
-        0-based position of the item inside its row's list.
     """
-    parent, ids, dictionary, position = split_ids(col)
-    return parent, dictionary.take(pa.array(ids)), position
+    parent, ids, dictionary = split_ids(col)
+    return parent, dictionary.take(pa.array(ids))
 
 
 def arrow_strings(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -182,7 +179,7 @@ class NameIndex:
 
     def __post_init__(self) -> None:
         ent = self.enterprises
-        parent, former, _ = split_list(ent["former_names"])
+        parent, former = split_list(ent["former_names"])
         keys = pa.concat_arrays([name_keys(ent["name"]), name_keys(former)])
         row = np.concatenate([np.arange(len(ent)), parent])
         uid, usccs = encode(ent["uscc"])

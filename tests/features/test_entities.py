@@ -224,9 +224,9 @@ def _split_reference(values):
     for row, v in enumerate(values):
         if v is None:
             continue
-        for pos, item in enumerate(v.replace("；", ";").split(";")):
+        for item in v.replace("；", ";").split(";"):
             if item.strip():
-                out.append((row, item.strip(), pos))
+                out.append((row, item.strip()))
     return out
 
 
@@ -243,7 +243,20 @@ def test_split_list_in_pieces_and_chunks_equals_plain_python(monkeypatch, chunk_
         [pa.array(values[:25], pa.large_string()), pa.array(values[25:], pa.large_string())]
     )
     monkeypatch.setattr(names_mod, "SPLIT_CHUNK_ROWS", chunk_rows)
-    parent, got, pos = split_list(col)
-    assert list(zip(parent.tolist(), got.to_pylist(), pos.tolist(), strict=True)) == (
-        _split_reference(values)
-    )
+    parent, got = split_list(col)
+    assert list(zip(parent.tolist(), got.to_pylist(), strict=True)) == _split_reference(values)
+
+
+def test_codes_align_with_the_non_empty_names(mk, reg):
+    pats = [
+        mk.patent(2020, 1, 1, app_date=pd.Timestamp("2020-01-01"),
+                  applicants="郑州华科电子有限公司;;郑州华科电子股份有限公司",
+                  applicant_usccs=f"{mk.uscc(3)};{mk.uscc(4)}"),
+        mk.patent(2020, 1, 2, app_date=pd.Timestamp("2020-01-01"), applicants="张三",
+                  applicant_usccs=mk.uscc(1)),
+    ]  # fmt: skip
+    pl = resolve_entities(mk.tables(reg, pats)).patent_links
+    got = pl[pl["role"] == "applicant"]
+    assert got["patent_row"].tolist() == [0, 0, 1]
+    assert got["uscc"].tolist() == [mk.uscc(3), mk.uscc(4), mk.uscc(1)]
+    assert (got["method"] == "uscc").all()
