@@ -190,6 +190,10 @@ def prepare_inputs(
         box["rows"] = sum(s.rows for s in bundle.stats.values())
     with timer.stage("features") as box:
         links = features.resolve_entities(bundle, memory_limit=memory_limit)
+        # the linked copies replace the source tables (nothing reads the unlinked rows again):
+        # one copy of each in memory, not two
+        for name in ("credit_records", "programmes", "nominations"):
+            bundle.tables[name] = getattr(links, name)
         ent = bundle.tables["enterprises"]
         pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
         matrix = features.build_feature_matrix(
@@ -217,7 +221,6 @@ def prepare_inputs(
         for name, frame in bundle.tables.items()
         if name not in _DROP_AFTER_FEATURES
     }
-    tables["credit_records"] = links.credit_records
     return ScreenInputs(
         tables=tables,
         rejects=bundle.rejects,
