@@ -144,6 +144,7 @@ def run_pipeline(
     """
     ctx = PipelineContext(scorer=scorer)
     try:
+        from data_contracts import release_memory
         from screening.run.config import load_run_config
         from screening.run.output import atomic_folder, write_outputs
         from screening.run.pipeline import Timer, batch_id, prepare_inputs, screen
@@ -166,6 +167,7 @@ def run_pipeline(
             memory_limit=config.resources.duckdb_memory_limit or None,
         )
         s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
+        release_memory()  # as run_screening does before export
         hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
         batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
         if export:

@@ -8,8 +8,12 @@ DataBundle, TableStats, FileInfo
     What the reader returns (docs/data_model.md).
 CONTRACTS, TABLES, REQUIRED_TABLES
     One :class:`TableContract` per input table.
+release_memory
+    Hand freed memory back to the system (Arrow pool, C heap); long jobs call it between
+    stages so that the resident size follows what they hold.
 """
 
+from data_contracts._memory import release_memory
 from data_contracts.bundle import DataBundle, FileInfo, TableStats
 from data_contracts.contracts import (
     CONTRACTS,
@@ -32,4 +36,5 @@ __all__ = [
     "empty_frame",
     "read_data_dir",
     "read_table",
+    "release_memory",
 ]

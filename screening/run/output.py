@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from data_contracts import release_memory
 from data_contracts.errors import DataError
 from screening.run._frames import member
 from screening.run.changes import compare, read_previous
@@ -448,6 +449,7 @@ def run_screening(
         data_dir, as_of_ts, timer, memory_limit=config.resources.duckdb_memory_limit or None
     )
     s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
+    release_memory()  # the stages' temporaries, before export builds its own
     hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
     batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
     with atomic_folder(out) as tmp:

@@ -11,6 +11,7 @@ is killed or fails never leaves a partial ``OUT``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -175,7 +176,7 @@ def prepare_inputs(
     ``None`` leaves DuckDB's default.
     """
     import features
-    from data_contracts import read_data_dir
+    from data_contracts import read_data_dir, release_memory
     from features.registry import by_name
 
     with timer.stage("validate") as box:
@@ -221,7 +222,7 @@ def prepare_inputs(
         for name, frame in bundle.tables.items()
         if name not in _DROP_AFTER_FEATURES
     }
-    return ScreenInputs(
+    inputs = ScreenInputs(
         tables=tables,
         rejects=bundle.rejects,
         matrix=matrix,
@@ -236,6 +237,13 @@ def prepare_inputs(
         files={k: v.to_dict() for k, v in bundle.files.items()},
         notes=list(bundle.notes),
     )
+    # The full tables and the links go out of scope here; give their memory back to the
+    # system now. Freed buffers otherwise stay in the C heap and the Arrow pool: at 1M firms
+    # the process kept ~16 GB resident after this stage while holding ~7 GB.
+    del bundle, links, tables
+    gc.collect()
+    release_memory()
+    return inputs
 
 
 RUN_TABLES = tuple(t for t in TABLES if t != "loans")
