@@ -65,6 +65,10 @@ _PATENT_SQL = """
     """
 
 
+_KEPT_PATENT_COLUMNS = ("app_no", "title", "owners", "applicants")
+"""Patent columns the store keeps for ``pledgeable_patents`` (app numbers, titles, owners)."""
+
+
 class PatentStore:
     """Precomputed tables for fast as-of evaluation (internal).
 
@@ -110,7 +114,9 @@ class PatentStore:
         return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame) -> None:
-        self.patents = patents
+        # only what the pledge list reads later: holding every column would keep the whole
+        # patents table alive for as long as the store (gigabytes at national scale)
+        self.patents = patents[[c for c in _KEPT_PATENT_COLUMNS if c in patents]]
         n = len(patents)
         # each input table is freed as soon as DuckDB has copied it: one at a time in memory
         ev = _events(patents, events)

@@ -195,11 +195,19 @@ def prepare_inputs(
         # one copy of each in memory, not two
         for name in ("credit_records", "programmes", "nominations"):
             bundle.tables[name] = getattr(links, name)
+        release_memory()  # entity resolution's temporaries, before the store is built
         ent = bundle.tables["enterprises"]
         pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
         matrix = features.build_feature_matrix(
             pairs, bundle, links=links, memory_limit=memory_limit
         )
+        # The store is built: the full patent and event tables are no longer read (the
+        # store keeps the few patent columns the pledge list needs), so only the columns
+        # of _KEEP_COLUMNS stay — at 1M firms this frees gigabytes before the pledge list
+        # is built, the peak of the stage.
+        for name, cols in _KEEP_COLUMNS.items():
+            bundle.tables[name] = bundle.tables[name][list(cols)]
+        release_memory()
         pledgeable = features.pledgeable_patents(
             bundle, as_of, links=links, memory_limit=memory_limit
         )
@@ -218,9 +226,7 @@ def prepare_inputs(
     # are most of the memory, and the stages after features need one date column of each
     # (the freshness shown beside each passed knock-out check).
     tables = {
-        name: frame[list(_KEEP_COLUMNS[name])] if name in _KEEP_COLUMNS else frame
-        for name, frame in bundle.tables.items()
-        if name not in _DROP_AFTER_FEATURES
+        name: frame for name, frame in bundle.tables.items() if name not in _DROP_AFTER_FEATURES
     }
     inputs = ScreenInputs(
         tables=tables,
@@ -249,7 +255,12 @@ def prepare_inputs(
 RUN_TABLES = tuple(t for t in TABLES if t != "loans")
 """The tables a screening run reads: every table but the loan ledger, which only retraining
 and monitoring use (at national scale it is millions of rows to validate for nothing)."""
-_KEEP_COLUMNS = {"patents": ("grant_date",), "patent_events": ("event_date",)}
+_KEEP_COLUMNS = {
+    # grant/event dates: the freshness shown beside each passed knock-out check; the other
+    # patent columns are the ones the features layer requires of any patents table
+    "patents": ("app_no", "app_date", "patent_type", "applicants", "grant_date"),
+    "patent_events": ("event_date",),
+}
 _DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 
