@@ -226,7 +226,9 @@ def prepare_inputs(
     # are most of the memory, and the stages after features need one date column of each
     # (the freshness shown beside each passed knock-out check).
     tables = {
-        name: frame for name, frame in bundle.tables.items() if name not in _DROP_AFTER_FEATURES
+        name: frame[list(_LATER_COLUMNS[name])] if name in _LATER_COLUMNS else frame
+        for name, frame in bundle.tables.items()
+        if name not in _DROP_AFTER_FEATURES
     }
     inputs = ScreenInputs(
         tables=tables,
@@ -261,6 +263,8 @@ _KEEP_COLUMNS = {
     "patents": ("app_no", "app_date", "patent_type", "applicants", "grant_date"),
     "patent_events": ("event_date",),
 }
+_LATER_COLUMNS = {"patents": ("grant_date",), "patent_events": ("event_date",)}
+"""What the stages after features read of these tables (source dates of the checks)."""
 _DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 

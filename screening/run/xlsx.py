@@ -21,6 +21,7 @@ import xlsxwriter
 from screening.run.safety import neutralise_formula
 
 EXCEL_MAX_DATA_ROWS = 1_048_575
+_BLOCK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,6 @@ def write_workbook(
     header_fmt = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     split: dict[str, list[str]] = {}
     for sheet in sheets:
-        columns = [_cells(sheet.frame[c]) for c in sheet.frame.columns]
         n = len(sheet.frame)
         parts = max(1, math.ceil(n / max_rows))
         names = [sheet.name] if parts == 1 else [f"{sheet.name}_{i + 1}" for i in range(parts)]
@@ -87,8 +87,13 @@ def write_workbook(
             ws.freeze_panes(1, 0)
             ws.autofilter(0, 0, max(hi - lo, 1), len(sheet.headers) - 1)
             ws.write_row(0, 0, list(sheet.headers), header_fmt)
-            for i in range(lo, hi):
-                ws.write_row(i - lo + 1, 0, [col[i] for col in columns])
+            # Python values for one block of rows at a time: a national list is millions of
+            # cells, and holding them all as Python objects would cost gigabytes
+            for start in range(lo, hi, _BLOCK_ROWS):
+                block = sheet.frame.iloc[start : min(hi, start + _BLOCK_ROWS)]
+                columns = [_cells(block[c]) for c in block.columns]
+                for i, row in enumerate(zip(*columns, strict=True), start=start - lo + 1):
+                    ws.write_row(i, 0, row)
     ws = wb.add_worksheet("说明")
     ws.set_column(0, 0, 22)
     ws.set_column(1, 1, 90)

@@ -18,6 +18,7 @@ import pytest
 
 from data_contracts.errors import DataError
 from screening.run import output as output_mod
+from screening.run import xlsx as xlsx_mod
 from screening.run.config import ResourceConfig
 from screening.run.manifest import verify_package
 from screening.run.output import atomic_folder
@@ -176,6 +177,24 @@ def test_long_list_splits_sheets_and_says_so(tmp_path, inputs, scorer, config):
     assert [r[0] for r in rows] == [1, 2, 3, 4]
     notes = [r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)]
     assert any("已拆分为 白名单_1、白名单_2" in str(n) for n in notes)
+
+
+@pytest.mark.parametrize("max_rows", [3, 1_048_575])
+def test_workbook_written_in_row_blocks_is_the_same(
+    tmp_path, scorer, config, monkeypatch, max_rows
+):
+    """Cells are built a block of rows at a time; blocks of 2 rows (across split sheets too)
+    give the same workbook bytes as one block."""
+    run_into(tmp_path / "one", build_inputs(), scorer, config, AS_OF, max_excel_rows=max_rows)
+    monkeypatch.setattr(xlsx_mod, "_BLOCK_ROWS", 2)
+    run_into(tmp_path / "blocks", build_inputs(), scorer, config, AS_OF, max_excel_rows=max_rows)
+    books = sorted((tmp_path / "one").rglob("whitelist.xlsx"))
+    assert len(books) == len(config.banks)
+    for book in books:
+        other = tmp_path / "blocks" / book.relative_to(tmp_path / "one")
+        assert book.read_bytes() == other.read_bytes(), book
+    rows = list(openpyxl.load_workbook(books[0], read_only=True).worksheets[0].values)
+    assert len(rows) > 2  # header and more than one block of rows
 
 
 def test_bank_filters(tmp_path, inputs, scorer, config):
