@@ -36,16 +36,20 @@ _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
-def _status_kb(key: str) -> int | None:
-    """One ``kB`` field of ``/proc/self/status`` (``None`` where /proc is absent)."""
+def _proc_kb(path: Path, *keys: str) -> int | None:
+    """The sum of the ``kB`` fields ``keys`` of a /proc file such as ``status`` or
+    ``smaps_rollup`` (``None`` where the file cannot be read or has none of them)."""
     try:
-        text = _STATUS.read_text()
+        text = path.read_text()
     except OSError:
         return None
-    for line in text.splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return None
+    found = [int(line.split()[1]) for line in text.splitlines() if line.split(":")[0] in keys]
+    return sum(found) if found else None
+
+
+def _status_kb(key: str) -> int | None:
+    """One ``kB`` field of ``/proc/self/status`` (``None`` where /proc is absent)."""
+    return _proc_kb(_STATUS, key)
 
 
 def _child_pids() -> list[int]:
@@ -65,16 +69,8 @@ def children_private_mb() -> float:
     Forked workers share the parent's pages until they write them; counting their full RSS
     would count the shared pages twice, so only what is private to each child is added.
     """
-    total_kb = 0
-    for pid in _child_pids():
-        try:
-            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                total_kb += int(line.split()[1])
-    return total_kb / 1024
+    rollups = (Path(f"/proc/{pid}/smaps_rollup") for pid in _child_pids())
+    return sum(_proc_kb(f, "Private_Clean", "Private_Dirty") or 0 for f in rollups) / 1024
 
 
 def current_rss_mb() -> float:
@@ -217,14 +213,7 @@ def measure(interval_s: float = 0.02) -> Iterator[Measurement]:
 
 
 def _child_rss_mb(pid: int) -> float:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in text.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return (_proc_kb(Path(f"/proc/{pid}/status"), "VmRSS") or 0) / 1024
 
 
 def run_measured_subprocess(
