@@ -72,10 +72,11 @@ def _any(mask: pa.ChunkedArray | pa.Array) -> bool:
     return bool(pc.any(mask).as_py()) if len(mask) else False
 
 
-def _value_bytes(chunk: pa.Array) -> np.ndarray:
-    """The UTF-8 bytes of all values of a string chunk, back to back (a zero-copy view)."""
+def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string chunk's value offsets (int64, one per value plus one) and its data buffer,
+    as zero-copy numpy views; ``None`` when it holds no bytes."""
     if len(chunk) == 0 or chunk.buffers()[2] is None:
-        return np.zeros(0, dtype=np.uint8)
+        return None
     large = pa.types.is_large_string(chunk.type)
     offsets = np.frombuffer(
         chunk.buffers()[1],
@@ -83,7 +84,15 @@ def _value_bytes(chunk: pa.Array) -> np.ndarray:
         count=len(chunk) + 1,
         offset=chunk.offset * (8 if large else 4),
     )
-    data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+    return offsets.astype(np.int64, copy=False), np.frombuffer(chunk.buffers()[2], np.uint8)
+
+
+def _value_bytes(chunk: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of all values of a string chunk, back to back (a zero-copy view)."""
+    buffers = _string_buffers(chunk)
+    if buffers is None:
+        return np.zeros(0, dtype=np.uint8)
+    offsets, data = buffers
     return data[int(offsets[0]) : int(offsets[-1])]
 
 
@@ -258,16 +267,10 @@ def _edges_messy(arr: pa.ChunkedArray) -> bool:
     (Ideographic and no-break spaces anywhere are caught by :func:`_separators_messy`.)
     """
     for chunk in _chunks(arr):
-        if len(chunk) == 0 or chunk.buffers()[2] is None:
+        buffers = _string_buffers(chunk)
+        if buffers is None:
             continue
-        large = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(
-            chunk.buffers()[1],
-            dtype=np.int64 if large else np.int32,
-            count=len(chunk) + 1,
-            offset=chunk.offset * (8 if large else 4),
-        ).astype(np.int64)
-        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        offsets, data = buffers
         starts, ends = offsets[:-1], offsets[1:]
         nonempty = ends > starts
         first, last = data[starts[nonempty]], data[ends[nonempty] - 1]
