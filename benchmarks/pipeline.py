@@ -164,7 +164,7 @@ def run_pipeline(
             Path(data_dir),
             as_of_ts,
             timer,
-            memory_limit=config.resources.duckdb_memory_limit or None,
+            memory_limit=config.resources.memory_limit,
         )
         s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
         release_memory()  # as run_screening does before export

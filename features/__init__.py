@@ -11,8 +11,9 @@ active_credit_records(credit_records, as_of), latest_tax_ratings(credit_records,
 active_programmes(programmes, as_of)
 peer_percentiles(matrix, reference, by="firm_industry_section", features=...)
 registry(), by_name(), feature_names(), monotone_signs()
-INPUT_COLUMNS
-    Per canonical table, the columns this layer reads (a caller may load only these).
+INPUT_COLUMNS, REQUIRED_COLUMNS
+    Per canonical table, the columns this layer reads (a caller may load only these), and
+    those any table given to it must have.
 """
 
 from features._credit import active_credit_records, latest_tax_ratings
@@ -22,6 +23,7 @@ from features._names import DEFAULT_FUZZY_THRESHOLD
 from features._peer import peer_percentiles
 from features._programmes import active_programmes
 from features._tables import COLUMNS as _COLUMNS
+from features._tables import REQUIRED as REQUIRED_COLUMNS
 from features.registry import FeatureSpec, by_name, feature_names, monotone_signs, registry
 
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {t: tuple(c) for t, c in _COLUMNS.items()}
@@ -29,6 +31,7 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {t: tuple(c) for t, c in _COLUMNS.it
 __all__ = [
     "DEFAULT_FUZZY_THRESHOLD",
     "INPUT_COLUMNS",
+    "REQUIRED_COLUMNS",
     "EntityLinks",
     "FeatureSpec",
     "active_credit_records",

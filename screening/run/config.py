@@ -145,6 +145,11 @@ class ResourceConfig:
     workers: int = 1
     duckdb_memory_limit: str = ""
 
+    @property
+    def memory_limit(self) -> str | None:
+        """``duckdb_memory_limit`` as the feature API takes it (``None`` = DuckDB's default)."""
+        return self.duckdb_memory_limit or None
+
     def worker_count(self) -> int:
         """``workers``, with 0 resolved to the CPU cores this process may use."""
         if self.workers:
@@ -453,7 +458,7 @@ def _parse_resources(res: Any, source: str) -> ResourceConfig:
     workers = res.get("workers", ResourceConfig.workers)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= 256:
         raise _fail("resources.workers", f"must be an integer in [0, 256], got {workers!r}", source)
-    limit = res.get("duckdb_memory_limit", "")
+    limit = res.get("duckdb_memory_limit", ResourceConfig.duckdb_memory_limit)
     if not isinstance(limit, str) or (
         limit and re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit) is None
     ):

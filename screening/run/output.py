@@ -445,9 +445,7 @@ def run_screening(
     data_dir = Path(data_dir)
     prev = read_previous(Path(previous)) if previous is not None else None
     timer = Timer(progress)
-    inputs = prepare_inputs(
-        data_dir, as_of_ts, timer, memory_limit=config.resources.duckdb_memory_limit or None
-    )
+    inputs = prepare_inputs(data_dir, as_of_ts, timer, memory_limit=config.resources.memory_limit)
     s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
     release_memory()  # the stages' temporaries, before export builds its own
     hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}

@@ -202,11 +202,16 @@ def prepare_inputs(
             pairs, bundle, links=links, memory_limit=memory_limit
         )
         # The store is built: the full patent and event tables are no longer read (the
-        # store keeps the few patent columns the pledge list needs), so only the columns
-        # of _KEEP_COLUMNS stay — at 1M firms this frees gigabytes before the pledge list
-        # is built, the peak of the stage.
-        for name, cols in _KEEP_COLUMNS.items():
-            bundle.tables[name] = bundle.tables[name][list(cols)]
+        # store keeps the few patent columns the pledge list needs). The later stages' date
+        # columns stay, and of patents the columns the features layer requires of any
+        # patents table — at 1M firms this frees gigabytes before the pledge list is built,
+        # the peak of the stage.
+        bundle.tables["patents"] = bundle.tables["patents"][
+            list(dict.fromkeys(features.REQUIRED_COLUMNS["patents"] + _LATER_COLUMNS["patents"]))
+        ]
+        bundle.tables["patent_events"] = bundle.tables["patent_events"][
+            list(_LATER_COLUMNS["patent_events"])
+        ]
         release_memory()
         pledgeable = features.pledgeable_patents(
             bundle, as_of, links=links, memory_limit=memory_limit
@@ -257,14 +262,9 @@ def prepare_inputs(
 RUN_TABLES = tuple(t for t in TABLES if t != "loans")
 """The tables a screening run reads: every table but the loan ledger, which only retraining
 and monitoring use (at national scale it is millions of rows to validate for nothing)."""
-_KEEP_COLUMNS = {
-    # grant/event dates: the freshness shown beside each passed knock-out check; the other
-    # patent columns are the ones the features layer requires of any patents table
-    "patents": ("app_no", "app_date", "patent_type", "applicants", "grant_date"),
-    "patent_events": ("event_date",),
-}
 _LATER_COLUMNS = {"patents": ("grant_date",), "patent_events": ("event_date",)}
-"""What the stages after features read of these tables (source dates of the checks)."""
+"""What the stages after features read of these tables: the source dates shown beside each
+passed knock-out check."""
 _DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 

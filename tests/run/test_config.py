@@ -85,6 +85,7 @@ def test_resources_change_no_output_identity():
     )
     assert tuned.resources.workers == 3 and tuned.resources.duckdb_memory_limit == "2.5GB"
     assert tuned.resources.worker_count() == 3
+    assert tuned.resources.memory_limit == "2.5GB" and plain.resources.memory_limit is None
     assert plain.resources.worker_count() >= 1
     assert tuned.digest() == plain.digest()
     other = parse_run_config({**BASE, "selection": {"min_grade": "T4"}}, rules=shipped_rules())
