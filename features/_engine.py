@@ -96,7 +96,7 @@ class PatentStore:
         self.con = self._duck.con
         ent = get_table(data, "enterprises")
         self.enterprises = ent
-        self._registry = _arrow_str(ent["uscc"])
+        self._registry = arrow_array(ent["uscc"])
         self._build_patents(get_table(data, "patents"), get_table(data, "patent_events"))
         self._build_links(links)
         self._build_credit(links.credit_records)
@@ -110,7 +110,7 @@ class PatentStore:
     def firm_ids(self, usccs: pd.Series) -> np.ndarray:
         """Firm ids (registry row; the first when repeated) for USCCs; -1 when not in the
         registry. An Arrow hash look-up: no pandas index over a million strings."""
-        ids = pc.index_in(_arrow_str(usccs), value_set=self._registry, skip_nulls=True)
+        ids = pc.index_in(arrow_array(usccs), value_set=self._registry, skip_nulls=True)
         return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame) -> None:
@@ -185,7 +185,7 @@ class PatentStore:
             pa.table(
                 {
                     "firm_id": self.firm_ids(tr["uscc"]),
-                    "app_no": _arrow_str(tr["app_no"]),
+                    "app_no": arrow_array(tr["app_no"]),
                     "d": tr["event_date"].to_numpy(),
                 }
             ),
@@ -640,10 +640,6 @@ def _inventors(patents: pd.DataFrame) -> pa.Table:
     parent, ids, names = split_ids(patents["inventors"], fullwidth=False, strip=_strip_zs)
     row, iid = _distinct_per_row(parent, ids, len(names))
     return pa.table({"app_id": row, "ih": iid})
-
-
-def _arrow_str(col: pd.Series) -> pa.Array:
-    return arrow_array(col.astype("str"))
 
 
 def _ratio(num, den) -> np.ndarray:

@@ -15,6 +15,7 @@ from features._duck import check_memory_limit, reports_out_of_memory
 from features._engine import PatentStore, Progress
 from features._entities import EntityLinks, resolve_entities
 from features._firm import SECTIONS, firm_features
+from features._names import arrow_array
 from features._peer import PEER_BASES, peer_percentiles
 from features._tables import as_tables, get_table
 from features.registry import registry
@@ -55,7 +56,7 @@ def _normalized_usccs(raw: pd.Series) -> pd.Series:
     """``normalize_uscc`` of every value; values already normal (upper-case ASCII letters and
     digits only) are kept as they are without a Python call per row."""
     text = raw.astype("str")
-    ok = pc.fill_null(pc.match_substring_regex(_arrow_str(text), "^[0-9A-Z]+$"), False)
+    ok = pc.fill_null(pc.match_substring_regex(arrow_array(text), "^[0-9A-Z]+$"), False)
     ok = ok.to_numpy(zero_copy_only=False)
     if ok.all():
         return text
@@ -270,14 +271,9 @@ _TYPE_ZH = {0: "invention", 1: "utility_model", 2: "design", 3: "other"}
 _TYPE_NAMES = np.array([_TYPE_ZH[i] for i in range(4)], dtype=object)
 
 
-def _arrow_str(col: pd.Series) -> pa.Array:
-    arr = pa.array(col, type=pa.large_string(), from_pandas=True)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
 def _take_str(col: pd.Series, idx: np.ndarray) -> pd.Series:
     """``col`` at positions ``idx`` as a ``str`` column, by Arrow take (no Python objects)."""
-    return _str_series(_arrow_str(col).take(pa.array(idx, type=pa.int64())))
+    return _str_series(arrow_array(col).take(pa.array(idx, type=pa.int64())))
 
 
 def _str_series(arr: pa.Array) -> pd.Series:
@@ -351,7 +347,7 @@ def pledgeable_patents(
     short = rem <= min_remaining_years
     reason = _reasons(pledged, preserved, short, rem, min_remaining_years)
     n_owners = rows["n_owners"].to_numpy(dtype=np.int64)
-    app_no = _arrow_str(pats["app_no"]).take(pa.array(aid, type=pa.int64()))
+    app_no = arrow_array(pats["app_no"]).take(pa.array(aid, type=pa.int64()))
     out = pd.DataFrame(
         {
             "uscc": q["uscc"].to_numpy()[pid],
@@ -403,7 +399,7 @@ def _reasons(pledged, preserved, short, rem, min_years) -> np.ndarray:
 def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: np.ndarray):
     """Owner names at as_of: current owners unless a TR01 after as_of says otherwise."""
     take = pa.array(aid, type=pa.int64())
-    out = pc.coalesce(_arrow_str(pats["owners"]), _arrow_str(pats["applicants"])).take(take)
+    out = pc.coalesce(arrow_array(pats["owners"]), arrow_array(pats["applicants"])).take(take)
     ev = links.event_links
     tr = ev[(ev["side"] == "from")]
     if tr.empty or len(aid) == 0:
@@ -413,9 +409,9 @@ def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: n
     first_from = (
         pa.table(
             {
-                "app_no": _arrow_str(tr["app_no"]),
+                "app_no": arrow_array(tr["app_no"]),
                 "event_date": tr["event_date"].to_numpy(),
-                "party": _arrow_str(tr["party"]),
+                "party": arrow_array(tr["party"]),
             }
         )
         .group_by(["app_no", "event_date"], use_threads=False)
@@ -432,10 +428,10 @@ def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: n
             ),
         }
     )
-    app_no = _arrow_str(pats["app_no"]).take(take)
+    app_no = arrow_array(pats["app_no"]).take(take)
     # only patents that were ever transferred can differ from the current owners
     moved = np.flatnonzero(
-        pc.is_in(app_no, value_set=_arrow_str(first_from["app_no"])).to_numpy(zero_copy_only=False)
+        pc.is_in(app_no, value_set=arrow_array(first_from["app_no"])).to_numpy(zero_copy_only=False)
     )
     look = pd.DataFrame(
         {"i": moved, "app_no": _str_series(app_no.take(moved)), "as_of": as_of[moved]}
@@ -445,5 +441,5 @@ def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: n
     cand = cand.drop_duplicates("i")
     mask = np.zeros(len(aid), dtype=bool)
     mask[cand["i"].to_numpy()] = True
-    out = pc.replace_with_mask(out, pa.array(mask), _arrow_str(cand["party"]).cast(out.type))
+    out = pc.replace_with_mask(out, pa.array(mask), arrow_array(cand["party"]).cast(out.type))
     return _str_series(out)
