@@ -9,8 +9,9 @@ credit records.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,43 +246,27 @@ def write_bank_package(
         max_rows=max_rows,
     )
 
-    reason_idx = _by_firm(reasons)
-    patent_idx = _by_firm(patents)
-    prog_idx = _by_firm(programmes)
-    reason_rec = _records(
-        reasons[["direction", "slot", "label_zh", "points", "value", "percentile", "text"]]
-    )
-    patent_rec = _records(
-        patents[["app_no", "type_zh", "title", "remaining_years", "status", "co_owners"]]
-    )
-    prog_rec = _records(programmes[["programme_zh", "level_zh", "valid_from", "valid_to"]])
-    firm_rec = _records(table.drop(columns=["reasons_up", "reasons_down", "programmes_text"]))
-    for rec in firm_rec:
-        u = rec["uscc"]
-        rs = [reason_rec[i] for i in reason_idx.get(u, ())]
-        rec["reasons_up"] = [r for r in rs if r["direction"] == "up"]
-        rec["reasons_down"] = [r for r in rs if r["direction"] == "down"]
-        rec["programmes"] = [prog_rec[i] for i in prog_idx.get(u, ())]
-        rec["pledgeable_patents"] = [patent_rec[i] for i in patent_idx.get(u, ())]
-    doc = {
+    firm_columns = [
+        c for c in table.columns if c not in ("reasons_up", "reasons_down", "programmes_text")
+    ]
+    details = _FirmDetails(reasons, patents, programmes)
+    head = {
         "meta": {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}},
         "knockout_checks_passed": inputs.checks,
         "pledgeable_patents_listed_per_firm": patents_per_firm,
-        "firms": firm_rec,
     }
-    (folder / "whitelist.json").write_text(
-        # compact: only then does the json module use its C encoder (10× faster at scale)
-        json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n",
-        encoding="utf-8",
+    _write_json(
+        folder / "whitelist.json",
+        head,
+        (details.records(table.iloc[i : i + _CHUNK_FIRMS][firm_columns]) for i in _starts(table)),
     )
-
     _write_report(
         folder / "report.html",
         bank,
         inputs,
-        firm_rec,
+        table[firm_columns],
+        details.records(table.iloc[:detail_limit][firm_columns]),
         env=env,
-        detail_limit=detail_limit,
         patents_per_firm=patents_per_firm,
     )
     write_manifest(folder, {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}}, key)
@@ -292,35 +277,109 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_CHUNK_FIRMS = 20_000
+"""Firms turned into Python records at a time: a national bank list (hundreds of thousands
+of firms, millions of reasons and patents) never exists as one list of dicts or one JSON
+string."""
+
+
+def _starts(frame: pd.DataFrame) -> range:
+    return range(0, len(frame), _CHUNK_FIRMS)
+
+
+class _FirmDetails:
+    """Builds JSON-ready firm records with their reasons, programmes and pledgeable patents,
+    for any slice of the package's firms."""
+
+    _COLUMNS = {
+        "reasons": ["direction", "slot", "label_zh", "points", "value", "percentile", "text"],
+        "patents": ["app_no", "type_zh", "title", "remaining_years", "status", "co_owners"],
+        "programmes": ["programme_zh", "level_zh", "valid_from", "valid_to"],
+    }
+
+    def __init__(
+        self, reasons: pd.DataFrame, patents: pd.DataFrame, programmes: pd.DataFrame
+    ) -> None:
+        self._frames = {"reasons": reasons, "patents": patents, "programmes": programmes}
+
+    def records(self, firms: pd.DataFrame) -> list[dict[str, Any]]:
+        ids = pd.Index(firms["uscc"].to_numpy())
+        parts = {}
+        for key, frame in self._frames.items():
+            sub = frame.loc[member(frame["uscc"], ids)]
+            parts[key] = (_by_firm(sub), _records(sub[self._COLUMNS[key]]))
+        out = _records(firms)
+        for rec in out:
+            u = rec["uscc"]
+            idx, rec_of = parts["reasons"]
+            rs = [rec_of[i] for i in idx.get(u, ())]
+            rec["reasons_up"] = [r for r in rs if r["direction"] == "up"]
+            rec["reasons_down"] = [r for r in rs if r["direction"] == "down"]
+            idx, rec_of = parts["programmes"]
+            rec["programmes"] = [rec_of[i] for i in idx.get(u, ())]
+            idx, rec_of = parts["patents"]
+            rec["pledgeable_patents"] = [rec_of[i] for i in idx.get(u, ())]
+        return out
+
+
+def _write_json(
+    path: Path, head: dict[str, Any], firm_chunks: Iterable[list[dict[str, Any]]]
+) -> None:
+    """Write ``{**head, "firms": [...]}`` as one compact, key-sorted JSON document, firm
+    chunk by firm chunk.
+
+    The bytes equal ``json.dumps(doc, ensure_ascii=False, sort_keys=True,
+    separators=(",", ":"))``: ``firms`` sorts before every other top-level key, and a
+    nested value dumps to the same text alone as inside its document. Compact separators
+    also keep the json module on its C encoder (10× faster at scale).
+    """
+    if any(k <= "firms" for k in head):
+        raise ValueError(f"top-level keys must sort after 'firms', got {sorted(head)}")
+    dump = functools.partial(json.dumps, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    tail = dump(head)  # '{...}'
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write('{"firms":[')
+        sep = ""
+        for chunk in firm_chunks:
+            if chunk:
+                fh.write(sep + ",".join(map(dump, chunk)))
+                sep = ","
+        fh.write("]" + ("," + tail[1:] if head else "}") + "\n")
+
+
+def _list_rows(table: pd.DataFrame, detail_limit: int) -> Iterator[dict[str, Any]]:
+    """One row of the report's firm list per firm, produced chunk by chunk."""
+    for start in _starts(table):
+        for i, f in enumerate(_records(table.iloc[start : start + _CHUNK_FIRMS]), start):
+            yield {
+                "seq": f["seq"],
+                "uscc": f["uscc"],
+                "name": _text(f["name"]),
+                "region": _text(f["region_name"] or f["region_code"]),
+                "industry": _text(f["industry_code"]),
+                "score": f"{f['score']:.1f}",
+                "grade": f["grade"],
+                "pd": f"{f['pd']:.2%}",
+                "nominated_by": _text(f["nominated_by"]),
+                "pledgeable_count": f["pledgeable_count"],
+                "detail": i < detail_limit,
+            }
+
+
 def _write_report(
     path: Path,
     bank: BankConfig,
     inputs: PackageInputs,
-    firms: list[dict[str, Any]],
+    table: pd.DataFrame,
+    detailed: list[dict[str, Any]],
     *,
     env: jinja2.Environment,
-    detail_limit: int,
     patents_per_firm: int = 10,
 ) -> None:
-    """Render report.html from the package's JSON records (no per-firm DataFrame work)."""
-    rows, details = [], []
-    for i, f in enumerate(firms):
-        row = {
-            "seq": f["seq"],
-            "uscc": f["uscc"],
-            "name": _text(f["name"]),
-            "region": _text(f["region_name"] or f["region_code"]),
-            "industry": _text(f["industry_code"]),
-            "score": f"{f['score']:.1f}",
-            "grade": f["grade"],
-            "pd": f"{f['pd']:.2%}",
-            "nominated_by": _text(f["nominated_by"]),
-            "pledgeable_count": f["pledgeable_count"],
-            "detail": i < detail_limit,
-        }
-        rows.append(row)
-        if i >= detail_limit:
-            continue
+    """Render report.html: the list of every firm in ``table`` (streamed into the file) and
+    a section for each firm of ``detailed`` (full records, the first firms of the list)."""
+    details = []
+    for row, f in zip(_list_rows(table, len(detailed)), detailed, strict=False):
         patents = f["pledgeable_patents"]
         details.append(
             {
@@ -354,15 +413,15 @@ def _write_report(
                 "patents_more": max(0, len(patents) - patents_per_firm),
             }
         )
-    html = env.get_template("bank_report.html.j2").render(
+    env.get_template("bank_report.html.j2").stream(
         bank=bank,
         meta={k: scrub_pii(v) if isinstance(v, str) else v for k, v in inputs.meta.items()},
-        firms=rows,
+        n_firms=len(table),
+        firms=_list_rows(table, len(detailed)),
         details=details,
-        omitted=max(0, len(rows) - len(details)),
+        omitted=max(0, len(table) - len(details)),
         checks=inputs.checks,
-    )
-    path.write_text(html, encoding="utf-8")
+    ).dump(str(path), encoding="utf-8")
 
 
 def template_env(extra: Mapping[str, Any] | None = None) -> jinja2.Environment:

@@ -18,6 +18,7 @@ import pytest
 
 from data_contracts.errors import DataError
 from screening.run import output as output_mod
+from screening.run import packages as packages_mod
 from screening.run import xlsx as xlsx_mod
 from screening.run.config import ResourceConfig
 from screening.run.manifest import verify_package
@@ -195,6 +196,29 @@ def test_workbook_written_in_row_blocks_is_the_same(
         assert book.read_bytes() == other.read_bytes(), book
     rows = list(openpyxl.load_workbook(books[0], read_only=True).worksheets[0].values)
     assert len(rows) > 2  # header and more than one block of rows
+
+
+def test_json_and_report_written_in_firm_chunks_are_the_same(tmp_path, scorer, config, monkeypatch):
+    """whitelist.json and report.html are built a chunk of firms at a time; chunks of 2 firms
+    give the same bytes as one chunk, and the JSON is exactly the compact, key-sorted dump of
+    its own document."""
+    run_into(tmp_path / "one", build_inputs(), scorer, config, AS_OF)
+    monkeypatch.setattr(packages_mod, "_CHUNK_FIRMS", 2)
+    run_into(tmp_path / "chunks", build_inputs(), scorer, config, AS_OF)
+    packages = sorted(p.parent for p in (tmp_path / "one").rglob("whitelist.json"))
+    assert len(packages) == len(config.banks)
+    for folder in packages:
+        other = tmp_path / "chunks" / folder.relative_to(tmp_path / "one")
+        for name in ("whitelist.json", "report.html", "manifest.json"):
+            assert (folder / name).read_bytes() == (other / name).read_bytes(), folder / name
+        text = (folder / "whitelist.json").read_text(encoding="utf-8")
+        doc = json.loads(text)
+        dumped = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert text == dumped + "\n"
+    doc = json.loads((packages[0] / "whitelist.json").read_text(encoding="utf-8"))
+    assert len(doc["firms"]) > 2  # more than one chunk
+    assert [f["seq"] for f in doc["firms"]] == list(range(1, len(doc["firms"]) + 1))
+    assert all(f["reasons_up"] or f["reasons_down"] for f in doc["firms"])
 
 
 def test_bank_filters(tmp_path, inputs, scorer, config):
