@@ -104,7 +104,8 @@ class ScreenInputs:
     matrix : DataFrame
         Feature matrix: ``uscc``, ``as_of`` and registry features, one row per firm.
     pledgeable : DataFrame
-        ``features.pledgeable_patents`` output.
+        The pledgeable patents of ``features.pledgeable_patents`` (rows whose
+        ``pledgeable`` is true), columns :data:`PLEDGEABLE_COLUMNS`.
     active_records : DataFrame
         ``features.active_credit_records`` output (names resolved to USCC).
     programmes : DataFrame
@@ -217,6 +218,11 @@ def prepare_inputs(
             bundle, as_of, links=links, memory_limit=memory_limit
         )
         links.close()  # the feature store is most of this stage's memory; nothing later reads it
+        # later stages read only the pledgeable patents (the knock-out, the counts and the
+        # package lists), and of them the columns below: at 1M firms 10.6M valid patents
+        # and 16 columns were 2.3 GB held to the end of the run
+        keep = pledgeable["pledgeable"].fillna(False).astype(bool).to_numpy()
+        pledgeable = pledgeable.loc[keep, list(PLEDGEABLE_COLUMNS)].reset_index(drop=True)
         credit = links.credit_records.loc[links.credit_records["uscc"].notna()]
         active = features.active_credit_records(credit, as_of)
         progs = links.programmes.loc[links.programmes["uscc"].notna()]
@@ -259,6 +265,16 @@ def prepare_inputs(
     return inputs
 
 
+PLEDGEABLE_COLUMNS = (
+    "uscc",
+    "app_no",
+    "patent_type",
+    "title",
+    "remaining_years",
+    "owners",
+    "pledgeable",
+)
+"""What the stages after features read of ``features.pledgeable_patents``."""
 RUN_TABLES = tuple(t for t in TABLES if t != "loans")
 """The tables a screening run reads: every table but the loan ledger, which only retraining
 and monitoring use (at national scale it is millions of rows to validate for nothing)."""

@@ -134,3 +134,27 @@ def test_previous_run_gives_an_empty_change_set(runs):
     assert (
         changes["added"] == changes["removed"] == changes["grade_up"] == changes["grade_down"] == []
     )
+
+
+def test_pushed_pledgeable_patents_match_the_feature_layer(runs):
+    """The run keeps only the pledgeable patents after the features stage; the counts and
+    lists a bank receives are still those of features.pledgeable_patents."""
+    import features
+    from data_contracts import read_data_dir
+
+    root, data, _ = runs
+    bundle = read_data_dir(data, as_of=pd.Timestamp("2026-09-30").date())
+    full = features.pledgeable_patents(bundle, pd.Timestamp("2026-09-30"))
+    ok = full.loc[full["pledgeable"].fillna(False).astype(bool)]
+    count = ok.groupby("uscc").size()
+    listed = ok.groupby("uscc")["app_no"].agg(set)
+    packages = sorted((root / "a" / "packages").glob("*/whitelist.json"))
+    assert packages
+    checked = 0
+    for path in packages:
+        for firm in json.loads(path.read_text(encoding="utf-8"))["firms"]:
+            assert firm["pledgeable_count"] == count.get(firm["uscc"], 0), firm["uscc"]
+            apps = {p["app_no"] for p in firm["pledgeable_patents"]}
+            assert apps and apps <= listed[firm["uscc"]]
+            checked += 1
+    assert checked > 0
