@@ -413,7 +413,7 @@ def _write_report(
                 "patents_more": max(0, len(patents) - patents_per_firm),
             }
         )
-    env.get_template("bank_report.html.j2").stream(
+    stream = env.get_template("bank_report.html.j2").stream(
         bank=bank,
         meta={k: scrub_pii(v) if isinstance(v, str) else v for k, v in inputs.meta.items()},
         n_firms=len(table),
@@ -421,7 +421,9 @@ def _write_report(
         details=details,
         omitted=max(0, len(table) - len(details)),
         checks=inputs.checks,
-    ).dump(str(path), encoding="utf-8")
+    )
+    stream.enable_buffering(256)  # a national list is millions of small template pieces
+    stream.dump(str(path), encoding="utf-8")
 
 
 def template_env(extra: Mapping[str, Any] | None = None) -> jinja2.Environment:

@@ -34,6 +34,11 @@ class Sheet:
     widths: Sequence[int] = ()
 
 
+def _is_number(column: pd.Series) -> bool:
+    """Whether :func:`_cells` gives numbers (else text) for ``column``."""
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
 def _cells(column: pd.Series) -> list:
     """Python values for one column: text neutralised, NaN/NA → None."""
     if pd.api.types.is_bool_dtype(column):
@@ -87,13 +92,22 @@ def write_workbook(
             ws.freeze_panes(1, 0)
             ws.autofilter(0, 0, max(hi - lo, 1), len(sheet.headers) - 1)
             ws.write_row(0, 0, list(sheet.headers), header_fmt)
+            # Each column's cells are all text or all numbers, so they go to write_string /
+            # write_number directly (what write_row would pick per cell; empty cells without a
+            # format are not written either way) — a tenth of the time of a large sheet.
+            writers = [
+                ws.write_number if _is_number(sheet.frame[c]) else ws.write_string
+                for c in sheet.frame.columns
+            ]
             # Python values for one block of rows at a time: a national list is millions of
             # cells, and holding them all as Python objects would cost gigabytes
             for start in range(lo, hi, _BLOCK_ROWS):
                 block = sheet.frame.iloc[start : min(hi, start + _BLOCK_ROWS)]
                 columns = [_cells(block[c]) for c in block.columns]
                 for i, row in enumerate(zip(*columns, strict=True), start=start - lo + 1):
-                    ws.write_row(i, 0, row)
+                    for j, (write, value) in enumerate(zip(writers, row, strict=True)):
+                        if value is not None:
+                            write(i, j, value)
     ws = wb.add_worksheet("说明")
     ws.set_column(0, 0, 22)
     ws.set_column(1, 1, 90)
