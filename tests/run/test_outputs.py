@@ -349,3 +349,23 @@ def test_empty_whitelist_still_writes_valid_packages(tmp_path, inputs, scorer):
     book = openpyxl.load_workbook(pkg / "whitelist.xlsx", read_only=True)
     assert [r for r in book["白名单"].iter_rows(min_row=2, values_only=True)] == []
     assert verify_package(pkg).files_checked == 4
+
+
+def test_streamed_json_equals_one_dump(tmp_path):
+    """Chunks (some empty) give the bytes of json.dumps of the whole document; a top-level
+    key that would sort before 'firms' is refused instead of silently mis-ordered."""
+    firms = [
+        {"uscc": f"U{i}", "name": "甲（乙）公司", "pd": 0.1 + i / 3, "reasons_up": [{"t": "+3 分"}]}
+        for i in range(5)
+    ]
+    head = {"meta": {"batch_id": "2026Q3-x", "as_of": "2026-09-30"}, "x": [1, None, 2.5]}
+    path = tmp_path / "w.json"
+    packages_mod._write_json(path, head, [firms[:2], [], firms[2:3], firms[3:]])
+    expected = json.dumps(
+        {**head, "firms": firms}, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    assert path.read_text(encoding="utf-8") == expected + "\n"
+    packages_mod._write_json(path, {}, [[], []])
+    assert path.read_text(encoding="utf-8") == '{"firms":[]}\n'
+    with pytest.raises(ValueError, match="sort after 'firms'"):
+        packages_mod._write_json(path, {"batch": 1}, [firms])
