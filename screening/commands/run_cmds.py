@@ -118,11 +118,18 @@ def _run(
     ) as bar:
         tasks: dict[str, int] = {}
 
+        banks = len(cfg.banks)
+
         def progress(stage: str, event: str, rows: int | None) -> None:
+            # export is the long stage at national scale: its bar advances per bank package
+            total = banks if stage == "export" and banks else 1
             if event == "start":
-                tasks[stage] = bar.add_task(STAGE_ZH.get(stage, stage), total=1, rows="")
+                text = f"0/{banks} 个推送包" if total > 1 else ""
+                tasks[stage] = bar.add_task(STAGE_ZH.get(stage, stage), total=total, rows=text)
+            elif event == "step":
+                bar.update(tasks[stage], completed=rows, rows=f"{rows}/{banks} 个推送包")
             else:
-                bar.update(tasks[stage], completed=1, rows=f"{rows:,} 行")
+                bar.update(tasks[stage], completed=total, rows=f"{rows:,} 行")
 
         report = run_screening(
             data,

@@ -14,7 +14,8 @@ import json
 import multiprocessing
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -276,7 +277,9 @@ def write_outputs(
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
     )
     job = _BankJob(folder / "packages", inputs, env, config, max_excel_rows, key)
-    counts = _write_banks(job, config.resources.worker_count())
+    counts = _write_banks(
+        job, config.resources.worker_count(), on_done=lambda n: timer.step("export", n)
+    )
     banks = [
         {"id": bank.id, "name": bank.name, "firms": n}
         for bank, n in zip(config.banks, counts, strict=True)
@@ -325,16 +328,24 @@ def _write_forked(index: int) -> int:
     return _JOB.write(index)
 
 
-def _write_banks(job: _BankJob, workers: int) -> list[int]:
+def _write_banks(
+    job: _BankJob, workers: int, on_done: Callable[[int], None] | None = None
+) -> list[int]:
     """Write every bank's package; side by side in forked processes when there are several
     banks and cores (writing xlsx cells is pure Python, so threads would not help).
 
     Each package goes to its own folder, so the files are the same in any order.
+    ``on_done(k)`` is called after each package with the number written so far.
     """
     n = len(job.config.banks)
     workers = min(workers, n)
+    report = on_done or (lambda k: None)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [job.write(i) for i in range(n)]
+        counts = []
+        for i in range(n):
+            counts.append(job.write(i))
+            report(len(counts))
+        return counts
     # largest package first, so the long one never starts last (its workbook is the cost)
     sizes = [int(bank_mask(job.inputs.whitelist, b).sum()) for b in job.config.banks]
     order = sorted(range(n), key=lambda i: (-sizes[i], i))
@@ -347,7 +358,11 @@ def _write_banks(job: _BankJob, workers: int) -> list[int]:
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = dict(zip(order, pool.map(_write_forked, order), strict=True))
+            futures = {pool.submit(_write_forked, i): i for i in order}
+            done = {}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                report(len(done))
     finally:
         gc.unfreeze()
         _JOB = None

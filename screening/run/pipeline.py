@@ -33,7 +33,8 @@ from screening.run.selection import STATUSES, nomination_sources, select
 
 STAGES = ("validate", "features", "knockouts", "score", "select", "explain", "export")
 Progress = Callable[[str, str, int | None], None]
-"""``progress(stage, event, rows)`` with event ``start`` or ``end``."""
+"""``progress(stage, event, rows)`` with event ``start``, ``step`` (within a long stage:
+``rows`` = units done so far, e.g. bank packages written by ``export``) or ``end``."""
 
 SCREENED_COLUMNS = [
     "uscc",
@@ -89,6 +90,11 @@ class Timer:
         self.stages.append(StageTiming(name, time.perf_counter() - t0, int(box["rows"])))
         if self.progress:
             self.progress(name, "end", int(box["rows"]))
+
+    def step(self, name: str, done: int) -> None:
+        """Report ``done`` units of the running stage ``name`` finished."""
+        if self.progress:
+            self.progress(name, "step", done)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from screening.run import xlsx as xlsx_mod
 from screening.run.config import ResourceConfig
 from screening.run.manifest import verify_package
 from screening.run.output import atomic_folder
+from screening.run.pipeline import Timer, screen
 from tests.run._data import (
     AS_OF,
     ID_CARD,
@@ -273,6 +274,26 @@ def test_parallel_packages_equal_sequential_ones(tmp_path, scorer, config):
     for rel in seq:
         if (tmp_path / "w1" / rel).is_file():
             assert (tmp_path / "w1" / rel).read_bytes() == (tmp_path / "w3" / rel).read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_export_reports_each_bank_package_written(tmp_path, scorer, config, workers):
+    """The long export stage reports progress: one step per bank package, counting up, between
+    its start and end (the CLI's bar advances on them), whether written in turn or forked."""
+    events = []
+    cfg = replace(config, resources=ResourceConfig(workers=workers))
+    timer = Timer(progress=lambda stage, event, rows: events.append((stage, event, rows)))
+    s = screen(build_inputs(), scorer=scorer, config=cfg, as_of=AS_OF, timer=timer)
+    with timer.stage("export") as box:
+        output_mod.write_outputs(s, tmp_path / "out", config=cfg, batch="2026Q3-t", timer=timer)
+        box["rows"] = 7
+    n = len(cfg.banks)
+    assert n > 1
+    assert [e for e in events if e[0] == "export"] == [
+        ("export", "start", None),
+        *[("export", "step", k) for k in range(1, n + 1)],
+        ("export", "end", 7),
+    ]
 
 
 def test_error_in_a_package_worker_keeps_cause_and_remedy(
