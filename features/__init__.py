@@ -14,9 +14,14 @@ registry(), by_name(), feature_names(), monotone_signs()
 INPUT_COLUMNS, REQUIRED_COLUMNS
     Per canonical table, the columns this layer reads (a caller may load only these), and
     those any table given to it must have.
+ENTITY_ONLY_COLUMNS
+    Patent and event columns only ``resolve_entities`` reads: with its links, the feature
+    matrix and the pledge list are the same without them (a caller holding national-scale
+    tables may drop them once the links exist).
 """
 
 from features._credit import active_credit_records, latest_tax_ratings
+from features._engine import STORE_COLUMNS as _STORE_COLUMNS
 from features._entities import EntityLinks, resolve_entities
 from features._matrix import build_feature_matrix, pledgeable_patents
 from features._names import DEFAULT_FUZZY_THRESHOLD
@@ -27,9 +32,13 @@ from features._tables import REQUIRED as REQUIRED_COLUMNS
 from features.registry import FeatureSpec, by_name, feature_names, monotone_signs, registry
 
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {t: tuple(c) for t, c in _COLUMNS.items()}
+ENTITY_ONLY_COLUMNS: dict[str, tuple[str, ...]] = {
+    t: tuple(c for c in INPUT_COLUMNS[t] if c not in cols) for t, cols in _STORE_COLUMNS.items()
+}
 
 __all__ = [
     "DEFAULT_FUZZY_THRESHOLD",
+    "ENTITY_ONLY_COLUMNS",
     "INPUT_COLUMNS",
     "REQUIRED_COLUMNS",
     "EntityLinks",

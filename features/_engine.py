@@ -67,6 +67,27 @@ _PATENT_SQL = """
 
 _KEPT_PATENT_COLUMNS = ("app_no", "title", "owners", "applicants")
 """Patent columns the store keeps for ``pledgeable_patents`` (app numbers, titles, owners)."""
+STORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "patents": (
+        *_KEPT_PATENT_COLUMNS,
+        "app_date",
+        "patent_type",
+        "pub_date",
+        "grant_date",
+        "ipc_main",
+        "ipc_all",
+        "claims",
+        "forward_citations",
+        "family_size",
+        "family_countries",
+        "pct",
+        "inventors",
+        "award",
+    ),
+    "patent_events": ("app_no", "event_code", "event_date"),
+}
+"""The patent and event columns the store is built from (the parties of transfers are read
+by entity resolution, the applicants' codes too: the store works from the links)."""
 
 
 class PatentStore:
@@ -97,7 +118,10 @@ class PatentStore:
         ent = get_table(data, "enterprises")
         self.enterprises = ent
         self._registry = arrow_array(ent["uscc"])
-        self._build_patents(get_table(data, "patents"), get_table(data, "patent_events"))
+        self._build_patents(
+            get_table(data, "patents", STORE_COLUMNS["patents"]),
+            get_table(data, "patent_events", STORE_COLUMNS["patent_events"]),
+        )
         self._build_links(links)
         self._build_credit(links.credit_records)
         self._build_programmes(links.programmes)

@@ -202,6 +202,11 @@ def prepare_inputs(
         # one copy of each in memory, not two
         for name in ("credit_records", "programmes", "nominations"):
             bundle.tables[name] = getattr(links, name)
+        # what only entity resolution reads (transfer parties, applicants' codes) goes before
+        # the store is built, the peak of the run: ~1.4 GB at 1M firms
+        for name, cols in features.ENTITY_ONLY_COLUMNS.items():
+            if name in bundle.tables:
+                bundle.tables[name] = bundle.tables[name].drop(columns=list(cols), errors="ignore")
         release_memory()  # entity resolution's temporaries, before the store is built
         ent = bundle.tables["enterprises"]
         pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})

@@ -97,3 +97,26 @@ def test_request_tables_are_dropped_once_results_are_out(random_data):
         tables
     )
     links.close()
+
+
+def test_entity_only_columns_are_not_read_once_links_exist(random_data):
+    """The columns ENTITY_ONLY_COLUMNS names can be dropped after resolve_entities (the
+    screening run does, at national scale): the matrix and the pledge list are unchanged."""
+    from features import ENTITY_ONLY_COLUMNS
+
+    data = random_data(9, n_firms=30, n_patents=600, n_events=1500)
+    assert ENTITY_ONLY_COLUMNS == {
+        "patents": ("applicant_usccs",),
+        "patent_events": ("from_party", "to_party"),
+    }
+    for table, cols in ENTITY_ONLY_COLUMNS.items():
+        assert all(data[table][c].notna().any() for c in cols), table  # real values to drop
+    links = resolve_entities(data)
+    a = build_feature_matrix(_pairs(data), data, links=links)
+    p = pledgeable_patents(data, "2023-06-30", links=links)
+    lean = {t: f.drop(columns=list(ENTITY_ONLY_COLUMNS.get(t, ()))) for t, f in data.items()}
+    b = build_feature_matrix(_pairs(lean), lean, links=links)  # a new store, from lean
+    q = pledgeable_patents(lean, "2023-06-30", links=links)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(p, q)
+    assert len(p) > 0 and p["pledgeable"].any()
