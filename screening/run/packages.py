@@ -379,7 +379,8 @@ def _write_report(
     """Render report.html: the list of every firm in ``table`` (streamed into the file) and
     a section for each firm of ``detailed`` (full records, the first firms of the list)."""
     details = []
-    for row, f in zip(_list_rows(table, len(detailed)), detailed, strict=False):
+    head = table.iloc[: len(detailed)]  # the detailed firms are the first of the list
+    for row, f in zip(_list_rows(head, len(detailed)), detailed, strict=True):
         patents = f["pledgeable_patents"]
         details.append(
             {

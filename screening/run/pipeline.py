@@ -247,7 +247,7 @@ def prepare_inputs(
     # Keep only what the later stages read: at national scale the patent and event tables
     # are most of the memory, and the stages after features need one date column of each
     # (the freshness shown beside each passed knock-out check); of the credit records they
-    # need the tax ratings (1.4 GB → ~0.5 GB at 1M).
+    # need the tax ratings (1.4 GB → ~0.5 GB at 1M, estimated from 100k).
     tables = {
         name: frame[[c for c in _LATER_COLUMNS[name] if c in frame]]
         if name in _LATER_COLUMNS

@@ -94,7 +94,7 @@ def write_workbook(
             ws.write_row(0, 0, list(sheet.headers), header_fmt)
             # Each column's cells are all text or all numbers, so they go to write_string /
             # write_number directly (what write_row would pick per cell; empty cells without a
-            # format are not written either way) — a tenth of the time of a large sheet.
+            # format are not written either way): ~6-10% faster on a large sheet.
             writers = [
                 ws.write_number if _is_number(sheet.frame[c]) else ws.write_string
                 for c in sheet.frame.columns
