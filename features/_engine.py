@@ -9,6 +9,7 @@ firms and thousands of as_of values for a few thousand firms use the same SQL.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
@@ -115,6 +116,8 @@ class PatentStore:
     ) -> None:
         self._duck = DuckConnection(memory_limit, threads)
         self.con = self._duck.con
+        self._pairs_key: tuple | None = None  # the registered pairs (see load_pairs)
+        self._held_key: tuple | None = None  # the pairs and term fpx was built for
         ent = get_table(data, "enterprises")
         self.enterprises = ent
         self._registry = arrow_array(ent["uscc"])
@@ -287,7 +290,18 @@ class PatentStore:
 
     # -- evaluation --------------------------------------------------------------------------
     def load_pairs(self, firm_id: np.ndarray, as_of: np.ndarray) -> None:
-        """Register the (pair_id, firm_id, as_of) table the queries run on."""
+        """Register the (pair_id, firm_id, as_of) table the queries run on.
+
+        Loading the pairs already registered (same firms and dates, in the same order)
+        keeps them and the held-patent state built on them (:meth:`held_patents`)."""
+        firm_id = np.ascontiguousarray(firm_id, dtype=np.int64)
+        as_of = np.ascontiguousarray(as_of, dtype="datetime64[ns]")
+        digest = hashlib.blake2b(firm_id.tobytes(), digest_size=16)
+        digest.update(as_of.view(np.int64).tobytes())
+        key = (len(firm_id), digest.hexdigest())
+        if key == self._pairs_key:
+            return
+        self._pairs_key = self._held_key = None
         self.con.execute("DROP TABLE IF EXISTS pairs")
         df = pd.DataFrame(
             {
@@ -297,6 +311,7 @@ class PatentStore:
             }
         )
         self._create("pairs", "SELECT pair_id, firm_id, CAST(as_of AS DATE) AS as_of FROM t_in", df)
+        self._pairs_key = key
 
     def drop_request(self) -> None:
         """Drop the per-request tables (pairs and held patents: as large as the store's own
@@ -305,9 +320,19 @@ class PatentStore:
             "DROP TABLE IF EXISTS fpx; DROP TABLE IF EXISTS st; DROP TABLE IF EXISTS fp; "
             "DROP TABLE IF EXISTS pairs"
         )
+        self._pairs_key = None
+        self._held_key = None
 
     def held_patents(self, min_remaining_years: float) -> None:
-        """Materialise ``fpx``: one row per (pair, patent held and known at as_of) with state."""
+        """Materialise ``fpx``: one row per (pair, patent held and known at as_of) with state.
+
+        Kept until the next request: a second call on the same pairs and
+        ``min_remaining_years`` (the pledge list after the feature matrix of a screening
+        run) reuses it: at 1M firms this join of 20M patents with 39M events is ~20 s."""
+        key = (self._pairs_key, float(min_remaining_years))
+        if self._pairs_key is not None and key == self._held_key:
+            return
+        self._held_key = None
         self.con.execute(
             f"""
             DROP TABLE IF EXISTS fp; DROP TABLE IF EXISTS st; DROP TABLE IF EXISTS fpx;
@@ -362,8 +387,10 @@ class PatentStore:
                 AND date_diff('day', as_of, expiry) / 365.25 > {float(min_remaining_years)!r})
                 AS pledgeable
             FROM x;
+            DROP TABLE fp; DROP TABLE st;
             """
         )
+        self._held_key = key
 
     def patent_features(self) -> pd.DataFrame:
         """Per-pair patent and pledge indicators (needs :meth:`held_patents`)."""

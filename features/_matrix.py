@@ -111,6 +111,7 @@ def build_feature_matrix(
     min_remaining_years: float = 1.0,
     threads: int | None = None,
     memory_limit: str | None = None,
+    keep_patent_state: bool = False,
 ) -> pd.DataFrame:
     """Point-in-time feature matrix for a table of ``(uscc, as_of)`` pairs.
 
@@ -139,6 +140,13 @@ def build_feature_matrix(
         resolution when ``links`` is omitted; DuckDB spills to a private folder under
         ``tempfile.gettempdir()`` beyond it (default: DuckDB's, 80% of RAM). The store stays
         cached on ``links`` until ``links.close()``.
+    keep_patent_state : bool, default False
+        Keep the per-pair patent state (every held patent's validity, pledges and term at
+        as_of) in the store, so that :func:`pledgeable_patents` on the same pairs (or the
+        same date for every registry firm) and ``min_remaining_years`` reuses it instead
+        of joining patents and events again (the screening run: ~20 s at 1M firms). The
+        state is as large as the store's patent table; it goes with the next request or
+        ``links.close()``.
 
     Returns
     -------
@@ -188,7 +196,8 @@ def build_feature_matrix(
     base = pd.concat([pat, credit, prog, firm], axis=1)
     base["as_of"] = as_of
     peer = _peer_block(store, base, fid, as_of, min_remaining_years)
-    store.drop_request()
+    if not keep_patent_state:
+        store.drop_request()
     step("peer percentiles")
     full = pd.concat([base, peer], axis=1)
     out = _assemble(q, full)

@@ -211,7 +211,7 @@ def prepare_inputs(
         ent = bundle.tables["enterprises"]
         pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
         matrix = features.build_feature_matrix(
-            pairs, bundle, links=links, memory_limit=memory_limit
+            pairs, bundle, links=links, memory_limit=memory_limit, keep_patent_state=True
         )
         # The store is built: the full patent and event tables are no longer read (the
         # store keeps the few patent columns the pledge list needs). The later stages' date

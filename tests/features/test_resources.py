@@ -120,3 +120,66 @@ def test_entity_only_columns_are_not_read_once_links_exist(random_data):
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(p, q)
     assert len(p) > 0 and p["pledgeable"].any()
+
+
+class _CountingConnection:
+    """A DuckDB connection that counts the statements building the held-patent state."""
+
+    def __init__(self, con):
+        self._con = con
+        self.held_builds = 0
+
+    def execute(self, sql, *args, **kwargs):
+        if "CREATE TEMP TABLE fpx" in sql:
+            self.held_builds += 1
+        return self._con.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def _tables(con) -> set[str]:
+    return {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+def test_kept_patent_state_is_reused_by_the_pledge_list_and_then_dropped(random_data):
+    """The screening run's path: the matrix keeps the per-pair patent state, the pledge list
+    for the same date reuses it (built once, not twice) and gives what a fresh store gives."""
+    data = random_data(10, n_firms=40, n_patents=900, n_events=2500)
+    fresh = pledgeable_patents(data, "2023-06-30", links=resolve_entities(data))
+    links = resolve_entities(data)
+    build_feature_matrix(_pairs(data), data, links=links)  # builds the store
+    store = links._store[1]
+    counting = store.con = _CountingConnection(store.con)
+    a = build_feature_matrix(_pairs(data), data, links=links, keep_patent_state=True)
+    assert counting.held_builds == 1
+    assert {"fpx", "pairs"} <= _tables(counting)
+    assert not {"fp", "st"} & _tables(counting)  # the join's inputs go once fpx exists
+    p = pledgeable_patents(data, "2023-06-30", links=links)
+    assert counting.held_builds == 1  # reused
+    pd.testing.assert_frame_equal(p, fresh)
+    assert len(p) > 0 and p["pledgeable"].any() and not p["pledgeable"].all()
+    assert not {"fpx", "pairs"} & _tables(counting)  # the pledge list drops the request
+    pd.testing.assert_frame_equal(a, build_feature_matrix(_pairs(data), data, links=links))
+    links.close()
+
+
+@pytest.mark.parametrize(
+    ("as_of", "years"), [("2023-06-30", 5.0), ("2022-12-31", 1.0)], ids=["term", "date"]
+)
+def test_kept_patent_state_is_not_reused_for_another_request(random_data, as_of, years):
+    """Another loan term or another date builds the state again: the pledge list equals a
+    fresh store's."""
+    data = random_data(11, n_firms=40, n_patents=900, n_events=2500)
+    fresh = pledgeable_patents(
+        data, as_of, min_remaining_years=years, links=resolve_entities(data)
+    )
+    links = resolve_entities(data)
+    build_feature_matrix(_pairs(data), data, links=links, keep_patent_state=True)
+    counting = links._store[1].con = _CountingConnection(links._store[1].con)
+    p = pledgeable_patents(data, as_of, min_remaining_years=years, links=links)
+    assert counting.held_builds == 1
+    pd.testing.assert_frame_equal(p, fresh)
+    kept = pledgeable_patents(data, "2023-06-30", links=resolve_entities(data))
+    assert not p.equals(kept)  # reusing the kept state would have given a wrong list
+    links.close()
