@@ -171,9 +171,7 @@ def test_kept_patent_state_is_not_reused_for_another_request(random_data, as_of,
     """Another loan term or another date builds the state again: the pledge list equals a
     fresh store's."""
     data = random_data(11, n_firms=40, n_patents=900, n_events=2500)
-    fresh = pledgeable_patents(
-        data, as_of, min_remaining_years=years, links=resolve_entities(data)
-    )
+    fresh = pledgeable_patents(data, as_of, min_remaining_years=years, links=resolve_entities(data))
     links = resolve_entities(data)
     build_feature_matrix(_pairs(data), data, links=links, keep_patent_state=True)
     counting = links._store[1].con = _CountingConnection(links._store[1].con)
