@@ -448,7 +448,7 @@ def run_screening(
     dict
         The run report (also in ``out/run_report.json``), plus ``timings``.
     """
-    from screening.run.pipeline import batch_id, prepare_inputs, screen
+    from screening.run.pipeline import batch_id, for_export, prepare_inputs, screen
 
     try:
         as_of_ts = pd.Timestamp(as_of).normalize()
@@ -462,8 +462,13 @@ def run_screening(
     timer = Timer(progress)
     inputs = prepare_inputs(data_dir, as_of_ts, timer, memory_limit=config.resources.memory_limit)
     s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
-    release_memory()  # the stages' temporaries, before export builds its own
     hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
+    # what only the earlier stages read goes before export (and before any package writer
+    # is forked, so none of them inherits it)
+    s = for_export(s, config.report.patents_per_firm)
+    del inputs
+    gc.collect()
+    release_memory()  # the stages' temporaries, before export builds its own
     batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
     with atomic_folder(out) as tmp:
         with timer.stage("export") as box:

@@ -11,6 +11,7 @@ is killed or fails never leaves a partial ``OUT``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import time
@@ -565,6 +566,60 @@ def package_programmes(active: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _best_patents(ok: pd.DataFrame, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of each firm's first ``limit`` patents of ``ok`` (all when None), best first
+    (see :func:`package_patents`), and their 1-based rank within the firm."""
+    firm_code, _ = pd.factorize(ok["uscc"], sort=False)
+    type_rank = ok["patent_type"].map({"invention": 0, "utility_model": 1, "design": 2})
+    type_rank = type_rank.fillna(3).to_numpy(dtype="int64")
+    remaining = ok["remaining_years"].to_numpy(dtype="float64", na_value=np.nan)
+    order = np.lexsort(
+        (np.arange(len(ok)), -np.nan_to_num(remaining, nan=-1.0), type_rank, firm_code)
+    )
+    sorted_codes = firm_code[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1] if len(order) else np.zeros(0, int)
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    if limit is None:
+        return order, rank + 1
+    return order[rank < limit], rank[rank < limit] + 1
+
+
+def for_export(s: Screening, patents_per_firm: int | None) -> Screening:
+    """``s`` with only what :func:`screening.run.output.write_outputs` reads.
+
+    Export needs neither the feature matrix nor the input tables, and of the pledgeable
+    patents only the whitelisted firms' first ``patents_per_firm`` (what the packages list;
+    ``pledgeable_count`` is already on the whitelist). At 1M firms that is ~3 GB the export
+    process (and each forked package writer) no longer carries. ``package_patents`` of the
+    result equals ``package_patents`` of ``s``: the cut keeps the rows it would keep, in
+    input order.
+    """
+    p = s.inputs.pledgeable
+    mine = p.loc[
+        member(p["uscc"], pd.Index(s.whitelist["uscc"].to_numpy()))
+        & p["pledgeable"].fillna(False).astype(bool).to_numpy()
+    ]
+    keep, _ = _best_patents(mine, patents_per_firm)
+    mine = mine.iloc[np.sort(keep)].reset_index(drop=True)
+    patents = s.inputs.tables.get("patents")
+    if "title" not in mine and patents is not None and "title" in patents:
+        # the titles package_patents would look up in the patents table
+        titles = patents.drop_duplicates("app_no").set_index("app_no")["title"]
+        mine["title"] = mine["app_no"].map(titles).astype("str")
+    inputs = dataclasses.replace(
+        s.inputs,
+        tables={},
+        matrix=s.inputs.matrix.iloc[:0].copy(),
+        pledgeable=mine,
+        percentiles=_not_kept,
+    )
+    return dataclasses.replace(s, inputs=inputs)
+
+
+def _not_kept(rows: pd.DataFrame, feats: list[str]) -> pd.DataFrame:
+    raise RuntimeError("peer percentiles are not kept for export (see for_export)")
+
+
 def package_patents(
     pledgeable: pd.DataFrame, patents: pd.DataFrame, limit: int | None = None
 ) -> pd.DataFrame:
@@ -577,18 +632,7 @@ def package_patents(
     never become 20M Python strings.
     """
     ok = pledgeable.loc[pledgeable["pledgeable"].fillna(False).astype(bool).to_numpy()]
-    firm_code, _ = pd.factorize(ok["uscc"], sort=False)
-    type_rank = ok["patent_type"].map({"invention": 0, "utility_model": 1, "design": 2})
-    type_rank = type_rank.fillna(3).to_numpy(dtype="int64")
-    remaining = ok["remaining_years"].to_numpy(dtype="float64", na_value=np.nan)
-    order = np.lexsort(
-        (np.arange(len(ok)), -np.nan_to_num(remaining, nan=-1.0), type_rank, firm_code)
-    )
-    sorted_codes = firm_code[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1] if len(order) else np.zeros(0, int)
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    keep = order if limit is None else order[rank < limit]
-    rank_kept = (rank if limit is None else rank[rank < limit]) + 1
+    keep, rank_kept = _best_patents(ok, limit)
     ok = ok.iloc[keep]
     if "title" in ok:
         title = ok["title"].astype("str")

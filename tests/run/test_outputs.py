@@ -390,3 +390,32 @@ def test_streamed_json_equals_one_dump(tmp_path):
     assert path.read_text(encoding="utf-8") == '{"firms":[]}\n'
     with pytest.raises(ValueError, match="sort after 'firms'"):
         packages_mod._write_json(path, {"batch": 1}, [firms])
+
+
+def test_export_view_writes_the_same_outputs(tmp_path, scorer, config):
+    """run_screening hands export only what it reads (no matrix, no input tables, each
+    whitelisted firm's best pledgeable patents): every output file is byte-identical to
+    writing the full screening, with a patent cut that drops rows."""
+    from screening.run.pipeline import for_export
+
+    cfg = replace(config, report=replace(config.report, patents_per_firm=1))
+    timer = Timer()
+    s = screen(build_inputs(), scorer=scorer, config=cfg, as_of=AS_OF, timer=timer)
+    lean = for_export(s, cfg.report.patents_per_firm)
+    whitelisted = s.inputs.pledgeable["uscc"].isin(s.whitelist["uscc"])
+    assert 0 < len(lean.inputs.pledgeable) < whitelisted.sum()  # the cut drops rows
+    assert lean.inputs.pledgeable["uscc"].is_unique
+    assert lean.inputs.tables == {} and lean.inputs.matrix.empty
+    assert len(s.inputs.matrix) > 0 and s.inputs.tables  # s itself is unchanged
+    with pytest.raises(RuntimeError, match="not kept"):
+        lean.inputs.percentiles(s.inputs.matrix, ["valid_invention_count"])
+    for name, view in (("full", s), ("lean", lean)):
+        output_mod.write_outputs(view, tmp_path / name, config=cfg, batch="2026Q3-t", timer=timer)
+    files = sorted(p.relative_to(tmp_path / "full") for p in (tmp_path / "full").rglob("*"))
+    assert files == sorted(p.relative_to(tmp_path / "lean") for p in (tmp_path / "lean").rglob("*"))
+    assert any(p.name == "whitelist.xlsx" for p in files)
+    for rel in files:
+        if (tmp_path / "full" / rel).is_file():
+            assert (tmp_path / "full" / rel).read_bytes() == (
+                tmp_path / "lean" / rel
+            ).read_bytes(), rel
