@@ -203,24 +203,22 @@ def _chart_factory(s: Screening):
             s.rest["uscc"], s.rest["other_up"], s.rest["other_down"], strict=True
         )
     }
-    steps_of: dict[str, dict[str, list[tuple[str, float]]]] = {}
-    for u, d, label, pts in zip(
-        s.reasons["uscc"],
-        s.reasons["direction"],
-        s.reasons["label_zh"],
-        s.reasons["points"],
-        strict=True,
-    ):
-        steps_of.setdefault(u, {"up": [], "down": []})[d].append((label, float(pts)))
+    # charts are drawn only for the firms a report details (a few hundred per bank): index
+    # the reasons by firm once (row order kept) instead of building every firm's steps
+    # (2.5M reasons at 1M firms: ~10 s)
+    rows_of = s.reasons.groupby("uscc", sort=False).indices
+    direction = s.reasons["direction"].to_numpy(dtype=object)
+    label = s.reasons["label_zh"].to_numpy(dtype=object)
+    points = s.reasons["points"].to_numpy(dtype="float64")
 
     @lru_cache(maxsize=4096)
     def chart(uscc: str) -> str:
-        mine = steps_of.get(uscc, {"up": [], "down": []})
+        mine = rows_of.get(uscc, ())
         other_up, other_down = rest.get(uscc, (0.0, 0.0))
-        steps = list(mine["up"])
+        steps = [(label[i], float(points[i])) for i in mine if direction[i] == "up"]
         if abs(other_up) >= 0.05:
             steps.append(("其他加分因素", float(other_up)))
-        steps += mine["down"]
+        steps += [(label[i], float(points[i])) for i in mine if direction[i] == "down"]
         if abs(other_down) >= 0.05:
             steps.append(("其他减分因素", float(other_down)))
         residual = score[uscc] - s.base_points - sum(p for _, p in steps)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Cells Excel (and LibreOffice) treat as formulas or DDE when they start with these.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -55,7 +57,10 @@ def scrub_series(series: pd.Series) -> pd.Series:
     picks the few cells worth the full regex pass.
     """
     text = series.astype("str")
-    digits = text.str.count(r"\d").fillna(0).to_numpy() >= 11
+    # \p{Nd} is what Python's \d matches in text (any Unicode decimal digit, full-width
+    # too), counted by Arrow in C++: a per-cell Python regex was ~7 s at national scale
+    counts = pc.count_substring_regex(pa.array(text, type=pa.large_string()), r"\p{Nd}")
+    digits = pc.fill_null(pc.greater_equal(counts, 11), False).to_numpy(zero_copy_only=False)
     if not digits.any():
         return text
     hit = text[digits].str.replace(_ID_CARD, REDACTED, regex=True)
