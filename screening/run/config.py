@@ -133,17 +133,17 @@ class ResourceConfig:
     Attributes
     ----------
     workers : int
-        Processes writing bank packages side by side; 0 = one per CPU core. Default 1: at
-        100k firms two workers cut export from 48 s to 40 s for +1.3 GB; at 1M firms they
-        made it slower (820 s instead of 650 s) for +4.5 GB (forked pages they touch, their
-        banks' rows as Python objects).
+        Processes writing bank packages side by side (never more than there are banks);
+        0 = one per CPU core, the default. On 2 cores two workers cut export from 59 s to
+        34 s at 100k firms and from ~640 s to ~360 s at 1M, each holding its banks' rows
+        (~2.5 GB at 1M firms) besides the pages it shares with the run.
     duckdb_memory_limit : str
         DuckDB's ``memory_limit`` for the feature engine (e.g. ``"3GB"``): above it DuckDB
         spills to a temporary folder instead of growing. ``""`` = DuckDB's default (80% of
         the machine's memory).
     """
 
-    workers: int = 1
+    workers: int = 0
     duckdb_memory_limit: str = ""
 
     @property
