@@ -99,3 +99,21 @@ def test_child_private_memory_counts_towards_the_reading():
         child.wait()
     time.sleep(0.05)
     assert children_private_mb() < before + 50
+
+
+def test_children_reading_is_reused_within_its_age(monkeypatch):
+    """The samplers read the children's smaps_rollup (a page-table walk) at most every
+    CHILDREN_INTERVAL_S; a reading of age 0 is always fresh."""
+    from benchmarks import rss
+
+    calls = []
+    monkeypatch.setattr(rss, "children_private_mb", lambda: calls.append(1) or 100.0)
+    monkeypatch.setattr(rss, "_children_cache", (float("-inf"), 0.0))
+    own = rss._own_rss_mb()
+    assert rss.current_rss_mb(60.0) >= own + 100.0 - 50  # first reading: taken
+    rss.current_rss_mb(60.0)
+    rss.current_rss_mb(60.0)
+    assert len(calls) == 1  # reused within 60 s
+    rss.current_rss_mb()
+    rss.current_rss_mb()
+    assert len(calls) == 3  # age 0: read every time
