@@ -419,3 +419,36 @@ def test_export_view_writes_the_same_outputs(tmp_path, scorer, config):
             assert (tmp_path / "full" / rel).read_bytes() == (
                 tmp_path / "lean" / rel
             ).read_bytes(), rel
+
+
+def test_affordable_workers_fit_the_largest_packages_in_free_memory():
+    from screening.run.output import WORKER_BYTES_PER_FIRM as B
+    from screening.run.output import affordable_workers
+
+    sizes = [400_000, 100_000, 300_000, 50_000]
+    assert affordable_workers(8, sizes, None) == 4  # memory unknown: one per bank at most
+    assert affordable_workers(2, sizes, 100 * 2**30) == 2  # plenty: as many as asked
+    # room for the two largest (400k + 300k firms) but not the third
+    assert affordable_workers(4, sizes, int((700_000 * B + 50_000 * B) / 0.9)) == 2
+    assert affordable_workers(4, sizes, int(800_000 * B / 0.9) + 10) == 3
+    assert affordable_workers(4, sizes, 1) == 1  # never fewer than one
+    assert affordable_workers(0, [], 1) == 1
+
+
+@pytest.mark.parametrize(("available", "expected"), [(1, 1), (None, 3)])
+def test_automatic_workers_are_bounded_by_free_memory(
+    tmp_path, scorer, config, monkeypatch, available, expected
+):
+    """resources.workers = 0 starts one writer per core and per bank, as many as the
+    free memory allows; an explicit number is used as given."""
+    seen = []
+    real = output_mod._write_banks
+    monkeypatch.setattr(
+        output_mod, "_write_banks", lambda job, w, on_done=None: seen.append(w) or real(job, 1)
+    )
+    monkeypatch.setattr(output_mod, "available_memory_bytes", lambda: available)
+    monkeypatch.setattr(ResourceConfig, "worker_count", lambda self: self.workers or 8)
+    for workers in (0, 2):
+        cfg = replace(config, resources=ResourceConfig(workers=workers))
+        run_into(tmp_path / f"w{workers}", build_inputs(), scorer, cfg, AS_OF)
+    assert seen == [expected, 2]
