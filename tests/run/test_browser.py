@@ -111,3 +111,76 @@ def test_run_report_renders(out, tmp_path):
     dom, log = _chromium(out / "run_report.html", tmp_path / "profile")
     assert not CONSOLE.search(log)
     assert "筛选运行报告" in dom and "否决规则触发" in dom
+
+
+PAGING_PROBE = """
+<script>
+(function () {
+  var out = [];
+  function state() {
+    var rows = document.querySelectorAll("#firm-list tbody tr");
+    return [rows.length, rows.length ? rows[0].cells[0].textContent : "",
+            document.getElementById("firm-list-count").textContent,
+            document.querySelector('[data-page="current"]').textContent,
+            document.querySelector('[data-page="total"]').textContent].join("/");
+  }
+  out.push("start=" + state());
+  document.querySelector('[data-page="next"]').click();
+  out.push("next=" + state());
+  var heads = document.querySelectorAll("#firm-list th");
+  heads[5].click();
+  out.push("lowest=" + document.querySelector("#firm-list tbody tr").cells[5].textContent);
+  heads[6].click();
+  out.push("grade=" + document.querySelector("#firm-list tbody tr").cells[6].textContent);
+  var input = document.querySelector('input[data-filter="firm-list"]');
+  input.value = "洛阳"; input.dispatchEvent(new Event("input"));
+  out.push("search=" + state());
+  input.value = ""; input.dispatchEvent(new Event("input"));
+  out.push("cleared=" + document.getElementById("firm-list-count").textContent);
+  var pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = out.join(";");
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+def test_long_list_is_paged_sorted_and_searched_as_data(tmp_path, monkeypatch):
+    """The firm list is JSON the page pages through (2 rows a page here): only one page is in
+    the document, the pager moves, sorting orders every firm (not only the page) and resets
+    to page 1, a search counts and pages its hits."""
+    import json
+
+    from screening.run import packages
+
+    monkeypatch.setattr(packages, "_PAGE_ROWS", 2)
+    run_into(tmp_path / "out", build_inputs(), ToyScorer(), make_config(), AS_OF)
+    source = (tmp_path / "out" / "packages" / "bank-a" / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="firm-list-data">(.*?)</script>', source, re.S).group(1))
+    n = len(data)
+    assert n >= 4 and [r[0] for r in data] == list(range(1, n + 1))
+    first_page = source[source.index("<tbody>") : source.index("</tbody>")]
+    assert first_page.count("<tr>") == 2  # one page as HTML, for readers without scripts
+    lowest = min(data, key=lambda r: float(r[5]))[5]
+    best = min((r[6] for r in data), key=lambda g: int(g[1:]))
+    # the search keeps the order of the last sorts (by score, then by grade; both stable)
+    ordered = sorted(data, key=lambda r: (int(r[6][1:]), float(r[5])))
+    found = [r for r in ordered if "洛阳" in " ".join(str(c) for c in r[:10])]
+    hits, first_hit = len(found), found[0][0] if found else ""
+    assert hits >= 1
+    probe = tmp_path / "probe.html"
+    probe.write_text(source.replace("</body>", PAGING_PROBE + "</body>"), encoding="utf-8")
+    dom, log = _chromium(probe, tmp_path / "profile")
+    assert not CONSOLE.search(log), [line for line in log.splitlines() if "CONSOLE" in line]
+    match = re.search(r'<pre id="probe">([^<]*)</pre>', dom)
+    assert match, "the page script did not run"
+    pages = (n + 1) // 2
+    assert match.group(1).split(";") == [
+        f"start=2/1/{n}/1/{pages}",
+        f"next=2/3/{n}/2/{pages}",
+        f"lowest={lowest}",
+        f"grade={best}",
+        f"search={min(hits, 2)}/{first_hit}/{hits}/1/{max(1, (hits + 1) // 2)}",
+        f"cleared={n}",
+    ]
