@@ -452,3 +452,15 @@ def test_automatic_workers_are_bounded_by_free_memory(
         cfg = replace(config, resources=ResourceConfig(workers=workers))
         run_into(tmp_path / f"w{workers}", build_inputs(), scorer, cfg, AS_OF)
     assert seen == [expected, 2]
+
+
+def test_report_list_json_cannot_close_its_script_element():
+    """Firm names are data inside <script type="application/json">: no '<' survives (so no
+    '</script>' or '<!--'), and the rows parse back to exactly what went in."""
+    rows = [
+        [1, "</script><script>alert(1)</script>", "91410100MA0000001X", "郑州市", "C"],
+        [2, "甲&乙'丙\"丁 <!-- \u2028", "91410100MA0000002X", "", None],
+    ]
+    text = str(packages_mod._json_rows(rows))
+    assert "<" not in text and ">" not in text and "&" not in text and "'" not in text
+    assert json.loads("[" + text + "]") == rows
