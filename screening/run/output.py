@@ -8,12 +8,14 @@ removes. No wall-clock time appears in any output except ``timings.json``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import gc
 import json
 import multiprocessing
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -355,6 +357,19 @@ class _BankJob:
 _JOB: _BankJob | None = None
 
 
+def _die_with_parent(parent: int) -> None:
+    """Initializer of the package writers: on Linux the kernel kills a writer when the run
+    that forked it dies, so a killed run leaves no writer behind still filling its
+    temporary folder (elsewhere a writer ends after its current package)."""
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the run died before the signal was armed
+        os._exit(1)
+
+
 def _write_forked(index: int) -> int:
     if _JOB is None:  # only reachable if a worker were started by something else
         raise RuntimeError("bank package worker started without a job")
@@ -390,7 +405,12 @@ def _write_banks(
     gc.freeze()
     try:
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = {pool.submit(_write_forked, i): i for i in order}
             done = {}
             for future in as_completed(futures):

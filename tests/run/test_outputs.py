@@ -323,38 +323,59 @@ def test_failed_rerun_keeps_previous_output(tmp_path, inputs, scorer, config):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_killed_run_leaves_no_package(tmp_path):
-    """SIGKILL in the middle of writing: OUT never appears; the next run sweeps the debris."""
+def _process_gone(pid: int, within_s: float = 10.0) -> bool:
+    """Whether ``pid`` ends (no longer exists, or is a zombie) within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_killed_run_leaves_no_package(tmp_path, workers):
+    """SIGKILL in the middle of writing: OUT never appears, no package writer outlives the
+    run, and the next run sweeps the debris."""
     out = tmp_path / "out"
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import os, sys, time
+        from dataclasses import replace
         sys.path.insert(0, {str(ROOT)!r})
         from tests.run._data import AS_OF, ToyScorer, build_inputs, make_config, run_into
         from screening.run import packages
+        from screening.run.config import ResourceConfig
         from screening.run.output import atomic_folder
         real = packages.write_manifest
         def slow(*a, **k):
             real(*a, **k)
-            print("WROTE", flush=True)
+            sys.stdout.write(f"WROTE {{os.getpid()}}\\n")
+            sys.stdout.flush()
             time.sleep(60)
         import screening.run.packages as p
         p.write_manifest = slow
+        config = replace(make_config(), resources=ResourceConfig(workers={workers}))
         with atomic_folder({str(out)!r}) as tmp:
-            run_into(tmp, build_inputs(), ToyScorer(), make_config(), AS_OF)
+            run_into(tmp, build_inputs(), ToyScorer(), config, AS_OF)
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()
-        assert line.strip() == "WROTE"
+        word, pid = proc.stdout.readline().split()
+        assert word == "WROTE"
+        assert (int(pid) == proc.pid) == (workers == 1)  # forked writers when 2
         tmp_dirs = list(tmp_path.glob("out.tmp-*"))
         assert len(tmp_dirs) == 1 and (tmp_dirs[0] / "screened.csv").is_file()
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    assert _process_gone(int(pid))  # a writer dies with the run
     assert not out.exists()
-    time.sleep(0.05)
     with atomic_folder(out) as tmp:
         tmp.mkdir()
         (tmp / "ok").write_text("1", encoding="utf-8")
