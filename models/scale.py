@@ -212,7 +212,9 @@ class GradeScale:
                 return GradeScale(self.n_grades, "quantile", cuts)
             method = "geometric"
         lo, hi = np.quantile(np.clip(p, PD_EPS, 1 - PD_EPS), [0.02, 0.98])
-        if not hi > lo:
+        if not hi > lo * 1.01:
+            # (nearly) one PD: spread the ladder around it. PDs a few ulps apart would give
+            # cut-offs that round to the same float (found by hypothesis)
             lo, hi = max(PD_EPS, lo / 4), min(1 - PD_EPS, hi * 4)
         cuts = np.exp(np.linspace(np.log(lo), np.log(hi), self.n_grades - 1))
         return GradeScale(self.n_grades, method, tuple(float(c) for c in cuts))

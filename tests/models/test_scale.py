@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from data_contracts.errors import ConfigError, ModelError
@@ -114,6 +114,7 @@ def test_too_few_distinct_pds_fall_back_to_geometric_ladder():
 
 
 @given(st.lists(st.floats(1e-4, 0.9), min_size=20, max_size=200))
+@example([0.0001] * 19 + [0.00010000000000000002])  # two PDs an ulp apart
 def test_grade_order_follows_pd(values):
     p = np.asarray(values)
     g = GradeScale(5).fit(p)
