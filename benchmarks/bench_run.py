@@ -89,7 +89,7 @@ def replicate_inputs(inputs, k: int):
     return out
 
 
-def _explain_cost(s, scorer, inputs, console: Console) -> tuple[float, float, int] | None:
+def _explain_cost(s, scorer, matrix, console: Console) -> tuple[float, float, int] | None:
     """(our explanation seconds, pred_contrib seconds, rows) for a LightGBM scorer."""
     booster = next(
         (
@@ -104,7 +104,7 @@ def _explain_cost(s, scorer, inputs, console: Console) -> tuple[float, float, in
     from screening.run.explain import explain, factor_groups
 
     feats = list(scorer.feature_names_in_)
-    matrix = inputs.matrix.drop_duplicates("uscc").set_index("uscc")
+    matrix = matrix.drop_duplicates("uscc").set_index("uscc")
     X = matrix.loc[s.whitelist["uscc"].to_numpy(), feats]
     # LightGBM's own cost on the model's encoded matrix (categoricals as the model codes them)
     from models._tabular import encode
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     from screening.commands.run_cmds import resolve_scorer
     from screening.run.config import load_run_config
     from screening.run.output import atomic_folder, write_outputs
-    from screening.run.pipeline import Timer, batch_id, prepare_inputs, screen
+    from screening.run.pipeline import Timer, batch_id, for_export, prepare_inputs, screen
 
     data = _data(args.firms, args.data, console)
     config = load_run_config()
@@ -184,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
         s.model_id,
         config.digest(),
     )
+    matrix = inputs.matrix  # for the explanation cost after the run
+    s = for_export(s, config.report.patents_per_firm)  # as run_screening does
+    del inputs
     out = args.keep or out_root / "out"
     with atomic_folder(out) as tmp, timer.stage("export") as box:
         report = write_outputs(s, tmp, config=config, batch=batch, timer=timer)
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     banks = ", ".join(f"{b['id']} {b['firms']:,}" for b in report["banks"])
     console.print(f"whitelisted {report['status_counts']['whitelisted']:,}; packages: {banks}")
-    cost = _explain_cost(s, scorer, inputs, console)
+    cost = _explain_cost(s, scorer, matrix, console)
     if cost is None:
         console.print(
             "explain vs pred_contrib: n/a (expert scorecard: contributions are exact points)"

@@ -7,6 +7,7 @@ the stages after it are skipped; a stage that raises is reported as ``failed``.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 import traceback
@@ -118,10 +119,11 @@ def run_pipeline(
 ) -> PipelineContext:
     """Run ``screening run`` stage by stage with a :class:`StageMeter` on its progress hook.
 
-    It composes the pipeline's public steps exactly as ``screening.run.output.run_screening``
-    does (``prepare_inputs`` → ``screen`` → ``write_outputs`` in an atomic folder), because
-    the benchmark also needs the feature matrix and the screened table that
-    ``run_screening`` does not return.
+    It composes the pipeline's public steps as ``screening.run.output.run_screening`` does
+    (``prepare_inputs`` → ``screen`` → ``for_export`` → ``write_outputs`` in an atomic
+    folder), because the benchmark also needs the feature matrix and the screened table that
+    ``run_screening`` does not return; holding the matrix through export is the one
+    difference.
 
     Parameters
     ----------
@@ -147,7 +149,7 @@ def run_pipeline(
         from data_contracts import release_memory
         from screening.run.config import load_run_config
         from screening.run.output import atomic_folder, write_outputs
-        from screening.run.pipeline import Timer, batch_id, prepare_inputs, screen
+        from screening.run.pipeline import Timer, batch_id, for_export, prepare_inputs, screen
     except ImportError as exc:
         ctx.stages = [StageResult(n, None, f"unavailable: {exc}") for n in STAGES]
         return ctx
@@ -167,9 +169,15 @@ def run_pipeline(
             memory_limit=config.resources.memory_limit,
         )
         s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
-        release_memory()  # as run_screening does before export
         hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
         batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
+        # as run_screening does before export, except that the feature matrix stays for the
+        # reference checks after the run (0.5 GB at 1M firms, counted in export's peak)
+        matrix = inputs.matrix
+        s = for_export(s, config.report.patents_per_firm)
+        del inputs
+        gc.collect()
+        release_memory()
         if export:
             with atomic_folder(out) as tmp, timer.stage("export") as box:
                 write_outputs(s, tmp, config=config, batch=batch, timer=timer)
@@ -195,7 +203,7 @@ def run_pipeline(
             status = failure if i == 0 else "unavailable: an earlier stage failed"
         ctx.stages.append(StageResult(name, None, status))
     if failure is None:
-        matrix = inputs.matrix.drop_duplicates("uscc").set_index("uscc")
+        matrix = matrix.drop_duplicates("uscc").set_index("uscc")
         ctx.features = matrix
         feats = list(getattr(scorer, "feature_names_in_", []))
         who = s.whitelist["uscc"] if "uscc" in s.whitelist else pd.Series([], dtype="str")
