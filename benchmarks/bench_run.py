@@ -115,14 +115,14 @@ def _explain_cost(s, scorer, matrix, console: Console) -> tuple[float, float, in
     t_contrib = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = scorer.score(X, explain=True)
-    lead_of = factor_groups(feats, specs=inputs.specs)
+    lead_of = factor_groups(feats, specs=s.inputs.specs)
     rows = X.reset_index()
     explain(
         res.contributions.reset_index(drop=True),
         rows,
         pd.DataFrame(index=rows.index),
         rows["uscc"].to_numpy(),
-        specs=inputs.specs,
+        specs=s.inputs.specs,
         lead_of=lead_of,
     )
     return time.perf_counter() - t0, t_contrib, len(X)
