@@ -135,7 +135,7 @@ class ResourceConfig:
     workers : int
         Processes writing bank packages side by side (never more than there are banks);
         0 = one per CPU core, the default. On 2 cores two workers cut export from 59 s to
-        34 s at 100k firms and from 643 s to 355 s at 1M, each holding its banks' rows
+        34 s at 100k firms and from 643 s to 341 s at 1M, each holding its banks' rows
         (~4-5 GB at 1M firms) besides the pages it shares with the run.
     duckdb_memory_limit : str
         DuckDB's ``memory_limit`` for the feature engine (e.g. ``"3GB"``): above it DuckDB
