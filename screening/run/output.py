@@ -277,11 +277,11 @@ def write_outputs(
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
     )
     job = _BankJob(folder / "packages", inputs, env, config, max_excel_rows, key)
+    sizes = [int(bank_mask(inputs.whitelist, b).sum()) for b in config.banks]
     workers = config.resources.worker_count()
     if config.resources.workers == 0:  # automatic: as many as the free memory allows
-        sizes = [int(bank_mask(inputs.whitelist, b).sum()) for b in config.banks]
         workers = affordable_workers(workers, sizes, available_memory_bytes())
-    counts = _write_banks(job, workers, on_done=lambda n: timer.step("export", n))
+    counts = _write_banks(job, workers, sizes, on_done=lambda n: timer.step("export", n))
     banks = [
         {"id": bank.id, "name": bank.name, "firms": n}
         for bank, n in zip(config.banks, counts, strict=True)
@@ -377,13 +377,17 @@ def _write_forked(index: int) -> int:
 
 
 def _write_banks(
-    job: _BankJob, workers: int, on_done: Callable[[int], None] | None = None
+    job: _BankJob,
+    workers: int,
+    sizes: list[int],
+    on_done: Callable[[int], None] | None = None,
 ) -> list[int]:
     """Write every bank's package; side by side in forked processes when there are several
     banks and cores (writing xlsx cells is pure Python, so threads would not help).
 
-    Each package goes to its own folder, so the files are the same in any order.
-    ``on_done(k)`` is called after each package with the number written so far.
+    ``sizes`` are the banks' firm counts (the largest package starts first). Each package
+    goes to its own folder, so the files are the same in any order. ``on_done(k)`` is
+    called after each package with the number written so far.
     """
     n = len(job.config.banks)
     workers = min(workers, n)
@@ -395,7 +399,6 @@ def _write_banks(
             report(len(counts))
         return counts
     # largest package first, so the long one never starts last (its workbook is the cost)
-    sizes = [int(bank_mask(job.inputs.whitelist, b).sum()) for b in job.config.banks]
     order = sorted(range(n), key=lambda i: (-sizes[i], i))
     global _JOB
     _JOB = job

@@ -584,6 +584,12 @@ def _best_patents(ok: pd.DataFrame, limit: int | None) -> tuple[np.ndarray, np.n
     return order[rank < limit], rank[rank < limit] + 1
 
 
+def _titles(app_no: pd.Series, patents: pd.DataFrame) -> pd.Series:
+    """The title of each application number in ``patents`` (the first row of a repeated one)."""
+    titles = patents.drop_duplicates("app_no").set_index("app_no")["title"]
+    return app_no.map(titles).astype("str")
+
+
 def for_export(s: Screening, patents_per_firm: int | None) -> Screening:
     """``s`` with only what :func:`screening.run.output.write_outputs` reads.
 
@@ -603,9 +609,7 @@ def for_export(s: Screening, patents_per_firm: int | None) -> Screening:
     mine = mine.iloc[np.sort(keep)].reset_index(drop=True)
     patents = s.inputs.tables.get("patents")
     if "title" not in mine and patents is not None and "title" in patents:
-        # the titles package_patents would look up in the patents table
-        titles = patents.drop_duplicates("app_no").set_index("app_no")["title"]
-        mine["title"] = mine["app_no"].map(titles).astype("str")
+        mine["title"] = _titles(mine["app_no"], patents)  # what package_patents looks up
     inputs = dataclasses.replace(
         s.inputs,
         tables={},
@@ -637,8 +641,7 @@ def package_patents(
     if "title" in ok:
         title = ok["title"].astype("str")
     elif "title" in patents:
-        titles = patents.drop_duplicates("app_no").set_index("app_no")["title"]
-        title = ok["app_no"].map(titles).astype("str")
+        title = _titles(ok["app_no"], patents)
     else:
         title = pd.Series(pd.NA, index=ok.index, dtype="str")
     if "owners" in ok:

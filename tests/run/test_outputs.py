@@ -465,7 +465,9 @@ def test_automatic_workers_are_bounded_by_free_memory(
     seen = []
     real = output_mod._write_banks
     monkeypatch.setattr(
-        output_mod, "_write_banks", lambda job, w, on_done=None: seen.append(w) or real(job, 1)
+        output_mod,
+        "_write_banks",
+        lambda job, w, sizes, on_done=None: seen.append(w) or real(job, 1, sizes),
     )
     monkeypatch.setattr(output_mod, "available_memory_bytes", lambda: available)
     monkeypatch.setattr(ResourceConfig, "worker_count", lambda self: self.workers or 8)
