@@ -74,12 +74,20 @@ _DATED_BY = {
 }
 
 
-def empty_frame(contract: TableContract, columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """A table with no rows and the canonical columns (or those of ``columns``) and dtypes."""
+def empty_frame(
+    contract: TableContract,
+    columns: Iterable[str] | None = None,
+    categorical: Iterable[str] = (),
+) -> pd.DataFrame:
+    """A table with no rows and the canonical columns (or those of ``columns``) and dtypes;
+    the ``categorical`` ones as categoricals of strings (see :func:`read_data_dir`)."""
     keep = None if columns is None else set(columns)
+    cats = set(categorical)
     return pd.DataFrame(
         {
-            c.name: pd.Series([], dtype=c.dtype)
+            c.name: pd.Series([], dtype=c.dtype).astype("category")
+            if c.name in cats
+            else pd.Series([], dtype=c.dtype)
             for c in contract.columns
             if keep is None or c.name in keep
         }
@@ -224,12 +232,19 @@ def _keep_rows(col: pa.ChunkedArray, keep: np.ndarray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, col.type)
 
 
-def _to_frame(cols: dict[str, pa.ChunkedArray], keep: np.ndarray | None) -> pd.DataFrame:
+def _to_frame(
+    cols: dict[str, pa.ChunkedArray],
+    keep: np.ndarray | None,
+    categorical: Iterable[str] = (),
+) -> pd.DataFrame:
     """The output frame, built one column at a time, each Arrow column released as soon as
     it is converted: the peak is the output plus one column, not two copies of the table.
 
     Strings are not copied (pandas' str dtype wraps the Arrow data); numbers and dates are.
+    The ``categorical`` text columns become categoricals (codes and one copy of each
+    distinct value) before the next column is converted.
     """
+    cats = set(categorical)
     out = {}
     for name in list(cols):
         col = cols.pop(name)
@@ -241,6 +256,8 @@ def _to_frame(cols: dict[str, pa.ChunkedArray], keep: np.ndarray | None) -> pd.D
         del col
         out[name] = one.to_pandas(types_mapper=PANDAS_TYPES.get)[name]
         del one
+        if name in cats:
+            out[name] = out[name].astype("category")
         # Numbers and dates were copied into numpy and their Arrow column freed: trim now,
         # or the freed columns stay resident next to their copies until the table is done.
         release_memory()
@@ -330,6 +347,7 @@ def _validate(
     *,
     as_of: dt.date | None,
     keep_columns: tuple[str, ...] | None = None,
+    categorical: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, TableStats, list[str]]:
     """Duplicates over the kept rows of all chunks, then the table's frames and stats.
 
@@ -352,7 +370,7 @@ def _validate(
     after = _after_as_of(contract, kept.cols, accepted, as_of)
     if keep_columns is not None:
         kept.cols = {c: kept.cols[c] for c in contract.column_names if c in keep_columns}
-    out = _to_frame(kept.cols, accepted if dropped.any() else None)
+    out = _to_frame(kept.cols, accepted if dropped.any() else None, categorical)
     all_rejects = _concat(rejects)
     notes = []
     if after:
@@ -407,9 +425,17 @@ def _read_one(
     as_of: dt.date | None,
     today: dt.date | None,
     keep_columns: tuple[str, ...] | None = None,
+    categorical: tuple[str, ...] = (),
 ) -> DataBundle:
     with malloc_pool():
-        return _read_file(path, contract, as_of=as_of, today=today, keep_columns=keep_columns)
+        return _read_file(
+            path,
+            contract,
+            as_of=as_of,
+            today=today,
+            keep_columns=keep_columns,
+            categorical=categorical,
+        )
 
 
 def _read_file(
@@ -419,6 +445,7 @@ def _read_file(
     as_of: dt.date | None,
     today: dt.date | None,
     keep_columns: tuple[str, ...] | None,
+    categorical: tuple[str, ...] = (),
 ) -> DataBundle:
     name = contract.name
     try:
@@ -438,7 +465,7 @@ def _read_file(
             )
         notes = [f"optional table {name}: {path.name} is empty: treated as empty"]
         stats = TableStats(name)
-        frame = empty_frame(contract, keep_columns)
+        frame = empty_frame(contract, keep_columns, categorical)
         rejects = warnings = empty_issues()
     else:
         mapped, ignored = map_headers(contract, raw.columns, path.name)
@@ -451,6 +478,7 @@ def _read_file(
             path.name,
             as_of=as_of,
             keep_columns=keep_columns,
+            categorical=categorical,
         )
         notes = _column_notes(contract, mapped, ignored, path.name) + notes
     del raw
@@ -512,7 +540,25 @@ def read_table(
     return bundle
 
 
-def _keep_columns(columns: Mapping[str, Iterable[str]] | None) -> dict[str, tuple[str, ...]]:
+def _categorical_columns(
+    categorical: Mapping[str, Iterable[str]] | None,
+) -> dict[str, tuple[str, ...]]:
+    """Checked ``categorical`` argument of :func:`read_data_dir`: known text columns."""
+    cats = _keep_columns(categorical, "categorical")
+    for table, cols in cats.items():
+        dtypes = {c.name: c.dtype for c in _contract(table).columns}
+        not_text = [c for c in cols if dtypes[c] != "str"]
+        if not_text:
+            raise ValueError(
+                f"The 'categorical' parameter of read_data_dir names non-text column(s) "
+                f"{not_text} of table {table!r}; only text columns can be categoricals."
+            )
+    return cats
+
+
+def _keep_columns(
+    columns: Mapping[str, Iterable[str]] | None, parameter: str = "columns"
+) -> dict[str, tuple[str, ...]]:
     """Checked ``columns`` argument of :func:`read_data_dir` (a caller's mistake raises)."""
     if columns is None:
         return {}
@@ -523,7 +569,7 @@ def _keep_columns(columns: Mapping[str, Iterable[str]] | None) -> dict[str, tupl
         unknown = [c for c in wanted if c not in contract.column_names]
         if unknown:
             raise ValueError(
-                f"The 'columns' parameter of read_data_dir names column(s) {unknown} that "
+                f"The {parameter!r} parameter of read_data_dir names column(s) {unknown} that "
                 f"table {table!r} does not have; its columns are {list(contract.column_names)}."
             )
         keep[table] = wanted
@@ -539,6 +585,7 @@ def read_data_dir(
     progress: Progress | None = None,
     errors: Literal["raise", "collect"] = "raise",
     columns: Mapping[str, Iterable[str]] | None = None,
+    categorical: Mapping[str, Iterable[str]] | None = None,
 ) -> DataBundle:
     """Read and validate every table of a data folder.
 
@@ -564,6 +611,12 @@ def read_data_dir(
         Every column is still validated and every row accounted for exactly as without
         it: this only saves the memory of columns the caller never reads (at national scale
         a text column of the patents table is ~0.5 GB).
+    categorical : mapping of str to iterable of str, optional
+        Per table, text columns to return as pandas categoricals: integer codes and one
+        copy of each distinct value. For text that repeats (firm names in patent lists,
+        codes, types), each table is converted as soon as it is read. The values are the
+        same as without it; only the dtype differs. At 1M firms this holds the patent and
+        event tables in about half the memory. Validation and row accounting are unchanged.
 
     Returns
     -------
@@ -582,6 +635,7 @@ def read_data_dir(
     names = list(TABLES) if tables is None else list(tables)
     contracts = [_contract(n) for n in names]
     keep = _keep_columns(columns)
+    cats = _categorical_columns(categorical)
     result = DataBundle({}, empty_issues(), empty_issues(), {}, {}, [])
     failures: dict[str, IPWhitelistError] = {}
     located: dict[str, Path | None] = {}
@@ -608,17 +662,22 @@ def read_data_dir(
             if name not in failures:
                 result.notes.append(f"optional table {name} missing: treated as empty")
                 result.stats[name] = TableStats(name, status="missing")
-            result.tables[name] = empty_frame(contract, keep.get(name))
+            result.tables[name] = empty_frame(contract, keep.get(name), cats.get(name, ()))
         else:
             try:
                 one = _read_one(
-                    file, contract, as_of=as_of, today=today, keep_columns=keep.get(name)
+                    file,
+                    contract,
+                    as_of=as_of,
+                    today=today,
+                    keep_columns=keep.get(name),
+                    categorical=cats.get(name, ()),
                 )
             except IPWhitelistError as exc:
                 if errors == "raise":
                     raise
                 failures[name] = exc
-                result.tables[name] = empty_frame(contract, keep.get(name))
+                result.tables[name] = empty_frame(contract, keep.get(name), cats.get(name, ()))
             else:
                 result.tables[name] = one.tables[name]
                 result.stats[name] = one.stats[name]

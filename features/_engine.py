@@ -122,8 +122,10 @@ class PatentStore:
         self.enterprises = ent
         self._registry = arrow_array(ent["uscc"])
         self._build_patents(
-            get_table(data, "patents", STORE_COLUMNS["patents"]),
-            get_table(data, "patent_events", STORE_COLUMNS["patent_events"]),
+            # categoricals stay so: the store reads them per category or decodes one
+            # column at a time, and keeps the owners' names compact for the pledge list
+            get_table(data, "patents", STORE_COLUMNS["patents"], categorical=True),
+            get_table(data, "patent_events", STORE_COLUMNS["patent_events"], categorical=True),
         )
         self._build_links(links)
         self._build_credit(links.credit_records)

@@ -30,9 +30,11 @@ from features._names import (
     arrow_array,
     arrow_strings,
     encode,
+    is_text_categorical,
     split_ids,
+    take_text,
 )
-from features._tables import get_table
+from features._tables import as_text, get_table
 
 METHODS = ("uscc", "name", "former_name", "fuzzy", "ambiguous", "unmatched")
 EXAMPLES_PER_KIND = 20
@@ -302,9 +304,24 @@ def _reusable(patents: pd.DataFrame, a: _Applicants, moved: np.ndarray) -> np.nd
     equal to the applicants text (or empty, which means the applicants), so the same
     mentions with the same codes, unless a name appears twice in the list (an owner takes
     the smallest code of its name, an applicant its own)."""
-    owners, applicants = arrow_strings(patents["owners"]), arrow_strings(patents["applicants"])
-    same = pc.or_(pc.fill_null(pc.equal(owners, applicants), False), pc.is_null(owners))
-    return same.to_numpy(zero_copy_only=False) & ~moved & ~_duplicate_name_rows(a, len(moved))
+    same = (
+        _same_text(patents["owners"], patents["applicants"]) | patents["owners"].isna().to_numpy()
+    )
+    return same & ~moved & ~_duplicate_name_rows(a, len(moved))
+
+
+def _same_text(left: pd.Series, right: pd.Series) -> np.ndarray:
+    """Rows where both columns hold the same text (False where either is null). Two text
+    categoricals compare by codes, after mapping ``left``'s categories into ``right``'s
+    (no row's text is decoded)."""
+    if is_text_categorical(left) and is_text_categorical(right):
+        into = pc.index_in(pa.array(left.cat.categories), value_set=pa.array(right.cat.categories))
+        lcode = left.cat.codes.to_numpy()
+        mapped = _at(pc.fill_null(into, -2).to_numpy(zero_copy_only=False), lcode, -1)
+        rcode = right.cat.codes.to_numpy()
+        return (mapped == rcode) & (rcode >= 0)
+    equal = pc.equal(arrow_strings(left), arrow_strings(right))
+    return pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
 
 
 def _duplicate_name_rows(a: _Applicants, n_pat: int) -> np.ndarray:
@@ -332,13 +349,18 @@ def _first_rows(app_nos: pd.Series, wanted: pd.Series) -> np.ndarray:
     return _at(first_row, pos, -1)
 
 
+def _tr01(events: pd.DataFrame) -> pd.DataFrame:
+    """The TR01 (transfer) events, their parties as plain text (a categorical's categories
+    also name the parties of the other events)."""
+    tr = events.loc[(events["event_code"] == "TR01").to_numpy(dtype=bool)]
+    return tr.assign(**{c: as_text(tr[c]) for c in ("from_party", "to_party") if c in tr})
+
+
 def _transfers(patents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Dated TR01 events of known patents (the first row of their app_no), in order of
     ``patent_row, event_date`` then input order, with ``k`` (1, 2, … per patent) and the next
     transfer's ``next_date`` and ``next_from``."""
-    tr = events.loc[
-        events["event_code"] == "TR01", ["app_no", "event_date", "from_party", "to_party"]
-    ]
+    tr = _tr01(events)[["app_no", "event_date", "from_party", "to_party"]]
     tr = tr.assign(patent_row=_first_rows(patents["app_no"], tr["app_no"]))
     tr = tr.loc[(tr["patent_row"] >= 0) & tr["event_date"].notna()]
     tr = tr.reset_index(drop=True).reset_index(names="seq")
@@ -368,18 +390,14 @@ def _owner_epochs(patents: pd.DataFrame, tr: pd.DataFrame, plain: np.ndarray) ->
     whole time, with the current owners) and of every transferred patent (``tr``)."""
 
     def owners_now(rows: np.ndarray) -> pa.Array:
-        take = pa.array(rows, type=pa.int64())
         return pc.coalesce(
-            arrow_strings(patents["owners"]).take(take),
-            arrow_strings(patents["applicants"]).take(take),
+            take_text(patents["owners"], rows), take_text(patents["applicants"], rows)
         )
 
     first = tr[tr["k"] == 1]
     rows = first["patent_row"].to_numpy()
     # Python strings only for the transferred patents' rows, not for every patent
-    appl_first = (
-        arrow_strings(patents["applicants"]).take(pa.array(rows)).to_numpy(zero_copy_only=False)
-    )
+    appl_first = take_text(patents["applicants"], rows).to_numpy(zero_copy_only=False)
     f0 = first["from_party"].to_numpy(dtype=object, na_value=None)
     last = tr["next_date"].isna().to_numpy()
     mid = tr["next_from"].fillna(tr["to_party"]).to_numpy(dtype=object, na_value=None)
@@ -569,7 +587,7 @@ def _link_patents(
 
 def _event_links(linker: _Linker, events: pd.DataFrame) -> pd.DataFrame:
     """TR01 parties (``EntityLinks.event_links``)."""
-    tr = events.loc[events["event_code"] == "TR01"].reset_index(drop=True)
+    tr = _tr01(events).reset_index(drop=True)
     parts = []
     for side, col in (("from", "from_party"), ("to", "to_party")):
         p, ids, names = split_ids(tr[col])
@@ -636,9 +654,15 @@ def resolve_entities(
         )
     check_memory_limit(memory_limit)
     ent = get_table(data, "enterprises", ["uscc", "name", "former_names"])
-    patents = get_table(data, "patents", ["app_no", "applicants", "applicant_usccs", "owners"])
+    # categoricals stay so: names are split once per category, not once per row
+    patents = get_table(
+        data, "patents", ["app_no", "applicants", "applicant_usccs", "owners"], categorical=True
+    )
     events = get_table(
-        data, "patent_events", ["app_no", "event_code", "event_date", "from_party", "to_party"]
+        data,
+        "patent_events",
+        ["app_no", "event_code", "event_date", "from_party", "to_party"],
+        categorical=True,
     )
     linker = _Linker(ent, fuzzy_threshold)
     links = _link_patents(linker, patents, events, memory_limit)

@@ -15,7 +15,7 @@ from features._duck import check_memory_limit, reports_out_of_memory
 from features._engine import PatentStore, Progress
 from features._entities import EntityLinks, resolve_entities
 from features._firm import SECTIONS, firm_features
-from features._names import arrow_array
+from features._names import arrow_array, take_text
 from features._peer import PEER_BASES, peer_percentiles
 from features._tables import as_tables, get_table
 from features.registry import registry
@@ -278,11 +278,12 @@ def _assemble(q: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
 
 _TYPE_ZH = {0: "invention", 1: "utility_model", 2: "design", 3: "other"}
 _TYPE_NAMES = np.array([_TYPE_ZH[i] for i in range(4)], dtype=object)
+_NOTES = pa.array(["", "共有专利，质押需全体共有人同意"], pa.large_string())
 
 
 def _take_str(col: pd.Series, idx: np.ndarray) -> pd.Series:
     """``col`` at positions ``idx`` as a ``str`` column, by Arrow take (no Python objects)."""
-    return _str_series(arrow_array(col).take(pa.array(idx, type=pa.int64())))
+    return _str_series(take_text(col, idx))
 
 
 def _str_series(arr: pa.Array) -> pd.Series:
@@ -346,6 +347,18 @@ def pledgeable_patents(
     rows = store.valid_patent_rows()
     store.drop_request()
     pats = store.patents
+    # sorted on (pair, app_no) first, by a stable Arrow sort (no pandas factorisation of a
+    # million strings), so every column is built once, in its final order: sorting the
+    # finished frame held two copies of its text (+4 GB at 1M firms)
+    aid = rows["app_id"].to_numpy(dtype=np.int64)
+    app_no = arrow_array(pats["app_no"]).take(pa.array(aid, type=pa.int64()))
+    order = pc.sort_indices(
+        pa.table({"pid": rows["pair_id"].to_numpy(dtype=np.int64), "app_no": app_no}),
+        sort_keys=[("pid", "ascending"), ("app_no", "ascending")],
+    )
+    app_no = app_no.take(order)
+    rows = rows.take(order.to_numpy()).reset_index(drop=True)
+    del order
     pid = rows["pair_id"].to_numpy(dtype=np.int64)
     aid = rows["app_id"].to_numpy(dtype=np.int64)
     as_of = q["as_of"].to_numpy()[pid]
@@ -356,10 +369,9 @@ def pledgeable_patents(
     short = rem <= min_remaining_years
     reason = _reasons(pledged, preserved, short, rem, min_remaining_years)
     n_owners = rows["n_owners"].to_numpy(dtype=np.int64)
-    app_no = arrow_array(pats["app_no"]).take(pa.array(aid, type=pa.int64()))
     out = pd.DataFrame(
         {
-            "uscc": q["uscc"].to_numpy()[pid],
+            "uscc": _take_str(q["uscc"], pid),
             "as_of": as_of,
             "app_no": _str_series(app_no),
             "patent_type": _TYPE_NAMES.take(rows["ptype"].to_numpy(dtype=np.int64)),
@@ -374,15 +386,10 @@ def pledgeable_patents(
             "preserved": preserved,
             "pledgeable": rows["pledgeable"].to_numpy(dtype=bool),
             "reason": reason,
-            "note": np.where(n_owners > 1, "共有专利，质押需全体共有人同意", ""),
+            # two distinct texts: an Arrow take, not a fixed-width numpy array per row
+            "note": _str_series(_NOTES.take(pa.array((n_owners > 1).astype(np.int8)))),
         }
     )
-    # stable Arrow sort on (pair, app_no): no pandas factorisation of a million strings
-    order = pc.sort_indices(
-        pa.table({"pid": pid, "app_no": app_no}),
-        sort_keys=[("pid", "ascending"), ("app_no", "ascending")],
-    )
-    out = out.take(order.to_numpy())
     for c in ("uscc", "app_no", "patent_type", "title", "owners", "reason", "note"):
         out[c] = out[c].astype("str")
     for c in ("as_of", "grant_date", "expiry_date"):
@@ -408,7 +415,7 @@ def _reasons(pledged, preserved, short, rem, min_years) -> np.ndarray:
 def _owners_at(pats: pd.DataFrame, links: EntityLinks, aid: np.ndarray, as_of: np.ndarray):
     """Owner names at as_of: current owners unless a TR01 after as_of says otherwise."""
     take = pa.array(aid, type=pa.int64())
-    out = pc.coalesce(arrow_array(pats["owners"]), arrow_array(pats["applicants"])).take(take)
+    out = pc.coalesce(take_text(pats["owners"], aid), take_text(pats["applicants"], aid))
     ev = links.event_links
     tr = ev[(ev["side"] == "from")]
     if tr.empty or len(aid) == 0:

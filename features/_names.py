@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,8 @@ def split_ids(
     dictionary : pa.Array
         The distinct items (``large_string``); may hold entries no item uses.
     """
+    if is_text_categorical(col):
+        return _split_categorical(col, fullwidth=fullwidth, strip=strip)
     parents, indices, dicts = [], [], []
     for start, part in _pieces(arrow_strings(col)):
         if fullwidth and pc.any(pc.match_substring(part, "；")).as_py():
@@ -101,6 +104,26 @@ def split_ids(
     return parent, ids, merged.dictionary
 
 
+def _split_categorical(
+    col: pd.Series, *, fullwidth: bool, strip: Callable[[pa.Array], pa.Array]
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """:func:`split_ids` of a text categorical: its categories are split once, and each row
+    takes the items of its category (the same items in the same order as splitting the
+    rows' text; only the dictionary's order differs)."""
+    codes, values = _codes_values(col)
+    cparent, cids, dictionary = split_ids(values, fullwidth=fullwidth, strip=strip)
+    per_value = np.bincount(cparent, minlength=len(values))  # items of each category
+    first_item = np.cumsum(per_value) - per_value  # cparent is sorted
+    valid = codes >= 0
+    per_row = np.where(valid, per_value[np.where(valid, codes, 0)], 0)
+    parent = np.repeat(np.arange(len(codes), dtype=np.int64), per_row)
+    within = np.arange(len(parent), dtype=np.int64) - np.repeat(
+        np.cumsum(per_row) - per_row, per_row
+    )
+    ids = cids[first_item[codes[parent]] + within]
+    return parent, ids, dictionary
+
+
 def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Explode a ``;``-joined list column (see :func:`split_ids`).
 
@@ -115,12 +138,42 @@ def split_list(col: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array]:
     return parent, dictionary.take(pa.array(ids))
 
 
+def is_text_categorical(col: Any) -> bool:
+    """Whether ``col`` is a pandas categorical of strings (``read_data_dir(categorical=)``)."""
+    return (
+        isinstance(col, pd.Series)
+        and isinstance(col.dtype, pd.CategoricalDtype)
+        and col.cat.categories.dtype == "str"
+    )
+
+
+def _codes_values(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """A text categorical's codes (-1 = null) and its categories as ``large_string``."""
+    values = pa.array(col.cat.categories).cast(pa.large_string())
+    return col.cat.codes.to_numpy(), values
+
+
+def take_text(col: pd.Series, rows: np.ndarray) -> pa.Array:
+    """``col`` at positions ``rows`` as ``large_string``; a categorical is taken by its codes
+    and only the taken rows are decoded."""
+    if is_text_categorical(col):
+        codes, values = _codes_values(col)
+        picked = codes[rows]
+        return values.take(pa.array(picked, mask=picked < 0))
+    return arrow_array(arrow_strings(col).take(pa.array(rows, type=pa.int64())))
+
+
 def arrow_strings(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """The ``large_string`` Arrow data of a column, zero-copy for a pandas ``str`` column.
 
     A column read from a file is usually chunked; it stays chunked, because combining the
-    chunks would copy the whole column (Arrow compute functions take either).
+    chunks would copy the whole column (Arrow compute functions take either). A categorical
+    is decoded by an Arrow take of its categories (a copy, for as long as the caller holds
+    it; :func:`encode` and :func:`take_text` avoid it).
     """
+    if is_text_categorical(col):
+        codes, values = _codes_values(col)
+        return values.take(pa.array(codes, mask=codes < 0))
     if isinstance(col, pd.Series):
         col = pa.array(col.astype("str"), type=pa.large_string(), from_pandas=True)
     return col.cast(pa.large_string())
@@ -135,7 +188,13 @@ def arrow_array(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def encode(col: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Each row's position among the column's distinct values (-1 for null), and those
-    values: integer ids for grouping, joining and evaluating a function once per value."""
+    values: integer ids for grouping, joining and evaluating a function once per value.
+
+    A text categorical gives its codes and categories as they are (no pass over the rows);
+    its categories may include values no row has."""
+    if is_text_categorical(col):
+        codes, values = _codes_values(col)
+        return codes.astype(np.int32), values
     arr = arrow_strings(col) if isinstance(col, pd.Series) else col
     values = arrow_array(pc.unique(arr).drop_null())
     ids = pc.fill_null(pc.index_in(arr, value_set=values), -1)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from data_contracts.errors import ContractViolation, DataError
 
@@ -84,6 +85,26 @@ COLUMNS: dict[str, dict[str, str]] = {
         "note": "str",
     },
 }
+# Text columns whose values repeat by nature (firm names and codes in lists of patents,
+# events and records; types and codes): the features layer reads them as well when they are
+# pandas categoricals, and holding them so halves the memory of the national patent tables.
+# Titles, inventors and application numbers are (nearly) unique and stay plain text.
+REPEATED: dict[str, tuple[str, ...]] = {
+    "patents": (
+        "patent_type",
+        "ipc_main",
+        "ipc_all",
+        "family_countries",
+        "applicants",
+        "applicant_usccs",
+        "owners",
+        "award",
+    ),
+    "patent_events": ("event_code", "from_party", "to_party"),
+    "credit_records": ("uscc", "name", "record_type", "severity", "value", "source"),
+    "programmes": ("uscc", "name", "programme", "level", "standard_version", "status"),
+}
+
 REQUIRED: dict[str, tuple[str, ...]] = {
     "enterprises": ("uscc", "name"),
     "patents": ("app_no", "app_date", "patent_type", "applicants"),
@@ -106,9 +127,35 @@ def as_tables(data: Any) -> Mapping[str, pd.DataFrame]:
     return tables
 
 
-def get_table(data: Any, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+def _text_categorical(s: pd.Series) -> bool:
+    return isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == "str"
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """``s`` as a ``str`` column; a categorical one by an Arrow take of its categories
+    (pandas' own ``astype`` goes through Python objects: ~10× slower at national scale)."""
+    if _text_categorical(s):
+        codes = s.cat.codes.to_numpy()
+        values = pa.array(s.cat.categories).take(pa.array(codes, mask=codes < 0))
+        out = values.to_pandas()
+        out = out if out.dtype == "str" else out.astype("str")
+        return pd.Series(out.array, index=s.index, name=s.name, copy=False)
+    return s.astype("str")
+
+
+def get_table(
+    data: Any,
+    name: str,
+    columns: Iterable[str] | None = None,
+    *,
+    categorical: bool = False,
+) -> pd.DataFrame:
     """One canonical table with every column the features layer reads (empty when absent),
-    or only ``columns`` of them (the required columns are checked either way)."""
+    or only ``columns`` of them (the required columns are checked either way).
+
+    Text columns come as ``str``; with ``categorical=True`` a text column held as a
+    categorical of strings stays one (for callers that read it through
+    ``features._names``' ``arrow_strings``, ``encode`` and ``take_text``)."""
     tables = as_tables(data)
     spec = COLUMNS[name]
     df = tables.get(name)
@@ -140,8 +187,8 @@ def get_table(data: Any, name: str, columns: Iterable[str] | None = None) -> pd.
                 if not pd.api.types.is_datetime64_any_dtype(s):
                     s = pd.to_datetime(s, errors="coerce")
                 s = s.astype("datetime64[ns]")
-            elif dtype == "str" and s.dtype != "str":
-                s = s.astype("str")
+            elif dtype == "str" and s.dtype != "str" and not (categorical and _text_categorical(s)):
+                s = as_text(s)
             out[col] = s.reset_index(drop=True)
         else:
             # all missing, built without a Python list of len(df) Nones

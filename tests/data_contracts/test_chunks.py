@@ -256,3 +256,45 @@ def test_kept_columns_change_only_the_frames(tmp_path, monkeypatch) -> None:
 def test_unknown_kept_column_is_a_caller_error(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"'colour'.*patents"):
         read_data_dir(tmp_path, columns={"patents": ["app_no", "colour"]})
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_categorical_columns_change_only_the_dtypes(tmp_path, monkeypatch, fmt) -> None:
+    """``categorical=`` holds text columns as categoricals: the same values (rows dropped as
+    duplicates or conflicts included), rules, rejects and counts; other columns untouched."""
+    folder = tmp_path / "data"
+    _write(_patents(), folder, "patents", fmt)
+    _write(_credit_records(), folder, "credit_records", fmt)
+    pd.DataFrame(
+        {"uscc": list(REAL_USCCS.values()), "name": list(REAL_USCCS), "status": "存续"}
+    ).assign(region_code="440300").to_csv(folder / "enterprises.csv", index=False)
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 7)
+    cats = {
+        "patents": ["applicants", "owners", "patent_type"],
+        "credit_records": ["uscc", "record_type"],
+        "programmes": ["programme"],  # a missing table: empty, with the dtype
+    }
+    full = read_data_dir(folder, today=TODAY, errors="collect")
+    compact = read_data_dir(folder, today=TODAY, errors="collect", categorical=cats)
+    for table, cols in cats.items():
+        got, want = compact.tables[table], full.tables[table]
+        assert list(got.columns) == list(want.columns)
+        for col in got.columns:
+            if col in cols:
+                assert isinstance(got[col].dtype, pd.CategoricalDtype), (table, col)
+                assert got[col].cat.categories.dtype == "str"
+                pd.testing.assert_series_equal(got[col].astype("str"), want[col])
+            else:
+                pd.testing.assert_series_equal(got[col], want[col])
+    assert len(compact.tables["patents"]) > 0
+    assert compact.tables["patents"]["patent_type"].nunique() < len(compact.tables["patents"])
+    pd.testing.assert_frame_equal(compact.rejects, full.rejects, check_exact=True)
+    pd.testing.assert_frame_equal(compact.warnings, full.warnings, check_exact=True)
+    assert compact.stats == full.stats and compact.notes == full.notes
+
+
+def test_categorical_needs_known_text_columns(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"'categorical'.*'colour'.*patents"):
+        read_data_dir(tmp_path, categorical={"patents": ["colour"]})
+    with pytest.raises(ValueError, match=r"non-text column\(s\) \['app_date'\]"):
+        read_data_dir(tmp_path, categorical={"patents": ["app_date"]})
