@@ -86,7 +86,13 @@ def features_command(
         def on_read(table: str, done: int, total: int) -> None:
             bar.update(read_task, completed=done, total=total, description=f"read {table}")
 
-        bundle = read_data_dir(data_dir, as_of=ts.date(), progress=on_read)
+        # repeated names and codes as categoricals: the same features in less memory
+        bundle = read_data_dir(
+            data_dir,
+            as_of=ts.date(),
+            progress=on_read,
+            categorical=features.CATEGORICAL_COLUMNS,
+        )
         bar.update(read_task, description="read tables")
         feat_task = bar.add_task("features", total=7)
 

@@ -194,15 +194,20 @@ def write_bank_package(
     firms = pd.Index(wl["uscc"].to_numpy())
     names = wl.set_index("uscc")["name"]
 
+    # Frames are dropped as soon as their file is written: a national package is
+    # hundreds of thousands of firms, and every writer process holds its own.
     reasons = inputs.reasons.loc[member(inputs.reasons["uscc"], firms)].copy()
-    reasons["name"] = reasons["uscc"].map(names)
     reasons["points"] = reasons["points"].round(1)
     reasons["percentile"] = reasons["percentile"].round(0)
     patents = inputs.patents.loc[member(inputs.patents["uscc"], firms)].copy()
-    patents["name"] = patents["uscc"].map(names)
     patents["remaining_years"] = patents["remaining_years"].round(1)
     programmes = inputs.programmes.loc[member(inputs.programmes["uscc"], firms)]
-    top_patents = patents.loc[patents["rank_in_firm"] <= patents_per_firm]
+    listed = (patents["rank_in_firm"] <= patents_per_firm).to_numpy()
+    # the firm's name only in the workbook's patent sheet (the JSON nests patents by firm)
+    top_patents = (patents if listed.all() else patents.loc[listed]).assign(
+        name=lambda d: d["uscc"].map(names)
+    )[list(PATENT_HEADERS)]
+    del listed
 
     table = wl[list(WHITELIST_HEADERS)].copy()
     table["score"] = table["score"].round(1)
@@ -213,6 +218,7 @@ def write_bank_package(
     csv_frame.to_csv(
         folder / "whitelist.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
     )
+    del csv_frame
 
     write_workbook(
         folder / "whitelist.xlsx",
@@ -230,7 +236,7 @@ def write_bank_package(
             Sheet("评分理由", *_reasons_sheet(wl, reasons)),
             Sheet(
                 "可质押专利",
-                top_patents[list(PATENT_HEADERS)],
+                top_patents,
                 list(PATENT_HEADERS.values()),
                 (21, 36, 20, 10, 40, 14, 10, 30),
             ),
@@ -247,6 +253,7 @@ def write_bank_package(
         title=f"{bank.name} 授信白名单 {inputs.meta['batch_id']}",
         max_rows=max_rows,
     )
+    del top_patents
 
     firm_columns = [
         c for c in table.columns if c not in ("reasons_up", "reasons_down", "programmes_text")
