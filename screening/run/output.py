@@ -252,6 +252,9 @@ def write_outputs(
     neutralise_frame(screened).to_csv(
         folder / "screened.csv", index=False, encoding="utf-8", lineterminator="\n"
     )
+    # Locals that outlive their use stay in this process for the whole export, next to the
+    # package writers: each goes as soon as it has been written or packaged.
+    del screened
     neutralise_frame(s.inputs.rejects).to_csv(
         folder / "rejects.csv", index=False, encoding="utf-8", lineterminator="\n"
     )
@@ -259,23 +262,27 @@ def write_outputs(
     env = template_env()
     # Scrub personal identifiers once for every bank; only whitelisted firms are packaged.
     wl_ids = pd.Index(s.whitelist["uscc"].to_numpy())
-    pledgeable = s.inputs.pledgeable.loc[member(s.inputs.pledgeable["uscc"], wl_ids)]
     patents = package_patents(
-        pledgeable,
+        s.inputs.pledgeable.loc[member(s.inputs.pledgeable["uscc"], wl_ids)],
         s.inputs.tables.get("patents", pd.DataFrame()),
         limit=config.report.patents_per_firm,
     )
+    patents = scrub_frame(patents, keep=("uscc", "app_no"))  # the unscrubbed copy goes
     programmes = package_programmes(s.inputs.programmes)
+    programmes = programmes.loc[member(programmes["uscc"], wl_ids)]
     inputs = PackageInputs(
         meta=meta,
         whitelist=scrub_frame(s.whitelist, keep=("uscc", "region_code", "industry_code", "grade")),
         reasons=s.reasons,
-        programmes=programmes.loc[member(programmes["uscc"], wl_ids)],
-        patents=scrub_frame(patents, keep=("uscc", "app_no")),
+        programmes=programmes,
+        patents=patents,
         checks=s.checks,
         chart=_chart_factory(s),
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
     )
+    del patents, programmes
+    gc.collect()
+    release_memory()  # before the writers fork: none of them inherits the temporaries
     job = _BankJob(folder / "packages", inputs, env, config, max_excel_rows, key)
     sizes = [int(bank_mask(inputs.whitelist, b).sum()) for b in config.banks]
     workers = config.resources.worker_count()
