@@ -29,12 +29,13 @@ from features._names import (
     NameIndex,
     arrow_array,
     arrow_strings,
+    as_text,
     encode,
     is_text_categorical,
     split_ids,
     take_text,
 )
-from features._tables import as_text, get_table
+from features._tables import get_table
 
 METHODS = ("uscc", "name", "former_name", "fuzzy", "ambiguous", "unmatched")
 EXAMPLES_PER_KIND = 20

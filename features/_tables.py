@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from data_contracts.errors import ContractViolation, DataError
+from features._names import as_text, is_text_categorical
 
 # Columns the features layer reads, per canonical table. Optional columns missing from a
 # table are added empty; missing required ones raise ContractViolation.
@@ -127,22 +127,6 @@ def as_tables(data: Any) -> Mapping[str, pd.DataFrame]:
     return tables
 
 
-def _text_categorical(s: pd.Series) -> bool:
-    return isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == "str"
-
-
-def as_text(s: pd.Series) -> pd.Series:
-    """``s`` as a ``str`` column; a categorical one by an Arrow take of its categories
-    (pandas' own ``astype`` goes through Python objects: ~10× slower at national scale)."""
-    if _text_categorical(s):
-        codes = s.cat.codes.to_numpy()
-        values = pa.array(s.cat.categories).take(pa.array(codes, mask=codes < 0))
-        out = values.to_pandas()
-        out = out if out.dtype == "str" else out.astype("str")
-        return pd.Series(out.array, index=s.index, name=s.name, copy=False)
-    return s.astype("str")
-
-
 def get_table(
     data: Any,
     name: str,
@@ -187,7 +171,9 @@ def get_table(
                 if not pd.api.types.is_datetime64_any_dtype(s):
                     s = pd.to_datetime(s, errors="coerce")
                 s = s.astype("datetime64[ns]")
-            elif dtype == "str" and s.dtype != "str" and not (categorical and _text_categorical(s)):
+            elif (
+                dtype == "str" and s.dtype != "str" and not (categorical and is_text_categorical(s))
+            ):
                 s = as_text(s)
             out[col] = s.reset_index(drop=True)
         else:

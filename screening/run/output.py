@@ -280,7 +280,6 @@ def write_outputs(
         chart=_chart_factory(s),
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
     )
-    del patents, programmes
     gc.collect()
     release_memory()  # before the writers fork: none of them inherits the temporaries
     job = _BankJob(folder / "packages", inputs, env, config, max_excel_rows, key)

@@ -207,7 +207,6 @@ def write_bank_package(
     top_patents = (patents if listed.all() else patents.loc[listed]).assign(
         name=lambda d: d["uscc"].map(names)
     )[list(PATENT_HEADERS)]
-    del listed
 
     table = wl[list(WHITELIST_HEADERS)].copy()
     table["score"] = table["score"].round(1)

@@ -102,6 +102,13 @@ def _write_csv(frame: pd.DataFrame, path: Path, ragged_after: int) -> None:
     path.write_text("".join(lines), encoding="utf-8")
 
 
+def _write_enterprises(folder: Path) -> None:
+    """The registry of the firms the other tables name (real USCCs), as CSV."""
+    pd.DataFrame(
+        {"uscc": list(REAL_USCCS.values()), "name": list(REAL_USCCS), "status": "存续"}
+    ).assign(region_code="440300").to_csv(folder / "enterprises.csv", index=False)
+
+
 def _write(frame: pd.DataFrame, folder: Path, table: str, fmt: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{table}.{fmt}"
@@ -163,9 +170,7 @@ def test_tiny_chunks_give_the_same_folder(tmp_path, monkeypatch) -> None:
     _write(_patents(), folder, "patents", "csv")
     _write(_programmes(), folder, "programmes", "csv")
     _write(_credit_records(), folder, "credit_records", "parquet")
-    pd.DataFrame(
-        {"uscc": list(REAL_USCCS.values()), "name": list(REAL_USCCS), "status": "存续"}
-    ).assign(region_code="440300").to_csv(folder / "enterprises.csv", index=False)
+    _write_enterprises(folder)
     whole, chunked = _read_both(
         monkeypatch,
         lambda: read_data_dir(folder, as_of=AS_OF, today=TODAY, errors="collect"),
@@ -233,9 +238,7 @@ def test_kept_columns_change_only_the_frames(tmp_path, monkeypatch) -> None:
     folder = tmp_path / "data"
     _write(_patents(), folder, "patents", "parquet")
     _write(_credit_records(), folder, "credit_records", "parquet")
-    pd.DataFrame(
-        {"uscc": list(REAL_USCCS.values()), "name": list(REAL_USCCS), "status": "存续"}
-    ).assign(region_code="440300").to_csv(folder / "enterprises.csv", index=False)
+    _write_enterprises(folder)
     monkeypatch.setattr(reader, "CHUNK_ROWS", 7)
     later = pd.Timestamp(AS_OF) - pd.Timedelta(days=3000)  # some rows dated after it
     full = read_data_dir(folder, as_of=later.date(), today=TODAY, errors="collect")
@@ -265,9 +268,7 @@ def test_categorical_columns_change_only_the_dtypes(tmp_path, monkeypatch, fmt) 
     folder = tmp_path / "data"
     _write(_patents(), folder, "patents", fmt)
     _write(_credit_records(), folder, "credit_records", fmt)
-    pd.DataFrame(
-        {"uscc": list(REAL_USCCS.values()), "name": list(REAL_USCCS), "status": "存续"}
-    ).assign(region_code="440300").to_csv(folder / "enterprises.csv", index=False)
+    _write_enterprises(folder)
     monkeypatch.setattr(reader, "CHUNK_ROWS", 7)
     cats = {
         "patents": ["applicants", "owners", "patent_type"],
