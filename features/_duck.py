@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -39,6 +40,9 @@ class DuckConnection:
     def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
         check_memory_limit(memory_limit)
         self.spill_dir: str | None = tempfile.mkdtemp(prefix="features-duckdb-")
+        # also removed when the connection is garbage-collected or the interpreter exits
+        # without close() (a store dropped unclosed): no folder is left in the temp dir
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.spill_dir, True)
         config: dict[str, str | int | bool] = {
             "temp_directory": self.spill_dir,
             # results are ordered explicitly where order matters; this lets DuckDB stream
@@ -64,6 +68,7 @@ class DuckConnection:
 
     def _remove_spill(self) -> None:
         if self.spill_dir is not None:
+            self._finalizer.detach()
             shutil.rmtree(self.spill_dir, ignore_errors=True)
             self.spill_dir = None
 

@@ -36,6 +36,21 @@ def test_close_frees_the_store_and_a_later_build_gives_the_same_values(random_da
     assert links._store is None
 
 
+def test_links_dropped_without_close_leave_no_spill_folder(random_data):
+    """A caller that never closes its links (most scripts) still leaves nothing in the
+    temporary folder once they are garbage-collected."""
+    import gc
+
+    data = random_data(6)
+    links = resolve_entities(data)
+    build_feature_matrix(_pairs(data), data, links=links)
+    spill = links._store[1]._duck.spill_dir
+    assert os.path.isdir(spill)
+    del links
+    gc.collect()
+    assert not os.path.exists(spill)
+
+
 def test_small_memory_limit_gives_the_same_results(random_data):
     data = random_data(7, n_firms=40, n_patents=2000, n_events=4000)
     free = resolve_entities(data)
