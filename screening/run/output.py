@@ -8,17 +8,14 @@ removes. No wall-clock time appears in any output except ``timings.json``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime as dt
 import gc
 import json
 import multiprocessing
 import os
 import shutil
-import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,11 +25,18 @@ import pandas as pd
 from data_contracts import release_memory
 from data_contracts.errors import DataError
 from screening.run._frames import member
+from screening.run._writers import BankJob, die_with_parent, spool, write_spooled
 from screening.run.changes import compare, read_previous
 from screening.run.charts import waterfall_svg
 from screening.run.config import GRADES, RunConfig
 from screening.run.manifest import SigningKey
-from screening.run.packages import PackageInputs, bank_mask, template_env, write_bank_package
+from screening.run.packages import (
+    PackageInputs,
+    bank_inputs,
+    bank_mask,
+    template_env,
+    write_bank_package,
+)
 from screening.run.pipeline import (
     SCREENED_COLUMNS,
     Screening,
@@ -281,13 +285,15 @@ def write_outputs(
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
     )
     gc.collect()
-    release_memory()  # before the writers fork: none of them inherits the temporaries
-    job = _BankJob(folder / "packages", inputs, env, config, max_excel_rows, key)
+    release_memory()  # the temporaries of the shared inputs, before the banks are cut
+    job = BankJob(folder / "packages", config, max_excel_rows, key, write_bank_package)
     sizes = [int(bank_mask(inputs.whitelist, b).sum()) for b in config.banks]
     workers = config.resources.worker_count()
     if config.resources.workers == 0:  # automatic: as many as the free memory allows
         workers = affordable_workers(workers, sizes, available_memory_bytes())
-    counts = _write_banks(job, workers, sizes, on_done=lambda n: timer.step("export", n))
+    counts = _write_banks(
+        job, inputs, env, workers, sizes, on_done=lambda n: timer.step("export", n)
+    )
     banks = [
         {"id": bank.id, "name": bank.name, "firms": n}
         for bank, n in zip(config.banks, counts, strict=True)
@@ -333,101 +339,61 @@ def affordable_workers(workers: int, sizes: list[int], available: int | None) ->
     return fit
 
 
-@dataclass(frozen=True)
-class _BankJob:
-    """What every bank's package is written from (shared by the worker processes)."""
-
-    folder: Path
-    inputs: PackageInputs
-    env: Any
-    config: RunConfig
-    max_rows: int
-    key: SigningKey | None
-
-    def write(self, index: int) -> int:
-        bank = self.config.banks[index]
-        return write_bank_package(
-            self.folder / bank.id,
-            bank,
-            self.inputs,
-            env=self.env,
-            detail_limit=self.config.report.detail_limit,
-            patents_per_firm=self.config.report.patents_per_firm,
-            max_rows=self.max_rows,
-            key=self.key,
-        )
-
-
-# The job of the current export, inherited by forked workers: they receive only a bank
-# index, so the whitelist frames are never pickled.
-_JOB: _BankJob | None = None
-
-
-def _die_with_parent(parent: int) -> None:
-    """Initializer of the package writers: on Linux the kernel kills a writer when the run
-    that forked it dies, so a killed run leaves no writer behind still filling its
-    temporary folder (elsewhere a writer ends after its current package)."""
-    try:
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return
-    prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the run died before the signal was armed
-        os._exit(1)
-
-
-def _write_forked(index: int) -> int:
-    if _JOB is None:  # only reachable if a worker were started by something else
-        raise RuntimeError("bank package worker started without a job")
-    return _JOB.write(index)
-
-
 def _write_banks(
-    job: _BankJob,
+    job: BankJob,
+    inputs: PackageInputs,
+    env: Any,
     workers: int,
     sizes: list[int],
     on_done: Callable[[int], None] | None = None,
 ) -> list[int]:
-    """Write every bank's package; side by side in forked processes when there are several
-    banks and cores (writing xlsx cells is pure Python, so threads would not help).
+    """Write every bank's package; side by side in writer processes when there are several
+    banks and ``workers`` > 1 (writing xlsx cells is pure Python, so threads would not help).
 
-    ``sizes`` are the banks' firm counts (the largest package starts first). Each package
-    goes to its own folder, so the files are the same in any order. ``on_done(k)`` is
-    called after each package with the number written so far.
+    ``sizes`` are the banks' firm counts (the largest package starts first, so the long one
+    never starts last). A writer is a fresh interpreter that gets its bank's part of
+    ``inputs`` through a spool file in the run's temporary folder (``screening.run._writers``
+    says why not a fork). Each package goes to its own folder, so the files are the same in
+    any order and with any number of writers. ``on_done(k)`` is called after each package
+    with the number written so far.
     """
     n = len(job.config.banks)
     workers = min(workers, n)
     report = on_done or (lambda k: None)
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1:
         counts = []
         for i in range(n):
-            counts.append(job.write(i))
+            counts.append(job.write(i, inputs, env))
             report(len(counts))
         return counts
-    # largest package first, so the long one never starts last (its workbook is the cost)
     order = sorted(range(n), key=lambda i: (-sizes[i], i))
-    global _JOB
-    _JOB = job
-    # Objects that exist at fork time go to the permanent generation: a worker's garbage
-    # collector then never writes to their headers, so their pages stay shared with the
-    # parent instead of being copied into every worker.
-    gc.freeze()
+    spool_dir = job.folder.parent / ".spool"
+    spool_dir.mkdir()
+    done: dict[int, int] = {}
     try:
-        ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=ctx,
-            initializer=_die_with_parent,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
             initargs=(os.getpid(),),
         ) as pool:
-            futures = {pool.submit(_write_forked, i): i for i in order}
-            done = {}
-            for future in as_completed(futures):
-                done[futures[future]] = future.result()
-                report(len(done))
+            futures = {}
+            try:
+                # one bank's part at a time: the first writer starts while the next is spooled
+                for i in order:
+                    path = spool_dir / f"{i}.pickle"
+                    part = bank_inputs(inputs, job.config.banks[i], job.config.report.detail_limit)
+                    spool(part, path)
+                    del part
+                    futures[pool.submit(write_spooled, job, i, str(path))] = i
+                for future in as_completed(futures):
+                    done[futures[future]] = future.result()
+                    report(len(done))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # no new package after a failure
+                raise
     finally:
-        gc.unfreeze()
-        _JOB = None
+        shutil.rmtree(spool_dir, ignore_errors=True)
     return [done[i] for i in range(n)]
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,41 @@ def bank_mask(whitelist: pd.DataFrame, bank: BankConfig) -> np.ndarray:
         grades = whitelist["grade"].astype("str").str.slice(1).astype("int64").to_numpy()
         mask &= grades <= grade_number(bank.min_grade)
     return mask
+
+
+@dataclass(frozen=True)
+class DrawnCharts:
+    """Charts already drawn, by firm: what a package written in another process gets in
+    place of the run's chart function, which reads the whole screening."""
+
+    svgs: Mapping[str, str]
+
+    def __call__(self, uscc: str) -> str:
+        return self.svgs[uscc]
+
+
+def bank_inputs(inputs: PackageInputs, bank: BankConfig, detail_limit: int) -> PackageInputs:
+    """The part of ``inputs`` that ``bank``'s package is cut from: its firms' rows (same
+    order) and the charts of the ``detail_limit`` firms its report details, drawn now.
+
+    Writing the package from it gives the same bytes as from ``inputs``; it is what a
+    writer in its own process receives (a fraction of the run's frames, and picklable).
+    """
+    wl = inputs.whitelist.loc[bank_mask(inputs.whitelist, bank)]
+    firms = pd.Index(wl["uscc"].to_numpy())
+
+    def mine(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.loc[member(frame["uscc"], firms)]
+
+    detailed = wl["uscc"].iloc[:detail_limit].tolist()
+    return replace(
+        inputs,
+        whitelist=wl,
+        reasons=mine(inputs.reasons),
+        programmes=mine(inputs.programmes),
+        patents=mine(inputs.patents),
+        chart=DrawnCharts({u: inputs.chart(u) for u in detailed}),
+    )
 
 
 def _fmt_date(value: Any) -> str:

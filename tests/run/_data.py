@@ -526,6 +526,10 @@ def make_config(**selection):
             {"id": "bank-c", "name": "丙银行", "industries": ["I"], "min_grade": "T3"},
         ],
         "regions": {"410100": "郑州市", "410300": "洛阳市", "410200": "开封市"},
+        # Packages written in this process: a test that monkeypatches the package writers
+        # (block and chunk sizes, faults) reaches them only here, since writer processes are
+        # fresh interpreters. Tests of the writer processes ask for workers > 1 themselves.
+        "resources": {"workers": 1},
     }
     return parse_run_config(data, rules=shipped_rules())
 

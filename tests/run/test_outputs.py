@@ -24,6 +24,7 @@ from screening.run.config import ResourceConfig
 from screening.run.manifest import verify_package
 from screening.run.output import atomic_folder
 from screening.run.pipeline import Timer, screen
+from tests.run import _faults
 from tests.run._data import (
     AS_OF,
     ID_CARD,
@@ -249,14 +250,7 @@ def test_failed_run_leaves_no_partial_output(
 ):
     out = tmp_path / "out"
     config = replace(config, resources=ResourceConfig(workers=workers))
-
-    def boom(folder, *args, **kwargs):
-        if folder.name == "bank-b":
-            raise RuntimeError("disk full while writing the second bank")
-        return real(folder, *args, **kwargs)
-
-    real = output_mod.write_bank_package
-    monkeypatch.setattr(output_mod, "write_bank_package", boom)
+    monkeypatch.setattr(output_mod, "write_bank_package", _faults.fail_on_second_bank)
     with pytest.raises(RuntimeError, match="second bank"), atomic_folder(out) as tmp:
         run_into(tmp, inputs, scorer, config, AS_OF)
     assert not out.exists()
@@ -300,11 +294,7 @@ def test_error_in_a_package_worker_keeps_cause_and_remedy(
     tmp_path, inputs, scorer, config, monkeypatch
 ):
     config = replace(config, resources=ResourceConfig(workers=2))
-
-    def refuse(folder, *args, **kwargs):
-        raise DataError(f"{folder.name}: cannot write", "free some disk space")
-
-    monkeypatch.setattr(output_mod, "write_bank_package", refuse)
+    monkeypatch.setattr(output_mod, "write_bank_package", _faults.refuse)
     with pytest.raises(DataError) as err:
         run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
     assert err.value.cause.endswith("cannot write") and err.value.remedy == "free some disk space"
@@ -344,21 +334,15 @@ def test_killed_run_leaves_no_package(tmp_path, workers):
     out = tmp_path / "out"
     script = textwrap.dedent(
         f"""
-        import os, sys, time
+        import sys
         from dataclasses import replace
         sys.path.insert(0, {str(ROOT)!r})
         from tests.run._data import AS_OF, ToyScorer, build_inputs, make_config, run_into
-        from screening.run import packages
         from screening.run.config import ResourceConfig
+        from screening.run import output
         from screening.run.output import atomic_folder
-        real = packages.write_manifest
-        def slow(*a, **k):
-            real(*a, **k)
-            sys.stdout.write(f"WROTE {{os.getpid()}}\\n")
-            sys.stdout.flush()
-            time.sleep(60)
-        import screening.run.packages as p
-        p.write_manifest = slow
+        from tests.run import _faults
+        output.write_bank_package = _faults.stall_after_manifest
         config = replace(make_config(), resources=ResourceConfig(workers={workers}))
         with atomic_folder({str(out)!r}) as tmp:
             run_into(tmp, build_inputs(), ToyScorer(), config, AS_OF)
@@ -368,7 +352,7 @@ def test_killed_run_leaves_no_package(tmp_path, workers):
     try:
         word, pid = proc.stdout.readline().split()
         assert word == "WROTE"
-        assert (int(pid) == proc.pid) == (workers == 1)  # forked writers when 2
+        assert (int(pid) == proc.pid) == (workers == 1)  # writer processes when 2
         tmp_dirs = list(tmp_path.glob("out.tmp-*"))
         assert len(tmp_dirs) == 1 and (tmp_dirs[0] / "screened.csv").is_file()
     finally:
@@ -467,7 +451,9 @@ def test_automatic_workers_are_bounded_by_free_memory(
     monkeypatch.setattr(
         output_mod,
         "_write_banks",
-        lambda job, w, sizes, on_done=None: seen.append(w) or real(job, 1, sizes),
+        lambda job, inputs, env, w, sizes, on_done=None: (
+            seen.append(w) or real(job, inputs, env, 1, sizes)
+        ),
     )
     monkeypatch.setattr(output_mod, "available_memory_bytes", lambda: available)
     monkeypatch.setattr(ResourceConfig, "worker_count", lambda self: self.workers or 8)

@@ -1,0 +1,46 @@
+"""Package writers that fail or stall on purpose, for the export tests.
+
+They stand in for ``write_bank_package`` (``monkeypatch.setattr(output, "write_bank_package",
+...)``) and are module-level so they reach the writer processes: a writer is a fresh
+interpreter that receives its writer function by reference, not a fork that would inherit a
+monkeypatched module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from data_contracts.errors import DataError
+from screening.run import packages
+
+
+def fail_on_second_bank(folder, *args, **kwargs):
+    """Write every package but ``bank-b``'s, which fails like a full disk."""
+    if folder.name == "bank-b":
+        raise RuntimeError("disk full while writing the second bank")
+    return packages.write_bank_package(folder, *args, **kwargs)
+
+
+def refuse(folder, *args, **kwargs):
+    """Fail with a data problem (cause and remedy) before writing anything."""
+    raise DataError(f"{folder.name}: cannot write", "free some disk space")
+
+
+def stall_after_manifest(folder, *args, **kwargs):
+    """Write a package up to its manifest, say ``WROTE <pid>`` on stdout and hang: the run
+    can then be killed while a package writer is mid-way."""
+    real = packages.write_manifest
+
+    def slow(*a, **k):
+        real(*a, **k)
+        sys.stdout.write(f"WROTE {os.getpid()}\n")
+        sys.stdout.flush()
+        time.sleep(60)
+
+    packages.write_manifest = slow
+    try:
+        return packages.write_bank_package(folder, *args, **kwargs)
+    finally:
+        packages.write_manifest = real
