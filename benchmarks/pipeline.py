@@ -106,6 +106,33 @@ class StageMeter:
             self._open = None
 
 
+def largest_package(folder: Path) -> tuple[str, dict[str, int]] | None:
+    """The bank package under ``folder`` with the most bytes: its id and each file's size
+    (bytes, by name). ``None`` when there is no package."""
+    best: tuple[str, dict[str, int]] | None = None
+    for pkg in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+        sizes = {f.name: f.stat().st_size for f in sorted(pkg.iterdir()) if f.is_file()}
+        if best is None or sum(sizes.values()) > sum(best[1].values()):
+            best = (pkg.name, sizes)
+    return best
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def _note_largest_package(results: list[StageResult], folder: Path) -> None:
+    """Add the largest package's file sizes to the export stage's note and extra."""
+    found = largest_package(folder)
+    export = [r for r in results if r.name == STAGE_LABELS["export"] and r.measurement]
+    if found is None or not export:
+        return
+    bank, sizes = found
+    listed = ", ".join(f"{name} {_mb(n)}" for name, n in sorted(sizes.items(), key=lambda x: -x[1]))
+    export[-1].note += f"; largest package {bank}: {listed}"
+    export[-1].measurement.extra["largest_package"] = {"bank": bank, "bytes": sizes}
+
+
 def run_pipeline(
     data_dir: Path,
     as_of: str,
@@ -182,6 +209,7 @@ def run_pipeline(
             with atomic_folder(out) as tmp, timer.stage("export") as box:
                 write_outputs(s, tmp, config=config, batch=batch, timer=timer)
                 box["rows"] = len(s.screened)
+            _note_largest_package(meter.results, out / "packages")
     except Exception as exc:  # reported as a failed stage; the run exits non-zero
         traceback.print_exc()
         failure = f"failed: {type(exc).__name__}: {exc}"

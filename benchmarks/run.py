@@ -74,6 +74,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 def _row(section: str, stage: str, m: Measurement | None, **kw: object) -> BenchRow:
     if m is None:
         return BenchRow(section, stage, **kw)  # type: ignore[arg-type]
+    kw.setdefault("extra", dict(m.extra))
     return BenchRow(
         section,
         stage,

@@ -7,6 +7,9 @@ build_feature_matrix(pairs, data, *, links=None, progress=None, ...)
 resolve_entities(data, *, fuzzy_threshold=95) -> EntityLinks
     Link patents, transfer parties, credit records, programmes and nominations to firms.
 pledgeable_patents(data, pairs_or_as_of, *, min_remaining_years=1.0, links=None)
+build_feature_store(data, *, links, memory_limit=None)
+    Build the store the two above share ahead of them; afterwards they read only the
+    patents' required columns and no event column (a caller may drop the rest).
 active_credit_records(credit_records, as_of), latest_tax_ratings(credit_records, as_of)
 active_programmes(programmes, as_of)
 peer_percentiles(matrix, reference, by="firm_industry_section", features=...)
@@ -27,7 +30,7 @@ ENTITY_ONLY_COLUMNS
 from features._credit import active_credit_records, latest_tax_ratings
 from features._engine import STORE_COLUMNS as _STORE_COLUMNS
 from features._entities import EntityLinks, resolve_entities
-from features._matrix import build_feature_matrix, pledgeable_patents
+from features._matrix import build_feature_matrix, build_feature_store, pledgeable_patents
 from features._names import DEFAULT_FUZZY_THRESHOLD
 from features._peer import peer_percentiles
 from features._programmes import active_programmes
@@ -53,6 +56,7 @@ __all__ = [
     "active_credit_records",
     "active_programmes",
     "build_feature_matrix",
+    "build_feature_store",
     "by_name",
     "feature_names",
     "latest_tax_ratings",

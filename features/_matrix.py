@@ -101,6 +101,38 @@ def _store_for(
 
 
 @reports_out_of_memory
+def build_feature_store(
+    data: Any,
+    *,
+    links: EntityLinks,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> None:
+    """Build the feature store that :func:`build_feature_matrix` and
+    :func:`pledgeable_patents` share, ahead of them (they build it on first use otherwise).
+
+    The store holds what they read of the patent and event tables. Called with the same
+    ``links``, ``threads`` and ``memory_limit`` and the same table mapping, they then read
+    nothing more of ``patent_events`` and only ``REQUIRED_COLUMNS['patents']`` of
+    ``patents``: a caller holding national-scale tables may drop the rest first (the
+    screening run frees gigabytes at 1M firms this way). The store stays cached on
+    ``links`` until ``links.close()``.
+
+    Raises
+    ------
+    DataError
+        Links from other data, or a ``memory_limit`` that is not a memory size or too small
+        for DuckDB to work in.
+    """
+    if not isinstance(links, EntityLinks):
+        raise DataError(
+            f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
+            "Call features.resolve_entities(data) and pass its result.",
+        )
+    _store_for(data, _links_for(data, links, memory_limit), threads, memory_limit)
+
+
+@reports_out_of_memory
 def build_feature_matrix(
     pairs: pd.DataFrame,
     data: Any,

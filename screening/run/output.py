@@ -385,6 +385,7 @@ def _write_banks(
                     part = bank_inputs(inputs, job.config.banks[i], job.config.report.detail_limit)
                     spool(part, path)
                     del part
+                    release_memory()  # the cut and its pickling buffers go back to the system
                     futures[pool.submit(write_spooled, job, i, str(path))] = i
                 for future in as_completed(futures):
                     done[futures[future]] = future.result()
@@ -491,8 +492,7 @@ def run_screening(
     inputs = prepare_inputs(data_dir, as_of_ts, timer, memory_limit=config.resources.memory_limit)
     s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
     hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
-    # what only the earlier stages read goes before export (and before any package writer
-    # is forked, so none of them inherits it)
+    # what only the earlier stages read goes before export builds the package inputs
     s = for_export(s, config.report.patents_per_firm)
     del inputs
     gc.collect()

@@ -215,16 +215,11 @@ def prepare_inputs(
             if name in bundle.tables:
                 bundle.tables[name] = bundle.tables[name].drop(columns=list(cols), errors="ignore")
         release_memory()  # entity resolution's temporaries, before the store is built
-        ent = bundle.tables["enterprises"]
-        pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
-        matrix = features.build_feature_matrix(
-            pairs, bundle, links=links, memory_limit=memory_limit, keep_patent_state=True
-        )
-        # The store is built: the full patent and event tables are no longer read (the
-        # store keeps the few patent columns the pledge list needs). The later stages' date
-        # columns stay, and of patents the columns the features layer requires of any
-        # patents table — at 1M firms this frees gigabytes before the pledge list is built,
-        # the peak of the stage.
+        features.build_feature_store(bundle, links=links, memory_limit=memory_limit)
+        # The store is built: the matrix and the pledge list read no more of the patent and
+        # event tables than the patents' required columns (the store keeps the few patent
+        # columns the pledge list needs). The later stages' date columns stay too. At 1M
+        # firms this frees gigabytes before the indicators and the pledge list are computed.
         bundle.tables["patents"] = bundle.tables["patents"][
             list(dict.fromkeys(features.REQUIRED_COLUMNS["patents"] + _LATER_COLUMNS["patents"]))
         ]
@@ -232,6 +227,11 @@ def prepare_inputs(
             list(_LATER_COLUMNS["patent_events"])
         ]
         release_memory()
+        ent = bundle.tables["enterprises"]
+        pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
+        matrix = features.build_feature_matrix(
+            pairs, bundle, links=links, memory_limit=memory_limit, keep_patent_state=True
+        )
         pledgeable = features.pledgeable_patents(
             bundle, as_of, links=links, memory_limit=memory_limit
         )
@@ -602,7 +602,7 @@ def for_export(s: Screening, patents_per_firm: int | None) -> Screening:
     Export needs neither the feature matrix nor the input tables, and of the pledgeable
     patents only the whitelisted firms' first ``patents_per_firm`` (what the packages list;
     ``pledgeable_count`` is already on the whitelist). At 1M firms that is ~3 GB the export
-    process (and each forked package writer) no longer carries. ``package_patents`` of the
+    process no longer carries. ``package_patents`` of the
     result equals ``package_patents`` of ``s``: the cut keeps the rows it would keep, in
     input order.
     """

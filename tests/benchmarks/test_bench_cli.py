@@ -55,6 +55,11 @@ def test_config_option_sets_the_run_resources(tmp_path: Path) -> None:
     rows = {r["stage"]: r for r in json.loads(result.read_text())["rows"]}
     assert rows["resources (run.toml)"]["note"] == "workers 1, DuckDB memory_limit 700MB"
     assert rows["export"]["wall_s"] > 0
+    # the largest package's files, by size, for the README's national figures
+    largest = rows["export"]["extra"]["largest_package"]
+    assert {"whitelist.xlsx", "whitelist.json", "report.html"} <= set(largest["bytes"])
+    assert all(n > 0 for n in largest["bytes"].values())
+    assert f"largest package {largest['bank']}: " in rows["export"]["note"]
 
 
 def test_bad_config_is_a_two_line_error(tmp_path: Path) -> None:

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from data_contracts.errors import DataError
-from features import build_feature_matrix, pledgeable_patents, resolve_entities
+from features import (
+    REQUIRED_COLUMNS,
+    build_feature_matrix,
+    build_feature_store,
+    pledgeable_patents,
+    resolve_entities,
+)
 
 
 def _pairs(data, as_of="2023-06-30"):
@@ -196,3 +202,32 @@ def test_kept_patent_state_is_not_reused_for_another_request(random_data, as_of,
     kept = pledgeable_patents(data, "2023-06-30", links=resolve_entities(data))
     assert not p.equals(kept)  # reusing the kept state would have given a wrong list
     links.close()
+
+
+def test_after_the_store_is_built_only_required_patent_columns_are_read(random_data):
+    """The screening run's path: build the store, keep only the patents' required columns
+    and no event table at all, then the matrix (keeping the patent state) and the pledge
+    list equal what the full tables give, from the same store."""
+    data = random_data(12, n_firms=40, n_patents=900, n_events=2500)
+    full_matrix = build_feature_matrix(_pairs(data), data, links=resolve_entities(data))
+    full_pledge = pledgeable_patents(data, "2023-06-30", links=resolve_entities(data))
+    links = resolve_entities(data)
+    build_feature_store(data, links=links)
+    store = links._store[1]
+    extra = [c for c in data["patents"].columns if c not in REQUIRED_COLUMNS["patents"]]
+    assert {"title", "owners", "grant_date"} <= set(extra)  # real columns go
+    data["patents"] = data["patents"][list(REQUIRED_COLUMNS["patents"])]
+    del data["patent_events"]
+    matrix = build_feature_matrix(_pairs(data), data, links=links, keep_patent_state=True)
+    pledge = pledgeable_patents(data, "2023-06-30", links=links)
+    assert links._store[1] is store  # not rebuilt from the trimmed tables
+    pd.testing.assert_frame_equal(matrix, full_matrix)
+    pd.testing.assert_frame_equal(pledge, full_pledge)
+    assert len(pledge) > 0 and pledge["pledgeable"].any()
+    links.close()
+
+
+def test_feature_store_needs_links(random_data):
+    data = random_data(6)
+    with pytest.raises(DataError, match="links must be an EntityLinks"):
+        build_feature_store(data, links=None)
