@@ -115,7 +115,9 @@ def _split_categorical(
     per_value = np.bincount(cparent, minlength=len(values))  # items of each category
     first_item = np.cumsum(per_value) - per_value  # cparent is sorted
     valid = codes >= 0
-    per_row = np.where(valid, per_value[np.where(valid, codes, 0)], 0)
+    # a null row reads the 0 appended past the categories (there may be none at all: a
+    # column with no text, as in a ledger-only retraining folder)
+    per_row = np.append(per_value, 0)[np.where(valid, codes, len(values))]
     parent = np.repeat(np.arange(len(codes), dtype=np.int64), per_row)
     within = np.arange(len(parent), dtype=np.int64) - np.repeat(
         np.cumsum(per_row) - per_row, per_row

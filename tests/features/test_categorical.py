@@ -72,9 +72,15 @@ def test_categorical_columns_are_text_the_layer_reads() -> None:
     seed=st.integers(0, 10_000),
     shift=st.integers(0, 5),
     as_of=st.sampled_from(["2012-06-30", "2018-03-31", "2023-12-31"]),
+    blank=st.sampled_from(
+        [None, ("patents", "applicant_usccs"), ("patents", "award"), ("patent_events", "to_party")]
+    ),
 )
-def test_categorical_inputs_give_the_same_results(seed, shift, as_of) -> None:
+def test_categorical_inputs_give_the_same_results(seed, shift, as_of, blank) -> None:
     data = random_tables(seed, n_firms=10, n_patents=60, n_events=140)
+    if blank is not None:  # a column with no text at all: a categorical without categories
+        table, col = blank
+        data[table][col] = pd.Series([None] * len(data[table]), dtype="str")
     plain, cat = _plain(data, shift), _categorical(data, shift)
     assert isinstance(cat["patents"]["applicants"].dtype, pd.CategoricalDtype)
 
@@ -124,3 +130,22 @@ def test_split_of_a_categorical_is_the_split_of_its_text(fullwidth) -> None:
     p2, i2, d2 = split_ids(cat, fullwidth=fullwidth)
     np.testing.assert_array_equal(p2, p1)
     assert d2.take(i2).to_pylist() == d1.take(i1).to_pylist()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pd.Series([None, None, None], dtype="str"),  # no text at all: no categories
+        pd.Series([], dtype="str"),
+        pd.Series(["", None, ";"], dtype="str"),  # text, but no item in it
+    ],
+    ids=["all-null", "no-rows", "no-items"],
+)
+def test_split_of_a_categorical_without_items(text) -> None:
+    """A categorical with no categories, or none that holds an item, splits to nothing,
+    like its text (a retraining folder's empty applicant_usccs once raised IndexError)."""
+    cat = text.astype("category")
+    p1, i1, d1 = split_ids(text)
+    p2, i2, d2 = split_ids(cat)
+    assert len(p1) == len(p2) == 0 and len(i2) == 0
+    assert d2.take(i2).to_pylist() == d1.take(i1).to_pylist() == []
