@@ -94,3 +94,24 @@ def test_unknown_lightgbm_parameter_is_refused(trained):
     cfg = parse_retrain_config({"lightgbm": {"num_leafs": 8}})
     with pytest.raises(ConfigError, match=r"unknown lightgbm parameter\(s\) num_leafs"):
         train(ts, cfg, registry_hash="r")
+
+
+def test_training_set_is_the_same_from_the_categorical_tables_train_reads(
+    data_folder, bundle, config
+):
+    """`screening train` reads the features layer's repeated text as categoricals, as the
+    screening run does: the training set equals the one built from plain text."""
+    import pandas as pd
+
+    from screening.commands.retrain_cmds import _read
+
+    cat = _read(data_folder, None)
+    assert isinstance(cat.tables["patents"]["owners"].dtype, pd.CategoricalDtype)
+    assert isinstance(cat.tables["credit_records"]["record_type"].dtype, pd.CategoricalDtype)
+    assert not isinstance(bundle.tables["patents"]["owners"].dtype, pd.CategoricalDtype)
+    plain = build_training_set(bundle, as_of="2025-06-30", config=config.labels)
+    ts = build_training_set(cat, as_of="2025-06-30", config=config.labels)
+    assert len(ts.X) == len(plain.X) > 50
+    pd.testing.assert_frame_equal(ts.X, plain.X)
+    pd.testing.assert_series_equal(ts.y, plain.y)
+    pd.testing.assert_series_equal(ts.loan_ids, plain.loan_ids)
