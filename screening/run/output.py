@@ -306,10 +306,11 @@ def write_outputs(
     return report
 
 
-WORKER_BYTES_PER_FIRM = 12_000
-"""Memory a package writer holds of its own per firm of its bank's list (its rows as frames
-and Python objects, its copies of the pages it writes). Measured at 1M firms: two writers
-on 426k- and ~390k-firm packages added ~8.5 GB (~10.4 kB a firm); rounded up."""
+WORKER_BYTES_PER_FIRM = 8_000
+"""Memory a package writer process holds per firm of its bank's list (its interpreter, its
+part of the package inputs, the rows it turns into Python objects). Measured at 1M firms:
+writers of the 426k- and ~390k-firm packages peaked at 2.3 and 2.2 GB (~5.4 kB a firm);
+rounded up."""
 
 
 def available_memory_bytes() -> int | None:
