@@ -45,6 +45,11 @@ class ConfigError(IPWhitelistError):
     """A configuration file or parameter is invalid."""
 
 
+class OutputError(IPWhitelistError):
+    """The run's outputs cannot be written: a full disk, no permission on the output
+    folder, or a package writer process killed by the system."""
+
+
 class ModelError(IPWhitelistError):
     """A model cannot be fitted, loaded or applied."""
 

@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from data_contracts import release_memory
-from data_contracts.errors import DataError
+from data_contracts.errors import DataError, OutputError
 from screening.run._frames import member
 from screening.run._writers import BankJob, die_with_parent, spool, write_spooled
 from screening.run.changes import compare, read_previous
@@ -389,7 +390,16 @@ def _write_banks(
                     release_memory()  # the cut and its pickling buffers go back to the system
                     futures[pool.submit(write_spooled, job, i, str(path))] = i
                 for future in as_completed(futures):
-                    done[futures[future]] = future.result()
+                    try:
+                        done[futures[future]] = future.result()
+                    except BrokenProcessPool:
+                        bank = job.config.banks[futures[future]].id
+                        raise OutputError(
+                            f"A package writer process ended without finishing (bank {bank}): "
+                            "the system killed it, most likely for lack of memory.",
+                            "Set [resources] workers = 1 in run.toml (one writer at a time) or "
+                            "free memory, then run again; the previous output is untouched.",
+                        ) from None
                     report(len(done))
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)  # no new package after a failure
@@ -499,6 +509,31 @@ def run_screening(
     gc.collect()
     release_memory()  # the stages' temporaries, before export builds its own
     batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
+    try:
+        report = _write_run(s, out, config, batch, timer, prev, key, max_excel_rows)
+    except OSError as exc:  # a full disk, a read-only or foreign-owned output folder
+        where = exc.filename or out
+        raise OutputError(
+            f"Cannot write the run's output ({where}): {exc.strerror or exc}.",
+            f"Free disk space or give --out a folder you can write to (now {out}); "
+            "the previous output is untouched.",
+        ) from None
+    report["timings"] = [t.__dict__ for t in timer.stages]
+    report["out"] = str(out)
+    return report
+
+
+def _write_run(
+    s: Screening,
+    out: Path,
+    config: RunConfig,
+    batch: str,
+    timer: Timer,
+    prev: tuple[pd.DataFrame, str] | None,
+    key: SigningKey | None,
+    max_excel_rows: int,
+) -> dict[str, Any]:
+    """Write every output into a temporary sibling of ``out`` and rename it into place."""
     with atomic_folder(out) as tmp:
         with timer.stage("export") as box:
             report = write_outputs(
@@ -515,6 +550,4 @@ def run_screening(
         _dump(
             tmp / "timings.json", {"batch_id": batch, "stages": [t.__dict__ for t in timer.stages]}
         )
-    report["timings"] = [t.__dict__ for t in timer.stages]
-    report["out"] = str(out)
     return report

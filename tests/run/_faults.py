@@ -8,7 +8,9 @@ monkeypatched module.
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
 import time
 
@@ -44,3 +46,13 @@ def stall_after_manifest(folder, *args, **kwargs):
         return packages.write_bank_package(folder, *args, **kwargs)
     finally:
         packages.write_manifest = real
+
+
+def killed(folder, *args, **kwargs):
+    """Die as the kernel's out-of-memory killer ends a process: SIGKILL, no clean-up."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def disk_full(folder, *args, **kwargs):
+    """Fail as writing a package on a full disk does."""
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "whitelist.xlsx"))

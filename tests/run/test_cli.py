@@ -83,3 +83,27 @@ def test_run_bad_config_is_two_lines(tmp_path, capsys):
     assert any(line.startswith("remedy:") for line in lines[1:])
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_full_disk_is_two_lines_and_keeps_the_previous_output(tmp_path, capsys, monkeypatch):
+    """An OSError while writing (here a full disk, inside a package writer process) is
+    one line of cause and one of remedy, exit 2, and the previous push stays as it was."""
+    from screening.run import output as output_mod
+    from tests.retrain._folder import write_data_folder
+    from tests.run import _faults
+
+    data = write_data_folder(tmp_path / "data", n_firms=60)
+    out = tmp_path / "out"
+    args = ["run", "--data", str(data), "--as-of", "2025-06-30", "--out", str(out)]
+    code, _, err = _cli(args, capsys)
+    assert code == 0, err
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert any(p.name == "whitelist.xlsx" for p in before)
+    monkeypatch.setattr(output_mod, "write_bank_package", _faults.disk_full)
+    code, _, err = _cli(args, capsys)
+    assert code == 2
+    assert "error:" in err and "No space left on device" in err and "remedy:" in err
+    assert "Traceback" not in err
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out"]

@@ -16,7 +16,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from data_contracts.errors import DataError
+from data_contracts.errors import DataError, OutputError
 from screening.run import output as output_mod
 from screening.run import packages as packages_mod
 from screening.run import xlsx as xlsx_mod
@@ -298,6 +298,18 @@ def test_error_in_a_package_worker_keeps_cause_and_remedy(
     with pytest.raises(DataError) as err:
         run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
     assert err.value.cause.endswith("cannot write") and err.value.remedy == "free some disk space"
+
+
+def test_killed_package_writer_is_a_clear_error(tmp_path, inputs, scorer, config, monkeypatch):
+    """A writer killed by the system (as the out-of-memory killer does) ends the run with a
+    cause and a remedy, and leaves no output."""
+    config = replace(config, resources=ResourceConfig(workers=2))
+    monkeypatch.setattr(output_mod, "write_bank_package", _faults.killed)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError) as err, atomic_folder(out) as tmp:
+        run_into(tmp, inputs, scorer, config, AS_OF)
+    assert "killed" in err.value.cause and "workers = 1" in err.value.remedy
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_failed_rerun_keeps_previous_output(tmp_path, inputs, scorer, config):
