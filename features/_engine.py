@@ -118,6 +118,9 @@ class PatentStore:
         self.con = self._duck.con
         self._pairs_key: tuple | None = None  # the registered pairs (see load_pairs)
         self._held_key: tuple | None = None  # the pairs and term fpx was built for
+        # built ahead by build_feature_store: its caller may trim the tables afterwards, so
+        # the store is never silently rebuilt from another mapping (see _matrix._store_for)
+        self.pinned = False
         ent = get_table(data, "enterprises")
         self.enterprises = ent
         self._registry = arrow_array(ent["uscc"])

@@ -94,6 +94,15 @@ def _store_for(
     cached = getattr(links, "_store", None)
     if cached is not None and cached[0] == key:
         return cached[1]
+    if cached is not None and getattr(cached[1], "pinned", False):
+        # built by build_feature_store, whose caller may have trimmed the tables since:
+        # a store rebuilt from them would silently lack what they no longer hold
+        raise DataError(
+            "the feature store on these links was built by build_feature_store for another "
+            "table mapping, thread count or memory_limit.",
+            "Pass the same data object (trim its tables in place) and the same threads and "
+            "memory_limit, or call links.close() before building from other tables.",
+        )
     links.close()
     store = PatentStore(data, links, threads=threads, memory_limit=memory_limit)
     links._store = (key, store)
@@ -115,8 +124,10 @@ def build_feature_store(
     ``links``, ``threads`` and ``memory_limit`` and the same table mapping, they then read
     nothing more of ``patent_events`` and only ``REQUIRED_COLUMNS['patents']`` of
     ``patents``: a caller holding national-scale tables may drop the rest first (the
-    screening run frees gigabytes at 1M firms this way). The store stays cached on
-    ``links`` until ``links.close()``.
+    screening run frees gigabytes at 1M firms this way), in the same mapping. The store
+    stays cached on ``links`` until ``links.close()``; until then a call with another
+    mapping, thread count or memory_limit raises ``DataError`` instead of rebuilding it
+    from tables that may have been trimmed.
 
     Raises
     ------
@@ -129,7 +140,7 @@ def build_feature_store(
             f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
             "Call features.resolve_entities(data) and pass its result.",
         )
-    _store_for(data, _links_for(data, links, memory_limit), threads, memory_limit)
+    _store_for(data, _links_for(data, links, memory_limit), threads, memory_limit).pinned = True
 
 
 @reports_out_of_memory

@@ -74,7 +74,7 @@ def spool(inputs: PackageInputs, path: Path) -> None:
 
 def write_spooled(job: BankJob, index: int, path: str) -> int:
     """Writer process: read bank ``index``'s inputs from ``path`` (then remove it: the run's
-    temporary folder never holds every bank's inputs at once for long) and write its package."""
+    temporary folder holds at most one bank more than there are writers) and write its package."""
     with open(path, "rb") as fh:
         inputs = pickle.load(fh)  # noqa: S301 - written by this run, in its own folder
     os.unlink(path)

@@ -14,8 +14,9 @@ import json
 import multiprocessing
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from pathlib import Path
@@ -368,7 +369,7 @@ def _write_banks(
             counts.append(job.write(i, inputs, env))
             report(len(counts))
         return counts
-    order = sorted(range(n), key=lambda i: (-sizes[i], i))
+    order = deque(sorted(range(n), key=lambda i: (-sizes[i], i)))
     spool_dir = job.folder.parent / ".spool"
     spool_dir.mkdir()
     done: dict[int, int] = {}
@@ -379,34 +380,56 @@ def _write_banks(
             initializer=die_with_parent,
             initargs=(os.getpid(),),
         ) as pool:
-            futures = {}
+            running: dict[Future[int], int] = {}
+
+            def submit_next() -> None:
+                i = order.popleft()
+                path = spool_dir / f"{i}.pickle"
+                part = bank_inputs(inputs, job.config.banks[i], job.config.report.detail_limit)
+                spool(part, path)
+                del part
+                release_memory()  # the cut and its pickling buffers go back to the system
+                running[pool.submit(write_spooled, job, i, str(path))] = i
+
             try:
-                # one bank's part at a time: the first writer starts while the next is spooled
-                for i in order:
-                    path = spool_dir / f"{i}.pickle"
-                    part = bank_inputs(inputs, job.config.banks[i], job.config.report.detail_limit)
-                    spool(part, path)
-                    del part
-                    release_memory()  # the cut and its pickling buffers go back to the system
-                    futures[pool.submit(write_spooled, job, i, str(path))] = i
-                for future in as_completed(futures):
-                    try:
-                        done[futures[future]] = future.result()
-                    except BrokenProcessPool:
-                        bank = job.config.banks[futures[future]].id
-                        raise OutputError(
-                            f"A package writer process ended without finishing (bank {bank}): "
-                            "the system killed it, most likely for lack of memory.",
-                            "Set [resources] workers = 1 in run.toml (one writer at a time) or "
-                            "free memory, then run again; the previous output is untouched.",
-                        ) from None
-                    report(len(done))
+                # one bank more than there are writers: the next part is spooled while the
+                # writers work, and never more than that is on disk or queued
+                while True:
+                    while order and len(running) <= workers:
+                        submit_next()
+                    if not running:
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in sorted(finished, key=running.__getitem__):
+                        done[running.pop(future)] = future.result()
+                        report(len(done))
             except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # no new package after a failure
+                _stop_writers(pool)  # a failure ends the run now, not after the long package
                 raise
+    except BrokenProcessPool:
+        missing = ", ".join(b.id for i, b in enumerate(job.config.banks) if i not in done)
+        raise OutputError(
+            f"A package writer process ended before finishing (banks not written: {missing}): "
+            "the system killed it (most often for lack of memory) or it could not start.",
+            "Set [resources] workers = 1 in run.toml (packages written one at a time in the "
+            "run's own process) or free memory, then run again; the previous output is untouched.",
+        ) from None
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
     return [done[i] for i in range(n)]
+
+
+def _stop_writers(pool: ProcessPoolExecutor) -> None:
+    """End every writer process of ``pool`` at once, then shut it down: after a failure, a
+    package still being written (minutes at national scale) is of no use."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+    else:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cleanup_stale(out: Path) -> None:
@@ -440,7 +463,11 @@ def atomic_folder(out: Path):
         if out.exists():
             old = out.parent / f"{out.name}.old-{os.getpid()}"
             os.replace(out, old)
-            os.replace(tmp, out)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old, out)  # the previous output goes back where it was
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)

@@ -227,6 +227,26 @@ def test_after_the_store_is_built_only_required_patent_columns_are_read(random_d
     links.close()
 
 
+def test_a_built_store_is_not_rebuilt_from_another_mapping(random_data):
+    """Trimming a copy of the tables instead of the mapping the store was built for would
+    rebuild the store from the trimmed tables and give wrong features without a word: it
+    is an error instead, until links.close()."""
+    data = random_data(12, n_firms=40, n_patents=900, n_events=2500)
+    links = resolve_entities(data)
+    build_feature_store(data, links=links)
+    lean = dict(data)
+    lean["patents"] = data["patents"][list(REQUIRED_COLUMNS["patents"])]
+    with pytest.raises(DataError, match="built by build_feature_store") as err:
+        build_feature_matrix(_pairs(lean), lean, links=links)
+    assert "same data object" in err.value.remedy
+    with pytest.raises(DataError, match="built by build_feature_store"):
+        pledgeable_patents(data, "2023-06-30", links=links, memory_limit="500MB")
+    build_feature_matrix(_pairs(data), data, links=links)  # the same mapping: reused
+    links.close()
+    assert len(build_feature_matrix(_pairs(data), data, links=links)) == 40  # rebuilt
+    links.close()
+
+
 def test_feature_store_needs_links(random_data):
     data = random_data(6)
     with pytest.raises(DataError, match="links must be an EntityLinks"):

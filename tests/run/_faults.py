@@ -56,3 +56,11 @@ def killed(folder, *args, **kwargs):
 def disk_full(folder, *args, **kwargs):
     """Fail as writing a package on a full disk does."""
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "whitelist.xlsx"))
+
+
+def fail_second_bank_while_others_write(folder, *args, **kwargs):
+    """``bank-b`` fails at once; every other package takes two minutes (a national one)."""
+    if folder.name == "bank-b":
+        raise RuntimeError("bank-b failed at once")
+    time.sleep(120)
+    return packages.write_bank_package(folder, *args, **kwargs)

@@ -257,11 +257,28 @@ def test_failed_run_leaves_no_partial_output(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_parallel_packages_equal_sequential_ones(tmp_path, scorer, config):
-    """Banks written side by side in worker processes give the same bytes as one by one."""
+@pytest.mark.parametrize(
+    ("detail_limit", "signed"), [(5, False), (1, True)], ids=["all-detailed", "cut-signed"]
+)
+def test_parallel_packages_equal_sequential_ones(tmp_path, scorer, config, detail_limit, signed):
+    """Banks written side by side in writer processes give the same bytes as one by one,
+    also when reports detail fewer firms than the lists hold (charts drawn beforehand for
+    the writers) and when the manifests are signed (the key travels to the writers)."""
+    from screening.run.manifest import SigningKey
+
+    key = SigningKey("hmac-sha256", b"test-secret") if signed else None
+    config = replace(config, report=replace(config.report, detail_limit=detail_limit))
     for workers in (1, 3):
         cfg = replace(config, resources=ResourceConfig(workers=workers))
-        run_into(tmp_path / f"w{workers}", build_inputs(), scorer, cfg, AS_OF)
+        run_into(tmp_path / f"w{workers}", build_inputs(), scorer, cfg, AS_OF, key=key)
+    a = json.loads((tmp_path / "w3" / "packages" / "bank-a" / "manifest.json").read_text())
+    assert (a.get("signature") is not None) == signed
+    report = (tmp_path / "w3" / "packages" / "bank-a" / "report.html").read_text(encoding="utf-8")
+    firms = json.loads(
+        (tmp_path / "w3" / "packages" / "bank-a" / "whitelist.json").read_text(encoding="utf-8")
+    )["firms"]
+    assert len(firms) > 1  # so a limit of 1 leaves firms without a chart
+    assert report.count("<svg") == min(detail_limit, len(firms))  # a waterfall per detailed firm
     seq = sorted(p.relative_to(tmp_path / "w1") for p in (tmp_path / "w1").rglob("*"))
     par = sorted(p.relative_to(tmp_path / "w3") for p in (tmp_path / "w3").rglob("*"))
     assert seq == par and any(p.name == "whitelist.xlsx" for p in seq)
@@ -310,6 +327,44 @@ def test_killed_package_writer_is_a_clear_error(tmp_path, inputs, scorer, config
         run_into(tmp, inputs, scorer, config, AS_OF)
     assert "killed" in err.value.cause and "workers = 1" in err.value.remedy
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_writer_stops_the_others_at_once(tmp_path, inputs, scorer, config, monkeypatch):
+    """One writer fails while another is on a long package: the run fails now, with no
+    writer left running (not after the long package, as waiting for it would)."""
+    import multiprocessing
+
+    config = replace(config, resources=ResourceConfig(workers=2))
+    monkeypatch.setattr(
+        output_mod, "write_bank_package", _faults.fail_second_bank_while_others_write
+    )
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="bank-b failed at once"):
+        run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    assert time.monotonic() - started < 60  # the other writers sleep 120 s
+    assert multiprocessing.active_children() == []
+    assert not (tmp_path / "out" / ".spool").exists()
+
+
+def test_a_failed_rename_puts_the_previous_output_back(tmp_path, monkeypatch):
+    """If the new output cannot be renamed into place, the previous one is restored."""
+    out = tmp_path / "out"
+    with atomic_folder(out) as tmp:
+        tmp.mkdir()
+        (tmp / "screened.csv").write_text("previous", encoding="utf-8")
+    real = os.replace
+
+    def refuse_new(src, dst):
+        if Path(src).name.startswith("out.tmp-"):
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(output_mod.os, "replace", refuse_new)
+    with pytest.raises(PermissionError), atomic_folder(out) as tmp:
+        tmp.mkdir()
+        (tmp / "screened.csv").write_text("new", encoding="utf-8")
+    assert (out / "screened.csv").read_text(encoding="utf-8") == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_failed_rerun_keeps_previous_output(tmp_path, inputs, scorer, config):
