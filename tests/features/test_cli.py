@@ -34,6 +34,19 @@ def test_features_command_writes_matrix_and_match_report(folder, tmp_path, capsy
     assert report["sources"]["patent_applicants"]["mentions"] > 0
     ex = pd.read_csv(out.parent / "match_examples.csv", encoding="utf-8-sig")
     assert {"source", "method", "name", "mentions"} <= set(ex.columns)
+    # the same values as the Python API on plain tables (the command reads categoricals,
+    # builds the store first and drops the columns nothing reads afterwards)
+    import datetime as dt
+
+    from data_contracts import read_data_dir
+    from features import build_feature_matrix
+
+    bundle = read_data_dir(d, as_of=dt.date(2024, 3, 31))
+    pairs = pd.DataFrame(
+        {"uscc": bundle.tables["enterprises"]["uscc"], "as_of": pd.Timestamp("2024-03-31")}
+    )
+    expected = build_feature_matrix(pairs, bundle)
+    pd.testing.assert_frame_equal(m, expected, check_dtype=False, check_categorical=False)
     first = out.read_bytes()
     with pytest.raises(SystemExit):
         main(["features", str(d), "--as-of", "2024-03-31", "--out", str(out)])
