@@ -20,7 +20,14 @@ import pyarrow.compute as pc
 from features._credit import NEGATIVE_TYPES, TAX_GRADE_VALUE, effective_end
 from features._duck import DuckConnection
 from features._entities import EntityLinks
-from features._names import arrow_array, arrow_strings, encode, split_ids
+from features._names import (
+    arrow_array,
+    arrow_strings,
+    codes_values,
+    encode,
+    is_text_categorical,
+    split_ids,
+)
 from features._programmes import level_value, status_ok, valid_to_filled
 from features._sei import SEI_SUBCLASSES
 from features._tables import get_table
@@ -615,23 +622,28 @@ _ZS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009
 def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
     """Dated events of the codes the engine reads, with the row of their patent (the first
     row when an app_no repeats); events of unknown patents are dropped."""
-    code = arrow_strings(events["event_code"])
     date = pa.array(events["event_date"].to_numpy(dtype="datetime64[ns]"))
-    keep = pc.and_(
-        pc.fill_null(pc.is_in(code, value_set=pa.array(_EVENT_CODES, pa.large_string())), False),
-        pc.is_valid(date),
-    )
+    wanted = pa.array(_EVENT_CODES, pa.large_string())
+    col = events["event_code"]
+    if is_text_categorical(col):
+        # a handful of categories: test them, and decode only the kept rows' codes (not
+        # 38.7M strings at 1M firms)
+        codes, values = codes_values(col)
+        hit = pc.fill_null(pc.is_in(values, value_set=wanted), False)
+        hit = np.append(hit.to_numpy(zero_copy_only=False), False)  # code -1 (null): no
+        keep_np = hit[codes] & pc.is_valid(date).to_numpy(zero_copy_only=False)
+        keep = pa.array(keep_np)
+        code = values.take(pa.array(codes[keep_np]))
+    else:
+        code = arrow_strings(col)
+        keep = pc.and_(pc.fill_null(pc.is_in(code, value_set=wanted), False), pc.is_valid(date))
+        code = code.filter(keep)
+    # each event's patent row, then the kept ones: no filtered copy of 38.7M app_no strings
     app_id = pc.index_in(
-        arrow_strings(events["app_no"]).filter(keep),
-        value_set=arrow_array(patents["app_no"]),
-        skip_nulls=True,
-    )
+        arrow_strings(events["app_no"]), value_set=arrow_array(patents["app_no"]), skip_nulls=True
+    ).filter(keep)
     tbl = pa.table(
-        {
-            "app_id": app_id.cast(pa.int64()),
-            "code": code.filter(keep),
-            "event_date": date.filter(keep),
-        }
+        {"app_id": app_id.cast(pa.int64()), "code": code, "event_date": date.filter(keep)}
     )
     return tbl.filter(pc.is_valid(tbl["app_id"]))
 

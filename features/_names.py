@@ -110,7 +110,7 @@ def _split_categorical(
     """:func:`split_ids` of a text categorical: its categories are split once, and each row
     takes the items of its category (the same items in the same order as splitting the
     rows' text; only the dictionary's order differs)."""
-    codes, values = _codes_values(col)
+    codes, values = codes_values(col)
     cparent, cids, dictionary = split_ids(values, fullwidth=fullwidth, strip=strip)
     per_value = np.bincount(cparent, minlength=len(values))  # items of each category
     first_item = np.cumsum(per_value) - per_value  # cparent is sorted
@@ -149,7 +149,7 @@ def is_text_categorical(col: Any) -> bool:
     )
 
 
-def _codes_values(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
+def codes_values(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """A text categorical's codes (-1 = null) and its categories as ``large_string``."""
     values = pa.array(col.cat.categories).cast(pa.large_string())
     return col.cat.codes.to_numpy(), values
@@ -159,7 +159,7 @@ def take_text(col: pd.Series, rows: np.ndarray) -> pa.Array:
     """``col`` at positions ``rows`` as ``large_string``; a categorical is taken by its codes
     and only the taken rows are decoded."""
     if is_text_categorical(col):
-        codes, values = _codes_values(col)
+        codes, values = codes_values(col)
         picked = codes[rows]
         return values.take(pa.array(picked, mask=picked < 0))
     return arrow_array(arrow_strings(col).take(pa.array(rows, type=pa.int64())))
@@ -185,7 +185,7 @@ def arrow_strings(col: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.
     it; :func:`encode` and :func:`take_text` avoid it).
     """
     if is_text_categorical(col):
-        codes, values = _codes_values(col)
+        codes, values = codes_values(col)
         return values.take(pa.array(codes, mask=codes < 0))
     if isinstance(col, pd.Series):
         col = pa.array(col.astype("str"), type=pa.large_string(), from_pandas=True)
@@ -206,7 +206,7 @@ def encode(col: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.
     A text categorical gives its codes and categories as they are (no pass over the rows);
     its categories may include values no row has."""
     if is_text_categorical(col):
-        codes, values = _codes_values(col)
+        codes, values = codes_values(col)
         return codes.astype(np.int32), values
     arr = arrow_strings(col) if isinstance(col, pd.Series) else col
     values = arrow_array(pc.unique(arr).drop_null())
