@@ -76,6 +76,9 @@ def _kpis(loans: pd.DataFrame, key: str) -> pd.DataFrame:
     new = loans[loans["is_new"]]
     gn = new.groupby(key, sort=True, dropna=False)
     out_ = loans[loans["outstanding"]]
+    # the NPL balance as a column summed beside the balance, in the same groups and order:
+    # summed from a subset it could come out an ulp above the balance (a ratio above 1)
+    out_ = out_.assign(npl_balance=out_["balance"].where(out_["npl"].astype(bool), 0.0))
     go = out_.groupby(key, sort=True, dropna=False)
     frame = pd.DataFrame(index=g.size().index)
     frame["new_loans"] = gn.size()
@@ -90,7 +93,7 @@ def _kpis(loans: pd.DataFrame, key: str) -> pd.DataFrame:
     frame["outstanding_loans"] = go.size()
     frame["borrowers"] = go["uscc"].nunique()
     frame["balance"] = go["balance"].sum()
-    frame["npl_balance"] = out_[out_["npl"]].groupby(key, dropna=False)["balance"].sum()
+    frame["npl_balance"] = go["npl_balance"].sum()
     frame = frame.fillna(0)
     total = {
         "new_loans": len(new),
@@ -103,7 +106,7 @@ def _kpis(loans: pd.DataFrame, key: str) -> pd.DataFrame:
         "outstanding_loans": len(out_),
         "borrowers": out_["uscc"].nunique(),
         "balance": out_["balance"].sum(),
-        "npl_balance": out_.loc[out_["npl"], "balance"].sum(),
+        "npl_balance": out_["npl_balance"].sum(),
     }
     frame.index = frame.index.astype(object).where(frame.index.notna(), "未知 unknown")
     frame.loc["合计 total"] = pd.Series(total)
