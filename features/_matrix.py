@@ -69,11 +69,7 @@ def _links_for(data: Any, links: EntityLinks | None, memory_limit: str | None) -
     check_memory_limit(memory_limit)
     if links is None:
         return resolve_entities(data, memory_limit=memory_limit)
-    if not isinstance(links, EntityLinks):
-        raise DataError(
-            f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
-            "Call features.resolve_entities(data) and pass its result.",
-        )
+    _require_links(links)
     n = len(get_table(data, "patents", ["app_no"]))
     if links.n_patents != n:
         raise DataError(
@@ -81,6 +77,15 @@ def _links_for(data: Any, links: EntityLinks | None, memory_limit: str | None) -
             "Resolve the links again on the same data.",
         )
     return links
+
+
+def _require_links(links: Any) -> None:
+    """Raise ``DataError`` unless ``links`` is an :class:`EntityLinks`."""
+    if not isinstance(links, EntityLinks):
+        raise DataError(
+            f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
+            "Call features.resolve_entities(data) and pass its result.",
+        )
 
 
 def _store_for(
@@ -135,11 +140,7 @@ def build_feature_store(
         Links from other data, or a ``memory_limit`` that is not a memory size or too small
         for DuckDB to work in.
     """
-    if not isinstance(links, EntityLinks):
-        raise DataError(
-            f"links must be an EntityLinks from resolve_entities, got {type(links).__name__}.",
-            "Call features.resolve_entities(data) and pass its result.",
-        )
+    _require_links(links)  # here None too: links resolved now would hold the store unseen
     _store_for(data, _links_for(data, links, memory_limit), threads, memory_limit).pinned = True
 
 

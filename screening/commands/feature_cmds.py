@@ -60,7 +60,8 @@ def features_command(
 ) -> None:
     """Build the feature matrix (one row per accepted firm) and the entity match report."""
     import features
-    from data_contracts import read_data_dir, release_memory
+    from data_contracts import read_data_dir
+    from screening.run.pipeline import build_store_and_release
 
     ts = _parse_as_of(as_of)
     if not data_dir.is_dir():
@@ -100,16 +101,8 @@ def features_command(
             bar.update(feat_task, completed=done, total=total, description=step)
 
         links = features.resolve_entities(bundle, fuzzy_threshold=fuzzy_threshold)
-        # As in `screening run`: what only entity resolution reads goes before the store is
-        # built, and once it is built the matrix reads only the patents' required columns
-        # and no event (at national scale the tables held are gigabytes).
-        tables = bundle.tables
-        for name, cols in features.ENTITY_ONLY_COLUMNS.items():
-            tables[name] = tables[name].drop(columns=list(cols), errors="ignore")
-        features.build_feature_store(bundle, links=links)
-        tables["patents"] = tables["patents"][list(features.REQUIRED_COLUMNS["patents"])]
-        del tables["patent_events"]
-        release_memory()
+        # as in `screening run`: the store first, then the columns nothing reads go
+        build_store_and_release(bundle, links)
         ent = bundle.tables["enterprises"]
         pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": ts})
         matrix = features.build_feature_matrix(

@@ -15,7 +15,7 @@ import dataclasses
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,24 +209,8 @@ def prepare_inputs(
         # one copy of each in memory, not two
         for name in ("credit_records", "programmes", "nominations"):
             bundle.tables[name] = getattr(links, name)
-        # what only entity resolution reads (transfer parties, applicants' codes) goes before
-        # the store is built, the peak of the run: ~1.4 GB at 1M firms
-        for name, cols in features.ENTITY_ONLY_COLUMNS.items():
-            if name in bundle.tables:
-                bundle.tables[name] = bundle.tables[name].drop(columns=list(cols), errors="ignore")
-        release_memory()  # entity resolution's temporaries, before the store is built
-        features.build_feature_store(bundle, links=links, memory_limit=memory_limit)
-        # The store is built: the matrix and the pledge list read no more of the patent and
-        # event tables than the patents' required columns (the store keeps the few patent
-        # columns the pledge list needs). The later stages' date columns stay too. At 1M
-        # firms this frees gigabytes before the indicators and the pledge list are computed.
-        bundle.tables["patents"] = bundle.tables["patents"][
-            list(dict.fromkeys(features.REQUIRED_COLUMNS["patents"] + _LATER_COLUMNS["patents"]))
-        ]
-        bundle.tables["patent_events"] = bundle.tables["patent_events"][
-            list(_LATER_COLUMNS["patent_events"])
-        ]
-        release_memory()
+        # the later stages' date columns stay
+        build_store_and_release(bundle, links, memory_limit=memory_limit, keep=_LATER_COLUMNS)
         ent = bundle.tables["enterprises"]
         pairs = pd.DataFrame({"uscc": ent["uscc"].to_numpy(), "as_of": as_of})
         matrix = features.build_feature_matrix(
@@ -284,6 +268,39 @@ def prepare_inputs(
     gc.collect()
     release_memory()
     return inputs
+
+
+def build_store_and_release(
+    bundle: Any,
+    links: Any,
+    *,
+    memory_limit: str | None = None,
+    keep: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Build the feature store for ``bundle`` and drop from ``bundle.tables`` (in place, the
+    mapping the store was built for) the patent and event columns nothing reads any more.
+
+    What only entity resolution reads (transfer parties, applicants' codes) goes before the
+    store is built; once it is built, the feature matrix and the pledge list read only the
+    patents' required columns (``features.build_feature_store``), so every other patent and
+    event column goes too, except those ``keep`` names per table. At 1M firms this frees
+    ~1.4 GB before the store build and gigabytes before the indicators and the pledge list.
+    """
+    import features
+    from data_contracts import release_memory
+
+    tables = bundle.tables
+    for name, cols in features.ENTITY_ONLY_COLUMNS.items():
+        if name in tables:
+            tables[name] = tables[name].drop(columns=list(cols), errors="ignore")
+    release_memory()  # entity resolution's temporaries, before the store is built
+    features.build_feature_store(bundle, links=links, memory_limit=memory_limit)
+    keep = keep or {}
+    required = {"patents": features.REQUIRED_COLUMNS["patents"], "patent_events": ()}
+    for name, cols in required.items():
+        if name in tables:
+            tables[name] = tables[name][list(dict.fromkeys((*cols, *keep.get(name, ()))))]
+    release_memory()
 
 
 PLEDGEABLE_COLUMNS = (
