@@ -9,7 +9,6 @@ credit records.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from typing import Any
 
 import jinja2
 import numpy as np
+import orjson
 import pandas as pd
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
@@ -155,7 +155,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
-    return json.loads(out.to_json(orient="records", force_ascii=False, double_precision=10))
+    return orjson.loads(out.to_json(orient="records", force_ascii=False, double_precision=10))
 
 
 def _reasons_sheet(
@@ -368,26 +368,30 @@ class _FirmDetails:
 def _write_json(
     path: Path, head: dict[str, Any], firm_chunks: Iterable[list[dict[str, Any]]]
 ) -> None:
-    """Write ``{**head, "firms": [...]}`` as one compact, key-sorted JSON document, firm
-    chunk by firm chunk.
+    """Write ``{**head, "firms": [...]}`` as one compact, key-sorted UTF-8 JSON document,
+    firm chunk by firm chunk.
 
-    The bytes equal ``json.dumps(doc, ensure_ascii=False, sort_keys=True,
-    separators=(",", ":"))``: ``firms`` sorts before every other top-level key, and a
-    nested value dumps to the same text alone as inside its document. Compact separators
-    also keep the json module on its C encoder (10× faster at scale).
+    The bytes equal ``orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)``: ``firms`` sorts
+    before every other top-level key, and a nested value dumps to the same text alone as
+    inside its document. orjson rather than the json module: a national package is a
+    gigabyte of JSON, and orjson encodes it ~5× faster (same text except that it spells
+    small floats without an exponent, ``0.00001`` for ``1e-05``).
     """
     if any(k <= "firms" for k in head):
         raise ValueError(f"top-level keys must sort after 'firms', got {sorted(head)}")
-    dump = functools.partial(json.dumps, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    tail = dump(head)  # '{...}'
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write('{"firms":[')
-        sep = ""
+    tail = _dump(head)  # b'{...}'
+    with path.open("wb") as fh:
+        fh.write(b'{"firms":[')
+        sep = b""
         for chunk in firm_chunks:
             if chunk:
-                fh.write(sep + ",".join(map(dump, chunk)))
-                sep = ","
-        fh.write("]" + ("," + tail[1:] if head else "}") + "\n")
+                fh.write(sep + _dump(chunk)[1:-1])
+                sep = b","
+        fh.write(b"]" + (b"," + tail[1:] if head else b"}") + b"\n")
+
+
+def _dump(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _list_rows(table: pd.DataFrame, detail_limit: int) -> Iterator[dict[str, Any]]:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
+import orjson
 import pandas as pd
 import pytest
 
@@ -445,8 +446,9 @@ def test_empty_whitelist_still_writes_valid_packages(tmp_path, inputs, scorer):
 
 
 def test_streamed_json_equals_one_dump(tmp_path):
-    """Chunks (some empty) give the bytes of json.dumps of the whole document; a top-level
-    key that would sort before 'firms' is refused instead of silently mis-ordered."""
+    """Chunks (some empty) give the bytes of one key-sorted dump of the whole document (and
+    the same document as the json module's); a top-level key that would sort before 'firms'
+    is refused instead of silently mis-ordered."""
     firms = [
         {"uscc": f"U{i}", "name": "甲（乙）公司", "pd": 0.1 + i / 3, "reasons_up": [{"t": "+3 分"}]}
         for i in range(5)
@@ -454,10 +456,14 @@ def test_streamed_json_equals_one_dump(tmp_path):
     head = {"meta": {"batch_id": "2026Q3-x", "as_of": "2026-09-30"}, "x": [1, None, 2.5]}
     path = tmp_path / "w.json"
     packages_mod._write_json(path, head, [firms[:2], [], firms[2:3], firms[3:]])
-    expected = json.dumps(
-        {**head, "firms": firms}, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    doc = {**head, "firms": firms}
+    expected = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) + b"\n"
+    assert path.read_bytes() == expected
+    assert json.loads(path.read_text(encoding="utf-8")) == doc
+    # keys sorted at every level, compact, non-ASCII text as UTF-8 (not \\u escapes)
+    assert path.read_text(encoding="utf-8") == (
+        json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
     )
-    assert path.read_text(encoding="utf-8") == expected + "\n"
     packages_mod._write_json(path, {}, [[], []])
     assert path.read_text(encoding="utf-8") == '{"firms":[]}\n'
     with pytest.raises(ValueError, match="sort after 'firms'"):
