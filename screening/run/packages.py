@@ -178,12 +178,6 @@ def _reasons_sheet(
     return frame, headers, [21, 36, 8] + [48] * (2 * k)
 
 
-def _by_firm(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    if frame.empty:
-        return {}
-    return frame.groupby("uscc", sort=False).indices
-
-
 def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, str]]:
     m = inputs.meta
     checks = "；".join(f"{c['name']}（依据截至 {c['date']}）" for c in inputs.checks)
@@ -339,6 +333,13 @@ class _FirmDetails:
         "patents": ["app_no", "type_zh", "title", "remaining_years", "status", "co_owners"],
         "programmes": ["programme_zh", "level_zh", "valid_from", "valid_to"],
     }
+    _LISTS = {
+        "reasons_up": ("reasons", "up"),
+        "reasons_down": ("reasons", "down"),
+        "programmes": ("programmes", None),
+        "pledgeable_patents": ("patents", None),
+    }
+    """Each firm record's list field: (frame, direction of the reasons kept or None)."""
 
     def __init__(
         self, reasons: pd.DataFrame, patents: pd.DataFrame, programmes: pd.DataFrame
@@ -347,21 +348,21 @@ class _FirmDetails:
 
     def records(self, firms: pd.DataFrame) -> list[dict[str, Any]]:
         ids = pd.Index(firms["uscc"].to_numpy())
-        parts = {}
-        for key, frame in self._frames.items():
-            sub = frame.loc[member(frame["uscc"], ids)]
-            parts[key] = (_by_firm(sub), _records(sub[self._COLUMNS[key]]))
         out = _records(firms)
-        for rec in out:
-            u = rec["uscc"]
-            idx, rec_of = parts["reasons"]
-            rs = [rec_of[i] for i in idx.get(u, ())]
-            rec["reasons_up"] = [r for r in rs if r["direction"] == "up"]
-            rec["reasons_down"] = [r for r in rs if r["direction"] == "down"]
-            idx, rec_of = parts["programmes"]
-            rec["programmes"] = [rec_of[i] for i in idx.get(u, ())]
-            idx, rec_of = parts["patents"]
-            rec["pledgeable_patents"] = [rec_of[i] for i in idx.get(u, ())]
+        for field_name, (key, direction) in self._LISTS.items():
+            frame = self._frames[key]
+            keep = member(frame["uscc"], ids)
+            if direction is not None:
+                keep &= (frame["direction"] == direction).to_numpy(dtype=bool)
+            sub = frame.loc[keep]
+            # rows grouped by firm in the chunk's order, each firm's rows in frame order;
+            # bounds[i]:bounds[i + 1] are firm i's
+            pos = ids.get_indexer(sub["uscc"])
+            order = np.argsort(pos, kind="stable")
+            rows = _records(sub[self._COLUMNS[key]].iloc[order])
+            bounds = np.searchsorted(pos[order], np.arange(len(ids) + 1)).tolist()
+            for i, rec in enumerate(out):
+                rec[field_name] = rows[bounds[i] : bounds[i + 1]]
         return out
 
 
