@@ -11,6 +11,11 @@ reports, the model card and the Chinese explanations all say the same thing. Com
 * *valid*: granted (grant_date ≤ as_of), within term (invention 20 y, utility model 10 y,
   design 10 y if filed before 2021-06-01 else 15 y, from the filing date), not ended by
   CX01/IW01/AV01 ≤ as_of and not lapsed by CF01 ≤ as_of unless a later RR01 ≤ as_of restored it.
+* *events*: distinct (patent, code, date) events; a correction row (更正) repeating one is the
+  same event. Event counts count distinct events.
+* *pledged at as_of*: the last PE01 ≤ as_of is not followed by a PC01 ≤ as_of dated after it
+  (a same-day release does not count: the order within a day is unknown, and a pledged
+  patent must never show as free). *Preserved* likewise with PP01 and PD01.
 """
 
 from __future__ import annotations
@@ -162,8 +167,8 @@ _PATENT = (
        "÷ PE01 pledges ≤ as_of-1y, summed; NaN when no pledge is older than a year.",
        "patent_events", "event_date", 1, 0, 1, "%", "rate"),
     _f("currently_pledged_share", "当前在押占比", "use",
-       "Valid patents with more PE01 than PC01 events dated ≤ as_of ÷ valid patents; NaN when "
-       "none.", "patent_events", "event_date", -1, 0, 1, "%", "share"),
+       "Valid patents pledged at as_of (last PE01 not released by a later PC01) ÷ valid "
+       "patents; NaN when none.", "patent_events", "event_date", -1, 0, 1, "%", "share"),
 )
 
 _CR = "credit_records"
@@ -276,8 +281,9 @@ _PEER = (
 
 _PLEDGE = (
     _f("pledgeable_patent_count", "可质押专利数", "pledge",
-       "Valid patents held at as_of that are not pledged (PE01 > PC01), not preserved "
-       "(PP01 > PD01) and have more than 1 year of remaining term (domain.md §7).", _P,
+       "Valid patents held at as_of that are not pledged (last PE01 not released by a later "
+       "PC01), not preserved (likewise PP01/PD01) and have more than 1 year of remaining term "
+       "(domain.md §7).", _P,
        _GK, 1, 0, None, "件", "count"),
     _f("pledgeable_invention_count", "可质押发明专利数", "pledge",
        "Pledgeable patents (as above) that are inventions.", _P, _GK, 1, 0, None, "件", "count"),

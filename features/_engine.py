@@ -160,7 +160,11 @@ class PatentStore:
         # each input table is freed as soon as DuckDB has copied it: one at a time in memory
         ev = _events(patents, events)
         first = {"gr01": _first_date(ev, "GR01", n), "pb01": _first_date(ev, "PB01", n)}
-        self._create("ev", "SELECT app_id, code, CAST(event_date AS DATE) AS d FROM t_in", ev)
+        # one row per distinct event: a correction row (更正) repeating an event's patent,
+        # code and date is the same event, never a second pledge or release
+        self._create(
+            "ev", "SELECT DISTINCT app_id, code, CAST(event_date AS DATE) AS d FROM t_in", ev
+        )
         del ev
         ipc, n_sub, sei = _ipc_subclasses(patents)
         self._create("ipc", "SELECT app_id, sub FROM t_in", ipc)
@@ -358,7 +362,10 @@ class PatentStore:
               max(e.d) FILTER (WHERE e.code = 'CF01') AS last_cf,
               max(e.d) FILTER (WHERE e.code = 'RR01') AS last_rr,
               min(e.d) FILTER (WHERE e.code IN ('RJ01', 'WD01')) AS dec_neg,
-              count(*) FILTER (WHERE e.code = 'PE01') AS n_pe,
+              max(e.d) FILTER (WHERE e.code = 'PE01') AS last_pe,
+              max(e.d) FILTER (WHERE e.code = 'PC01') AS last_pc,
+              max(e.d) FILTER (WHERE e.code = 'PP01') AS last_pp,
+              max(e.d) FILTER (WHERE e.code = 'PD01') AS last_pd,
               count(*) FILTER (WHERE e.code = 'PE01' AND e.d <= q.as_of - INTERVAL 1 YEAR)
                 AS n_pe_old,
               count(*) FILTER (WHERE e.code = 'PC01') AS n_pc,
@@ -376,13 +383,21 @@ class PatentStore:
                 p.ptype, p.app_date, p.pub_d, p.grant_d, p.expiry, p.claims, p.cites, p.fam,
                 p.overseas, p.sei, p.award, p.n_sub, p.main_group, p.cite_start,
                 s.end_final, s.last_cf, s.last_rr, s.dec_neg,
-                coalesce(s.n_pe, 0) AS n_pe, coalesce(s.n_pe_old, 0) AS n_pe_old,
+                coalesce(s.n_pe_old, 0) AS n_pe_old,
                 coalesce(s.n_pc, 0) AS n_pc, coalesce(s.n_pp, 0) AS n_pp,
                 coalesce(s.n_pd, 0) AS n_pd, coalesce(s.n_ee, 0) AS n_ee,
                 coalesce(s.n_inval, 0) AS n_inval,
                 coalesce(p.grant_d <= f.as_of, false) AS granted,
                 (s.last_cf IS NOT NULL AND (s.last_rr IS NULL OR s.last_rr < s.last_cf))
-                  AS lapsed
+                  AS lapsed,
+                -- the last pledge (preservation) not released by a later PC01 (PD01); a
+                -- release dated the same day as the pledge does not count as later: the
+                -- order within a day is unknown, and a pledged patent must never be listed
+                -- as free
+                (s.last_pe IS NOT NULL AND (s.last_pc IS NULL OR s.last_pc <= s.last_pe))
+                  AS pledged,
+                (s.last_pp IS NOT NULL AND (s.last_pd IS NULL OR s.last_pd <= s.last_pp))
+                  AS preserved
               FROM fp f JOIN pat p ON p.app_id = f.app_id
               LEFT JOIN st s ON s.app_id = f.app_id AND s.as_of = f.as_of
               WHERE p.known <= f.as_of)
@@ -393,9 +408,8 @@ class PatentStore:
               app_date + INTERVAL 10 YEAR < as_of AS old10,
               least(end_final, CASE WHEN lapsed THEN last_cf END,
                     CASE WHEN expiry <= as_of THEN expiry END) AS end_d,
-              (n_pe > n_pc) AS pledged, (n_pp > n_pd) AS preserved,
               (granted AND end_final IS NULL AND NOT lapsed AND as_of < expiry
-                AND n_pe <= n_pc AND n_pp <= n_pd
+                AND NOT pledged AND NOT preserved
                 AND date_diff('day', as_of, expiry) / 365.25 > {float(min_remaining_years)!r})
                 AS pledgeable
             FROM x;

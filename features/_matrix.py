@@ -347,7 +347,8 @@ def pledgeable_patents(
     """Each firm's valid patents at as_of, with whether they can be pledged and why not.
 
     A valid patent held at as_of is pledgeable when it is not under an unreleased pledge
-    (PE01 > PC01), not under preservation (PP01 > PD01) and its remaining term exceeds
+    (its last PE01 not followed by a later PC01), not under preservation (likewise PP01 and
+    PD01) and its remaining term exceeds
     ``min_remaining_years`` (domain.md §7). Co-owned patents stay pledgeable but carry the
     note that every co-owner must consent.
 

@@ -284,3 +284,46 @@ def test_rows_follow_input_order_and_duplicates(case, mk):
     assert list(m["uscc"]) == list(pairs["uscc"])
     assert list(m.columns[:2]) == ["uscc", "as_of"]
     pd.testing.assert_series_equal(m.iloc[0], m.iloc[2], check_names=False)
+
+
+def test_pledge_state_follows_event_order_not_counts(mk):
+    """Pledged = the last PE01 has no later PC01 (domain.md §7). A correction row (更正)
+    repeating a release must not free a patent pledged again afterwards, a repeated pledge
+    must not keep a released one pledged, and a release dated the same day as the pledge
+    leaves it pledged (the order within a day is unknown)."""
+    a = "郑州甲科技有限公司"
+    pats = [
+        mk.patent(2015, 1, i, app_date=D("2015-03-01"), grant_date=D("2018-05-01"), applicants=a)
+        for i in range(1, 6)
+    ]
+    no = [p["app_no"] for p in pats]
+    ev = [
+        # 0: pledged, released (+ its 更正 repeat), pledged again → pledged
+        (no[0], "PE01", "2021-07-23"), (no[0], "PC01", "2022-08-12"),
+        (no[0], "PC01", "2022-08-12"), (no[0], "PE01", "2022-10-21"),
+        # 1: pledge repeated by a correction, released → free
+        (no[1], "PE01", "2021-01-05"), (no[1], "PE01", "2021-01-05"),
+        (no[1], "PC01", "2023-09-24"),
+        # 2: released and pledged again the same day → pledged
+        (no[2], "PE01", "2020-01-01"), (no[2], "PC01", "2023-03-03"),
+        (no[2], "PE01", "2023-03-03"),
+        # 3: preserved, released, preserved again → preserved
+        (no[3], "PP01", "2020-01-01"), (no[3], "PD01", "2021-01-01"),
+        (no[3], "PP01", "2022-01-01"),
+        # 4: a release with no pledge on record, then nothing → free
+        (no[4], "PC01", "2022-01-01"),
+    ]  # fmt: skip
+    events = [{"app_no": n, "event_code": c, "event_date": D(d)} for n, c, d in ev]
+    data = mk.tables([mk.firm(1, a)], pats, events, [], [])
+    pairs = pd.DataFrame({"uscc": [mk.uscc(1)], "as_of": [AS_OF]})
+    pl = pledgeable_patents(data, pairs).set_index("app_no")
+    assert pl.loc[no, "pledged"].tolist() == [True, False, True, False, False]
+    assert pl.loc[no, "preserved"].tolist() == [False, False, False, True, False]
+    assert pl.loc[no, "pledgeable"].tolist() == [False, True, False, False, True]
+    m = build_feature_matrix(pairs, data).iloc[0]
+    assert m["pledgeable_patent_count"] == 2
+    assert m["currently_pledged_share"] == pytest.approx(2 / 5)
+    # releases ÷ pledges older than a year, per patent min(PC01, old PE01): 0 → min(1, 2),
+    # 1 → min(1, 1) (its repeated PE01 is one pledge, else 1 of 2), 2 → min(1, 2)
+    assert m["pledge_release_ratio"] == pytest.approx(3 / 5)
+    assert m["preservation_litigation_count"] == 1

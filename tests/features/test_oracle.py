@@ -135,7 +135,12 @@ class Oracle:
             ends.append(max(cf))
         if expiry <= as_of:
             ends.append(expiry)
-        n = lambda c: len(dates({c}))  # noqa: E731
+        n = lambda c: len(set(dates({c})))  # noqa: E731  (distinct events: a 更正 repeat is one)
+
+        def open_(start: str, end: str) -> bool:  # the last `start` not ended by a later `end`
+            s_, e_ = dates({start}), dates({end})
+            return bool(s_) and (not e_ or max(e_) <= max(s_))
+
         ipcs = set()
         for x in _items(p.ipc_all if not _na(p.ipc_all) else p.ipc_main):
             s = x.replace(" ", "").upper()[:4]
@@ -160,7 +165,9 @@ class Oracle:
             "pp": n("PP01"),
             "pd": n("PD01"),
             "ee": n("EE01"),
-            "pe_old": len([d for d in dates({"PE01"}) if d <= _add_years(as_of, -1)]),
+            "pe_old": len({d for d in dates({"PE01"}) if d <= _add_years(as_of, -1)}),
+            "pledged": open_("PE01", "PC01"),
+            "preserved": open_("PP01", "PD01"),
             "inval": n("IW01") + n("IP01"),
             "ipcs": ipcs,
             "mg": mg,
@@ -262,11 +269,11 @@ class Oracle:
         f["pledge_release_ratio"] = _div(
             sum(min(s["pc"], s["pe_old"]) for _, s, _ in held), sum(s["pe_old"] for _, s, _ in held)
         )
-        f["currently_pledged_share"] = _div(sum(s["pe"] > s["pc"] for _, s, _ in valid), nv)
+        f["currently_pledged_share"] = _div(sum(s["pledged"] for _, s, _ in valid), nv)
         pl = [
             (p, s)
             for p, s, _ in valid
-            if s["pe"] <= s["pc"] and s["pp"] <= s["pd"] and s["rem"] > 1.0
+            if not s["pledged"] and not s["preserved"] and s["rem"] > 1.0
         ]
         f["pledgeable_patent_count"] = len(pl)
         f["pledgeable_invention_count"] = sum(p.patent_type == "invention" for p, _ in pl)
