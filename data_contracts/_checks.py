@@ -353,9 +353,15 @@ def conflict_messages(
     messages = []
     for i, g in enumerate(group):
         shown = " + ".join(str(v[i]) for v in key_vals)
-        others = ", ".join(map(str, by_group[int(g)]))
+        rows_of_key = by_group[int(g)]
+        if contract.on_conflict == "keep_last":
+            messages.append(
+                f"{label} {shown} appears again on row {max(rows_of_key)} with different "
+                "values; that later row is used (taken as the correction of this one)"
+            )
+            continue
         messages.append(
-            f"{label} {shown} appears on rows {others} with different values; "
-            "all copies rejected until the source is fixed"
+            f"{label} {shown} appears on rows {', '.join(map(str, rows_of_key))} with "
+            "different values; all copies rejected until the source is fixed"
         )
     return column, messages

@@ -122,6 +122,11 @@ class TableContract:
     key : tuple of str
         Columns identifying a record: two accepted rows with the same key but different
         values are a conflict (both rejected). Empty = exact duplicates only.
+    on_conflict : {"reject", "keep_last"}
+        What conflicting copies of a key become: ``reject`` (default) rejects every copy;
+        ``keep_last`` uses the last copy in the file (taken as the correction of the earlier
+        ones, which are rejected as ``duplicate_superseded``). For records whose loss would
+        let a firm through (negative credit records), a conflict must not drop them all.
     uscc_or_name : bool
         Rows identify the firm by ``uscc`` or, failing that, ``name`` (official lists are
         often by name only); at least one of them is required.
@@ -136,6 +141,7 @@ class TableContract:
     columns: tuple[ColumnSpec, ...]
     required: bool = False
     key: tuple[str, ...] = ()
+    on_conflict: str = "reject"
     uscc_or_name: bool = False
     date_order: tuple[tuple[str, str, str], ...] = ()
     match_on: tuple[str, ...] = ()
@@ -143,6 +149,11 @@ class TableContract:
     _lookup: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.on_conflict not in ("reject", "keep_last"):
+            raise ValueError(
+                f"The 'on_conflict' parameter of TableContract must be 'reject' or "
+                f"'keep_last'. Got {self.on_conflict!r} instead."
+            )
         lookup: dict[str, str] = {}
         for col in self.columns:
             for text in (col.name, *col.aliases):
@@ -391,7 +402,11 @@ CREDIT_RECORDS = TableContract(
         _c("source", "来源", "数据来源", kind="text"),
     ),
     uscc_or_name=True,
-    key=("record_id", "record_type"),
+    # a case number (案号) can name several firms (co-defendants): one record per firm; a
+    # corrected copy (更正) of a firm's record replaces it instead of voiding both copies,
+    # which would let an active 失信 record vanish
+    key=("uscc|name", "record_id", "record_type"),
+    on_conflict="keep_last",
     match_on=("uscc|name", "record_type", "start_date"),
     date_order=(("start_date", "end_date", "end_before_start"),),
     description="信用中国 and other credit records",
@@ -490,6 +505,8 @@ def reference_markdown() -> str:
     for t in CONTRACTS.values():
         out.append(f"### {t.name} ({'required table' if t.required else 'optional'})\n")
         key = f" Key: {' + '.join(t.key)}." if t.key else " Exact duplicates only."
+        if t.key and t.on_conflict == "keep_last":
+            key += " Of conflicting copies of a key, the last in the file is used."
         out.append(f"{t.description[0].upper()}{t.description[1:]}.{key}\n")
         out.append("| column | accepted headers | kind | required |")
         out.append("|---|---|---|---|")

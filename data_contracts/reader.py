@@ -204,13 +204,21 @@ def _conflict_rejects(
     raw: tuple[np.ndarray, pa.Array],
     file: str,
 ) -> pd.DataFrame:
-    """``duplicate_conflict`` rejects, quoting each row's raw key cell."""
+    """``duplicate_conflict`` rejects (``duplicate_superseded`` for the earlier copies when
+    the contract keeps the last), quoting each row's raw key cell."""
     _dup, conflict, group = found
     rows = np.flatnonzero(conflict)
     if not rows.size:
         return empty_issues()
     sources = source_row[rows]
     column, messages = conflict_messages(contract, cols, rows, group, sources)
+    if contract.on_conflict == "keep_last":
+        # the last row of each key is used, not rejected
+        drop = ~_last_of_group(rows, group)
+        rows, sources = rows[drop], sources[drop]
+        messages = [m for m, d in zip(messages, drop, strict=True) if d]
+        if not rows.size:
+            return empty_issues()
     values = _text(take_rows(cols[column], rows)).to_pylist()
     raw_pos, raw_key = raw
     at = np.minimum(np.searchsorted(raw_pos, rows), max(len(raw_pos) - 1, 0))
@@ -218,8 +226,31 @@ def _conflict_rejects(
     for i, text in zip(hit, take_rows(raw_key, at[hit]).to_pylist(), strict=True):
         values[i] = text
     issues = Issues({column: pa.chunked_array([pa.array(values, pa.large_string())])}, rows.size)
-    issues.add_positions(np.arange(rows.size), column, "duplicate_conflict", messages)
+    rule = "duplicate_superseded" if contract.on_conflict == "keep_last" else "duplicate_conflict"
+    issues.add_positions(np.arange(rows.size), column, rule, messages)
     return issues.frame(contract.name, file, sources, None)
+
+
+def _last_of_group(rows: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Whether each of ``rows`` (ascending, with their key ``group``) is its group's last."""
+    order = np.lexsort((rows, group))
+    g = group[order]
+    last = np.empty(rows.size, dtype=bool)
+    last[order] = np.r_[g[1:] != g[:-1], True] if rows.size else np.zeros(0, dtype=bool)
+    return last
+
+
+def _rejected_conflicts(
+    contract: TableContract, found: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """The rows a key conflict rejects: every copy, or all but the last (``keep_last``)."""
+    _dup, conflict, group = found
+    if contract.on_conflict != "keep_last" or not conflict.any():
+        return conflict
+    rows = np.flatnonzero(conflict)
+    out = conflict.copy()
+    out[rows[_last_of_group(rows, group)]] = False
+    return out
 
 
 def _keep_rows(col: pa.ChunkedArray, keep: np.ndarray) -> pa.ChunkedArray:
@@ -359,8 +390,9 @@ def _validate(
     rejects.append(_conflict_rejects(contract, kept.cols, found, kept.source_row, kept.raw, file))
     if bad_lines:
         rejects.append(bad_lines_frame(contract, bad_lines, width, file))
-    dup, conflict, _group = found
-    del found, _group
+    dup = found[0]
+    conflict = _rejected_conflicts(contract, found)
+    del found
     dropped = dup | conflict
     warnings = _concat(kept.warnings)
     if dropped.any() and len(warnings):

@@ -55,6 +55,43 @@ def test_conflicting_duplicates_are_rejected_naming_both_rows(write, patents, tm
     _accounted(bundle, "patents")
 
 
+def test_credit_record_correction_replaces_it_and_case_numbers_are_per_firm(
+    write, tmp_path
+) -> None:
+    """A corrected copy (更正) of a firm's record is used in place of the earlier copy (both
+    rejected would let an active 失信 record vanish); two firms named in one case number
+    (co-defendants) are two records, not a conflict."""
+    from tests.data_contracts.conftest import REAL_USCCS
+
+    a, b = list(REAL_USCCS.values())[:2]
+    frame = pd.DataFrame(
+        {
+            "统一社会信用代码": [a, b, a, a, b],
+            "记录类型": ["失信被执行人", "限制高消费", "失信被执行人", "限制高消费", "限制高消费"],
+            "列入日期": ["2026-05-01", "2026-02-01", "2026-05-01", "2026-02-01", "2026-02-01"],
+            "文书号": ["(2026)豫01执1号", "(2026)豫01执9号", "(2026)豫01执1号",
+                       "(2026)豫01执9号", "(2026)豫01执9号"],
+            "来源": ["中国执行信息公开网", "法院", "中国执行信息公开网（更正）", "法院", "法院"],
+        }
+    )  # fmt: skip
+    bundle = read_table(write("credit_records", frame, folder=tmp_path / "c"), "credit_records",
+                        today=TODAY)  # fmt: skip
+    superseded = _rejects(bundle, "duplicate_superseded")
+    assert list(superseded["source_row"]) == [1]
+    assert "appears again on row 3" in superseded["message"].iloc[0]
+    assert _rejects(bundle, "duplicate_conflict").empty
+    kept = bundle.tables["credit_records"]
+    assert len(kept) == 3  # the correction of a's 失信 record, a's and b's 限高 (row 5 = row 2)
+    dishonest = kept.loc[kept["record_type"] == "dishonest_debtor"]
+    assert dishonest["source"].tolist() == ["中国执行信息公开网（更正）"]
+    assert sorted(kept.loc[kept["record_type"] == "consumption_restriction", "uscc"]) == sorted(
+        [a, b]
+    )
+    stats = bundle.stats["credit_records"]
+    assert (stats.accepted, stats.rejected, stats.duplicates) == (3, 1, 1)
+    _accounted(bundle, "credit_records")
+
+
 def test_unknown_enum_value(write, patents, tmp_path) -> None:
     frame = patents.assign(
         patent_type=patents["patent_type"].where(patents.index != 0, "集成电路布图")
