@@ -188,6 +188,19 @@ def cross_checks(
             bad = _np_bool(pc.less(cols[later], cols[earlier]))
             issues.add(bad, later, rule, f"{{column}} {{value!r}} is before {earlier}")
     if contract.uscc_or_name:
+        # a mistyped code beside a name: the row is linked by its name (as a row without a
+        # code is), not rejected — a negative credit record must not vanish for a typo
+        named = _np_bool(pc.invert(cols["name"].is_null()))
+        moved = issues.move(
+            "uscc",
+            (r for c, r in _idvec.USCC_RULES.items() if c not in (_idvec.MISSING, _idvec.LEGACY)),
+            named,
+            warn,
+            "uscc_invalid_name_used",
+            "{column} {value!r} is not a valid code; the row is linked by its name instead",
+        )
+        if moved.any():
+            cols["uscc"] = pc.if_else(pa.array(moved), pa.scalar(None, pa.string()), cols["uscc"])
         neither = _np_bool(pc.and_(cols["uscc"].is_null(), cols["name"].is_null()))
         issues.add(neither, "uscc", "required_missing", "uscc or name is required; both are empty")
     name = contract.name

@@ -33,6 +33,37 @@ class Issues:
         if pos.size:
             self.parts.append((pos, column, rule, messages))
 
+    def move(
+        self,
+        column: str,
+        rules: Iterable[str],
+        rows: np.ndarray,
+        to: Issues,
+        rule: str,
+        message: str,
+    ) -> np.ndarray:
+        """Move the ``rules`` failures of ``column`` in the ``rows`` mask to ``to`` as one
+        ``rule`` (e.g. a reject that becomes a warning); returns the rows moved."""
+        wanted = set(rules)
+        moved = np.zeros(self.n, dtype=bool)
+        parts = []
+        for pos, col, r, msg in self.parts:
+            sel = rows[pos] if col == column and r in wanted else None
+            if sel is None or not sel.any():
+                parts.append((pos, col, r, msg))
+                continue
+            moved[pos[sel]] = True
+            if (~sel).any():
+                rest = (
+                    msg
+                    if isinstance(msg, str)
+                    else [m for m, s in zip(msg, sel, strict=True) if not s]
+                )
+                parts.append((pos[~sel], col, r, rest))
+        self.parts = parts
+        to.add(moved, column, rule, message)
+        return moved
+
     def row_mask(self, rules: Iterable[str] | None = None) -> np.ndarray:
         mask = np.zeros(self.n, dtype=bool)
         wanted = set(rules) if rules is not None else None

@@ -456,3 +456,33 @@ def test_typed_parquet_values_read_naturally_in_rejects(write, patents, tmp_path
         "grant_date '2099-01-01' is after today (2026-11-23)",
         "claims '-1' is negative; counts must be >= 0",
     ]
+
+
+def test_credit_record_with_a_mistyped_code_is_linked_by_its_name(write, tmp_path) -> None:
+    """In a table whose rows name the firm by code or name, a wrong check character beside a
+    name makes the row a name-only row with a warning, not a reject: an active 失信 record
+    must not vanish for a typo. Without a name the row is still rejected."""
+    from tests.data_contracts.conftest import REAL_USCCS
+
+    good = list(REAL_USCCS.values())[0]
+    typo = good[:-1] + ("0" if good[-1] != "0" else "1")
+    frame = pd.DataFrame(
+        {
+            "统一社会信用代码": [typo, typo, good],
+            "企业名称": ["洛阳祥博科技有限公司", None, "甲公司"],
+            "记录类型": ["失信被执行人"] * 3,
+            "列入日期": ["2026-05-01", "2026-05-02", "2026-05-03"],
+            "文书号": ["(2026)豫03执1号", "(2026)豫03执2号", "(2026)豫03执3号"],
+        }
+    )
+    bundle = read_table(write("credit_records", frame, folder=tmp_path / "c"), "credit_records",
+                        today=TODAY)  # fmt: skip
+    kept = bundle.tables["credit_records"]
+    assert kept["record_id"].tolist() == ["(2026)豫03执1号", "(2026)豫03执3号"]
+    assert pd.isna(kept["uscc"].iloc[0]) and kept["name"].iloc[0] == "洛阳祥博科技有限公司"
+    warned = bundle.warnings[bundle.warnings["rule"] == "uscc_invalid_name_used"]
+    assert list(warned["source_row"]) == [1]
+    assert typo in warned["message"].iloc[0]
+    assert list(bundle.rejects["source_row"]) == [2]
+    assert bundle.rejects["rule"].iloc[0] == "uscc_check"
+    _accounted(bundle, "credit_records")
