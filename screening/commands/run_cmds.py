@@ -87,8 +87,14 @@ def _verify_key(package: Path, key_file: Path | None):
         for var in ("IPWL_VERIFY_KEY_ED25519", "IPWL_SIGNING_KEY_ED25519"):
             if os.environ.get(var) and Path(os.environ[var]).is_file():
                 return SigningKey("ed25519", Path(os.environ[var]).read_bytes())
-    if algorithm == "hmac-sha256" and os.environ.get("IPWL_SIGNING_KEY"):
+    if algorithm in ("hmac-sha256", None) and os.environ.get("IPWL_SIGNING_KEY"):
+        # also for an unsigned manifest: a key in the environment means a signature is
+        # expected, and verify_package refuses a package without one
         return SigningKey("hmac-sha256", os.environ["IPWL_SIGNING_KEY"].encode("utf-8"))
+    if algorithm is None:
+        for var in ("IPWL_VERIFY_KEY_ED25519", "IPWL_SIGNING_KEY_ED25519"):
+            if os.environ.get(var) and Path(os.environ[var]).is_file():
+                return SigningKey("ed25519", Path(os.environ[var]).read_bytes())
     return None
 
 

@@ -187,6 +187,13 @@ def verify_package(folder: Path, key: SigningKey | None = None) -> VerifyResult:
             )
     signature = payload.get("signature")
     if signature is None:
+        if key is not None:
+            # whoever holds a key expects signed packages: a manifest without a signature
+            # may have had it stripped after the files were changed and rehashed
+            raise VerificationError(
+                f"{manifest_path} carries no signature, but a {key.algorithm} key was given.",
+                "Do not use this package; ask the issuer to resend it signed.",
+            )
         return VerifyResult(len(files), "absent")
     if key is None:
         return VerifyResult(len(files), "unchecked", signature.get("algorithm", ""))

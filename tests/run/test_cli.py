@@ -55,6 +55,32 @@ def test_verify_hmac_from_env(package, capsys, tmp_path, monkeypatch):
     assert code != 0 and "signature" in err and "not valid" in err
 
 
+def test_stripped_signature_fails_when_a_key_is_given(package, capsys, tmp_path, monkeypatch):
+    """A signed package whose files were changed, rehashed and its signature removed: with a
+    key (--key or the environment) verify refuses it; without one it reports 'not signed'."""
+    import json
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    write_manifest(copy, {"batch_id": "x"}, SigningKey("hmac-sha256", b"k3y"))
+    with open(copy / "whitelist.csv", "a", encoding="utf-8") as fh:
+        fh.write("9,999\n")
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["signature"]
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    write_manifest(copy, {k: v for k, v in manifest.items() if k != "files"}, None)  # rehash
+    code, out, _ = _cli(["verify", str(copy)], capsys)
+    assert code == 0 and "not signed" in out
+    key = tmp_path / "hkey"
+    key.write_text("k3y", encoding="utf-8")
+    code, _, err = _cli(["verify", str(copy), "--key", str(key)], capsys)
+    assert code != 0 and "carries no signature" in err and "remedy:" in err
+    monkeypatch.setenv("IPWL_SIGNING_KEY", "k3y")
+    code, _, err = _cli(["verify", str(copy)], capsys)
+    assert code != 0 and "carries no signature" in err
+
+
 def test_run_bad_config_is_two_lines(tmp_path, capsys):
     cfg = tmp_path / "run.toml"
     cfg.write_text(
