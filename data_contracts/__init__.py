@@ -22,7 +22,7 @@ from data_contracts.contracts import (
     ColumnSpec,
     TableContract,
 )
-from data_contracts.reader import empty_frame, read_data_dir, read_table
+from data_contracts.reader import empty_frame, read_data_dir, read_table, row_identities
 
 __all__ = [
     "CONTRACTS",
@@ -37,4 +37,5 @@ __all__ = [
     "read_data_dir",
     "read_table",
     "release_memory",
+    "row_identities",
 ]

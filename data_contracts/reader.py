@@ -45,7 +45,7 @@ from data_contracts._dups import find_duplicates
 from data_contracts._files import FORMATS, RawChunk, find_table_file, open_raw, sha256_of
 from data_contracts._issues import Issues, bad_lines_frame, rows_per_rule, sort_issues
 from data_contracts._memory import malloc_pool, release_memory
-from data_contracts._text import as_string, take_rows
+from data_contracts._text import as_string, clean_code, clean_text, take_rows
 from data_contracts.bundle import DataBundle, FileInfo, TableStats, empty_issues
 from data_contracts.contracts import (
     CONTRACTS,
@@ -751,3 +751,42 @@ def read_data_dir(
         sort_issues(pd.concat(warnings, ignore_index=True)) if warnings else empty_issues()
     )
     return result
+
+
+def row_identities(path: str | Path, table: str, rows: Iterable[int]) -> pd.DataFrame:
+    """The ``uscc`` and ``name`` of some data rows of a table file, cleaned as the contract
+    cleans them (codes half-width, upper case, no spaces; names trimmed), whatever else
+    those rows failed.
+
+    For naming rejected rows: a reject carries only its failing cell, and a registry row
+    rejected for, say, a negative headcount is still a firm the output must list by its
+    code. Returns ``source_row, uscc, name`` for the rows found (a column the file lacks is
+    empty); the file is read again, chunk by chunk, keeping only those rows.
+    """
+    contract = _contract(table)
+    wanted = np.unique(np.fromiter(rows, dtype=np.int64))
+    columns = {"source_row": pd.Series(dtype="int64"), "uscc": pd.Series(dtype="str"),
+               "name": pd.Series(dtype="str")}  # fmt: skip
+    if not wanted.size:
+        return pd.DataFrame(columns)
+    raw = open_raw(Path(path))
+    if not raw.columns:
+        return pd.DataFrame(columns)
+    mapped, _ignored = map_headers(contract, raw.columns, Path(path).name)
+    parts = []
+    for chunk in raw.chunks(CHUNK_ROWS):
+        hit = np.isin(chunk.source_row, wanted)
+        if not hit.any():
+            continue
+        sel = pa.array(hit)
+        part = pd.DataFrame({"source_row": chunk.source_row[hit]})
+        for name, clean in (("uscc", partial(clean_code, drop="-")), ("name", clean_text)):
+            if name in mapped:
+                values = clean(chunk.data.column(mapped[name]).filter(sel))
+                part[name] = pd.array(values.to_pylist(), dtype="str")
+            else:
+                part[name] = pd.array([None] * len(part), dtype="str")
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns)
+    return pd.concat(parts, ignore_index=True)

@@ -128,6 +128,9 @@ class ScreenInputs:
         Entity-match statistics.
     stats, files, notes
         Row accounting, input files and notes of the reader.
+    rejected_ids : DataFrame
+        ``file, source_row, uscc, name`` of the rejected registry rows, read again from the
+        file (a reject carries only its failing cell); empty when none or unknown.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -143,6 +146,9 @@ class ScreenInputs:
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    rejected_ids: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["file", "source_row", "uscc", "name"])
+    )
 
 
 @dataclass
@@ -247,6 +253,7 @@ def prepare_inputs(
         if name not in _DROP_AFTER_FEATURES
     }
     inputs = ScreenInputs(
+        rejected_ids=_rejected_identities(bundle),
         tables=tables,
         rejects=bundle.rejects,
         matrix=matrix,
@@ -327,32 +334,68 @@ reads the active records)."""
 _DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 
-def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index) -> pd.DataFrame:
-    """One line per rejected enterprises row whose firm is not otherwise in the output."""
+def _rejected_identities(bundle: Any) -> pd.DataFrame:
+    """``file, source_row, uscc, name`` of the bundle's rejected registry rows."""
+    from data_contracts import row_identities
+
+    rej = bundle.rejects.loc[bundle.rejects["table"] == "enterprises", "source_row"]
+    info = bundle.files.get("enterprises")
+    if rej.empty or info is None:
+        return pd.DataFrame(columns=["file", "source_row", "uscc", "name"])
+    ids = row_identities(info.path, "enterprises", rej.dropna().astype("int64"))
+    return ids.assign(file=Path(info.path).name)
+
+
+def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index, ids: pd.DataFrame) -> pd.DataFrame:
+    """One line per firm of the rejected enterprises rows that is not otherwise in the output.
+
+    A reject carries only its failing cell, so each rejected row's code and name are read
+    again from the registry file (``row_identities``): a row rejected for, say, a negative
+    headcount is still listed under its code. Rows of one code (conflicting copies of a
+    firm) make one line; rows without a readable code one line each.
+    """
     rej = rejects.loc[rejects["table"] == "enterprises"]
     if rej.empty:
         return pd.DataFrame(columns=["uscc", "name", "reason", "rules_fired"])
     rej = rej.sort_values(["file", "source_row", "column", "rule"], kind="mergesort")
-    uscc_val = rej["value"].where(rej["column"] == "uscc")
-    rej = rej.assign(_uscc=uscc_val.str.upper().str.replace(r"\s+", "", regex=True))
-    grouped = rej.groupby(["file", "source_row"], sort=True)
-    out = pd.DataFrame(
+    # the failing cell, when it is the code (cleaned as the contract cleans codes)
+    code = rej["value"].where(rej["column"] == "uscc").str.normalize("NFKC").str.upper()
+    rej = rej.assign(_uscc=code.str.replace(r"[\s-]+", "", regex=True))
+    by_row = rej.groupby(["file", "source_row"], sort=True)
+    rows = pd.DataFrame(
         {
-            "uscc": grouped["_uscc"].first(),
-            "rules_fired": grouped["rule"].agg(lambda s: ";".join(dict.fromkeys(s))),
-            "reason": grouped["message"].agg(lambda s: "；".join(dict.fromkeys(s.astype(str)))),
+            "_uscc": by_row["_uscc"].first(),
+            "rules_fired": by_row["rule"].agg(lambda s: ";".join(dict.fromkeys(s))),
+            "reason": by_row["message"].agg(lambda s: "；".join(dict.fromkeys(s.astype(str)))),
         }
     ).reset_index()
-    out["reason"] = (
+    rows["reason"] = (
         "输入拒收（"
-        + out["file"].astype("str")
+        + rows["file"].astype("str")
         + " 第 "
-        + out["source_row"].astype("str")
+        + rows["source_row"].astype("str")
         + " 行）："
-        + out["reason"]
+        + rows["reason"]
     )
-    out = out.loc[~member(out["uscc"], accepted)]
-    return out[["uscc", "rules_fired", "reason"]].assign(name=pd.NA)
+    ids = ids[["file", "source_row", "uscc", "name"]].astype({"source_row": "int64"})
+    rows = rows.astype({"source_row": "int64"}).merge(ids, on=["file", "source_row"], how="left")
+    rows["uscc"] = rows["uscc"].astype("str").fillna(rows["_uscc"].astype("str"))
+    rows["name"] = rows["name"].astype("str")
+    rows = rows.loc[~member(rows["uscc"], accepted)].reset_index(drop=True)
+    # one line per code: its rows' rules and reasons joined, in row order
+    key = rows["uscc"].where(rows["uscc"].notna(), "\0row" + rows.index.astype("str"))
+    grouped = rows.groupby(key.to_numpy(), sort=False)
+    out = pd.DataFrame(
+        {
+            "uscc": grouped["uscc"].first(),
+            "name": grouped["name"].first(),
+            "rules_fired": grouped["rules_fired"].agg(
+                lambda s: ";".join(dict.fromkeys(";".join(s).split(";")))
+            ),
+            "reason": grouped["reason"].agg("；".join),
+        }
+    ).reset_index(drop=True)
+    return out[["uscc", "rules_fired", "reason", "name"]]
 
 
 def _check_scorer(scorer: Any, matrix: pd.DataFrame) -> list[str]:
@@ -489,7 +532,7 @@ def screen(
         [screened["ko_reasons"].astype(object), explained.astype(object)],
         default=below.astype(object),
     )
-    rejected = _rejected_rows(inputs.rejects, pd.Index(ent["uscc"]))
+    rejected = _rejected_rows(inputs.rejects, pd.Index(ent["uscc"]), inputs.rejected_ids)
     rejected = rejected.assign(status="rejected_input", nominated=False)
     screened = pd.concat([screened, rejected], ignore_index=True)
     order = {s: i for i, s in enumerate(STATUSES)}

@@ -90,6 +90,14 @@ def test_runs_succeed_and_account_for_every_firm(runs):
         "rejected_input",
     }
     assert report["status_counts"]["whitelisted"] > 0
+    # every firm exactly once: also a rejected registry row is listed under its code (read
+    # back from the file, whatever cell failed), conflicting copies of one code make one line
+    listed = screened["uscc"].dropna()
+    assert listed.is_unique
+    raw = _registry_codes(_data_file(runs[1], "enterprises"))
+    assert raw and raw <= set(listed)
+    rejected = screened.loc[screened["status"] == "rejected_input"]
+    assert rejected["uscc"].notna().sum() > 0 and rejected["name"].notna().sum() > 0
     # every table the run reads is accounted for row by row; the loan ledger is not read
     tables = {t["table"]: t for t in report["tables"]}
     assert set(tables) == {"enterprises", "patents", "patent_events", "credit_records",
@@ -97,6 +105,36 @@ def test_runs_succeed_and_account_for_every_firm(runs):
     for t in tables.values():
         assert t["rows"] == t["accepted"] + t["rejected"] + t["duplicates"] > 0, t
     assert any(n.startswith("loans: not read by screening run") for n in report["notes"])
+
+
+def _data_file(folder: Path, table: str) -> Path:
+    return next(p for p in folder.iterdir() if p.stem == table)
+
+
+def _registry_codes(path: Path) -> set[str]:
+    """The non-empty codes of a registry file, half-width, upper case, no spaces or dashes
+    (read here with pandas, independently of the project's reader)."""
+    import unicodedata
+
+    if path.suffix == ".csv":
+        raw = path.read_bytes()
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                text = raw.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        from io import StringIO
+
+        frame = pd.read_csv(StringIO(text), dtype=str, on_bad_lines="skip")
+    elif path.suffix == ".parquet":
+        frame = pd.read_parquet(path).astype(str)
+    else:
+        frame = pd.read_excel(path, dtype=str)
+    column = next(c for c in frame.columns if "信用代码" in str(c) or str(c) == "uscc")
+    codes = frame[column].dropna().map(lambda v: unicodedata.normalize("NFKC", v).upper())
+    codes = codes.str.replace(r"[\s-]+", "", regex=True)
+    return set(codes.loc[codes != ""])
 
 
 def test_rerun_is_byte_identical_except_timings(runs):
