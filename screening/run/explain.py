@@ -130,7 +130,14 @@ def _fmt_value(value: float, spec) -> str:
         return f"{value:.1f} {unit or '年'}"
     if unit == "%":
         return f"{value:.0f}%"
+    if unit in _WHOLE_UNITS:
+        return f"{value:.0f} {unit}"
     return f"{value:.2f} {unit}".strip()
+
+
+_WHOLE_UNITS = frozenset({"天"})
+"""Units of amounts that are whole numbers: "299 天", never "299.00 天" (averages such as
+claims per invention keep their decimals)."""
 
 
 def _fmt_points(points: float) -> str:
@@ -232,6 +239,9 @@ def explain(
             val_arr[sel] = values[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
         if lead in percentiles.columns:
             pct_arr[sel] = percentiles[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
+    # whole percent, rounded down: "高于同行业 98% 企业" must not claim more than the data,
+    # and the package's percentile field is the number the text shows
+    pct_arr = np.floor(pct_arr)
 
     texts = []
     labels = []

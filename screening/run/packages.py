@@ -501,7 +501,10 @@ def _write_report(
                     }
                     for p in patents[:patents_per_firm]
                 ],
-                "patents_more": max(0, len(patents) - patents_per_firm),
+                # the list holds the best ones only; the firm's count is of all of them
+                "patents_total": max(
+                    int(f["pledgeable_count"] or 0), min(len(patents), patents_per_firm)
+                ),
             }
         )
     stream = env.get_template("bank_report.html.j2").stream(

@@ -43,6 +43,24 @@ def test_text_reads_like_a_credit_officer_expects():
     assert wide.at["U1", "reasons_up"].count("；") == 2
 
 
+def test_percentile_field_is_the_number_the_text_shows_and_days_are_whole():
+    """The text says "高于同行业 98%" for a percentile of 98.7 (never more than the data),
+    and the reasons' percentile field is that same 98, not a rounded 99."""
+    from features.registry import by_name
+
+    feats = ["valid_invention_count", "credit_days_since_negative"]
+    specs = {**SPECS, "credit_days_since_negative": by_name()["credit_days_since_negative"]}
+    contributions = pd.DataFrame([[30.0, 9.0]], columns=feats)
+    values = pd.DataFrame([[12.0, 299.0]], columns=feats)
+    pct = pd.DataFrame([[98.7, 99.6]], columns=feats)
+    lead_of = factor_groups(feats, specs=specs)
+    out = explain(contributions, values, pct, ["U1"], specs=specs, lead_of=lead_of, top_k=3)
+    first = out.loc[out["points"] == 30.0].iloc[0]
+    assert "高于同行业 98% 企业" in first["text"] and first["percentile"] == 98
+    days = out.loc[out["points"] == 9.0, "text"].iloc[0]
+    assert days.startswith("距最近负面记录天数 299 天")
+
+
 def test_correlated_features_merge_into_one_factor():
     rng = np.random.default_rng(0)
     base = rng.poisson(5, 500).astype(float)
