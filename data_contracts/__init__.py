@@ -22,7 +22,7 @@ from data_contracts.contracts import (
     ColumnSpec,
     TableContract,
 )
-from data_contracts.reader import empty_frame, read_data_dir, read_table, row_identities
+from data_contracts.reader import empty_frame, read_data_dir, read_rows, read_table, row_identities
 
 __all__ = [
     "CONTRACTS",
@@ -35,6 +35,7 @@ __all__ = [
     "TableStats",
     "empty_frame",
     "read_data_dir",
+    "read_rows",
     "read_table",
     "release_memory",
     "row_identities",

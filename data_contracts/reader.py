@@ -45,7 +45,7 @@ from data_contracts._dups import find_duplicates
 from data_contracts._files import FORMATS, RawChunk, find_table_file, open_raw, sha256_of
 from data_contracts._issues import Issues, bad_lines_frame, rows_per_rule, sort_issues
 from data_contracts._memory import malloc_pool, release_memory
-from data_contracts._text import as_string, clean_code, clean_text, take_rows
+from data_contracts._text import as_string, take_rows
 from data_contracts.bundle import DataBundle, FileInfo, TableStats, empty_issues
 from data_contracts.contracts import (
     CONTRACTS,
@@ -760,33 +760,60 @@ def row_identities(path: str | Path, table: str, rows: Iterable[int]) -> pd.Data
 
     For naming rejected rows: a reject carries only its failing cell, and a registry row
     rejected for, say, a negative headcount is still a firm the output must list by its
-    code. Returns ``source_row, uscc, name`` for the rows found (a column the file lacks is
-    empty); the file is read again, chunk by chunk, keeping only those rows.
+    code. Returns ``source_row, uscc, name`` for the rows found.
+    """
+    return read_rows(path, table, rows, ("uscc", "name"))
+
+
+def read_rows(
+    path: str | Path, table: str, rows: Iterable[int], columns: Iterable[str]
+) -> pd.DataFrame:
+    """``source_row`` and ``columns`` of some data rows of a table file, each cell parsed
+    as the contract parses it (a cell failing its own rule comes back null), whatever else
+    those rows failed.
+
+    For looking into rejected rows (a reject carries only its failing cell); the file is
+    read again, chunk by chunk, keeping only those rows. A column the file lacks is null.
     """
     contract = _contract(table)
+    specs = {c.name: c for c in contract.columns}
+    names = list(columns)
+    unknown = [c for c in names if c not in specs]
+    if unknown:
+        raise ValueError(
+            f"The 'columns' parameter of read_rows names column(s) {unknown} that table "
+            f"{table!r} does not have."
+        )
     wanted = np.unique(np.fromiter(rows, dtype=np.int64))
-    columns = {"source_row": pd.Series(dtype="int64"), "uscc": pd.Series(dtype="str"),
-               "name": pd.Series(dtype="str")}  # fmt: skip
+    empty = pd.DataFrame({"source_row": pd.Series(dtype="int64")} | {
+        c: pd.Series(dtype=PANDAS_TYPES.get(ARROW_TYPE[specs[c].dtype], "object"))
+        for c in names})  # fmt: skip
     if not wanted.size:
-        return pd.DataFrame(columns)
+        return empty
     raw = open_raw(Path(path))
     if not raw.columns:
-        return pd.DataFrame(columns)
+        return empty
     mapped, _ignored = map_headers(contract, raw.columns, Path(path).name)
     parts = []
     for chunk in raw.chunks(CHUNK_ROWS):
         hit = np.isin(chunk.source_row, wanted)
         if not hit.any():
             continue
-        sel = pa.array(hit)
-        part = pd.DataFrame({"source_row": chunk.source_row[hit]})
-        for name, clean in (("uscc", partial(clean_code, drop="-")), ("name", clean_text)):
-            if name in mapped:
-                values = clean(chunk.data.column(mapped[name]).filter(sel))
-                part[name] = pd.array(values.to_pylist(), dtype="str")
-            else:
-                part[name] = pd.array([None] * len(part), dtype="str")
+        sub = chunk.data.filter(pa.array(hit))
+        n = sub.num_rows
+        raw_cols = {c: sub.column(mapped[c]) for c in names if c in mapped}
+        issues, warn = Issues(raw_cols, n), Issues(raw_cols, n)
+        cols = {
+            c: parse_column(specs[c], raw_cols[c], issues, warn)
+            if c in raw_cols
+            else pa.chunked_array([pa.nulls(n, ARROW_TYPE[specs[c].dtype])])
+            for c in names
+        }
+        part = pa.table(list(cols.values()), names=names).to_pandas(
+            types_mapper=PANDAS_TYPES.get
+        )
+        part.insert(0, "source_row", chunk.source_row[hit])
         parts.append(part)
     if not parts:
-        return pd.DataFrame(columns)
+        return empty
     return pd.concat(parts, ignore_index=True)

@@ -412,7 +412,8 @@ def pledgeable_patents(
     pledged = rows["pledged"].to_numpy(dtype=bool)
     preserved = rows["preserved"].to_numpy(dtype=bool)
     short = rem <= min_remaining_years
-    reason = _reasons(pledged, preserved, short, rem, min_remaining_years)
+    unverified = _unverified(data, app_no, as_of)
+    reason = _reasons(pledged, preserved, short, rem, min_remaining_years, unverified)
     n_owners = rows["n_owners"].to_numpy(dtype=np.int64)
     out = pd.DataFrame(
         {
@@ -429,7 +430,7 @@ def pledgeable_patents(
             "co_owned": n_owners > 1,
             "pledged": pledged,
             "preserved": preserved,
-            "pledgeable": rows["pledgeable"].to_numpy(dtype=bool),
+            "pledgeable": rows["pledgeable"].to_numpy(dtype=bool) & ~unverified,
             "reason": reason,
             # two distinct texts: an Arrow take, not a fixed-width numpy array per row
             "note": _str_series(_NOTES.take(pa.array((n_owners > 1).astype(np.int8)))),
@@ -442,17 +443,70 @@ def pledgeable_patents(
     return out.reset_index(drop=True)
 
 
-def _reasons(pledged, preserved, short, rem, min_years) -> np.ndarray:
+_STATE_CODES = ("PE01", "PP01", "CF01", "CX01", "IW01", "IP01", "AV01", "TR01")
+"""Legal events that can end a patent's pledgeability (pledge, preservation, lapse, end,
+invalidation, transfer); a release (PC01, PD01, RR01) never can."""
+
+
+def _unverified(data: Any, app_no: pa.Array, as_of: np.ndarray) -> np.ndarray:
+    """Patents with a rejected legal event whose application number fails only its check
+    character but whose 12 digits are the patent's (an event of :data:`_STATE_CODES` dated
+    ≤ as_of): their state is unknown, so they are not listed as pledgeable.
+
+    A mistyped check character makes the reader reject the event (the number cannot be
+    trusted); without this, a patent whose pledge (PE01) or lapse (CF01) was mistyped would
+    be shown to banks as 有效，未质押. Reading the rejected rows' code and date again
+    costs a pass over the events file, only when there are such rejects.
+    """
+    out = np.zeros(len(app_no), dtype=bool)
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    if rejects is None or not len(rejects) or "patent_events" not in files or not len(out):
+        return out
+    sel = (rejects["table"] == "patent_events") & (rejects["rule"] == "app_no_check")
+    if not sel.any():
+        return out
+    from data_contracts import read_rows
+
+    rej = rejects.loc[sel, ["source_row", "value"]].dropna()
+    body = (
+        rej["value"].astype("str").str.normalize("NFKC").str.upper()
+        .str.replace(r"\s+", "", regex=True).str.extract(r"^CN(\d{12})\.[0-9X]$")[0]
+    )  # fmt: skip
+    rej = rej.assign(body=body.to_numpy()).dropna(subset=["body"])
+    if rej.empty:
+        return out
+    rows = read_rows(
+        files["patent_events"].path, "patent_events", rej["source_row"].astype("int64"),
+        ("event_code", "event_date"),
+    )  # fmt: skip
+    ev = rej.astype({"source_row": "int64"}).merge(rows, on="source_row")
+    ev = ev.loc[ev["event_code"].astype("str").isin(_STATE_CODES) & ev["event_date"].notna()]
+    if ev.empty:
+        return out
+    first = ev.groupby("body")["event_date"].min()
+    mine = pd.Series(pc.utf8_slice_codeunits(app_no, 2, 14).to_numpy(zero_copy_only=False))
+    known = mine.map(first).to_numpy(dtype="datetime64[ns]")
+    return ~np.isnat(known) & (known <= as_of.astype("datetime64[ns]"))
+
+
+def _reasons(pledged, preserved, short, rem, min_years, unverified=None) -> np.ndarray:
     """Chinese reason text per patent ('' when pledgeable), built only for the others."""
     out = np.full(len(rem), "", dtype=object)
-    idx = np.flatnonzero(pledged | preserved | short)
+    if unverified is None:
+        unverified = np.zeros(len(rem), dtype=bool)
+    idx = np.flatnonzero(pledged | preserved | short | unverified)
     if len(idx) == 0:
         return out
+    d = pd.Series(
+        np.where(unverified[idx], "有法律事件因申请号校验位错误被拒收，状态待核实", ""), dtype="str"
+    )
     a = pd.Series(np.where(pledged[idx], "已质押未解除", ""), dtype="str")
     b = pd.Series(np.where(preserved[idx], "处于保全状态", ""), dtype="str")
     years = pd.Series(rem[idx]).round(1).map("{:.1f}".format).astype("str")
     c = ("剩余保护期" + years + f"年，不超过{min_years:g}年").where(pd.Series(short[idx]), "")
-    joined = (a + "；" + b + "；" + c).str.replace("；+", "；", regex=True).str.strip("；")
+    joined = a + "；" + b + "；" + c + "；" + d
+    joined = joined.str.replace("；+", "；", regex=True).str.strip("；")
     out[idx] = joined.to_numpy(dtype=object)
     return out
 
