@@ -40,6 +40,13 @@ def name_keys(names: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
     return pc.if_else(pc.equal(pc.utf8_length(keys), 0), pa.scalar(None, keys.type), keys)
 
 
+def exact_keys(names: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
+    """Names as written, up to width and spaces (NFKC, no whitespace): what tells apart
+    two firms whose matching keys (:func:`name_keys`) are equal."""
+    keys = pc.utf8_normalize(arrow_array(names), "NFKC")
+    return pc.replace_substring_regex(keys, r"\s+", "")
+
+
 SPLIT_CHUNK_ROWS = 1 << 20
 """Rows split at a time: the list array Arrow builds holds a copy of the chunk's text, so
 chunking bounds that transient to one chunk instead of the whole column."""
@@ -245,6 +252,8 @@ class NameIndex:
     _pair_firm: np.ndarray = field(init=False, repr=False)
     _start: np.ndarray = field(init=False, repr=False)
     _current: np.ndarray = field(init=False, repr=False)
+    _exact: pa.Array = field(init=False, repr=False)
+    _row_of_firm: np.ndarray = field(init=False, repr=False)
     _block_index: dict[tuple[str, int], tuple[list[str], list[int]]] | None = field(
         init=False, repr=False, default=None
     )
@@ -264,6 +273,13 @@ class NameIndex:
         # one extra -1: the start of key id -1 (no key) is len(pairs) and reads it
         self._pair_firm = np.append(pairs % width, -1)
         self._start = np.searchsorted(pairs // width, np.arange(len(self._keys) + 1))
+        # each firm's current name as written (half-width, no spaces): among firms sharing
+        # a matching key, the one whose name is exactly the mention's wins (see match)
+        self._exact = exact_keys(ent["name"])
+        self._row_of_firm = np.full(len(self._usccs), -1, dtype=np.int64)
+        current_firm = firm[: len(ent)]
+        has = current_firm >= 0
+        self._row_of_firm[current_firm[has]] = np.flatnonzero(has)
         cur = kid[: len(ent)]
         # one extra False: key id -1 (no key) reads it
         self._current = np.append(np.bincount(cur[cur >= 0], minlength=len(self._keys)) > 0, False)
@@ -295,7 +311,22 @@ class NameIndex:
         method = method.astype(object)
         score = np.where(hit, 100.0, np.nan)
         cands: list[str | None] = [None] * n
-        for i in np.flatnonzero(n_firms > 1):
+        several = np.flatnonzero(n_firms > 1)
+        written = exact_keys(names.take(pa.array(several, type=pa.int64()))).to_pylist()
+        for i, name in zip(several, written, strict=True):
+            # 有限公司 and 有限责任公司 share a key: a name written exactly as one firm's
+            # current name is that firm, not an ambiguity
+            firms = self._pair_firm[self._start[kid[i]] : self._start[kid[i] + 1]]
+            rows = self._row_of_firm[firms]
+            same = [
+                f
+                for f, r in zip(firms.tolist(), rows.tolist(), strict=True)
+                if r >= 0 and self._exact[r].as_py() == name
+            ]
+            if name is not None and len(same) == 1:
+                uscc[i] = self._usccs[same[0]].as_py()
+                method[i] = "name"
+                continue
             method[i] = "ambiguous"
             cands[i] = ";".join(f"{u}:100.0" for u in self._firms(kid[i]))
         if self.fuzzy_threshold is not None:

@@ -62,14 +62,25 @@ def test_former_name_and_full_width_brackets_link(mk, reg):
 
 
 def test_near_identical_registry_names_are_ambiguous_not_merged(mk, reg):
-    links = _links(mk, reg, ["郑州华科电子有限公司"])
+    # 有限责任公司 matches both 有限公司 and 股份有限公司 by key, neither as written
+    links = _links(mk, reg, ["郑州华科电子有限责任公司"])
     assert _applicant_links(links).empty
     rep = links.match_report["sources"]["patent_applicants"]["by_method"]
     assert rep["ambiguous"] == 1
     ex = links.match_examples
     row = ex[(ex["source"] == "patent_applicants") & (ex["method"] == "ambiguous")].iloc[0]
-    assert row["name"] == "郑州华科电子有限公司"
+    assert row["name"] == "郑州华科电子有限责任公司"
     assert mk.uscc(3) in row["candidates"] and mk.uscc(4) in row["candidates"]
+
+
+def test_a_name_written_exactly_as_one_firms_is_that_firm(mk, reg):
+    """Two registry firms share a matching key (有限公司 / 股份有限公司); a mention written
+    exactly as one of them (up to width and spaces) is that firm, the other stays apart."""
+    links = _links(mk, reg, ["郑州华科电子有限公司", "郑州华科电子 股份有限公司"])
+    got = _applicant_links(links)
+    assert got["uscc"].tolist() == [mk.uscc(3), mk.uscc(4)]
+    assert got["method"].tolist() == ["name", "name"]
+    assert links.match_report["sources"]["patent_applicants"]["by_method"]["ambiguous"] == 0
 
 
 def test_code_beats_an_ambiguous_name(mk, reg):
@@ -113,7 +124,7 @@ def test_co_owned_patent_links_every_matched_owner(mk, reg):
 
 
 def test_report_counts_every_mention(mk, reg):
-    links = _links(mk, reg, ["郑州甲科技有限公司;张三", "郑州华科电子有限公司", "李四"])
+    links = _links(mk, reg, ["郑州甲科技有限公司;张三", "郑州华科电子有限责任公司", "李四"])
     rep = links.match_report["sources"]["patent_applicants"]
     assert rep["mentions"] == 4
     assert rep["by_method"] == {"uscc": 0, "name": 1, "former_name": 0, "fuzzy": 0,
