@@ -527,6 +527,9 @@ def screen(
         + " | 减分："
         + screened["reasons_down"].fillna("无")
     )
+    # nominated firms below the threshold are explained too: the nominating office reads why
+    has_reasons = (screened["reasons_up"].notna() | screened["reasons_down"].notna()).to_numpy()
+    below = below.where(~has_reasons, below + " " + explained)
     screened["reason"] = np.select(
         [screened["status"] == "knocked_out", screened["status"] == "whitelisted"],
         [screened["ko_reasons"].astype(object), explained.astype(object)],

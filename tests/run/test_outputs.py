@@ -546,3 +546,16 @@ def test_report_list_json_cannot_close_its_script_element():
     text = str(packages_mod._json_rows(rows))
     assert "<" not in text and ">" not in text and "&" not in text and "'" not in text
     assert json.loads("[" + text + "]") == rows
+
+
+def test_nominated_firm_below_threshold_is_explained(tmp_path, scorer, config):
+    """The nominating office reads why its firm missed the threshold: the reason carries the
+    threshold note and the factors up and down, as a whitelisted firm's does."""
+    run_into(tmp_path / "o", build_inputs(), scorer, config, AS_OF)
+    s = pd.read_csv(tmp_path / "o" / "screened.csv", dtype=str)
+    nominated_below = s.loc[(s["status"] == "below_threshold") & (s["nominated"] == "True")]
+    assert len(nominated_below) >= 1
+    for reason in nominated_below["reason"]:
+        assert reason.startswith("未达门槛") and "加分：" in reason and "减分：" in reason
+    plain_below = s.loc[(s["status"] == "below_threshold") & (s["nominated"] == "False")]
+    assert not plain_below["reason"].str.contains("加分：").any()
