@@ -22,20 +22,12 @@ from rich.table import Table
 from data_contracts import REQUIRED_TABLES, TABLES, DataBundle, read_data_dir
 from data_contracts.errors import ConfigError
 from screening._atomic import write_bytes
+from screening.commands._dates import parse_date
 
 _TOP_RULES = 4
 
 
-def _parse_date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{option} {text!r} is not a date",
-            f"write {option} as YYYY-MM-DD, e.g. {option} 2026-06-30",
-        ) from None
+_parse_date = parse_date
 
 
 _write_atomic = write_bytes

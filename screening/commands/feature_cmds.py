@@ -13,19 +13,11 @@ from rich.table import Table
 
 from data_contracts.errors import ConfigError, DataError
 from screening._atomic import write_via
+from screening.commands._dates import parse_date
 
 
 def _parse_as_of(text: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if pd.isna(ts):
-        raise ConfigError(
-            f"--as-of must be a date written YYYY-MM-DD. Got {text!r} instead.",
-            "Pass e.g. --as-of 2026-09-30.",
-        )
-    return ts.normalize()
+    return pd.Timestamp(parse_date(text, "--as-of"))
 
 
 _write_atomic = write_via

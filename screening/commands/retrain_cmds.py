@@ -20,7 +20,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from data_contracts.errors import ConfigError, DataError
+from data_contracts.errors import ConfigError
+from screening.commands._dates import parse_date
 
 EXIT_REFUSED = 3
 _out = Console(highlight=False)
@@ -89,15 +90,7 @@ def _progress(title: str):
         bar.update(task, description=f"{title}: done")
 
 
-def _parse_date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise DataError(
-            f"{option} {value!r} is not a date", f"write {option} as YYYY-MM-DD, e.g. 2026-09-30"
-        ) from None
+_parse_date = parse_date
 
 
 def _read(data: Path, on_table, *, as_of: dt.date | None = None):

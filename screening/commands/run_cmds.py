@@ -7,6 +7,7 @@ below it does none of these things.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -77,11 +78,14 @@ def _verify_key(package: Path, key_file: Path | None):
             return SigningKey("ed25519", raw)
         return SigningKey("hmac-sha256", raw.strip())
     try:
-        signature = (
-            json.loads((package / MANIFEST).read_text(encoding="utf-8")).get("signature") or {}
-        )
+        payload = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # verify_package reports the unreadable manifest
+    if not isinstance(payload, dict):
+        return None  # likewise
+    signature = payload.get("signature") or {}
+    if not isinstance(signature, dict):
+        signature = {"algorithm": "?"}
     algorithm = signature.get("algorithm")
     if algorithm == "ed25519":
         for var in ("IPWL_VERIFY_KEY_ED25519", "IPWL_SIGNING_KEY_ED25519"):
@@ -107,8 +111,19 @@ def _run(
     previous: Path | None,
     console: Console,
 ) -> dict:
+    from screening.commands._dates import parse_date
     from screening.run.config import load_run_config
-    from screening.run.output import run_screening
+    from screening.run.output import check_output_folder, run_screening
+
+    day = parse_date(as_of, "--as-of")
+    as_of = str(day)
+    check_output_folder(out, data, previous)  # before minutes of work, not after
+    if day is not None and day > dt.date.today():
+        # said on the console only: the outputs must not depend on the day the run is made
+        console.print(
+            f"[yellow]warning:[/] --as-of {day} is after today: facts dated up to then "
+            "count as known, and the packages are valid from that date."
+        )
 
     cfg = load_run_config(config)
     scorer = resolve_scorer(model)

@@ -9,19 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from data_contracts.errors import ConfigError
+from screening.commands._dates import parse_date
 
 _PROGRESS_FROM_FIRMS = 50_000
 
 
 def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--as-of must be a date written YYYY-MM-DD. Got {text!r} instead.",
-            "Pass e.g. --as-of 2026-09-30.",
-        ) from None
+    day = parse_date(text, "--as-of")
+    assert day is not None
+    return day
 
 
 def sample(

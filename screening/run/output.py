@@ -518,14 +518,18 @@ def run_screening(
     from screening.run.pipeline import batch_id, for_export, prepare_inputs, screen
 
     try:
-        as_of_ts = pd.Timestamp(as_of).normalize()
-    except (ValueError, TypeError):
+        as_of_ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError, OverflowError):
+        as_of_ts = pd.NaT
+    if pd.isna(as_of_ts):
         raise DataError(
             f"--as-of {as_of!r} is not a date.", "Give the as-of date as YYYY-MM-DD."
         ) from None
+    as_of_ts = as_of_ts.normalize()
     out = Path(out)
     data_dir = Path(data_dir)
-    prev = read_previous(Path(previous)) if previous is not None else None
+    check_output_folder(out, data_dir, previous)
+    prev = read_previous(Path(previous), as_of_ts) if previous is not None else None
     timer = Timer(progress)
     inputs = prepare_inputs(data_dir, as_of_ts, timer, memory_limit=config.resources.memory_limit)
     s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
@@ -548,6 +552,35 @@ def run_screening(
     report["timings"] = [t.__dict__ for t in timer.stages]
     report["out"] = str(out)
     return report
+
+
+RUN_MARKERS = ("run_report.json", "screened.csv")
+"""Files every run output holds: a folder with them is an earlier run's output."""
+
+
+def check_output_folder(out: Path, data_dir: Path, previous: Path | None = None) -> None:
+    """Refuse an ``out`` the run must not replace: a file, a folder holding anything but an
+    earlier run's output, or the data folder or a folder containing it (``previous`` may be
+    ``out``: it is read before ``out`` is replaced).
+
+    A run replaces ``out`` as a whole (atomically); pointed at the wrong folder it would
+    delete whatever was there.
+    """
+    out = Path(out).resolve()
+    data = Path(data_dir).resolve()
+    remedy = "Pass --out a new or empty folder, or the output folder of an earlier run."
+    if out == data or out in data.parents:
+        raise OutputError(f"--out {out} is the data folder or contains it.", remedy)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"--out {out} exists and is a file, not a folder.", remedy)
+    if any(out.iterdir()) and not all((out / m).is_file() for m in RUN_MARKERS):
+        raise OutputError(
+            f"--out {out} is not empty and is not the output of a screening run "
+            f"(no {' and '.join(RUN_MARKERS)}); it would be replaced as a whole.",
+            remedy,
+        )
 
 
 def _write_run(

@@ -132,7 +132,9 @@ def test_broken_optional_table_is_reported_but_exit_0(data: Path, capsys) -> Non
 
 def test_bad_dates_and_folder(tmp_path: Path, data: Path, capsys) -> None:
     code, _, stderr = _run(["validate", str(data), "--as-of", "30/06/2026"], capsys)
-    assert code == 2 and "error: --as-of '30/06/2026' is not a date" in stderr
+    assert code == 2 and "error: --as-of must be a date written YYYY-MM-DD. Got '30/06/2026'" in stderr
+    code, _, stderr = _run(["validate", str(data), "--as-of", "9999-12-31"], capsys)
+    assert code == 2 and "outside the dates the engine works with" in stderr
     code, _, stderr = _run(["validate", str(tmp_path / "none")], capsys)
     assert code == 2 and "does not exist or is not a folder" in stderr
 

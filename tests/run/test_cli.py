@@ -133,3 +133,48 @@ def test_full_disk_is_two_lines_and_keeps_the_previous_output(tmp_path, capsys, 
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out"]
+
+
+@pytest.mark.parametrize("case", ["foreign_folder", "data_folder", "parent_of_data", "file"])
+def test_run_refuses_an_output_it_would_destroy(tmp_path, capsys, case):
+    """A run replaces --out as a whole: a folder holding anything but an earlier run's output,
+    the data folder (or one containing it) or a file is refused before any work, untouched."""
+    data = tmp_path / "proj" / "data"
+    data.mkdir(parents=True)
+    (data / "enterprises.csv").write_text("统一社会信用代码,企业名称\n", encoding="utf-8")
+    thesis = tmp_path / "victim" / "thesis.docx"
+    out = {
+        "foreign_folder": thesis.parent,
+        "data_folder": data,
+        "parent_of_data": data.parent,
+        "file": tmp_path / "afile",
+    }[case]
+    thesis.parent.mkdir()
+    thesis.write_text("important", encoding="utf-8")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, _, err = _cli(
+        ["run", "--data", str(data), "--as-of", "2026-09-30", "--out", str(out)], capsys
+    )
+    assert code == 2 and "error:" in err and "--out" in err and "remedy:" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert thesis.read_text(encoding="utf-8") == "important"
+
+
+def test_an_earlier_runs_output_may_be_replaced(package, tmp_path, capsys):
+    from screening.run.output import check_output_folder
+
+    run_out = package.parent.parent  # OUT of the module's run
+    check_output_folder(run_out, tmp_path / "data")  # no error
+    (tmp_path / "empty").mkdir()
+    check_output_folder(tmp_path / "empty", tmp_path / "data")
+    check_output_folder(tmp_path / "new", tmp_path / "data")
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31", "0001-01-01", "", "2026-13-01"])
+def test_an_as_of_out_of_range_is_two_lines(tmp_path, capsys, as_of):
+    for command in (["run", "--data", str(tmp_path), "--out", str(tmp_path / "o")],
+                    ["features", str(tmp_path)], ["sample", "--firms", "5", "--seed", "1",
+                    "--out", str(tmp_path / "s")]):  # fmt: skip
+        code, _, err = _cli([*command, "--as-of", as_of], capsys)
+        assert code == 2 and "--as-of" in err and "remedy:" in err, (command, err)
