@@ -19,6 +19,7 @@ from data_contracts._dups import key_array
 from data_contracts._issues import Issues
 from data_contracts._parse import (
     Failure,
+    far_future,
     parse_bool,
     parse_date,
     parse_enum,
@@ -120,6 +121,15 @@ def parse_column(
         values = clean_list(raw, code=True, remove_spaces=False)
     elif kind == "date":
         values, failures = parse_date(raw)
+        if spec.future_ok and failures:
+            # an end date of 9999-12-31 (or any year after 2200) means "no end": the value
+            # is left empty (open-ended), with a warning, not the row rejected — an active
+            # 失信 record must not vanish because its end was written that way
+            far = far_future(raw)
+            if far.any():
+                failures = [Failure(f.mask & ~far, f.rule, f.message) for f in failures]
+                warn.add(far, spec.name, "date_open_ended",
+                         "{column} {value!r} is after 2200: read as open-ended (no end date)")  # fmt: skip
     elif kind == "int":
         values, failures = parse_int(raw)
     elif kind == "float":

@@ -65,18 +65,44 @@ def _chunked(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def parse_date(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Failure]]:
-    """Dates of every accepted format to ``timestamp[ns]`` at midnight."""
+    """Dates of every accepted format to ``timestamp[ns]`` at midnight.
+
+    A typed (parquet/xlsx) date outside the years 1900–2200 fails as ``date_unparseable``
+    like a text one (``timestamp[ns]`` ends in 2262: a cast would wrap it around)."""
     t = raw.type
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         if pa.types.is_timestamp(t) and t.tz is not None:
             raw = pc.local_timestamp(raw)
+        year = pc.year(raw)
+        outside = _np(pc.or_(pc.less(year, _YEAR_MIN), pc.greater(year, _YEAR_MAX)))
+        if outside.any():
+            raw = pc.if_else(pa.array(~outside), raw, pa.scalar(None, raw.type))
         ts = pc.cast(raw, pa.timestamp("ns"), safe=False) if not pa.types.is_date(t) else raw
         if pa.types.is_date(t):
             ts = pc.cast(pc.cast(raw, pa.date32()), pa.timestamp("ns"))
-        return _chunked(pc.floor_temporal(ts, unit="day")), []
+        failures = (
+            [Failure(outside, "date_unparseable", "{column} {value!r} is outside 1900-2200")]
+            if outside.any()
+            else []
+        )
+        return _chunked(pc.floor_temporal(ts, unit="day")), failures
     values, (bad,) = by_dictionary(as_string(raw), _parse_date_text)
     message = "{column} {value!r} is not a valid date (" + DATE_FORMATS + ")"
     return _chunked(values), [Failure(bad, "date_unparseable", message)] if bad.any() else []
+
+
+def far_future(raw: pa.ChunkedArray) -> np.ndarray:
+    """Rows holding a date after 2200 (a year such as 9999 written for "no end"), typed or
+    as text in an accepted format."""
+    t = raw.type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return _np(pc.greater(pc.year(raw), _YEAR_MAX))
+    text = empty_to_null(pc.utf8_trim_whitespace(nfkc(as_string(raw))))
+    y = pc.coalesce(
+        pc.struct_field(pc.extract_regex(text, _DATE_SEP), "y"),
+        pc.struct_field(pc.extract_regex(text, _DATE_COMPACT), "y"),
+    )
+    return _np(pc.greater(pc.cast(y, pa.int64()), _YEAR_MAX))
 
 
 def _parse_date_text(raw: pa.ChunkedArray) -> tuple[pa.Array, list[np.ndarray]]:

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_contracts.errors import ContractViolation
+
 # Characters ignored when matching a header to a canonical name or alias.
 _HEADER_NOISE = re.compile(r"[\s_\-*:：·.]+")
 
@@ -52,6 +54,18 @@ def as_string(arr: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.replace_substring_regex(text, r" 00:00:00$", "")
     if pa.types.is_null(arr.type):
         return arr.cast(pa.string())
+    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+        # a parquet list column (e.g. former names as list<string>): the items joined by
+        # ';', the separator of list cells in CSV
+        try:
+            return pc.binary_join(pc.cast(arr, pa.list_(pa.string())), ";")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # items that are not text or numbers: refused below
+    if pa.types.is_nested(arr.type):
+        raise ContractViolation(
+            f"a column holds {arr.type} values, not text or numbers",
+            "export the table with plain columns (text, numbers, dates)",
+        )
     return pc.cast(arr, pa.string())
 
 

@@ -760,9 +760,11 @@ def row_identities(path: str | Path, table: str, rows: Iterable[int]) -> pd.Data
 
     For naming rejected rows: a reject carries only its failing cell, and a registry row
     rejected for, say, a negative headcount is still a firm the output must list by its
-    code. Returns ``source_row, uscc, name`` for the rows found.
+    code. Returns ``source_row, uscc, name`` (and ``region_code`` for the registry) for the
+    rows found.
     """
-    return read_rows(path, table, rows, ("uscc", "name"))
+    columns = [c for c in ("uscc", "name", "region_code") if c in _contract(table).column_names]
+    return read_rows(path, table, rows, columns)
 
 
 def read_rows(

@@ -55,6 +55,7 @@ def test_canonical_enum_values_of_data_model() -> None:
         "liquidating",
         "moved",
         "revoked",
+        "suspended",
     )
     spec = CONTRACTS["programmes"].column("programme")
     raw = ["专精特新“小巨人”", '专精特新"小巨人"', "高新技术企业", "GB/T 29490", "瞪羚企业"]

@@ -486,3 +486,53 @@ def test_credit_record_with_a_mistyped_code_is_linked_by_its_name(write, tmp_pat
     assert list(bundle.rejects["source_row"]) == [2]
     assert bundle.rejects["rule"].iloc[0] == "uscc_check"
     _accounted(bundle, "credit_records")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_end_date_9999_means_no_end(write, tmp_path, fmt) -> None:
+    """An end date written 9999-12-31 (or any year after 2200) is an open-ended record with a
+    warning, not a reject that would drop an active 失信 record; typed parquet dates that far
+    out do not wrap around. A start date that far out is still rejected."""
+    import datetime as dt
+
+    from tests.data_contracts.conftest import REAL_USCCS
+
+    code = list(REAL_USCCS.values())[0]
+    far = "9999-12-31" if fmt == "csv" else dt.date(9999, 12, 31)
+    frame = pd.DataFrame(
+        {
+            "统一社会信用代码": [code, code],
+            "记录类型": ["失信被执行人", "经营异常"],
+            "列入日期": ["2026-05-01", "2026-05-01"],
+            "移出日期": [far, None],
+            "文书号": ["(2026)豫01执1号", "(2026)豫01执2号"],
+        }
+    )
+    if fmt == "parquet":
+        frame["列入日期"] = [dt.date(2026, 5, 1), dt.date(9999, 1, 1)]
+    bundle = read_table(write("credit_records", frame, fmt=fmt, folder=tmp_path / fmt),
+                        "credit_records", today=TODAY)  # fmt: skip
+    kept = bundle.tables["credit_records"]
+    warned = bundle.warnings[bundle.warnings["rule"] == "date_open_ended"]
+    assert list(warned["source_row"]) == [1]
+    assert kept["record_id"].iloc[0] == "(2026)豫01执1号" and pd.isna(kept["end_date"].iloc[0])
+    if fmt == "parquet":
+        assert list(bundle.rejects["source_row"]) == [2]
+        assert bundle.rejects["rule"].iloc[0] == "date_unparseable"
+    else:
+        assert len(kept) == 2
+    _accounted(bundle, "credit_records")
+
+
+def test_parquet_list_column_reads_as_a_joined_list(write, enterprises, tmp_path) -> None:
+    """A parquet export holding former names as list<string> reads like the CSV's
+    ';'-joined cell instead of failing on an unsupported cast."""
+    frame = enterprises.assign(
+        former_names=[["华为技术公司", "华为公司"], None, [], ["腾讯计算机"], None]
+    )
+    path = write("enterprises", frame, fmt="parquet", folder=tmp_path / "e")
+    bundle = read_table(path, "enterprises", today=TODAY)
+    got = bundle.tables["enterprises"]["former_names"].tolist()
+    assert got[0] == "华为技术公司;华为公司" and got[3] == "腾讯计算机"
+    assert pd.isna(got[1]) and pd.isna(got[2])
+    _accounted(bundle, "enterprises")
