@@ -220,13 +220,41 @@ def _str_list(value: Any, key: str, source: str) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value)
 
 
-def _caps(value: Any, key: str, source: str) -> tuple[tuple[str, int], ...]:
+_REGION_PREFIX = (re.compile(r"^\d{2}(?:\d{2}){0,2}$"), "GB/T 2260 prefixes like '41', '4101'")
+_REGION_CODE = (re.compile(r"^\d{6}$"), "6-digit region codes like '410100'")
+_INDUSTRY_PREFIX = (
+    re.compile(r"^(?:[A-T]|[A-T]?\d{2,4})$"),
+    "GB/T 4754 section letters or code prefixes like 'C', 'C39', '3919'",
+)
+
+
+def _codes(
+    value: Any, key: str, source: str, pattern: tuple[re.Pattern[str], str]
+) -> tuple[str, ...]:
+    """A list of codes of one kind; absent = no restriction, an empty list is refused (it
+    reads as "none" but would mean "all")."""
+    if value is None:
+        return ()
+    codes = _str_list(value, key, source)
+    if not codes:
+        raise _fail(key, "is empty: leave the key out for no restriction", source)
+    bad = [c for c in codes if not pattern[0].match(c.upper())]
+    if bad:
+        raise _fail(key, f"{bad} are not {pattern[1]}", source)
+    return tuple(c.upper() for c in codes)
+
+
+def _caps(
+    value: Any, key: str, source: str, pattern: tuple[re.Pattern[str], str] | None = None
+) -> tuple[tuple[str, int], ...]:
     if value is None:
         return ()
     if not isinstance(value, Mapping):
         raise _fail(key, f"must be a table of name = count, got {value!r}", source)
     out = []
     for k, v in value.items():
+        if pattern is not None and not pattern[0].match(str(k)):
+            raise _fail(f"{key}.{k}", f"is not one of the {pattern[1]}", source)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise _fail(f"{key}.{k}", f"must be a non-negative integer, got {v!r}", source)
         out.append((str(k), int(v)))
@@ -239,6 +267,46 @@ def _check_keys(section: Mapping[str, Any], allowed: set[str], prefix: str, sour
             raise _fail(
                 f"{prefix}{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})", source
             )
+
+
+def _rule_params() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Per rule kind, its parameters and the values each may list (a misspelt key or value
+    would silently disable a rule that must never let a firm through)."""
+    from data_contracts.contracts import RECORD_TYPES, SEVERITY, STATUS, TAX_RATING
+    from features.registry import by_name
+
+    def values(enum: Mapping[str, str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(enum.values()))
+
+    return {
+        "registry_status": {"allowed": values(STATUS)},
+        "credit_active": {"record_types": RECORD_TYPES, "severities": values(SEVERITY)},
+        "tax_grade": {"grades": TAX_RATING},
+        "no_valid_patent": {"features": tuple(by_name())},
+        "no_pledgeable_patent": {},
+    }
+
+
+_REQUIRED_PARAMS = {"credit_active": ("record_types",)}
+
+
+def _check_params(kind: str, params: Mapping[str, Any], key: str, source: str) -> None:
+    allowed = _rule_params()[kind]
+    for name, value in params.items():
+        if name not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise _fail(f"{key}.{name}", f"unknown parameter of a {kind} rule (allowed: {known})",
+                        source)  # fmt: skip
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise _fail(f"{key}.{name}", f"must be a non-empty list of names, got {value!r}",
+                        source)  # fmt: skip
+        bad = [v for v in value if v not in allowed[name]]
+        if bad:
+            shown = ", ".join(allowed[name][:12]) + (" …" if len(allowed[name]) > 12 else "")
+            raise _fail(f"{key}.{name}", f"unknown value(s) {bad} (allowed: {shown})", source)
+    for name in _REQUIRED_PARAMS.get(kind, ()):
+        if name not in params:
+            raise _fail(f"{key}.{name}", f"is required for a {kind} rule", source)
 
 
 def parse_knockout_rules(data: Mapping[str, Any], source: str = "knockouts.yaml") -> KnockoutRules:
@@ -271,6 +339,10 @@ def parse_knockout_rules(data: Mapping[str, Any], source: str = "knockouts.yaml"
         params = raw.get("params") or {}
         if not isinstance(params, Mapping):
             raise _fail(f"{key}.params", "must be a mapping", source)
+        _check_params(kind, params, f"{key}.params", source)
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise _fail(f"{key}.enabled", f"must be true or false, got {enabled!r}", source)
         frozen = tuple(
             sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in params.items())
         )
@@ -280,7 +352,7 @@ def parse_knockout_rules(data: Mapping[str, Any], source: str = "knockouts.yaml"
                 name_zh=str(raw.get("name_zh") or rid),
                 kind=kind,
                 params=frozen,
-                enabled=bool(raw.get("enabled", True)),
+                enabled=enabled,
             )
         )
     return KnockoutRules(version=str(version), rules=tuple(rules))
@@ -359,7 +431,7 @@ def parse_run_config(
     selection = SelectionConfig(
         min_grade=min_grade,
         max_pd=None if max_pd is None else float(max_pd),
-        region_caps=_caps(sel.get("region_caps"), "selection.region_caps", source),
+        region_caps=_caps(sel.get("region_caps"), "selection.region_caps", source, _REGION_CODE),
         park_caps=_caps(sel.get("park_caps"), "selection.park_caps", source),
         nominations_bypass_threshold=bypass,
         tie_break=_parse_tie_break(sel.get("tie_break"), source),
@@ -394,8 +466,10 @@ def parse_run_config(
             BankConfig(
                 id=bid,
                 name=str(raw["name"]),
-                regions=_str_list(raw.get("regions"), f"{key}.regions", source),
-                industries=_str_list(raw.get("industries"), f"{key}.industries", source),
+                regions=_codes(raw.get("regions"), f"{key}.regions", source, _REGION_PREFIX),
+                industries=_codes(
+                    raw.get("industries"), f"{key}.industries", source, _INDUSTRY_PREFIX
+                ),
                 min_grade=_grade(raw.get("min_grade"), f"{key}.min_grade", source),
             )
         )
@@ -486,7 +560,7 @@ def load_run_config(path: str | Path | None = None) -> RunConfig:
             "Pass --config with an existing run.toml, or omit it to use the shipped default.",
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"Configuration file {path} is not valid TOML: {exc}",
@@ -500,7 +574,7 @@ def load_run_config(path: str | Path | None = None) -> RunConfig:
     if not rules_path.is_file():
         raise _fail("knockouts.rules_file", f"file {rules_path} does not exist", str(path))
     try:
-        rules_data = yaml.safe_load(rules_path.read_text(encoding="utf-8"))
+        rules_data = yaml.safe_load(rules_path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"Knock-out rules file {rules_path} is not valid YAML: {exc}",

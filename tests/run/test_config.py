@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from data_contracts.errors import ConfigError
@@ -61,6 +63,14 @@ BASE = {"selection": {"min_grade": "T5"}, "banks": [{"id": "b1", "name": "银行
             r"'banks\[1\]\.id'.*duplicate",
         ),
         ({"banks": [{"id": "a", "name": "x", "regions": "41"}]}, r"'banks\[0\]\.regions'"),
+        # an empty list reads as "none" but meant "all"; codes that can never match a firm
+        ({"banks": [{"id": "a", "name": "x", "regions": []}]}, r"regions'.*is empty"),
+        ({"banks": [{"id": "a", "name": "x", "regions": ["zz"]}]}, r"regions'.*\['zz'\]"),
+        ({"banks": [{"id": "a", "name": "x", "industries": ["?"]}]}, r"industries'.*\['\?'\]"),
+        (
+            {"selection": {"min_grade": "T5", "region_caps": {"zz": 5}}},
+            r"'selection\.region_caps\.zz'",
+        ),
         ({"report": {"explain_top_k": 0}}, r"'report\.explain_top_k'"),
         ({"report": {"validity_months": "six"}}, r"'report\.validity_months'"),
         ({"colour": "blue"}, r"'colour'.*unknown key"),
@@ -116,6 +126,35 @@ def test_bad_rules_file_names_the_key(data, match):
         parse_knockout_rules(data)
 
 
+def _one(kind: str, **rule) -> dict:
+    return {"version": "1", "rules": [{"id": "r", "kind": kind, **rule}]}
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        # a misspelt parameter silently made a rule fire for nobody
+        (_one("credit_active", params={"record_type": ["dishonest_debtor"]}),
+         r"'rules\[0\]\.params\.record_type'.*unknown parameter"),
+        (_one("credit_active", params={"record_types": ["dishonest_debtor"], "foo": ["1"]}),
+         r"params\.foo'"),
+        (_one("credit_active", params={"record_types": ["nonsense"]}),
+         r"record_types'.*unknown value.*nonsense"),
+        (_one("credit_active"), r"record_types'.*required"),
+        (_one("credit_active", params={"record_types": "dishonest_debtor"}),
+         r"record_types'.*non-empty list"),
+        (_one("tax_grade", params={"grades": ["Z"]}), r"grades'.*\['Z'\]"),
+        (_one("registry_status", params={"allowed": ["alive"]}), r"allowed'.*alive"),
+        (_one("no_valid_patent", params={"features": ["valid_invention_cnt"]}), r"features'"),
+        (_one("no_pledgeable_patent", params={"min": ["1"]}), r"params\.min'"),
+        (_one("tax_grade", enabled="no"), r"'rules\[0\]\.enabled'.*true or false"),
+    ],
+)  # fmt: skip
+def test_rule_parameters_are_checked(data, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_knockout_rules(data)
+
+
 def test_missing_or_broken_files(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_run_config(tmp_path / "nope.toml")
@@ -126,3 +165,22 @@ def test_missing_or_broken_files(tmp_path):
     bad.write_text('[knockouts]\nrules_file = "missing.yaml"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"'knockouts\.rules_file'.*does not exist"):
         load_run_config(bad)
+
+
+def test_bank_codes_accept_numbers_and_any_case_and_a_bom_file(tmp_path):
+    """regions = [4101] and "4101" are the same prefix; industries 'c39' reads as 'C39'; a
+    run.toml saved by Notepad with a UTF-8 BOM loads."""
+    cfg = parse_run_config(
+        {**BASE, "banks": [{"id": "a", "name": "x", "regions": [4101, "41"],
+                            "industries": ["c39", "I"]}]},  # fmt: skip
+        rules=shipped_rules(),
+    )
+    assert cfg.banks[0].regions == ("4101", "41")
+    assert cfg.banks[0].industries == ("C39", "I")
+    shipped = load_run_config(None)
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    src = Path(__file__).resolve().parents[2] / "screening" / "config"
+    (folder / "run.toml").write_bytes(b"\xef\xbb\xbf" + (src / "run.toml").read_bytes())
+    (folder / "knockouts.yaml").write_bytes((src / "knockouts.yaml").read_bytes())
+    assert load_run_config(folder / "run.toml").banks == shipped.banks
