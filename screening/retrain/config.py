@@ -103,6 +103,13 @@ def _section(cls, raw: Any, name: str):
                 f"retrain config: {name}.{key} must be a {kind.__name__}, got {value!r}",
                 "fix screening/config/retrain.toml",
             )
+        if kind in (int, float) and value < 0:
+            # every count, threshold and tolerance here is non-negative: a negative gate
+            # tolerance would refuse every challenger, a negative minimum accept none
+            raise ConfigError(
+                f"retrain config: {name}.{key} must not be negative, got {value!r}",
+                "fix screening/config/retrain.toml",
+            )
         values[key] = kind(value)
     return cls(**values)
 

@@ -89,6 +89,21 @@ def screened_population(
 def _realised(model, bundle, as_of, cut, builder, config) -> tuple[pd.DataFrame, dict]:
     from models.evaluation import jeffreys_interval
 
+    cols = [
+        "grade",
+        "n",
+        "bad",
+        "observed_rate",
+        "mean_pd",
+        "jeffreys_low",
+        "jeffreys_high",
+        "excess",
+    ]
+    loans = bundle.tables.get("loans")
+    if loans is None or loans.empty:
+        # population drift still says something without a ledger; realised rates cannot
+        info = {"matured_loans": 0, "sample_loans": 0, "sample": "no_ledger", "since": None}
+        return pd.DataFrame(columns=cols), info
     labels = label_loans(
         bundle.tables["loans"],
         as_of=as_of,
@@ -105,16 +120,6 @@ def _realised(model, bundle, as_of, cut, builder, config) -> tuple[pd.DataFrame,
         "sample": "out_of_sample" if len(out_of_sample) else "all_matured",
         "since": cut.date().isoformat() if len(out_of_sample) else None,
     }
-    cols = [
-        "grade",
-        "n",
-        "bad",
-        "observed_rate",
-        "mean_pd",
-        "jeffreys_low",
-        "jeffreys_high",
-        "excess",
-    ]
     if sample.empty:
         return pd.DataFrame(columns=cols), info
     pairs = sample[["uscc", "disbursed_on"]].rename(columns={"disbursed_on": "as_of"})

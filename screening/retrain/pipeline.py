@@ -35,6 +35,35 @@ def ledger_as_of(bundle: Any) -> pd.Timestamp:
     return pd.Timestamp(loans["report_date"].max())
 
 
+def label_date(bundle: Any, as_of: Any | None) -> pd.Timestamp:
+    """The date loans are labelled at: ``as_of`` if given, else the ledger's last report.
+
+    Raises
+    ------
+    ModelError
+        ``as_of`` after the last report (a loan nobody has observed since would be labelled
+        good) or before the first disbursement (nothing to learn from).
+    """
+    last = ledger_as_of(bundle)
+    if as_of is None:
+        return last
+    day = pd.Timestamp(as_of)
+    if day > last:
+        raise ModelError(
+            f"--as-of {day.date()} is after the loan ledger's last report ({last.date()}): "
+            "loans not observed since would be labelled good.",
+            f"Pass --as-of {last.date()} or earlier, or leave it out (the last report date).",
+        )
+    first = pd.Timestamp(bundle.tables["loans"]["disbursed_on"].min())
+    if pd.isna(first) or day < first:
+        raise ModelError(
+            f"--as-of {day.date()} is before the first loan in the ledger "
+            f"({'none' if pd.isna(first) else first.date()}): there is nothing to learn from.",
+            "Pass an --as-of within the ledger's period, or leave it out.",
+        )
+    return day
+
+
 def data_hashes(bundle: Any) -> dict[str, str]:
     """``table -> sha256`` of the files the bundle was read from."""
     return {
@@ -66,7 +95,7 @@ def run_training(
     from models import render_model_report
 
     say = progress or (lambda _m: None)
-    as_of = pd.Timestamp(as_of) if as_of is not None else ledger_as_of(bundle)
+    as_of = label_date(bundle, as_of)
     say(f"labelling loans known at {as_of.date()} and building point-in-time features")
     ts = build_training_set(
         bundle, as_of=as_of, config=config.labels, feature_builder=feature_builder
@@ -159,7 +188,7 @@ def run_promotion(
     resolve_version(client, ModelRef(name, version=str(version)))
     champion_mv = _current_champion(client, name)
     before = str(champion_mv.version) if champion_mv is not None else None
-    as_of = pd.Timestamp(as_of) if as_of is not None else ledger_as_of(bundle)
+    as_of = label_date(bundle, as_of)
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ipw-promote-") as tmp:
         say(f"downloading {name} version {version}")

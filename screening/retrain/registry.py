@@ -62,7 +62,7 @@ def _target(tracking_uri: str | None) -> TrackingTarget:
     from mlflow.environment_variables import MLFLOW_TRACKING_URI
 
     if MLFLOW_TRACKING_URI.is_set():
-        return TrackingTarget(uri=MLFLOW_TRACKING_URI.get())
+        return resolve_tracking(server_uri=MLFLOW_TRACKING_URI.get())
     return resolve_tracking()
 
 

@@ -52,6 +52,10 @@ def resolve_tracking(
     -------
     TrackingTarget
     """
+    if server_uri and "://" not in server_uri and not server_uri.startswith("databricks"):
+        # a plain folder (MLFLOW_TRACKING_URI=/srv/mlruns): the embedded store kept there, as
+        # --tracking-dir would give; MLflow itself no longer serves a registry from a folder
+        tracking_dir, server_uri = Path(server_uri), None
     if server_uri:
         return TrackingTarget(uri=server_uri)
     folder = (tracking_dir or DEFAULT_TRACKING_DIR).resolve()

@@ -184,9 +184,22 @@ def test_bad_date_is_two_lines_and_exit_2(capsys, data_folder, tmp_path):
         "31/12/2024",
     )
     assert code == 2
-    assert "error: --as-of '31/12/2024' is not a date" in err
-    assert "remedy: write --as-of as YYYY-MM-DD" in err
+    assert "error: --as-of must be a date written YYYY-MM-DD. Got '31/12/2024'" in err
+    assert "remedy: Pass e.g. --as-of 2026-09-30" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("as_of", "says"), [("2099-01-01", "after the loan ledger's last"),
+                                             ("1990-01-01", "before the first loan")])  # fmt: skip
+def test_train_as_of_outside_the_ledger_is_refused(capsys, data_folder, tmp_path, as_of, says):
+    """Labelling after the last report would call loans nobody has observed good; before the
+    first loan there is nothing to learn."""
+    code, _, err = run(
+        capsys, "train", "--data", str(data_folder), "--out", str(tmp_path / "m"),
+        "--tracking-dir", str(tmp_path / "mlruns"), "--as-of", as_of,
+    )  # fmt: skip
+    assert code == 2 and says in " ".join(err.split()) and "remedy:" in err, err
+    assert not (tmp_path / "m").exists()
 
 
 def test_unknown_model_reference(capsys, data_folder, tmp_path):

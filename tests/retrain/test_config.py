@@ -28,6 +28,8 @@ def test_empty_mapping_gives_documented_defaults():
         ({"validation": {"oot_share": 1.5}}, r"oot_share must be in \(0, 1\)"),
         ({"labels": {"horizon_months": 0}}, r"horizon_months must be >= 1"),
         ({"monitor": 3}, r"section monitor must be a table"),
+        ({"validation": {"min_oot_bads": -3}}, r"validation.min_oot_bads must not be negative"),
+        ({"gate": {"auc_drop": -0.5}}, r"gate.auc_drop must not be negative"),
     ],
 )
 def test_bad_config_names_the_key(raw, match):

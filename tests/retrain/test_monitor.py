@@ -136,3 +136,23 @@ def test_whitelist_restricts_the_population(synthetic_model, config):
     )
     assert res.summary["population"] == 40
     assert res.summary["population_source"] == "whitelist"
+
+
+def test_without_a_loan_ledger_drift_is_still_reported(synthetic_model, config):
+    """No loans table (a bureau that has not received ledgers yet): population and score
+    drift are computed, realised default rates are empty and say why — not a TypeError."""
+    tm, bundle, builder = synthetic_model
+    tables = dict(bundle.tables)
+    tables["loans"] = tables["loans"].iloc[0:0]
+    res = monitor(
+        tm.model,
+        tm.reference,
+        tm.report,
+        type(bundle)(tables),
+        as_of="2025-06-30",
+        config=config,
+        feature_builder=builder,
+    )
+    assert set(res.feature_psi["feature"]) == {"x", "noise"}
+    assert res.realised.empty
+    assert res.summary["realised"]["sample"] == "no_ledger"

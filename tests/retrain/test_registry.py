@@ -52,3 +52,12 @@ def test_cli_edge_reads_mlflow_tracking_uri_unless_a_dir_is_given(monkeypatch, t
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     monkeypatch.chdir(tmp_path)
     assert tracking_target(None).uri == f"sqlite:///{tmp_path.resolve() / 'mlruns' / 'mlflow.db'}"
+
+
+def test_a_plain_folder_as_tracking_uri_is_the_embedded_store(tmp_path):
+    """MLFLOW_TRACKING_URI=/some/folder (no scheme) means the embedded store kept there, as
+    --tracking-dir does; a URI with a scheme is used as given."""
+    folder = resolve_tracking(None, str(tmp_path / "mlt"))
+    assert folder == resolve_tracking(tmp_path / "mlt")
+    assert folder.uri == f"sqlite:///{(tmp_path / 'mlt' / 'mlflow.db').resolve()}"
+    assert resolve_tracking(None, "http://127.0.0.1:5000").uri == "http://127.0.0.1:5000"
