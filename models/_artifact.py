@@ -79,6 +79,11 @@ def read_card(path: str | os.PathLike) -> tuple[Path, dict]:
         raise ModelError(
             f"cannot read {card_path}: {exc}", "restore the model folder from its source"
         ) from None
+    if not isinstance(card, dict):
+        raise ModelError(
+            f"{card_path} is not a model card (a JSON object): it holds {type(card).__name__}",
+            "restore the model folder from its source",
+        )
     if card.get("schema") != CARD_SCHEMA:
         raise ModelError(
             f"{card_path} has schema {card.get('schema')!r}, expected {CARD_SCHEMA!r}",

@@ -26,7 +26,13 @@ def load_model(path: str | os.PathLike) -> LearnedModel | ExpertScorecard:
                 f"{folder} has no booster file {booster_path.name}",
                 "restore the whole model folder, not only model_card.json",
             )
-        text = booster_path.read_text(encoding="utf-8")
+        try:
+            text = booster_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(
+                f"cannot read {booster_path} as a LightGBM text model ({exc})",
+                "restore the whole model folder from its source (or the model registry)",
+            ) from None
         expected = content_id(text, canonical_json(body))
     elif kind == "expert":
         expected = content_id(canonical_json(body))

@@ -2,8 +2,8 @@
 
 Each command group lives in its own module under ``screening.commands`` and registers itself
 on the one Typer app here. Errors a user can act on (``IPWhitelistError``) become one line of
-cause and one of remedy with a non-zero exit code; anything else is a bug and keeps its
-traceback.
+cause and one of remedy with a non-zero exit code, and so does an ``OSError`` (a path that
+cannot be used); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -72,6 +72,21 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)
     except IPWhitelistError as exc:
         sys.exit(report_error(exc))
+    except OSError as exc:
+        # a path the user gave that cannot be used (a folder where a file goes, no
+        # permission, a full disk): the same two lines as any other input problem
+        sys.exit(report_error(_os_error(exc)))
+
+
+def _os_error(exc: OSError) -> IPWhitelistError:
+    from data_contracts.errors import OutputError
+
+    where = exc.filename if exc.filename is not None else "a file"
+    return OutputError(
+        f"Cannot use {where}: {exc.strerror or exc}.",
+        "Check the path (an existing folder where a folder is expected, a file where a file "
+        "is), that you may read or write there and that the disk has room, then run again.",
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,21 +10,52 @@ import pandas as pd
 
 from data_contracts.errors import DataError
 
+_NEEDED = ("uscc", "status", "grade")
 
-def read_previous(previous: Path) -> tuple[pd.DataFrame, str]:
-    """``screened.parquet`` and the batch id of a previous run folder."""
+
+def read_previous(previous: Path, as_of: pd.Timestamp | None = None) -> tuple[pd.DataFrame, str]:
+    """``screened.parquet`` and the batch id of a previous run folder.
+
+    Raises
+    ------
+    DataError
+        Not a run output (no or unreadable ``screened.parquet``, columns missing), or a run
+        as of a later date than ``as_of`` (the changes would read backwards).
+    """
     previous = Path(previous)
     path = previous / "screened.parquet"
+    remedy = "Pass the OUT folder of an earlier `screening run` (the one pushed last)."
     if not path.is_file():
         raise DataError(
             f"--previous {previous} holds no screened.parquet: it is not a screening run output.",
-            "Pass the OUT folder of an earlier `screening run` (the one pushed last).",
+            remedy,
         )
-    frame = pd.read_parquet(path)
-    batch = ""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataError(f"--previous {path} cannot be read: {exc}", remedy) from None
+    missing = [c for c in _NEEDED if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"--previous {path} lacks column(s) {missing}: it is not a screening run output.",
+            remedy,
+        )
+    batch, before = "", None
     report = previous / "run_report.json"
     if report.is_file():
-        batch = json.loads(report.read_text(encoding="utf-8")).get("batch_id", "")
+        try:
+            doc = json.loads(report.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"--previous {report} cannot be read: {exc}", remedy) from None
+        if isinstance(doc, dict):
+            batch = str(doc.get("batch_id", ""))
+            before = doc.get("as_of")
+    if as_of is not None and before and pd.Timestamp(before) > as_of:
+        raise DataError(
+            f"--previous {previous} is as of {before}, after this run's {as_of.date()}: the "
+            "changes since the last push would read backwards.",
+            remedy,
+        )
     return frame, batch
 
 

@@ -165,7 +165,14 @@ def verify_package(folder: Path, key: SigningKey | None = None) -> VerifyResult:
     try:
         payload = json.loads(manifest_path.read_text(encoding="utf-8"))
         files = payload["files"]
-    except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as exc:
+        if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+        ):
+            raise TypeError("'files' is not a table of file name to SHA-256")
+        signature = payload.get("signature")
+        if signature is not None and not isinstance(signature, dict):
+            raise TypeError("'signature' is not an object")
+    except (json.JSONDecodeError, KeyError, UnicodeDecodeError, TypeError, AttributeError) as exc:
         raise VerificationError(
             f"{manifest_path} is not a valid manifest ({exc}).",
             "Ask the issuer to resend the package; do not use it.",

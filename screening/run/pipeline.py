@@ -341,7 +341,7 @@ def _rejected_identities(bundle: Any) -> pd.DataFrame:
     rej = bundle.rejects.loc[bundle.rejects["table"] == "enterprises", "source_row"]
     info = bundle.files.get("enterprises")
     if rej.empty or info is None:
-        return pd.DataFrame(columns=["file", "source_row", "uscc", "name"])
+        return pd.DataFrame(columns=["file", "source_row", "uscc", "name", "region_code"])
     ids = row_identities(info.path, "enterprises", rej.dropna().astype("int64"))
     return ids.assign(file=Path(info.path).name)
 
@@ -356,7 +356,7 @@ def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index, ids: pd.DataFrame)
     """
     rej = rejects.loc[rejects["table"] == "enterprises"]
     if rej.empty:
-        return pd.DataFrame(columns=["uscc", "name", "reason", "rules_fired"])
+        return pd.DataFrame(columns=["uscc", "name", "region_code", "reason", "rules_fired"])
     rej = rej.sort_values(["file", "source_row", "column", "rule"], kind="mergesort")
     # the failing cell, when it is the code (cleaned as the contract cleans codes)
     code = rej["value"].where(rej["column"] == "uscc").str.normalize("NFKC").str.upper()
@@ -377,10 +377,12 @@ def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index, ids: pd.DataFrame)
         + " 行）："
         + rows["reason"]
     )
-    ids = ids[["file", "source_row", "uscc", "name"]].astype({"source_row": "int64"})
+    ids = ids.reindex(columns=["file", "source_row", "uscc", "name", "region_code"])
+    ids = ids.astype({"source_row": "int64"})
     rows = rows.astype({"source_row": "int64"}).merge(ids, on=["file", "source_row"], how="left")
     rows["uscc"] = rows["uscc"].astype("str").fillna(rows["_uscc"].astype("str"))
     rows["name"] = rows["name"].astype("str")
+    rows["region_code"] = rows["region_code"].astype("str")
     rows = rows.loc[~member(rows["uscc"], accepted)].reset_index(drop=True)
     # one line per code: its rows' rules and reasons joined, in row order
     key = rows["uscc"].where(rows["uscc"].notna(), "\0row" + rows.index.astype("str"))
@@ -389,13 +391,14 @@ def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index, ids: pd.DataFrame)
         {
             "uscc": grouped["uscc"].first(),
             "name": grouped["name"].first(),
+            "region_code": grouped["region_code"].first(),
             "rules_fired": grouped["rules_fired"].agg(
                 lambda s: ";".join(dict.fromkeys(";".join(s).split(";")))
             ),
             "reason": grouped["reason"].agg("；".join),
         }
     ).reset_index(drop=True)
-    return out[["uscc", "rules_fired", "reason", "name"]]
+    return out[["uscc", "rules_fired", "reason", "name", "region_code"]]
 
 
 def _check_scorer(scorer: Any, matrix: pd.DataFrame) -> list[str]:

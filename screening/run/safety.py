@@ -44,9 +44,11 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def scrub_pii(text: object) -> object:
-    """Replace ID-card and mobile numbers inside free text by ``[已脱敏]``."""
+    """Replace ID-card and mobile numbers inside free text by ``[已脱敏]`` and drop control
+    characters (NUL, ESC…; tab and line breaks stay)."""
     if not isinstance(text, str):
         return text
+    text = re.sub(_CONTROL, "", text)
     return _MOBILE.sub(REDACTED, _ID_CARD.sub(REDACTED, text))
 
 
@@ -57,9 +59,18 @@ def scrub_series(series: pd.Series) -> pd.Series:
     picks the few cells worth the full regex pass.
     """
     text = series.astype("str")
+    arr = pa.array(text, type=pa.large_string())
+    # control characters (NUL, ESC, vertical tab…) never reach a bank: they break CSV
+    # readers and show as _x0000_ in Excel; tab and line breaks stay
+    ctrl = pc.fill_null(pc.match_substring_regex(arr, _CONTROL), False)
+    ctrl = ctrl.to_numpy(zero_copy_only=False)
+    if ctrl.any():
+        text = text.copy()
+        text[ctrl] = text[ctrl].str.replace(_CONTROL, "", regex=True)
+        arr = pa.array(text, type=pa.large_string())
     # \p{Nd} is what Python's \d matches in text (any Unicode decimal digit, full-width
     # too), counted by Arrow in C++: a per-cell Python regex was ~7 s at national scale
-    counts = pc.count_substring_regex(pa.array(text, type=pa.large_string()), r"\p{Nd}")
+    counts = pc.count_substring_regex(arr, r"\p{Nd}")
     digits = pc.fill_null(pc.greater_equal(counts, 11), False).to_numpy(zero_copy_only=False)
     if not digits.any():
         return text
@@ -68,6 +79,10 @@ def scrub_series(series: pd.Series) -> pd.Series:
     out = text.copy()
     out[digits] = hit
     return out
+
+
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+"""C0 control characters and DEL, except tab, line feed and carriage return."""
 
 
 def scrub_frame(frame: pd.DataFrame, *, keep: tuple[str, ...] = ("uscc",)) -> pd.DataFrame:

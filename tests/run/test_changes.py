@@ -53,3 +53,33 @@ def test_grade_moves():
 def test_previous_must_be_a_run_folder(tmp_path):
     with pytest.raises(DataError, match="holds no screened.parquet"):
         read_previous(tmp_path)
+
+
+def test_a_damaged_or_later_previous_run_is_refused(tmp_path):
+    """--previous must be an earlier run's output: a damaged parquet, one without the run's
+    columns, or a run as of a later date is a two-line error, not a traceback or a change
+    report read backwards."""
+    import json
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "screened.parquet").write_bytes(b"\x00not parquet\xff" * 10)
+    with pytest.raises(DataError, match="cannot be read"):
+        read_previous(bad)
+    other = tmp_path / "other"
+    other.mkdir()
+    pd.DataFrame({"name": ["x"]}).to_parquet(other / "screened.parquet")
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['uscc', 'status', 'grade'\]"):
+        read_previous(other)
+    later = tmp_path / "later"
+    later.mkdir()
+    pd.DataFrame({"uscc": ["a"], "status": ["whitelisted"], "grade": ["T3"]}).to_parquet(
+        later / "screened.parquet"
+    )
+    (later / "run_report.json").write_text(
+        json.dumps({"batch_id": "2026Q3-x", "as_of": "2026-09-30"}), encoding="utf-8"
+    )
+    with pytest.raises(DataError, match="after this run's 2026-06-30"):
+        read_previous(later, pd.Timestamp("2026-06-30"))
+    frame, batch = read_previous(later, pd.Timestamp("2026-12-31"))
+    assert batch == "2026Q3-x" and list(frame["uscc"]) == ["a"]

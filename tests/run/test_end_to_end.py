@@ -98,6 +98,7 @@ def test_runs_succeed_and_account_for_every_firm(runs):
     assert raw and raw <= set(listed)
     rejected = screened.loc[screened["status"] == "rejected_input"]
     assert rejected["uscc"].notna().sum() > 0 and rejected["name"].notna().sum() > 0
+    assert rejected["region_code"].notna().sum() > 0
     # every table the run reads is accounted for row by row; the loan ledger is not read
     tables = {t["table"]: t for t in report["tables"]}
     assert set(tables) == {"enterprises", "patents", "patent_events", "credit_records",

@@ -52,7 +52,7 @@ def test_any_id_card_is_scrubbed(idcard, prefix):
 
 
 _PIECES = st.one_of(
-    st.text(alphabet="0123456789１２３４５６７８９０٣٤-+ 企业Xx", max_size=25),
+    st.text(alphabet="0123456789１２３４５６７８９０٣٤-+ 企业Xx\x00\x1b\x0b\t", max_size=25),
     st.from_regex(
         r"[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|1\d|2[0-8])\d{3}[0-9X]", fullmatch=True
     ),
@@ -68,3 +68,11 @@ def test_vectorised_scrub_equals_the_scalar_one(texts):
     want = [scrub_pii(t) for t in texts]
     assert scrub_series(series).tolist()[: len(texts)] == want
     assert pd.isna(scrub_series(series).iloc[-1])
+
+
+def test_control_characters_never_reach_a_bank():
+    """NUL, ESC and vertical tab in a firm name are dropped (they break CSV readers and show
+    as _x0000_ in Excel); a tab stays."""
+    series = pd.Series(["郑州\x00甲\x1b公司\x0b", "乙\t公司"], dtype="str")
+    assert scrub_series(series).tolist() == ["郑州甲公司", "乙\t公司"]
+    assert scrub_pii("丙\x00公司") == "丙公司"
