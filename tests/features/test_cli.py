@@ -75,3 +75,16 @@ def test_features_command_names_a_missing_folder(tmp_path, capsys):
         main(["features", str(tmp_path / "nope"), "--as-of", "2024-01-01"])
     assert done.value.code == 2
     assert "does not exist" in " ".join(capsys.readouterr().err.split())  # rich wraps lines
+
+
+def test_features_out_that_is_a_folder_is_two_lines(folder, tmp_path, capsys):
+    """An --out the command cannot write (here an existing folder where the parquet file
+    goes) is the two-line error of every other input problem, not an OSError traceback."""
+    d, _ = folder
+    taken = tmp_path / "taken.parquet"
+    taken.mkdir()
+    with pytest.raises(SystemExit) as done:
+        main(["features", str(d), "--as-of", "2024-03-31", "--out", str(taken)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "error: Cannot use" in err and "remedy:" in err
+    assert "Traceback" not in err

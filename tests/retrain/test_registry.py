@@ -61,3 +61,23 @@ def test_a_plain_folder_as_tracking_uri_is_the_embedded_store(tmp_path):
     assert folder == resolve_tracking(tmp_path / "mlt")
     assert folder.uri == f"sqlite:///{(tmp_path / 'mlt' / 'mlflow.db').resolve()}"
     assert resolve_tracking(None, "http://127.0.0.1:5000").uri == "http://127.0.0.1:5000"
+
+
+def test_corrupt_model_folder_is_a_model_error(model_dir, tmp_path):
+    """Random bytes in the booster or a model card that is not a JSON object: ModelError
+    (two lines on the command line), not a UnicodeDecodeError or AttributeError."""
+    import shutil
+
+    from data_contracts.errors import ModelError
+    from models.persist import load_model
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    (bad / "booster.txt").write_bytes(b"\xff\xfe\x00garbage" * 50)
+    with pytest.raises(ModelError, match="cannot read .*booster"):
+        load_model(bad)
+    card = tmp_path / "card"
+    shutil.copytree(model_dir, card)
+    (card / "model_card.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ModelError, match="not a model card"):
+        load_model(card)

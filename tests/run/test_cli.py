@@ -178,3 +178,14 @@ def test_an_as_of_out_of_range_is_two_lines(tmp_path, capsys, as_of):
                     "--out", str(tmp_path / "s")]):  # fmt: skip
         code, _, err = _cli([*command, "--as-of", as_of], capsys)
         assert code == 2 and "--as-of" in err and "remedy:" in err, (command, err)
+
+
+@pytest.mark.parametrize("manifest", ["[]", '{"files": 5}', '{"files": {"a": 1}}'])
+def test_verify_a_malformed_manifest_is_two_lines(package, capsys, tmp_path, manifest):
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    (copy / "manifest.json").write_text(manifest, encoding="utf-8")
+    code, _, err = _cli(["verify", str(copy)], capsys)
+    assert code != 0 and "is not a valid manifest" in err and "remedy:" in err
