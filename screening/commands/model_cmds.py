@@ -208,6 +208,11 @@ def score_cmd(
 
     if top < 0:
         raise ConfigError(f"--top must be ≥ 0, got {top}", "pass e.g. --top 3")
+    if out.resolve() == table.resolve():
+        raise ConfigError(
+            f"--out {out} is the --table being scored: it would be overwritten.",
+            "write the scores to another file, e.g. --out scores.csv",
+        )
     model = load_model(model_dir)
     frame = read_table(table)
     _require_columns(frame, table, id=id_col)

@@ -130,19 +130,32 @@ def _kpis(loans: pd.DataFrame, key: str) -> pd.DataFrame:
 def read_whitelist(path: Path) -> pd.Series:
     """USCCs on a whitelist file: ``whitelist.csv`` of a run, or ``screened.csv`` (rows with
     ``status == whitelisted``). Headers ``uscc`` or ``统一社会信用代码``."""
-    try:
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    frame = None
+    # a bank's whitelist.csv re-saved by Excel on a Chinese Windows is GBK (GB18030)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            frame = pd.read_csv(path, dtype=str, encoding=encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(
+                f"cannot read whitelist {path}: {exc}",
+                "pass the whitelist.csv or screened.csv of a run",
+            ) from None
+    if frame is None:
         raise DataError(
-            f"cannot read whitelist {path}: {exc}",
+            f"cannot read whitelist {path}: neither UTF-8 nor GB18030 text",
             "pass the whitelist.csv or screened.csv of a run",
-        ) from None
+        )
     cols = {c.strip(): c for c in frame.columns}
     col = cols.get("uscc") or cols.get("统一社会信用代码")
-    if col is None:
+    # a run's screened.csv has a status, a package's whitelist.csv a grade: a registry or
+    # any other table of codes is not a whitelist
+    if col is None or not ({"status", "grade", "等级"} & set(cols)):
         raise DataError(
-            f"whitelist {path} has no uscc / 统一社会信用代码 column "
-            f"(columns: {', '.join(list(frame.columns)[:8])})",
+            f"{path} is not a whitelist: it needs a uscc / 统一社会信用代码 column and a status "
+            f"or 等级 column (columns: {', '.join(list(frame.columns)[:8])})",
             "pass the whitelist.csv or screened.csv written by `screening run`",
         )
     if "status" in cols:

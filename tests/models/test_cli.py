@@ -167,3 +167,12 @@ def test_missing_label_column_and_expert_folder(tables):
     assert ex.returncode == 0, ex.stderr
     card = json.loads((folder / "expert" / "model_card.json").read_text())
     assert card["kind"] == "expert" and card["weights"]["version"]
+
+
+def test_score_refuses_to_overwrite_its_table(tables):
+    folder, _ = tables
+    before = (folder / "train.csv").read_bytes()
+    res = run("score", "--model", "nowhere", "--table", "train.csv", "--out", "train.csv",
+              cwd=folder)  # fmt: skip
+    assert res.returncode == 2 and "it would be overwritten" in res.stderr
+    assert (folder / "train.csv").read_bytes() == before

@@ -125,8 +125,22 @@ def test_read_whitelist_from_screened_csv(tmp_path):
     assert list(read_whitelist(p)) == [A, B]
     bad = tmp_path / "x.csv"
     pd.DataFrame({"name": ["x"]}).to_csv(bad, index=False)
-    with pytest.raises(DataError, match="has no uscc / 统一社会信用代码 column"):
+    with pytest.raises(DataError, match="is not a whitelist"):
         read_whitelist(bad)
+    # a registry file has codes but is no whitelist (neither status nor grade)
+    registry = tmp_path / "enterprises.csv"
+    pd.DataFrame({"统一社会信用代码": [A], "企业名称": ["甲"]}).to_csv(registry, index=False)
+    with pytest.raises(DataError, match="is not a whitelist"):
+        read_whitelist(registry)
+
+
+def test_read_whitelist_re_saved_by_excel_as_gbk(tmp_path):
+    """A bank's whitelist.csv opened and saved again in Excel on a Chinese Windows is GBK."""
+    p = tmp_path / "whitelist.csv"
+    pd.DataFrame({"序号": [1, 2], "统一社会信用代码": [A, B], "等级": ["T1", "T3"]}).to_csv(
+        p, index=False, encoding="gbk"
+    )
+    assert list(read_whitelist(p)) == [A, B]
 
 
 _cls = st.sampled_from(["normal", "special_mention", "substandard", "doubtful", "loss"])
