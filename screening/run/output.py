@@ -43,6 +43,7 @@ from screening.run.pipeline import (
     SCREENED_COLUMNS,
     Screening,
     Timer,
+    engine_digest,
     package_patents,
     package_programmes,
 )
@@ -78,6 +79,7 @@ def run_meta(s: Screening, config: RunConfig, batch: str) -> dict[str, Any]:
         "rules_version": config.knockouts.version,
         "config_version": config.version,
         "config_sha256": config.digest(),
+        "engine": engine_digest(),
         "issuer": scrub_pii(config.report.issuer),
         "contact": scrub_pii(config.report.contact),
         "input_files": {t: f.get("sha256", "") for t, f in sorted(s.inputs.files.items())},

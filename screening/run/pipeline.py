@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import time
@@ -167,15 +168,44 @@ class Screening:
     inputs: ScreenInputs
 
 
+@functools.cache
+def engine_digest() -> str:
+    """SHA-256 (12 hex) of the engine's own files: every file of the four packages
+    (``data_contracts``, ``features``, ``models``, ``screening``: code, templates, shipped
+    rules), by relative path and content.
+
+    Two runs on the same inputs give the same bytes only with the same engine; the batch
+    id names the engine too, so a code change never reuses a batch id for other bytes.
+    """
+    import data_contracts
+    import features
+    import models
+    import screening
+
+    h = hashlib.sha256()
+    for package in (data_contracts, features, models, screening):
+        root = Path(package.__file__).resolve().parent
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        )  # fmt: skip
+        for path in files:
+            h.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:12]
+
+
 def batch_id(
     as_of: pd.Timestamp, input_hashes: dict[str, str], model_id: str, config_digest: str
 ) -> str:
-    """``<year>Q<q>-<8 hex>`` from the as-of date, input hashes, model id and config hash."""
+    """``<year>Q<q>-<8 hex>`` from the as-of date, input hashes, model id, config hash and
+    the engine (:func:`engine_digest`)."""
     payload = {
         "as_of": as_of.strftime("%Y-%m-%d"),
         "inputs": input_hashes,
         "model": model_id,
         "config": config_digest,
+        "engine": engine_digest(),
     }
     digest = hashlib.sha256(canonical_json(payload)).hexdigest()[:8]
     return f"{as_of.year}Q{(as_of.month - 1) // 3 + 1}-{digest}"

@@ -94,3 +94,20 @@ def test_bad_keys_and_folders(tmp_path):
         _package(tmp_path, SigningKey("ed25519", b"not a pem"))
     with pytest.raises(VerificationError, match="is not a package folder"):
         verify_package(tmp_path / "nowhere")
+
+
+def test_batch_id_names_the_engine(monkeypatch):
+    """The same inputs, model and config under another engine (code, templates, shipped
+    rules) give another batch id: a batch id never stands for two sets of bytes."""
+    import pandas as pd
+
+    from screening.run import pipeline
+
+    day = pd.Timestamp("2026-09-30")
+    args = (day, {"enterprises": "ab"}, "model-1", "cfg")
+    digest = pipeline.engine_digest()
+    assert len(digest) == 12 and digest == pipeline.engine_digest()
+    first = pipeline.batch_id(*args)
+    assert first.startswith("2026Q3-") and pipeline.batch_id(*args) == first
+    monkeypatch.setattr(pipeline, "engine_digest", lambda: "0" * 12)
+    assert pipeline.batch_id(*args) != first
