@@ -178,6 +178,13 @@ def verify_package(folder: Path, key: SigningKey | None = None) -> VerifyResult:
             "Ask the issuer to resend the package; do not use it.",
         ) from None
     remedy = "Do not use this package; ask the issuer to resend it."
+    # a package holds plain files only: a link (even a broken one) is something added
+    for link in sorted(p for p in folder.rglob("*") if p.is_symlink()):
+        raise VerificationError(
+            f"{link.relative_to(folder).as_posix()} is a symbolic link, not a file of the "
+            "package (added later).",
+            remedy,
+        )
     present = {
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")

@@ -189,3 +189,13 @@ def test_verify_a_malformed_manifest_is_two_lines(package, capsys, tmp_path, man
     (copy / "manifest.json").write_text(manifest, encoding="utf-8")
     code, _, err = _cli(["verify", str(copy)], capsys)
     assert code != 0 and "is not a valid manifest" in err and "remedy:" in err
+
+
+def test_verify_reports_a_link_added_to_a_package(package, capsys, tmp_path):
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    (copy / "extra.csv").symlink_to(tmp_path / "nowhere.csv")  # broken on purpose
+    code, _, err = _cli(["verify", str(copy)], capsys)
+    assert code != 0 and "extra.csv is a symbolic link" in err
