@@ -179,6 +179,13 @@ def monitor(
     as_of = pd.Timestamp(as_of)
     builder = feature_builder or _default_builder
     pairs = screened_population(bundle, as_of, whitelist)
+    if pairs.empty and whitelist is not None and len(whitelist):
+        raise DataError(
+            f"none of the {len(whitelist)} firms of --whitelist is an active registry firm "
+            f"at {as_of.date()}: nothing to monitor",
+            "pass the whitelist of a run on this data folder (its screened.csv or a bank's "
+            "whitelist.csv), or leave --whitelist out to monitor every active firm",
+        )
     if pairs.empty:
         raise DataError(
             f"no active enterprise at {as_of.date()}: nothing to monitor",

@@ -121,6 +121,21 @@ def test_no_active_firm_is_a_clear_error(synthetic_model, config):
         )
 
 
+def test_a_whitelist_matching_no_firm_says_so(synthetic_model, config):
+    tm, bundle, builder = synthetic_model
+    with pytest.raises(DataError, match="none of the 2 firms of --whitelist"):
+        monitor(
+            tm.model,
+            tm.reference,
+            tm.report,
+            bundle,
+            as_of="2025-06-30",
+            config=config,
+            feature_builder=builder,
+            whitelist=pd.Series(["91110000000000000X", "91110000000000001X"]),
+        )
+
+
 def test_whitelist_restricts_the_population(synthetic_model, config):
     tm, bundle, builder = synthetic_model
     firms = bundle.tables["enterprises"]["uscc"].iloc[:40]
