@@ -121,7 +121,7 @@ def parse_column(
         values = clean_list(raw, code=True, remove_spaces=False)
     elif kind == "date":
         values, failures = parse_date(raw)
-        if spec.future_ok and failures:
+        if spec.future_ok and not spec.required and failures:
             # an end date of 9999-12-31 (or any year after 2200) means "no end": the value
             # is left empty (open-ended), with a warning, not the row rejected — an active
             # 失信 record must not vanish because its end was written that way

@@ -250,7 +250,8 @@ def find_duplicates(
     Returns
     -------
     exact : ndarray of bool
-        Rows identical (all canonical columns) to an earlier candidate row: dropped.
+        Rows identical (all canonical columns) to an earlier candidate row (to a later one
+        when the contract keeps the last copy of a key): dropped.
     conflict : ndarray of bool
         Rows sharing a key with another kept row but differing elsewhere: all rejected.
     conflict_group : ndarray of int
@@ -273,7 +274,10 @@ def find_duplicates(
     suspects = _suspects([key_array(cols, k) for k in prefilter], idx)
     if suspects.size >= 2:
         full, _ = group_codes([take_rows(arr, suspects) for arr in cols.values()])
-        exact[suspects[pd.Series(full).duplicated(keep="first").to_numpy()]] = True
+        # when the last copy of a key wins (corrections appended), the last of identical
+        # rows is the one kept: B, A, B must leave B, not A
+        keep = "last" if contract.on_conflict == "keep_last" else "first"
+        exact[suspects[pd.Series(full).duplicated(keep=keep).to_numpy()]] = True
     if not contract.key:
         return exact, conflict, group
     if contract.key != prefilter:

@@ -58,7 +58,16 @@ def as_string(arr: pa.ChunkedArray) -> pa.ChunkedArray:
         # a parquet list column (e.g. former names as list<string>): the items joined by
         # ';', the separator of list cells in CSV
         try:
-            return pc.binary_join(pc.cast(arr, pa.list_(pa.string())), ";")
+            lists = pc.cast(arr, pa.list_(pa.string()))
+            if not pc.list_flatten(lists).null_count:
+                return pc.binary_join(lists, ";")
+            # a null item would make the whole cell null in binary_join: the few lists with
+            # one are joined item by item, a null item dropped like an empty CSV item
+            joined = [
+                None if v is None else ";".join(x for x in v if x is not None)
+                for v in lists.to_pylist()
+            ]
+            return pa.chunked_array([pa.array(joined, pa.string())])
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # items that are not text or numbers: refused below
     if pa.types.is_nested(arr.type):

@@ -471,7 +471,9 @@ def _unverified(data: Any, app_no: pa.Array, as_of: np.ndarray) -> np.ndarray:
     rej = rejects.loc[sel, ["source_row", "value"]].dropna()
     body = (
         rej["value"].astype("str").str.normalize("NFKC").str.upper()
-        .str.replace(r"\s+", "", regex=True).str.extract(r"^CN(\d{12})\.[0-9X]$")[0]
+        .str.replace(r"\s+", "", regex=True)
+        # every spelling the reader accepts: CN/ZL prefix or none, with or without the dot
+        .str.extract(r"^(?:CN|ZL)?(\d{12})\.?[0-9X]$")[0]
     )  # fmt: skip
     rej = rej.assign(body=body.to_numpy()).dropna(subset=["body"])
     if rej.empty:

@@ -159,7 +159,15 @@ def read_whitelist(path: Path) -> pd.Series:
             "pass the whitelist.csv or screened.csv written by `screening run`",
         )
     if "status" in cols:
-        frame = frame[frame[cols["status"]].str.strip() == "whitelisted"]
+        status = frame[cols["status"]].str.strip()
+        # a run's screened.csv uses the run's statuses; a registry's 存续/active is no whitelist
+        if not status.isin({"whitelisted", "below_threshold", "knocked_out", "rejected_input"}).any():
+            raise DataError(
+                f"{path} is not a whitelist: its status column holds no screening status "
+                f"(e.g. {', '.join(map(str, status.dropna().unique()[:3]))})",
+                "pass the whitelist.csv or screened.csv written by `screening run`",
+            )
+        frame = frame[status == "whitelisted"]
     return frame[col].str.strip().str.upper().dropna().drop_duplicates().reset_index(drop=True)
 
 

@@ -30,6 +30,7 @@ _STATUS_ZH = {
     "cancelled": "注销",
     "moved": "迁出",
     "liquidating": "清算",
+    "suspended": "歇业/停业",
 }
 RECORD_TYPE_ZH = {
     "dishonest_debtor": "失信被执行人",

@@ -100,14 +100,23 @@ def bank_mask(whitelist: pd.DataFrame, bank: BankConfig) -> np.ndarray:
         region = whitelist["region_code"].astype("str").fillna("")
         mask &= region.str.startswith(tuple(bank.regions)).to_numpy(dtype=bool)
     if bank.industries:
-        code = whitelist["industry_code"].astype("str").fillna("")
+        # GB/T 4754 codes are written with or without their section letter (C3919 / 3919),
+        # and division numbers are unique across sections: prefixes are compared on digits
+        digits = whitelist["industry_code"].astype("str").fillna("").str.lstrip(_LETTERS)
         section = whitelist["industry_section"].astype("str").fillna("")
-        hit = code.str.startswith(tuple(bank.industries)) | section.isin(set(bank.industries))
+        letters = {i for i in bank.industries if i.isalpha()}
+        prefixes = tuple(i.lstrip(_LETTERS) for i in bank.industries if not i.isalpha())
+        hit = section.isin(letters)
+        if prefixes:
+            hit |= digits.str.startswith(prefixes)
         mask &= hit.to_numpy(dtype=bool)
     if bank.min_grade is not None:
         grades = whitelist["grade"].astype("str").str.slice(1).astype("int64").to_numpy()
         mask &= grades <= grade_number(bank.min_grade)
     return mask
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass(frozen=True)

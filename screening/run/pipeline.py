@@ -170,13 +170,16 @@ class Screening:
 
 @functools.cache
 def engine_digest() -> str:
-    """SHA-256 (12 hex) of the engine's own files: every file of the four packages
-    (``data_contracts``, ``features``, ``models``, ``screening``: code, templates, shipped
-    rules), by relative path and content.
+    """SHA-256 (12 hex) of the engine: the code, templates and shipped rules of the four
+    packages (``data_contracts``, ``features``, ``models``, ``screening``), by relative path
+    and content (line endings normalised; editor backups and caches ignored), and the
+    versions of the libraries that shape the output bytes.
 
     Two runs on the same inputs give the same bytes only with the same engine; the batch
     id names the engine too, so a code change never reuses a batch id for other bytes.
     """
+    from importlib.metadata import PackageNotFoundError, version
+
     import data_contracts
     import features
     import models
@@ -187,12 +190,25 @@ def engine_digest() -> str:
         root = Path(package.__file__).resolve().parent
         files = sorted(
             p for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+            if p.is_file() and p.suffix in _ENGINE_SUFFIXES and "__pycache__" not in p.parts
         )  # fmt: skip
         for path in files:
             h.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
-            h.update(hashlib.sha256(path.read_bytes()).digest())
+            # line endings normalised: a Windows checkout is the same engine
+            h.update(hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).digest())
+    for lib in _ENGINE_LIBRARIES:  # the writers and engines whose versions shape the bytes
+        try:
+            h.update(f"{lib}=={version(lib)}\0".encode())
+        except PackageNotFoundError:
+            h.update(f"{lib}==none\0".encode())
     return h.hexdigest()[:12]
+
+
+_ENGINE_SUFFIXES = frozenset({".py", ".j2", ".yaml", ".toml", ".json", ".html", ".css", ".js"})
+_ENGINE_LIBRARIES = (
+    "pandas", "numpy", "pyarrow", "duckdb", "lightgbm", "scikit-learn", "xlsxwriter", "orjson",
+    "jinja2", "rapidfuzz",
+)  # fmt: skip
 
 
 def batch_id(

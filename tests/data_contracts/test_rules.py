@@ -528,7 +528,7 @@ def test_parquet_list_column_reads_as_a_joined_list(write, enterprises, tmp_path
     """A parquet export holding former names as list<string> reads like the CSV's
     ';'-joined cell instead of failing on an unsupported cast."""
     frame = enterprises.assign(
-        former_names=[["华为技术公司", "华为公司"], None, [], ["腾讯计算机"], None]
+        former_names=[["华为技术公司", "华为公司"], None, [], ["腾讯计算机", None], None]
     )
     path = write("enterprises", frame, fmt="parquet", folder=tmp_path / "e")
     bundle = read_table(path, "enterprises", today=TODAY)
@@ -536,3 +536,28 @@ def test_parquet_list_column_reads_as_a_joined_list(write, enterprises, tmp_path
     assert got[0] == "华为技术公司;华为公司" and got[3] == "腾讯计算机"
     assert pd.isna(got[1]) and pd.isna(got[2])
     _accounted(bundle, "enterprises")
+
+
+def test_a_repeated_copy_of_a_credit_record_still_wins_as_the_last(write, tmp_path) -> None:
+    """B, A, B (the active record, its ended copy, the active one again): the last copy in
+    the file is B, so B is used — the identical earlier B is the duplicate, not the last."""
+    from tests.data_contracts.conftest import REAL_USCCS
+
+    code = list(REAL_USCCS.values())[0]
+    frame = pd.DataFrame(
+        {
+            "统一社会信用代码": [code] * 3,
+            "记录类型": ["失信被执行人"] * 3,
+            "列入日期": ["2020-01-23"] * 3,
+            "移出日期": [None, "2021-01-23", None],
+            "文书号": ["(2020)豫01执1号"] * 3,
+        }
+    )
+    bundle = read_table(write("credit_records", frame, folder=tmp_path / "c"), "credit_records",
+                        today=TODAY)  # fmt: skip
+    kept = bundle.tables["credit_records"]
+    assert len(kept) == 1 and pd.isna(kept["end_date"].iloc[0])
+    stats = bundle.stats["credit_records"]
+    assert (stats.accepted, stats.rejected, stats.duplicates) == (1, 1, 1)
+    assert list(_rejects(bundle, "duplicate_superseded")["source_row"]) == [2]
+    _accounted(bundle, "credit_records")

@@ -25,11 +25,11 @@ def sample(tmp_path_factory):
     return folder, target["uscc"], target["app_no"]
 
 
-def _with_event(sample, tmp_path, code: str, date: str):
+def _with_event(sample, tmp_path, code: str, date: str, spell=lambda n: n):
     folder, uscc, app_no = sample
-    copy = tmp_path / f"data-{code}-{date}"
+    copy = tmp_path / f"data-{code}-{date}-{spell(app_no)}"
     shutil.copytree(folder, copy)
-    wrong = app_no[:-1] + ("1" if app_no[-1] != "1" else "2")  # only the check character
+    wrong = spell(app_no[:-1] + ("1" if app_no[-1] != "1" else "2"))  # only the check char
     with open(copy / "patent_events.csv", "a", encoding="utf-8") as fh:
         fh.write(f"{wrong},{code},{date},质押登记（校验位录错）,,\n")
     bundle = read_data_dir(copy, as_of=AS_OF.date())
@@ -43,6 +43,17 @@ def test_rejected_pledge_before_as_of_makes_the_patent_unpledgeable(sample, tmp_
     row = _with_event(sample, tmp_path, "PE01", "2026-03-01")
     assert not row["pledgeable"]
     assert "校验位错误" in row["reason"]
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [lambda n: n[2:], lambda n: "ZL" + n[2:], lambda n: n[2:].replace(".", ""),
+     lambda n: "ＣＮ" + n[2:].replace(".", "．")],
+    ids=["no-prefix", "ZL", "no-dot", "full-width"],
+)  # fmt: skip
+def test_every_spelling_of_the_number_is_caught(sample, tmp_path, spell):
+    row = _with_event(sample, tmp_path, "PE01", "2026-03-01", spell)
+    assert not row["pledgeable"]
 
 
 def test_rejected_event_after_as_of_or_a_release_changes_nothing(sample, tmp_path):

@@ -132,6 +132,10 @@ def test_read_whitelist_from_screened_csv(tmp_path):
     pd.DataFrame({"统一社会信用代码": [A], "企业名称": ["甲"]}).to_csv(registry, index=False)
     with pytest.raises(DataError, match="is not a whitelist"):
         read_whitelist(registry)
+    with_status = tmp_path / "registry.csv"
+    pd.DataFrame({"uscc": [A], "status": ["active"]}).to_csv(with_status, index=False)
+    with pytest.raises(DataError, match="holds no screening status"):
+        read_whitelist(with_status)
 
 
 def test_read_whitelist_re_saved_by_excel_as_gbk(tmp_path):
