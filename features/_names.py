@@ -254,6 +254,8 @@ class NameIndex:
     _current: np.ndarray = field(init=False, repr=False)
     _exact: pa.Array = field(init=False, repr=False)
     _row_of_firm: np.ndarray = field(init=False, repr=False)
+    _former_exact: pa.Array = field(init=False, repr=False)
+    _former_firm: np.ndarray = field(init=False, repr=False)
     _block_index: dict[tuple[str, int], tuple[list[str], list[int]]] | None = field(
         init=False, repr=False, default=None
     )
@@ -280,9 +282,26 @@ class NameIndex:
         current_firm = firm[: len(ent)]
         has = current_firm >= 0
         self._row_of_firm[current_firm[has]] = np.flatnonzero(has)
+        # former names as written, with their firm: a name another firm used before is no
+        # exact match for the firm that bears it now
+        self._former_exact = exact_keys(former).cast(pa.large_string())
+        self._former_firm = firm[len(ent) :]
         cur = kid[: len(ent)]
         # one extra False: key id -1 (no key) reads it
         self._current = np.append(np.bincount(cur[cur >= 0], minlength=len(self._keys)) > 0, False)
+
+    def _former_users(self, written: list[str | None]) -> dict[str, set[int]]:
+        """Firms that used each of ``written`` (exact names) as a former name."""
+        wanted = pa.array([w for w in written if w is not None], pa.large_string())
+        if not len(wanted) or not len(self._former_exact):
+            return {}
+        hit = pc.fill_null(pc.is_in(self._former_exact, value_set=wanted), False)
+        idx = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        out: dict[str, set[int]] = {}
+        texts = self._former_exact.take(pa.array(idx, type=pa.int64())).to_pylist()
+        for text, f in zip(texts, self._former_firm[idx].tolist(), strict=True):
+            out.setdefault(text, set()).add(int(f))
+        return out
 
     def _firms(self, k: int) -> list[str]:
         """Sorted USCCs of the firms with key id ``k``."""
@@ -313,6 +332,7 @@ class NameIndex:
         cands: list[str | None] = [None] * n
         several = np.flatnonzero(n_firms > 1)
         written = exact_keys(names.take(pa.array(several, type=pa.int64()))).to_pylist()
+        used_before = self._former_users(written)
         for i, name in zip(several, written, strict=True):
             # 有限公司 and 有限责任公司 share a key: a name written exactly as one firm's
             # current name is that firm, not an ambiguity
@@ -323,7 +343,7 @@ class NameIndex:
                 for f, r in zip(firms.tolist(), rows.tolist(), strict=True)
                 if r >= 0 and self._exact[r].as_py() == name
             ]
-            if name is not None and len(same) == 1:
+            if name is not None and len(same) == 1 and used_before.get(name, set()) <= set(same):
                 uscc[i] = self._usccs[same[0]].as_py()
                 method[i] = "name"
                 continue

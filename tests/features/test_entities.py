@@ -271,3 +271,19 @@ def test_codes_align_with_the_non_empty_names(mk, reg):
     assert got["patent_row"].tolist() == [0, 0, 1]
     assert got["uscc"].tolist() == [mk.uscc(3), mk.uscc(4), mk.uscc(1)]
     assert (got["method"] == "uscc").all()
+
+
+def test_a_name_another_firm_used_before_stays_ambiguous(mk):
+    """Firm 2 now bears the name firm 1 used before: a mention of that name may be either
+    (an old patent of firm 1, a new one of firm 2), so it is ambiguous, not firm 2's."""
+    reg = [
+        mk.firm(1, "郑州星辰新材料有限公司", former_names="郑州星辰科技有限公司"),
+        mk.firm(2, "郑州星辰科技有限公司"),
+        mk.firm(3, "郑州月亮科技有限公司"),
+        mk.firm(4, "郑州月亮科技股份有限公司"),
+    ]
+    links = _links(mk, reg, ["郑州星辰科技有限公司", "郑州月亮科技有限公司"])
+    got = _applicant_links(links)
+    assert got["uscc"].tolist() == [mk.uscc(3)]  # the exact name without a former user
+    rep = links.match_report["sources"]["patent_applicants"]["by_method"]
+    assert rep["ambiguous"] == 1
