@@ -355,12 +355,13 @@ def conflict_messages(
     rows: np.ndarray,
     group: np.ndarray,
     source_row: np.ndarray,
+    used: dict[int, int] | None = None,
 ) -> tuple[str, list[str]]:
     """One reject message per conflicting row, naming the other rows of its key.
 
     ``rows`` are the conflicting rows in order, ``group`` the key group of each (as
     :func:`~data_contracts._dups.find_duplicates` returns it) and ``source_row`` the data
-    row number of each. Returns the column the rejects are filed under (the key's first) and
+    row number of each; ``used`` the data row each group keeps (``keep_last`` contracts). Returns the column the rejects are filed under (the key's first) and
     the messages.
     """
     column = key_column(contract)
@@ -378,9 +379,10 @@ def conflict_messages(
         shown = " + ".join(str(v[i]) for v in key_vals)
         rows_of_key = by_group[int(g)]
         if contract.on_conflict == "keep_last":
+            kept = (used or {}).get(int(g), max(rows_of_key))
             messages.append(
-                f"{label} {shown} appears again on row {max(rows_of_key)} with different "
-                "values; that later row is used (taken as the correction of this one)"
+                f"{label} {shown} appears again on row {kept} with different values; that "
+                "row is used (the last copy known at the as-of date, taken as the correction)"
             )
             continue
         messages.append(

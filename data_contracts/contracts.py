@@ -124,8 +124,8 @@ class TableContract:
         values are a conflict (both rejected). Empty = exact duplicates only.
     on_conflict : {"reject", "keep_last"}
         What conflicting copies of a key become: ``reject`` (default) rejects every copy;
-        ``keep_last`` uses the last copy in the file (taken as the correction of the earlier
-        ones, which are rejected as ``duplicate_superseded``). For records whose loss would
+        ``keep_last`` uses the last copy in the file known at the as-of date (taken as the
+        correction of the others, which are rejected as ``duplicate_superseded``). For records whose loss would
         let a firm through (negative credit records), a conflict must not drop them all.
     uscc_or_name : bool
         Rows identify the firm by ``uscc`` or, failing that, ``name`` (official lists are
@@ -508,7 +508,7 @@ def reference_markdown() -> str:
         out.append(f"### {t.name} ({'required table' if t.required else 'optional'})\n")
         key = f" Key: {' + '.join(t.key)}." if t.key else " Exact duplicates only."
         if t.key and t.on_conflict == "keep_last":
-            key += " Of conflicting copies of a key, the last in the file is used."
+            key += " Of conflicting copies of a key, the last in the file known at the as-of date is used."
         out.append(f"{t.description[0].upper()}{t.description[1:]}.{key}\n")
         out.append("| column | accepted headers | kind | required |")
         out.append("|---|---|---|---|")

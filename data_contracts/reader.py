@@ -203,18 +203,23 @@ def _conflict_rejects(
     source_row: _SourceRows,
     raw: tuple[np.ndarray, pa.Array],
     file: str,
+    late: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """``duplicate_conflict`` rejects (``duplicate_superseded`` for the earlier copies when
-    the contract keeps the last), quoting each row's raw key cell."""
+    """``duplicate_conflict`` rejects (``duplicate_superseded`` for the copies a kept one
+    replaces when the contract keeps the last), quoting each row's raw key cell."""
     _dup, conflict, group = found
     rows = np.flatnonzero(conflict)
     if not rows.size:
         return empty_issues()
     sources = source_row[rows]
-    column, messages = conflict_messages(contract, cols, rows, group, sources)
+    used = None
     if contract.on_conflict == "keep_last":
-        # the last row of each key is used, not rejected
-        drop = ~_last_of_group(rows, group)
+        last = _last_of_group(rows, group, None if late is None else late[rows])
+        used = {int(g): int(r) for g, r in zip(group[last], sources[last], strict=True)}
+    column, messages = conflict_messages(contract, cols, rows, group, sources, used)
+    if used is not None:
+        # the copy each key keeps is used, not rejected
+        drop = ~last
         rows, sources = rows[drop], sources[drop]
         messages = [m for m, d in zip(messages, drop, strict=True) if d]
         if not rows.size:
@@ -231,9 +236,16 @@ def _conflict_rejects(
     return issues.frame(contract.name, file, sources, None)
 
 
-def _last_of_group(rows: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Whether each of ``rows`` (ascending, with their key ``group``) is its group's last."""
-    order = np.lexsort((rows, group))
+def _last_of_group(
+    rows: np.ndarray, group: np.ndarray, late: np.ndarray | None = None
+) -> np.ndarray:
+    """Whether each of ``rows`` (ascending, with their key ``group``) is the copy its group
+    keeps: the last one not dated after the as-of date (``late``), else the last one.
+
+    A correction dated after as-of is not known at as-of: the copy it will replace stands
+    until then (point in time)."""
+    known = np.zeros(rows.size, dtype=np.int8) if late is None else (~late).astype(np.int8)
+    order = np.lexsort((rows, known, group))
     g = group[order]
     last = np.empty(rows.size, dtype=bool)
     last[order] = np.r_[g[1:] != g[:-1], True] if rows.size else np.zeros(0, dtype=bool)
@@ -241,16 +253,30 @@ def _last_of_group(rows: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def _rejected_conflicts(
-    contract: TableContract, found: tuple[np.ndarray, np.ndarray, np.ndarray]
+    contract: TableContract,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    late: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The rows a key conflict rejects: every copy, or all but the last (``keep_last``)."""
+    """The rows a key conflict rejects: every copy, or all but the kept one (``keep_last``,
+    see :func:`_last_of_group`)."""
     _dup, conflict, group = found
     if contract.on_conflict != "keep_last" or not conflict.any():
         return conflict
     rows = np.flatnonzero(conflict)
     out = conflict.copy()
-    out[rows[_last_of_group(rows, group)]] = False
+    out[rows[_last_of_group(rows, group, None if late is None else late[rows])]] = False
     return out
+
+
+def _late(
+    contract: TableContract, cols: dict[str, pa.ChunkedArray], as_of: dt.date | None
+) -> np.ndarray | None:
+    """Rows dated after the as-of date (by the table's dating column); None without one."""
+    dated = _DATED_BY.get(contract.name)
+    if as_of is None or not dated or dated not in cols:
+        return None
+    dates = cols[dated].to_numpy().astype("datetime64[ns]")  # nulls become NaT: never after
+    return dates > np.datetime64(as_of, "ns")
 
 
 def _keep_rows(col: pa.ChunkedArray, keep: np.ndarray) -> pa.ChunkedArray:
@@ -386,12 +412,16 @@ def _validate(
     """
     kept = _gather(contract, parts)
     found = find_duplicates(contract, kept.cols, np.ones(len(kept.source_row), dtype=bool))
+    late = _late(contract, kept.cols, as_of) if contract.on_conflict == "keep_last" else None
     rejects = kept.rejects
-    rejects.append(_conflict_rejects(contract, kept.cols, found, kept.source_row, kept.raw, file))
+    rejects.append(
+        _conflict_rejects(contract, kept.cols, found, kept.source_row, kept.raw, file, late)
+    )
     if bad_lines:
         rejects.append(bad_lines_frame(contract, bad_lines, width, file))
     dup = found[0]
-    conflict = _rejected_conflicts(contract, found)
+    conflict = _rejected_conflicts(contract, found, late)
+    del late
     del found
     dropped = dup | conflict
     warnings = _concat(kept.warnings)

@@ -561,3 +561,32 @@ def test_a_repeated_copy_of_a_credit_record_still_wins_as_the_last(write, tmp_pa
     assert (stats.accepted, stats.rejected, stats.duplicates) == (1, 1, 1)
     assert list(_rejects(bundle, "duplicate_superseded")["source_row"]) == [2]
     _accounted(bundle, "credit_records")
+
+
+def test_a_correction_dated_after_as_of_does_not_replace_the_record_yet(write, tmp_path) -> None:
+    """Point in time: a later copy whose start date is after the as-of date is not known
+    then, so the earlier copy stands at that as-of; from the correction's date on (or without
+    an as-of) the later copy is used."""
+    import datetime as dt
+
+    from tests.data_contracts.conftest import REAL_USCCS
+
+    code = list(REAL_USCCS.values())[0]
+    frame = pd.DataFrame(
+        {
+            "统一社会信用代码": [code, code],
+            "记录类型": ["失信被执行人", "失信被执行人"],
+            "列入日期": ["2020-01-23", "2026-01-01"],
+            "文书号": ["(2020)豫01执1号"] * 2,
+        }
+    )
+    path = write("credit_records", frame, folder=tmp_path / "c")
+
+    def kept_start(as_of):
+        bundle = read_table(path, "credit_records", today=TODAY, as_of=as_of)
+        _accounted(bundle, "credit_records")
+        return bundle.tables["credit_records"]["start_date"].dt.strftime("%Y-%m-%d").tolist()
+
+    assert kept_start(dt.date(2025, 6, 30)) == ["2020-01-23"]
+    assert kept_start(dt.date(2026, 6, 30)) == ["2026-01-01"]
+    assert kept_start(None) == ["2026-01-01"]
