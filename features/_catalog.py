@@ -146,8 +146,8 @@ _PATENT = (
        "IW01 (full) + IP01 (partial) invalidation decisions dated ≤ as_of on patents held at "
        "as_of (whole history).", _P, "event_date", -1, 0, None, "次", "count"),
     _f("preservation_litigation_count", "保全/涉诉数", "legal",
-       "Per patent held at as_of: PP01 preservations dated ≤ as_of minus PD01 releases dated ≤ "
-       "as_of (floored at 0), summed over the portfolio.", _P, "event_date", -1, 0, None, "件",
+       "Patents held at as_of under preservation: the last PP01 ≤ as_of not released by a "
+       "later PD01 (the state the pledge list reads).", _P, "event_date", -1, 0, None, "件",
        "count"),
     _f("co_owned_share", "共有专利占比", "legal",
        "Valid patents with more than one owner at as_of ÷ valid patents; NaN when none.",

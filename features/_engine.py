@@ -369,8 +369,6 @@ class PatentStore:
               count(*) FILTER (WHERE e.code = 'PE01' AND e.d <= q.as_of - INTERVAL 1 YEAR)
                 AS n_pe_old,
               count(*) FILTER (WHERE e.code = 'PC01') AS n_pc,
-              count(*) FILTER (WHERE e.code = 'PP01') AS n_pp,
-              count(*) FILTER (WHERE e.code = 'PD01') AS n_pd,
               count(*) FILTER (WHERE e.code = 'EE01') AS n_ee,
               count(*) FILTER (WHERE e.code IN ('IW01', 'IP01')) AS n_inval
             FROM (SELECT DISTINCT app_id, as_of FROM fp) q
@@ -384,8 +382,7 @@ class PatentStore:
                 p.overseas, p.sei, p.award, p.n_sub, p.main_group, p.cite_start,
                 s.end_final, s.last_cf, s.last_rr, s.dec_neg,
                 coalesce(s.n_pe_old, 0) AS n_pe_old,
-                coalesce(s.n_pc, 0) AS n_pc, coalesce(s.n_pp, 0) AS n_pp,
-                coalesce(s.n_pd, 0) AS n_pd, coalesce(s.n_ee, 0) AS n_ee,
+                coalesce(s.n_pc, 0) AS n_pc, coalesce(s.n_ee, 0) AS n_ee,
                 coalesce(s.n_inval, 0) AS n_inval,
                 coalesce(p.grant_d <= f.as_of, false) AS granted,
                 (s.last_cf IS NOT NULL AND (s.last_rr IS NULL OR s.last_rr < s.last_cf))
@@ -454,7 +451,7 @@ class PatentStore:
               count(*) FILTER (WHERE granted AND (valid OR end_d > as_of - INTERVAL 5 YEAR))
                 AS n_force5,
               sum(n_inval) AS invalidation_loss_count,
-              sum(greatest(n_pp - n_pd, 0)) AS preservation_litigation_count,
+              count(*) FILTER (WHERE preserved) AS preservation_litigation_count,
               count(*) FILTER (WHERE valid AND n_owners > 1) AS n_co,
               sum(n_ee) AS license_record_count,
               count(*) FILTER (WHERE valid AND acq > as_of - INTERVAL 1 YEAR) AS n_acq,

@@ -254,7 +254,7 @@ class Oracle:
         )
         f["annuity_lapse_rate"] = _div(lapse, force)
         f["invalidation_loss_count"] = sum(s["inval"] for _, s, _ in held)
-        f["preservation_litigation_count"] = sum(max(s["pp"] - s["pd"], 0) for _, s, _ in held)
+        f["preservation_litigation_count"] = sum(s["preserved"] for _, s, _ in held)
         f["co_owned_share"] = _div(sum(h["n_owners"] > 1 for _, _, h in valid), nv)
         f["license_record_count"] = sum(s["ee"] for _, s, _ in held)
         outs = set()
