@@ -449,44 +449,53 @@ invalidation, transfer); a release (PC01, PD01, RR01) never can."""
 
 
 def _unverified(data: Any, app_no: pa.Array, as_of: np.ndarray) -> np.ndarray:
-    """Patents with a rejected legal event whose application number fails only its check
-    character but whose 12 digits are the patent's (an event of :data:`_STATE_CODES` dated
-    ≤ as_of): their state is unknown, so they are not listed as pledgeable.
+    """Patents with a legal event the reader rejected that may change their state: their
+    state is unknown, so they are not listed as pledgeable.
 
-    A mistyped check character makes the reader reject the event (the number cannot be
-    trusted); without this, a patent whose pledge (PE01) or lapse (CF01) was mistyped would
-    be shown to banks as 有效，未质押. Reading the rejected rows' code and date again
-    costs a pass over the events file, only when there are such rejects.
+    A rejected event counts when its application number is the patent's (read as written,
+    also when only its check character is wrong: the 12 digits match) and its code is one
+    of :data:`_STATE_CODES` or unreadable, and it is dated ≤ as_of or its date is
+    unreadable. Without this, a patent whose pledge (PE01) or lapse (CF01) was mistyped
+    would be shown to banks as 有效，未质押. Reading the rejected rows again costs a pass over
+    the events file, only when the reader rejected event rows.
     """
     out = np.zeros(len(app_no), dtype=bool)
     rejects = getattr(data, "rejects", None)
     files = getattr(data, "files", None) or {}
     if rejects is None or not len(rejects) or "patent_events" not in files or not len(out):
         return out
-    sel = (rejects["table"] == "patent_events") & (rejects["rule"] == "app_no_check")
+    sel = (rejects["table"] == "patent_events") & rejects["source_row"].notna()
+    sel &= ~rejects["rule"].astype("str").str.startswith("duplicate_")
     if not sel.any():
         return out
     from data_contracts import read_rows
 
-    rej = rejects.loc[sel, ["source_row", "value"]].dropna()
-    body = (
-        rej["value"].astype("str").str.normalize("NFKC").str.upper()
+    rej = rejects.loc[sel, ["source_row", "column", "value"]]
+    rows = read_rows(
+        files["patent_events"].path, "patent_events",
+        rej["source_row"].astype("int64").unique(), ("app_no", "event_code", "event_date"),
+    )  # fmt: skip
+    # the number as written when it is what failed (every spelling the reader accepts,
+    # CN/ZL prefix or none, with or without the dot), else the reader's canonical one
+    typed = rej.loc[rej["column"] == "app_no"].drop_duplicates("source_row")
+    written = (
+        typed["value"].astype("str").str.normalize("NFKC").str.upper()
         .str.replace(r"\s+", "", regex=True)
-        # every spelling the reader accepts: CN/ZL prefix or none, with or without the dot
         .str.extract(r"^(?:CN|ZL)?(\d{12})\.?[0-9X]$")[0]
     )  # fmt: skip
-    rej = rej.assign(body=body.to_numpy()).dropna(subset=["body"])
-    if rej.empty:
-        return out
-    rows = read_rows(
-        files["patent_events"].path, "patent_events", rej["source_row"].astype("int64"),
-        ("event_code", "event_date"),
-    )  # fmt: skip
-    ev = rej.astype({"source_row": "int64"}).merge(rows, on="source_row")
-    ev = ev.loc[ev["event_code"].astype("str").isin(_STATE_CODES) & ev["event_date"].notna()]
+    body = pd.Series(
+        written.to_numpy(), index=typed["source_row"].astype("int64").to_numpy(), dtype="str"
+    )
+    canonical = rows["app_no"].astype("str").str.slice(2, 14)
+    ev = rows.assign(body=rows["source_row"].map(body).astype("str").fillna(canonical))
+    ev = ev.dropna(subset=["body"])
+    code = ev["event_code"].astype("str")
+    ev = ev.loc[code.isna() | code.isin(_STATE_CODES)]
     if ev.empty:
         return out
-    first = ev.groupby("body")["event_date"].min()
+    # an unreadable date may be any date: it counts from the beginning
+    when = ev["event_date"].astype("datetime64[ns]").fillna(pd.Timestamp.min)
+    first = when.groupby(ev["body"].to_numpy()).min()
     mine = pd.Series(pc.utf8_slice_codeunits(app_no, 2, 14).to_numpy(zero_copy_only=False))
     known = mine.map(first).to_numpy(dtype="datetime64[ns]")
     return ~np.isnat(known) & (known <= as_of.astype("datetime64[ns]"))
@@ -501,7 +510,7 @@ def _reasons(pledged, preserved, short, rem, min_years, unverified=None) -> np.n
     if len(idx) == 0:
         return out
     d = pd.Series(
-        np.where(unverified[idx], "有法律事件因申请号校验位错误被拒收，状态待核实", ""), dtype="str"
+        np.where(unverified[idx], "有法律事件记录有误被拒收，状态待核实", ""), dtype="str"
     )
     a = pd.Series(np.where(pledged[idx], "已质押未解除", ""), dtype="str")
     b = pd.Series(np.where(preserved[idx], "处于保全状态", ""), dtype="str")

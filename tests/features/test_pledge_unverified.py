@@ -25,16 +25,18 @@ def sample(tmp_path_factory):
     return folder, target["uscc"], target["app_no"]
 
 
-def _with_event(sample, tmp_path, code: str, date: str, spell=lambda n: n):
+def _with_event(sample, tmp_path, code: str, date: str, spell=lambda n: n, *, rule="app_no_check"):
     folder, uscc, app_no = sample
-    copy = tmp_path / f"data-{code}-{date}-{spell(app_no)}"
+    copy = tmp_path / f"data-{code}-{date}-{spell(app_no)}-{rule}"
     shutil.copytree(folder, copy)
-    wrong = spell(app_no[:-1] + ("1" if app_no[-1] != "1" else "2"))  # only the check char
+    number = app_no
+    if rule == "app_no_check":
+        number = app_no[:-1] + ("1" if app_no[-1] != "1" else "2")  # only the check char
     with open(copy / "patent_events.csv", "a", encoding="utf-8") as fh:
-        fh.write(f"{wrong},{code},{date},质押登记（校验位录错）,,\n")
+        fh.write(f"{spell(number)},{code},{date},质押登记（录入有误）,,\n")
     bundle = read_data_dir(copy, as_of=AS_OF.date())
     rejected = bundle.rejects.loc[bundle.rejects["table"] == "patent_events"]
-    assert rejected["rule"].tolist() == ["app_no_check"]
+    assert rejected["rule"].tolist() == [rule]
     listed = pledgeable_patents(bundle, AS_OF).set_index("app_no")
     return listed.loc[app_no]
 
@@ -42,7 +44,7 @@ def _with_event(sample, tmp_path, code: str, date: str, spell=lambda n: n):
 def test_rejected_pledge_before_as_of_makes_the_patent_unpledgeable(sample, tmp_path):
     row = _with_event(sample, tmp_path, "PE01", "2026-03-01")
     assert not row["pledgeable"]
-    assert "校验位错误" in row["reason"]
+    assert "记录有误被拒收" in row["reason"]
 
 
 @pytest.mark.parametrize(
@@ -59,3 +61,18 @@ def test_every_spelling_of_the_number_is_caught(sample, tmp_path, spell):
 def test_rejected_event_after_as_of_or_a_release_changes_nothing(sample, tmp_path):
     assert _with_event(sample, tmp_path, "PE01", "2026-10-15")["pledgeable"]
     assert _with_event(sample, tmp_path, "PC01", "2026-03-01")["pledgeable"]
+
+
+@pytest.mark.parametrize(
+    ("code", "date", "rule", "pledgeable"),
+    [
+        ("PE01", "2026-02-30", "date_unparseable", False),  # when? it may be before as_of
+        ("PE1", "2026-03-01", "enum_unknown", False),  # what? it may be a pledge
+        ("PE1", "2026-10-15", "enum_unknown", True),  # after as_of: not known yet
+    ],
+)
+def test_an_event_rejected_for_its_code_or_date_counts_too(
+    sample, tmp_path, code, date, rule, pledgeable
+):
+    row = _with_event(sample, tmp_path, code, date, rule=rule)
+    assert row["pledgeable"] is pledgeable or bool(row["pledgeable"]) == pledgeable
