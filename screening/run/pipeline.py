@@ -380,6 +380,10 @@ reads the active records)."""
 _DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 
+_USCC_SHAPE = r"(?<![0-9A-Z])[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10}(?![0-9A-Z])"
+"""An 18-character code of the USCC alphabet (GB 32100: no I, O, S, V, Z) inside a line."""
+
+
 def _rejected_identities(bundle: Any) -> pd.DataFrame:
     """``file, source_row, uscc, name`` of the bundle's rejected registry rows."""
     from data_contracts import row_identities
@@ -404,9 +408,14 @@ def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index, ids: pd.DataFrame)
     if rej.empty:
         return pd.DataFrame(columns=["uscc", "name", "region_code", "reason", "rules_fired"])
     rej = rej.sort_values(["file", "source_row", "column", "rule"], kind="mergesort")
-    # the failing cell, when it is the code (cleaned as the contract cleans codes)
+    # the failing cell, when it is the code (cleaned as the contract cleans codes); for a
+    # ragged CSV line (column_count: the line is the value) the one code-shaped field in it
     code = rej["value"].where(rej["column"] == "uscc").str.normalize("NFKC").str.upper()
-    rej = rej.assign(_uscc=code.str.replace(r"[\s-]+", "", regex=True))
+    code = code.str.replace(r"[\s-]+", "", regex=True)
+    line = rej["value"].where(rej["rule"] == "column_count").str.normalize("NFKC").str.upper()
+    found = line.str.findall(_USCC_SHAPE)
+    one = found.map(lambda f: f[0] if isinstance(f, list) and len(set(f)) == 1 else pd.NA)
+    rej = rej.assign(_uscc=code.fillna(one.astype("str")))
     by_row = rej.groupby(["file", "source_row"], sort=True)
     rows = pd.DataFrame(
         {
