@@ -203,23 +203,24 @@ def _conflict_rejects(
     source_row: _SourceRows,
     raw: tuple[np.ndarray, pa.Array],
     file: str,
-    late: np.ndarray | None = None,
+    rejected: np.ndarray,
 ) -> pd.DataFrame:
     """``duplicate_conflict`` rejects (``duplicate_superseded`` for the copies a kept one
-    replaces when the contract keeps the last), quoting each row's raw key cell."""
+    replaces when the contract keeps the last), quoting each row's raw key cell.
+
+    ``rejected`` are the conflicting rows that are rejected (:func:`_rejected_conflicts`);
+    the others of ``found``'s conflicts are the copies kept."""
     _dup, conflict, group = found
     rows = np.flatnonzero(conflict)
     if not rows.size:
         return empty_issues()
     sources = source_row[rows]
+    drop = rejected[rows]
     used = None
     if contract.on_conflict == "keep_last":
-        last = _last_of_group(rows, group, None if late is None else late[rows])
-        used = {int(g): int(r) for g, r in zip(group[last], sources[last], strict=True)}
+        used = {int(g): int(r) for g, r in zip(group[~drop], sources[~drop], strict=True)}
     column, messages = conflict_messages(contract, cols, rows, group, sources, used)
-    if used is not None:
-        # the copy each key keeps is used, not rejected
-        drop = ~last
+    if not drop.all():
         rows, sources = rows[drop], sources[drop]
         messages = [m for m, d in zip(messages, drop, strict=True) if d]
         if not rows.size:
@@ -271,7 +272,9 @@ def _rejected_conflicts(
 def _late(
     contract: TableContract, cols: dict[str, pa.ChunkedArray], as_of: dt.date | None
 ) -> np.ndarray | None:
-    """Rows dated after the as-of date (by the table's dating column); None without one."""
+    """Rows dated after the as-of date (by the table's dating column); None without one.
+    Accepted ones are kept as history for backtests; of conflicting copies of a key, one
+    dated after as-of is not yet known (see :func:`_last_of_group`)."""
     dated = _DATED_BY.get(contract.name)
     if as_of is None or not dated or dated not in cols:
         return None
@@ -412,16 +415,16 @@ def _validate(
     """
     kept = _gather(contract, parts)
     found = find_duplicates(contract, kept.cols, np.ones(len(kept.source_row), dtype=bool))
-    late = _late(contract, kept.cols, as_of) if contract.on_conflict == "keep_last" else None
+    # rows dated after as-of: counted as history, and a copy not yet known at as-of
+    late = _late(contract, kept.cols, as_of)
+    conflict = _rejected_conflicts(contract, found, late)
     rejects = kept.rejects
     rejects.append(
-        _conflict_rejects(contract, kept.cols, found, kept.source_row, kept.raw, file, late)
+        _conflict_rejects(contract, kept.cols, found, kept.source_row, kept.raw, file, conflict)
     )
     if bad_lines:
         rejects.append(bad_lines_frame(contract, bad_lines, width, file))
     dup = found[0]
-    conflict = _rejected_conflicts(contract, found, late)
-    del late
     del found
     dropped = dup | conflict
     warnings = _concat(kept.warnings)
@@ -429,7 +432,8 @@ def _validate(
         gone = warnings["source_row"].isin(kept.source_row[dropped]).to_numpy(dtype=bool)
         warnings = warnings.loc[~gone].reset_index(drop=True)
     accepted = ~dropped
-    after = _after_as_of(contract, kept.cols, accepted, as_of)
+    after = 0 if late is None else int((late & accepted).sum())
+    del late
     if keep_columns is not None:
         kept.cols = {c: kept.cols[c] for c in contract.column_names if c in keep_columns}
     out = _to_frame(kept.cols, accepted if dropped.any() else None, categorical)
@@ -454,20 +458,6 @@ def _validate(
         after_as_of=after,
     )
     return out, all_rejects, warnings, stats, notes
-
-
-def _after_as_of(
-    contract: TableContract,
-    cols: dict[str, pa.ChunkedArray],
-    accepted: np.ndarray,
-    as_of: dt.date | None,
-) -> int:
-    """Accepted rows dated after the as-of date (kept: they are history for backtests)."""
-    dated = _DATED_BY.get(contract.name)
-    if as_of is None or not dated:
-        return 0
-    dates = cols[dated].to_numpy().astype("datetime64[ns]")  # nulls become NaT: never after
-    return int(((dates > np.datetime64(as_of, "ns")) & accepted).sum())
 
 
 def _contract(table_name: str) -> TableContract:
