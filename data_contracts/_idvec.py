@@ -16,6 +16,7 @@ from data_contracts.identifiers import (
     _APP_WEIGHTS,
     _ORG_WEIGHTS,
     _USCC_WEIGHTS,
+    APP_NO_PATTERN,
     LEGACY_PILOT_REGION_PREFIX,
     USCC_ALPHABET,
 )
@@ -164,7 +165,7 @@ def _regex_verdicts(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
     n = len(arr)
     verdict = np.zeros(n, dtype=np.int8)
     missing = arr.is_null().to_numpy(zero_copy_only=False)
-    parts = pc.extract_regex(arr, r"^(?:CN|ZL)?(?P<body>\d{12})\.?(?P<check>[0-9X])?$")
+    parts = pc.extract_regex(arr, APP_NO_PATTERN)
     matched = parts.is_valid().to_numpy(zero_copy_only=False)
     body = pc.struct_field(parts, "body")
     given = pc.struct_field(parts, "check")

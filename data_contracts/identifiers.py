@@ -123,7 +123,10 @@ def make_uscc(authority: str, category: str, region: str, org8: str) -> str:
     return first17 + uscc_check_char(first17)
 
 
-_APP_BODY = re.compile(r"^(?:CN|ZL)?(\d{12})\.?([0-9X])?$")
+APP_NO_PATTERN = r"^(?:CN|ZL)?(?P<body>\d{12})\.?(?P<check>[0-9X])?$"
+"""Every accepted spelling of an application number, once normalised
+(:func:`normalize_app_no`): the 12-digit body and the optional check character."""
+_APP_BODY = re.compile(APP_NO_PATTERN)
 
 
 def app_no_check_char(body12: str) -> str:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
-from data_contracts.identifiers import normalize_uscc
+from data_contracts.identifiers import APP_NO_PATTERN, normalize_app_no, normalize_uscc
 from features._duck import check_memory_limit, reports_out_of_memory
 from features._engine import PatentStore, Progress
 from features._entities import EntityLinks, resolve_entities
@@ -475,14 +475,11 @@ def _unverified(data: Any, app_no: pa.Array, as_of: np.ndarray) -> np.ndarray:
         files["patent_events"].path, "patent_events",
         rej["source_row"].astype("int64").unique(), ("app_no", "event_code", "event_date"),
     )  # fmt: skip
-    # the number as written when it is what failed (every spelling the reader accepts,
-    # CN/ZL prefix or none, with or without the dot), else the reader's canonical one
+    # the number as written when it is what failed (read as the reader reads it: every
+    # accepted spelling), else the reader's canonical one
     typed = rej.loc[rej["column"] == "app_no"].drop_duplicates("source_row")
-    written = (
-        typed["value"].astype("str").str.normalize("NFKC").str.upper()
-        .str.replace(r"\s+", "", regex=True)
-        .str.extract(r"^(?:CN|ZL)?(\d{12})\.?[0-9X]$")[0]
-    )  # fmt: skip
+    written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
+    written = written["body"]
     body = pd.Series(
         written.to_numpy(), index=typed["source_row"].astype("int64").to_numpy(), dtype="str"
     )
