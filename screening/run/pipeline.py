@@ -26,6 +26,7 @@ import pandas as pd
 
 from data_contracts.contracts import TABLES
 from data_contracts.errors import ModelError
+from data_contracts.identifiers import USCC_ALPHABET, normalize_uscc
 from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
 from screening.run.explain import explain, factor_groups, reasons_wide
@@ -130,8 +131,9 @@ class ScreenInputs:
     stats, files, notes
         Row accounting, input files and notes of the reader.
     rejected_ids : DataFrame
-        ``file, source_row, uscc, name`` of the rejected registry rows, read again from the
-        file (a reject carries only its failing cell); empty when none or unknown.
+        ``file, source_row, uscc, name, region_code`` of the rejected registry rows, read
+        again from the file (a reject carries only its failing cell); empty when none or
+        unknown.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -148,7 +150,7 @@ class ScreenInputs:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     rejected_ids: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["file", "source_row", "uscc", "name"])
+        default_factory=lambda: pd.DataFrame(columns=_REJECTED_ID_COLUMNS)
     )
 
 
@@ -380,18 +382,22 @@ reads the active records)."""
 _DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 
-_USCC_SHAPE = r"(?<![0-9A-Z])[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10}(?![0-9A-Z])"
+_USCC_CHAR = f"[{USCC_ALPHABET}]"
+_USCC_SHAPE = rf"(?<![0-9A-Z]){_USCC_CHAR}{{2}}\d{{6}}{_USCC_CHAR}{{10}}(?![0-9A-Z])"
 """An 18-character code of the USCC alphabet (GB 32100: no I, O, S, V, Z) inside a line."""
+
+_REJECTED_ID_COLUMNS = ["file", "source_row", "uscc", "name", "region_code"]
+"""What :func:`_rejected_identities` gives for each rejected registry row."""
 
 
 def _rejected_identities(bundle: Any) -> pd.DataFrame:
-    """``file, source_row, uscc, name`` of the bundle's rejected registry rows."""
+    """:data:`_REJECTED_ID_COLUMNS` of the bundle's rejected registry rows."""
     from data_contracts import row_identities
 
     rej = bundle.rejects.loc[bundle.rejects["table"] == "enterprises", "source_row"]
     info = bundle.files.get("enterprises")
     if rej.empty or info is None:
-        return pd.DataFrame(columns=["file", "source_row", "uscc", "name", "region_code"])
+        return pd.DataFrame(columns=_REJECTED_ID_COLUMNS)
     ids = row_identities(info.path, "enterprises", rej.dropna().astype("int64"))
     return ids.assign(file=Path(info.path).name)
 
@@ -410,8 +416,8 @@ def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index, ids: pd.DataFrame)
     rej = rej.sort_values(["file", "source_row", "column", "rule"], kind="mergesort")
     # the failing cell, when it is the code (cleaned as the contract cleans codes); for a
     # ragged CSV line (column_count: the line is the value) the one code-shaped field in it
-    code = rej["value"].where(rej["column"] == "uscc").str.normalize("NFKC").str.upper()
-    code = code.str.replace(r"[\s-]+", "", regex=True)
+    code = rej["value"].where(rej["column"] == "uscc").map(normalize_uscc, na_action="ignore")
+    code = code.astype("str")
     line = rej["value"].where(rej["rule"] == "column_count").str.normalize("NFKC").str.upper()
     found = line.str.findall(_USCC_SHAPE)
     one = found.map(lambda f: f[0] if isinstance(f, list) and len(set(f)) == 1 else pd.NA)
@@ -432,7 +438,7 @@ def _rejected_rows(rejects: pd.DataFrame, accepted: pd.Index, ids: pd.DataFrame)
         + " 行）："
         + rows["reason"]
     )
-    ids = ids.reindex(columns=["file", "source_row", "uscc", "name", "region_code"])
+    ids = ids.reindex(columns=_REJECTED_ID_COLUMNS)
     ids = ids.astype({"source_row": "int64"})
     rows = rows.astype({"source_row": "int64"}).merge(ids, on=["file", "source_row"], how="left")
     rows["uscc"] = rows["uscc"].astype("str").fillna(rows["_uscc"].astype("str"))
