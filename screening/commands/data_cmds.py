@@ -27,9 +27,6 @@ from screening.commands._dates import parse_date
 _TOP_RULES = 4
 
 
-_parse_date = parse_date
-
-
 _write_atomic = write_bytes
 
 
@@ -135,8 +132,8 @@ def validate(
     ] = None,
 ) -> None:
     """Check a data folder against the input contracts and account for every row."""
-    as_of_date = _parse_date(as_of, "--as-of")
-    today_date = _parse_date(today, "--today") or dt.date.today()
+    as_of_date = parse_date(as_of, "--as-of")
+    today_date = parse_date(today, "--today") or dt.date.today()
     console = Console()
     with Progress(
         TextColumn("[progress.description]{task.description}"),

@@ -90,9 +90,6 @@ def _progress(title: str):
         bar.update(task, description=f"{title}: done")
 
 
-_parse_date = parse_date
-
-
 def _read(data: Path, on_table, *, as_of: dt.date | None = None):
     import features
     from data_contracts import read_data_dir
@@ -113,7 +110,7 @@ def _ledger_setup(config: Path | None, tracking_dir: Path | None, as_of: str | N
     """What train and promote both parse first: config, MLflow target and the label date."""
     cfg = load_config(config)
     target = tracking_target(tracking_dir)
-    label_date = _parse_date(as_of, "--as-of")
+    label_date = parse_date(as_of, "--as-of")
     _quiet_mlflow()
     return cfg, target, label_date
 
@@ -296,7 +293,7 @@ def monitor(
     from screening.retrain.train import load_folder
 
     cfg = load_config(config)
-    day = _parse_date(as_of, "--as-of")
+    day = parse_date(as_of, "--as-of")
     firms = read_whitelist(whitelist) if whitelist is not None else None
     _quiet_mlflow()
     with _progress("monitor") as (on_table, say), tempfile.TemporaryDirectory() as tmp:
@@ -344,8 +341,8 @@ def report_ledger(
     )
 
     cfg = load_config(config)
-    day = _parse_date(as_of, "--as-of")
-    start = _parse_date(since, "--since")
+    day = parse_date(as_of, "--as-of")
+    start = parse_date(since, "--since")
     wl = read_whitelist(whitelist) if whitelist is not None else None
     with _progress("report-ledger") as (on_table, _say):
         bundle = _read(data, on_table, as_of=day)

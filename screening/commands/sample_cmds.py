@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
@@ -12,12 +11,6 @@ from rich.table import Table
 from screening.commands._dates import parse_date
 
 _PROGRESS_FROM_FIRMS = 50_000
-
-
-def _parse_date(text: str) -> dt.date:
-    day = parse_date(text, "--as-of")
-    assert day is not None
-    return day
 
 
 def sample(
@@ -35,7 +28,7 @@ def sample(
     """Generate a synthetic data folder (all seven tables) with a known ground-truth PD."""
     from screening.sample import SampleConfig, generate_sample
 
-    cfg = SampleConfig(firms=firms, seed=seed, as_of=_parse_date(as_of), mess=mess, fmt=fmt)
+    cfg = SampleConfig(firms=firms, seed=seed, as_of=parse_date(as_of, "--as-of"), mess=mess, fmt=fmt)
     cfg = cfg.validated()
     console = Console(stderr=True, highlight=False)
     if firms >= _PROGRESS_FROM_FIRMS:

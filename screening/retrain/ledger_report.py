@@ -18,6 +18,7 @@ import pandas as pd
 from data_contracts.errors import DataError
 from screening.retrain.config import LabelConfig
 from screening.retrain.labels import NPL_CLASSES, label_loans
+from screening.run.selection import STATUSES
 
 KPI_COLUMNS = [
     "new_loans",
@@ -161,7 +162,7 @@ def read_whitelist(path: Path) -> pd.Series:
     if "status" in cols:
         status = frame[cols["status"]].str.strip()
         # a run's screened.csv uses the run's statuses; a registry's 存续/active is no whitelist
-        if not status.isin({"whitelisted", "below_threshold", "knocked_out", "rejected_input"}).any():
+        if not status.isin(STATUSES).any():
             raise DataError(
                 f"{path} is not a whitelist: its status column holds no screening status "
                 f"(e.g. {', '.join(map(str, status.dropna().unique()[:3]))})",

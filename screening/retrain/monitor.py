@@ -86,19 +86,16 @@ def screened_population(
     return pd.DataFrame({"uscc": usccs.astype("str").to_numpy(), "as_of": as_of})
 
 
+_REALISED_COLUMNS = (
+    "grade", "n", "bad", "observed_rate", "mean_pd", "jeffreys_low", "jeffreys_high", "excess",
+)  # fmt: skip
+"""Realised against predicted default by grade, as ``monitor`` reports it."""
+
+
 def _realised(model, bundle, as_of, cut, builder, config) -> tuple[pd.DataFrame, dict]:
     from models.evaluation import jeffreys_interval
 
-    cols = [
-        "grade",
-        "n",
-        "bad",
-        "observed_rate",
-        "mean_pd",
-        "jeffreys_low",
-        "jeffreys_high",
-        "excess",
-    ]
+    cols = list(_REALISED_COLUMNS)
     loans = bundle.tables.get("loans")
     if loans is None or loans.empty:
         # population drift still says something without a ledger; realised rates cannot

@@ -26,17 +26,23 @@ def _shifted(bundle, dx):
     return type(bundle)(tables)
 
 
-def test_unchanged_population_raises_no_feature_alert(synthetic_model, config):
-    tm, bundle, builder = synthetic_model
-    res = monitor(
+def _monitor(synthetic_model, config, bundle=None, **kw):
+    """``monitor`` of the module's model at 2025-06-30 on ``bundle`` (default: its own)."""
+    tm, own, builder = synthetic_model
+    return monitor(
         tm.model,
         tm.reference,
         tm.report,
-        bundle,
+        own if bundle is None else bundle,
         as_of="2025-06-30",
         config=config,
         feature_builder=builder,
+        **kw,
     )
+
+
+def test_unchanged_population_raises_no_feature_alert(synthetic_model, config):
+    res = _monitor(synthetic_model, config)
     assert res.summary["features_act"] == 0
     assert not [a for a in res.alerts if a["kind"] == "feature_psi"]
     assert set(res.feature_psi["feature"]) == {"x", "noise"}
@@ -45,16 +51,8 @@ def test_unchanged_population_raises_no_feature_alert(synthetic_model, config):
 
 
 def test_shifted_feature_triggers_act_on_it_and_the_score(synthetic_model, config):
-    tm, bundle, builder = synthetic_model
-    res = monitor(
-        tm.model,
-        tm.reference,
-        tm.report,
-        _shifted(bundle, 1.0),
-        as_of="2025-06-30",
-        config=config,
-        feature_builder=builder,
-    )
+    _, bundle, _ = synthetic_model
+    res = _monitor(synthetic_model, config, _shifted(bundle, 1.0))
     psi = res.feature_psi.set_index("feature")
     assert psi.loc["x", "level"] == "act"
     assert psi.loc["noise", "level"] == "stable"
@@ -64,30 +62,14 @@ def test_shifted_feature_triggers_act_on_it_and_the_score(synthetic_model, confi
 
 
 def test_outputs_are_written_and_byte_identical_on_rerun(synthetic_model, config, tmp_path):
-    tm, bundle, builder = synthetic_model
-    res = monitor(
-        tm.model,
-        tm.reference,
-        tm.report,
-        bundle,
-        as_of="2025-06-30",
-        config=config,
-        feature_builder=builder,
-    )
+    tm = synthetic_model[0]
+    res = _monitor(synthetic_model, config)
     j, h = write_monitor(res, tmp_path / "a")
     data = json.loads(j.read_text(encoding="utf-8"))
     assert data["summary"]["model_id"] == tm.model.model_id
     html = h.read_text(encoding="utf-8")
     assert "模型监测报告" in html and "<svg" in html
-    res2 = monitor(
-        tm.model,
-        tm.reference,
-        tm.report,
-        bundle,
-        as_of="2025-06-30",
-        config=config,
-        feature_builder=builder,
-    )
+    res2 = _monitor(synthetic_model, config)
     j2, h2 = write_monitor(res2, tmp_path / "b")
     assert j.read_bytes() == j2.read_bytes()
     assert h.read_bytes() == h2.read_bytes()
@@ -106,49 +88,26 @@ def test_population_is_active_firms_established_by_as_of(synthetic_model):
 
 
 def test_no_active_firm_is_a_clear_error(synthetic_model, config):
-    tm, bundle, builder = synthetic_model
+    _, bundle, _ = synthetic_model
     ent = bundle.tables["enterprises"].assign(status="revoked")
     empty = type(bundle)({**bundle.tables, "enterprises": ent})
     with pytest.raises(DataError, match="no active enterprise at 2025-06-30"):
-        monitor(
-            tm.model,
-            tm.reference,
-            tm.report,
-            empty,
-            as_of="2025-06-30",
-            config=config,
-            feature_builder=builder,
-        )
+        _monitor(synthetic_model, config, empty)
 
 
 def test_a_whitelist_matching_no_firm_says_so(synthetic_model, config):
-    tm, bundle, builder = synthetic_model
     with pytest.raises(DataError, match="none of the 2 firms of --whitelist"):
-        monitor(
-            tm.model,
-            tm.reference,
-            tm.report,
-            bundle,
-            as_of="2025-06-30",
-            config=config,
-            feature_builder=builder,
+        _monitor(
+            synthetic_model,
+            config,
             whitelist=pd.Series(["91110000000000000X", "91110000000000001X"]),
         )
 
 
 def test_whitelist_restricts_the_population(synthetic_model, config):
-    tm, bundle, builder = synthetic_model
+    _, bundle, _ = synthetic_model
     firms = bundle.tables["enterprises"]["uscc"].iloc[:40]
-    res = monitor(
-        tm.model,
-        tm.reference,
-        tm.report,
-        bundle,
-        as_of="2025-06-30",
-        config=config,
-        feature_builder=builder,
-        whitelist=firms,
-    )
+    res = _monitor(synthetic_model, config, whitelist=firms)
     assert res.summary["population"] == 40
     assert res.summary["population_source"] == "whitelist"
 
@@ -156,18 +115,10 @@ def test_whitelist_restricts_the_population(synthetic_model, config):
 def test_without_a_loan_ledger_drift_is_still_reported(synthetic_model, config):
     """No loans table (a bureau that has not received ledgers yet): population and score
     drift are computed, realised default rates are empty and say why — not a TypeError."""
-    tm, bundle, builder = synthetic_model
+    _, bundle, _ = synthetic_model
     tables = dict(bundle.tables)
     tables["loans"] = tables["loans"].iloc[0:0]
-    res = monitor(
-        tm.model,
-        tm.reference,
-        tm.report,
-        type(bundle)(tables),
-        as_of="2025-06-30",
-        config=config,
-        feature_builder=builder,
-    )
+    res = _monitor(synthetic_model, config, type(bundle)(tables))
     assert set(res.feature_psi["feature"]) == {"x", "noise"}
     assert res.realised.empty
     assert res.summary["realised"]["sample"] == "no_ledger"
