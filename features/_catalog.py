@@ -282,8 +282,9 @@ _PEER = (
 _PLEDGE = (
     _f("pledgeable_patent_count", "可质押专利数", "pledge",
        "Valid patents held at as_of that are not pledged (last PE01 not released by a later "
-       "PC01), not preserved (likewise PP01/PD01) and have more than 1 year of remaining term "
-       "(domain.md §7).", _P,
+       "PC01), not preserved (likewise PP01/PD01), not named by a rejected legal event that "
+       "may change their state (dated ≤ as_of or undated) and have more than 1 year of "
+       "remaining term (domain.md §7).", _P,
        _GK, 1, 0, None, "件", "count"),
     _f("pledgeable_invention_count", "可质押发明专利数", "pledge",
        "Pledgeable patents (as above) that are inventions.", _P, _GK, 1, 0, None, "件", "count"),

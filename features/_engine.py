@@ -29,6 +29,7 @@ from features._names import (
     split_ids,
 )
 from features._programmes import level_value, status_ok, valid_to_filled
+from features._rejected_events import unverified_since
 from features._sei import SEI_SUBCLASSES
 from features._tables import get_table
 
@@ -60,7 +61,7 @@ _PATENT_SQL = """
         coalesce(CAST(p.forward_citations AS INTEGER), 0) AS cites,
         CAST(p.family_size AS INTEGER) AS fam,
         (coalesce(p.pct, false) OR coalesce(p.family_size, 0) >= 2 OR p.abroad) AS overseas,
-        p.award, p.n_sub, p.sei, p.main_group
+        p.award, p.n_sub, p.sei, p.main_group, CAST(p.unver AS DATE) AS unver
       FROM t_in p)
     SELECT *,
       CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
@@ -136,6 +137,7 @@ class PatentStore:
             # column at a time, and keeps the owners' names compact for the pledge list
             get_table(data, "patents", STORE_COLUMNS["patents"], categorical=True),
             get_table(data, "patent_events", STORE_COLUMNS["patent_events"], categorical=True),
+            data,
         )
         self._build_links(links)
         self._build_credit(links.credit_records)
@@ -152,7 +154,7 @@ class PatentStore:
         ids = pc.index_in(arrow_array(usccs), value_set=self._registry, skip_nulls=True)
         return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
-    def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame) -> None:
+    def _build_patents(self, patents: pd.DataFrame, events: pd.DataFrame, data) -> None:
         # only what the pledge list reads later: holding every column would keep the whole
         # patents table alive for as long as the store (gigabytes at national scale)
         self.patents = patents[[c for c in _KEPT_PATENT_COLUMNS if c in patents]]
@@ -170,6 +172,8 @@ class PatentStore:
         self._create("ipc", "SELECT app_id, sub FROM t_in", ipc)
         del ipc
         self._create("inv", "SELECT app_id, ih FROM t_in", _inventors(patents))
+        # the date from which a rejected legal event leaves the patent's state unknown
+        first["unver"] = unverified_since(data, arrow_array(patents["app_no"]))
         self._create("pat", _PATENT_SQL, self._patent_input(patents, n_sub, sei, first))
 
     def _patent_input(self, patents: pd.DataFrame, n_sub, sei, first: dict) -> pa.Table:
@@ -380,6 +384,7 @@ class PatentStore:
               SELECT f.pair_id, f.as_of, f.app_id, f.n_owners, f.acq, f.self_filed,
                 p.ptype, p.app_date, p.pub_d, p.grant_d, p.expiry, p.claims, p.cites, p.fam,
                 p.overseas, p.sei, p.award, p.n_sub, p.main_group, p.cite_start,
+                coalesce(p.unver <= f.as_of, false) AS unverified,
                 s.end_final, s.last_cf, s.last_rr, s.dec_neg,
                 coalesce(s.n_pe_old, 0) AS n_pe_old,
                 coalesce(s.n_pc, 0) AS n_pc, coalesce(s.n_ee, 0) AS n_ee,
@@ -406,7 +411,7 @@ class PatentStore:
               least(end_final, CASE WHEN lapsed THEN last_cf END,
                     CASE WHEN expiry <= as_of THEN expiry END) AS end_d,
               (granted AND end_final IS NULL AND NOT lapsed AND as_of < expiry
-                AND NOT pledged AND NOT preserved
+                AND NOT pledged AND NOT preserved AND NOT unverified
                 AND date_diff('day', as_of, expiry) / 365.25 > {float(min_remaining_years)!r})
                 AS pledgeable
             FROM x;
@@ -617,7 +622,7 @@ class PatentStore:
         return self.con.execute(
             """
             SELECT pair_id, app_id, ptype, grant_d, expiry, rem, n_owners, pledged, preserved,
-                   pledgeable
+                   unverified, pledgeable
             FROM fpx WHERE valid ORDER BY pair_id, app_id
             """
         ).df()

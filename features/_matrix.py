@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
-from data_contracts.identifiers import APP_NO_PATTERN, normalize_app_no, normalize_uscc
+from data_contracts.identifiers import normalize_uscc
 from features._duck import check_memory_limit, reports_out_of_memory
 from features._engine import PatentStore, Progress
 from features._entities import EntityLinks, resolve_entities
@@ -412,7 +412,7 @@ def pledgeable_patents(
     pledged = rows["pledged"].to_numpy(dtype=bool)
     preserved = rows["preserved"].to_numpy(dtype=bool)
     short = rem <= min_remaining_years
-    unverified = _unverified(data, app_no, as_of)
+    unverified = rows["unverified"].to_numpy(dtype=bool)
     reason = _reasons(pledged, preserved, short, rem, min_remaining_years, unverified)
     n_owners = rows["n_owners"].to_numpy(dtype=np.int64)
     out = pd.DataFrame(
@@ -430,7 +430,7 @@ def pledgeable_patents(
             "co_owned": n_owners > 1,
             "pledged": pledged,
             "preserved": preserved,
-            "pledgeable": rows["pledgeable"].to_numpy(dtype=bool) & ~unverified,
+            "pledgeable": rows["pledgeable"].to_numpy(dtype=bool),
             "reason": reason,
             # two distinct texts: an Arrow take, not a fixed-width numpy array per row
             "note": _str_series(_NOTES.take(pa.array((n_owners > 1).astype(np.int8)))),
@@ -441,61 +441,6 @@ def pledgeable_patents(
     for c in ("as_of", "grant_date", "expiry_date"):
         out[c] = out[c].astype("datetime64[ns]")
     return out.reset_index(drop=True)
-
-
-_STATE_CODES = ("PE01", "PP01", "CF01", "CX01", "IW01", "IP01", "AV01", "TR01")
-"""Legal events that can end a patent's pledgeability (pledge, preservation, lapse, end,
-invalidation, transfer); a release (PC01, PD01, RR01) never can."""
-
-
-def _unverified(data: Any, app_no: pa.Array, as_of: np.ndarray) -> np.ndarray:
-    """Patents with a legal event the reader rejected that may change their state: their
-    state is unknown, so they are not listed as pledgeable.
-
-    A rejected event counts when its application number is the patent's (read as written,
-    also when only its check character is wrong: the 12 digits match) and its code is one
-    of :data:`_STATE_CODES` or unreadable, and it is dated ≤ as_of or its date is
-    unreadable. Without this, a patent whose pledge (PE01) or lapse (CF01) was mistyped
-    would be shown to banks as 有效，未质押. Reading the rejected rows again costs a pass over
-    the events file, only when the reader rejected event rows.
-    """
-    out = np.zeros(len(app_no), dtype=bool)
-    rejects = getattr(data, "rejects", None)
-    files = getattr(data, "files", None) or {}
-    if rejects is None or not len(rejects) or "patent_events" not in files or not len(out):
-        return out
-    sel = (rejects["table"] == "patent_events") & rejects["source_row"].notna()
-    sel &= ~rejects["rule"].astype("str").str.startswith("duplicate_")
-    if not sel.any():
-        return out
-    from data_contracts import read_rows
-
-    rej = rejects.loc[sel, ["source_row", "column", "value"]]
-    rows = read_rows(
-        files["patent_events"].path, "patent_events",
-        rej["source_row"].astype("int64").unique(), ("app_no", "event_code", "event_date"),
-    )  # fmt: skip
-    # the number as written when it is what failed (read as the reader reads it: every
-    # accepted spelling), else the reader's canonical one
-    typed = rej.loc[rej["column"] == "app_no"].drop_duplicates("source_row")
-    written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
-    written = written["body"]
-    body = pd.Series(
-        written.to_numpy(), index=typed["source_row"].astype("int64").to_numpy(), dtype="str"
-    )
-    canonical = rows["app_no"].astype("str").str.slice(2, 14)
-    ev = rows.assign(body=rows["source_row"].map(body).astype("str").fillna(canonical))
-    ev = ev.dropna(subset=["body"])
-    code = ev["event_code"].astype("str")
-    ev = ev.loc[code.isna() | code.isin(_STATE_CODES)]
-    if ev.empty:
-        return out
-    # an unreadable date may be any date: it counts from the beginning
-    when = ev["event_date"].astype("datetime64[ns]").fillna(pd.Timestamp.min)
-    first = when.groupby(ev["body"].to_numpy()).min()
-    mine = pd.Series(pc.utf8_slice_codeunits(app_no, 2, 14).to_numpy(zero_copy_only=False))
-    known = mine.map(first).to_numpy(dtype="datetime64[ns]")
-    return ~np.isnat(known) & (known <= as_of.astype("datetime64[ns]"))
 
 
 def _reasons(pledged, preserved, short, rem, min_years, unverified=None) -> np.ndarray:

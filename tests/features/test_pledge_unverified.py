@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from data_contracts import read_data_dir
-from features import pledgeable_patents
+from features import build_feature_matrix, pledgeable_patents
 from screening.sample import SampleConfig, generate_sample
 
 AS_OF = pd.Timestamp("2026-09-30")
@@ -76,3 +76,24 @@ def test_an_event_rejected_for_its_code_or_date_counts_too(
 ):
     row = _with_event(sample, tmp_path, code, date, rule=rule)
     assert row["pledgeable"] is pledgeable or bool(row["pledgeable"]) == pledgeable
+
+
+def _counts(folder, uscc: str, as_of: pd.Timestamp) -> tuple[int, int]:
+    """(pledgeable_patent_count of the feature matrix, pledgeable rows of the list)."""
+    bundle = read_data_dir(folder, as_of=as_of.date())
+    pairs = pd.DataFrame({"uscc": [uscc], "as_of": [as_of]})
+    matrix = build_feature_matrix(pairs, bundle)
+    listed = pledgeable_patents(bundle, pairs)
+    return int(matrix["pledgeable_patent_count"].iloc[0]), int(listed["pledgeable"].sum())
+
+
+@pytest.mark.parametrize(("date", "dropped"), [("2026-03-01", 1), ("2026-10-15", 0)])
+def test_the_pledge_features_count_what_the_list_lists(sample, tmp_path, date, dropped):
+    """A credit officer reads 可质押专利数 in the reasons and counts the listed patents:
+    both see the same rejected pledge, and only from its date on."""
+    folder, uscc, _ = sample
+    clean = _counts(folder, uscc, AS_OF)
+    _with_event(sample, tmp_path, "PE01", date)
+    (copy,) = tmp_path.glob("data-PE01-*")
+    assert clean[0] == clean[1]
+    assert _counts(copy, uscc, AS_OF) == (clean[0] - dropped, clean[1] - dropped)

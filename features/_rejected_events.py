@@ -1,0 +1,77 @@
+"""Legal events the reader rejected that may still have happened: the patents they name
+have an unknown state from the event's date on, so they are never counted or listed as
+pledgeable (the feature store and the pledge list read the same dates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_contracts.identifiers import APP_NO_PATTERN, normalize_app_no
+
+STATE_CODES = ("PE01", "PP01", "CF01", "CX01", "IW01", "IP01", "AV01", "TR01")
+"""Legal events that can end a patent's pledgeability (pledge, preservation, lapse, end,
+invalidation, transfer); a release (PC01, PD01, RR01) never can."""
+
+_EARLIEST = np.datetime64("1900-01-01", "D")
+"""The date of a rejected event whose date is unreadable: it may be any date, so it counts
+at every as_of."""
+
+
+def unverified_since(data: Any, app_no: pa.Array) -> np.ndarray:
+    """For each patent of ``app_no`` (canonical numbers), the first date of a rejected legal
+    event that may change its state; NaT when there is none.
+
+    A rejected event counts when its application number is the patent's (read as written,
+    also when only its check character is wrong: the 12 digits match), its code is one of
+    :data:`STATE_CODES` or unreadable; an unreadable date counts from :data:`_EARLIEST`.
+    Without this, a patent whose pledge (PE01) or lapse (CF01) was mistyped would be shown
+    to banks as 有效，未质押. Reading the rejected rows again costs a pass over the events
+    file, only when the reader rejected event rows.
+    """
+    out = np.full(len(app_no), np.datetime64("NaT"), dtype="datetime64[D]")
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    if rejects is None or not len(rejects) or "patent_events" not in files or not len(out):
+        return out
+    sel = (rejects["table"] == "patent_events") & rejects["source_row"].notna()
+    sel &= ~rejects["rule"].astype("str").str.startswith("duplicate_")
+    if not sel.any():
+        return out
+    from data_contracts import read_rows
+
+    rej = rejects.loc[sel, ["source_row", "column", "value"]]
+    rows = read_rows(
+        files["patent_events"].path, "patent_events",
+        rej["source_row"].astype("int64").unique(), ("app_no", "event_code", "event_date"),
+    )  # fmt: skip
+    # the number as written when it is what failed (read as the reader reads it: every
+    # accepted spelling), else the reader's canonical one
+    typed = rej.loc[rej["column"] == "app_no"].drop_duplicates("source_row")
+    written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
+    body = pd.Series(
+        written["body"].to_numpy(), index=typed["source_row"].astype("int64").to_numpy(),
+        dtype="str",
+    )  # fmt: skip
+    canonical = rows["app_no"].astype("str").str.slice(2, 14)
+    ev = rows.assign(body=rows["source_row"].map(body).astype("str").fillna(canonical))
+    ev = ev.dropna(subset=["body"])
+    code = ev["event_code"].astype("str")
+    ev = ev.loc[code.isna() | code.isin(STATE_CODES)]
+    if ev.empty:
+        return out
+    when = ev["event_date"].astype("datetime64[ns]").to_numpy().astype("datetime64[D]")
+    when = np.where(np.isnat(when), _EARLIEST, np.maximum(when, _EARLIEST))
+    first = pd.Series(when).groupby(ev["body"].to_numpy()).min()
+    # a hash look-up of each patent's 12 digits among the few rejected ones
+    mine = pc.utf8_slice_codeunits(app_no, 2, 14)
+    at = pc.index_in(mine, value_set=pa.array(first.index.to_numpy(dtype=object), mine.type))
+    hit = pc.is_valid(at).to_numpy(zero_copy_only=False)
+    if hit.any():
+        idx = pc.filter(at, pc.is_valid(at)).to_numpy(zero_copy_only=False)
+        out[hit] = first.to_numpy(dtype="datetime64[D]")[idx]
+    return out
