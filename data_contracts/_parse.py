@@ -36,7 +36,8 @@ _DATE_SEP = (
 )
 _DATE_COMPACT = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
 _SERIAL = r"^\d{5}(?:\.\d+)?$"
-_INT = r"^[+-]?\d+(?:\.0*)?$"
+_INT = r"^[+-]?0*\d{1,15}(?:\.0*)?$"  # a count of at most 15 digits: exact in int64 and float64
+_MAX_COUNT = 1e15
 _FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 
 _TRUE = ("是", "y", "yes", "true", "t", "1", "有", "√")
@@ -148,14 +149,15 @@ def parse_int(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Failure]]:
     if pa.types.is_integer(t):
         return _chunked(pc.cast(raw, pa.int64())), []
     if pa.types.is_floating(t):
-        finite = pc.and_(pc.is_finite(raw), pc.equal(pc.floor(raw), raw))
+        whole = pc.and_(pc.equal(pc.floor(raw), raw), pc.less(pc.abs(raw), _MAX_COUNT))
+        finite = pc.and_(pc.is_finite(raw), whole)
         bad = _np(pc.and_(raw.is_valid(), pc.invert(pc.fill_null(finite, False))))
         vals = pc.cast(pc.if_else(finite, raw, None), pa.int64(), safe=False)
-        msg = "{column} {value!r} is not a whole number"
+        msg = "{column} {value!r} is not a whole number of at most 15 digits"
         return _chunked(vals), [Failure(bad, "number_unparseable", msg)] if bad.any() else []
     # Counts repeat a few hundred values: parse the distinct ones only.
     vals, (bad,) = by_dictionary(as_string(raw), _parse_int_text)
-    msg = "{column} {value!r} is not a whole number"
+    msg = "{column} {value!r} is not a whole number of at most 15 digits"
     return _chunked(vals), [Failure(bad, "number_unparseable", msg)] if bad.any() else []
 
 
@@ -175,7 +177,7 @@ def parse_float(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Failure]]:
         nan = pc.fill_null(pc.is_nan(vals), False)
         bad = _np(pc.and_(vals.is_valid(), pc.invert(pc.is_finite(vals))))
         bad &= ~_np(nan)  # NaN is how pandas writes a missing number
-        vals = pc.if_else(nan, None, vals)
+        vals = pc.if_else(pc.fill_null(pc.is_finite(vals), False), vals, None)  # one reject
         msg = "{column} {value!r} is not a finite number"
         return _chunked(vals), [Failure(bad, "number_unparseable", msg)] if bad.any() else []
     vals, (bad,) = by_dictionary(as_string(raw), _parse_float_text)

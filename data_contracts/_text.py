@@ -42,8 +42,9 @@ def as_string(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_string_view(arr.type):
         return arr.cast(pa.large_string())
     if pa.types.is_floating(arr.type):
-        # Spreadsheets store integers as floats; 42795.0 must read as 42795.
-        as_int = pc.equal(pc.floor(arr), arr)
+        # Spreadsheets store integers as floats; 42795.0 must read as 42795. Only where the
+        # integer is exact: inf or 1e300 cast to int64 would wrap to -9223372036854775808.
+        as_int = pc.and_(pc.equal(pc.floor(arr), arr), pc.less(pc.abs(arr), 2.0**53))
         ints = pc.cast(pc.if_else(as_int, arr, None), pa.int64(), safe=False)
         return pc.if_else(as_int, pc.cast(ints, pa.string()), pc.cast(arr, pa.string()))
     if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):

@@ -134,7 +134,32 @@ def test_unparseable_date_and_number(write, patents, tmp_path) -> None:
     (date_msg,) = _rejects(bundle, "date_unparseable")["message"]
     assert date_msg.startswith("app_date '2017-02-30' is not a valid date (YYYY-MM-DD, ")
     (num_msg,) = _rejects(bundle, "number_unparseable")["message"]
-    assert num_msg == "claims '十二' is not a whole number"
+    assert num_msg == "claims '十二' is not a whole number of at most 15 digits"
+
+
+def test_a_count_too_large_for_int64_is_a_reject_not_a_crash(write, patents, tmp_path) -> None:
+    frame = patents.copy()
+    frame.loc[1, "claims"] = "99999999999999999999"  # ArrowInvalid in the int64 cast before
+    frame.loc[2, "claims"] = "000000000000000000012"  # leading zeros are not digits of size
+    bundle = _read(write, "patents", frame, tmp_path)
+    rej = _rejects(bundle, "number_unparseable")
+    assert list(rej["source_row"]) == [2]
+    assert list(bundle.tables["patents"]["claims"])[1] == 12
+
+
+def test_parquet_infinities_and_huge_floats_read_as_written(tmp_path, patents) -> None:
+    """A float cell that is inf, -inf or 1e300 is one reject each, shown as written (it used
+    to wrap to -9223372036854775808 in the int64 cast, and 1e300 was accepted as a count)."""
+    frame = patents.assign(claims=[float("inf"), float("-inf"), 1e300, 2.5, 7.0, 8.0, 9.0, 10.0])
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    frame.to_parquet(folder / "patents.parquet", index=False)
+    bundle = read_table(folder / "patents.parquet", "patents", today=TODAY)
+    rej = bundle.rejects.loc[bundle.rejects["table"] == "patents"]
+    assert list(rej["source_row"]) == [1, 2, 3, 4]
+    assert list(rej["value"]) == ["inf", "-inf", "1e+300", "2.5"]
+    assert set(rej["rule"]) == {"number_unparseable"}
+    assert list(bundle.tables["patents"]["claims"]) == [7, 8, 9, 10]
 
 
 def test_grant_before_application(write, patents, tmp_path) -> None:
