@@ -67,6 +67,10 @@ class CheckResult:
 _USCC_SHAPE = re.compile(r"^[1-9ANY][0-9A-Z]\d{6}[0-9A-Z]{10}$")
 
 
+_EXCEL_NUMBER = re.compile(r"^\d(?:\.\d+)?E\+?\d+$")
+"""An all-digit code that a spreadsheet turned into a number (``9.14101E+17``)."""
+
+
 def check_uscc(raw: object) -> CheckResult:
     """Normalise and validate a USCC with both checks of domain.md §4.
 
@@ -78,6 +82,14 @@ def check_uscc(raw: object) -> CheckResult:
     code = normalize_uscc(raw)
     if not code:
         return CheckResult(code, False, "uscc_missing", "统一社会信用代码为空 / USCC is empty")
+    if _EXCEL_NUMBER.match(code):
+        return CheckResult(
+            code,
+            False,
+            "uscc_length",
+            f"USCC {code} was stored as a number (scientific notation), so its digits are "
+            "lost: format the column as text in Excel and export the file again",
+        )
     if len(code) != 18:
         return CheckResult(
             code, False, "uscc_length", f"USCC must have 18 characters, got {len(code)}"

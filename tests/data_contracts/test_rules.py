@@ -259,6 +259,14 @@ def test_uscc_rejects_and_legacy_warning(write, enterprises, tmp_path) -> None:
     assert "911000001000013428" in set(bundle.tables["enterprises"]["uscc"])
 
 
+def test_a_uscc_excel_turned_into_a_number_says_how_to_fix_it(write, enterprises, tmp_path):
+    frame = enterprises.copy()
+    frame.loc[0, "uscc"] = "9.14101E+17"
+    bundle = _read(write, "enterprises", frame, tmp_path)
+    (msg,) = _rejects(bundle, "uscc_length")["message"]
+    assert "scientific notation" in msg and "format the column as text" in msg
+
+
 def test_app_no_check_and_normalisation(write, patents, tmp_path) -> None:
     frame = patents.copy()
     good = patents["app_no"][1]
