@@ -70,7 +70,8 @@ _PATENT = (
        "patents", "pub_date/grant_date", 1, 0, None, "件", "count"),
     _f("pending_invention_count", "在审发明申请数", "quantity",
        "Invention applications held at as_of that are published (pub_date or PB01 ≤ as_of), "
-       "not granted and not rejected (RJ01) or withdrawn (WD01) by as_of.",
+       "not granted and not rejected (RJ01) or withdrawn (WD01, unless restored by a later or "
+       "same-day RR01) by as_of.",
        _P, "pub_date/event_date", 1, 0, None, "件", "count"),
     _f("filing_continuity_years", "申请连续性", "quantity",
        "Distinct calendar years among the last five (as_of year-4 … as_of year) with at least "
@@ -82,8 +83,8 @@ _PATENT = (
        _P, _GK, 1, 0, 1, "%", "share"),
     _f("invention_grant_rate", "发明授权率", "structure",
        "Among invention applications held at as_of and decided by as_of, the share granted; "
-       "decided = granted, rejected (RJ01) or withdrawn (WD01, incl. deemed withdrawn). NaN "
-       "when none decided.", _P, _GK, 1, 0, 1, "%", "rate"),
+       "decided = granted, rejected (RJ01) or withdrawn (WD01, incl. deemed withdrawn, unless "
+       "restored by a later or same-day RR01). NaN when none decided.", _P, _GK, 1, 0, 1, "%", "rate"),
     _f("ipc_subclass_breadth", "IPC小类覆盖数", "structure",
        "Distinct 4-character IPC subclasses (from ipc_all, else ipc_main) over valid patents.",
        "patents", "grant_date", 0, 0, None, "个", "count"),
@@ -109,21 +110,26 @@ _PATENT = (
     _f("forward_citations_per_year", "前向被引率", "technical",
        "Σ forward citations of valid patents ÷ Σ years since publication (pub_date, else "
        "grant_date; each patent at least 0.5 y). Citation counts are an export snapshot (the "
-       "input carries no citation dates), so this is the one patent feature that is not "
-       "strictly point-in-time.", "patents", "export snapshot", 1, 0, None, "次/件年", "rate"),
+       "input carries no citation dates), so this is not strictly point-in-time: retraining "
+       "leaves it out by default (retrain.toml [features]).", "patents", "export snapshot", 1,
+       0, None, "次/件年", "rate"),
     _f("cited_patent_share", "被引专利占比", "technical",
        "Valid patents with forward_citations ≥ 1 ÷ valid patents (snapshot citations).",
        "patents", "export snapshot", 1, 0, 1, "%", "share"),
     _f("avg_family_size", "平均同族规模", "technical",
-       "Mean family_size (offices) of valid patents with a known family size; NaN when none.",
-       "patents", "grant_date", 1, 0, None, "个", "amount"),
+       "Mean family_size (offices) of valid patents with a known family size; NaN when none. "
+       "Family sizes are an export snapshot (a family grows after grant and the input has no "
+       "dates for it).", "patents", "export snapshot", 1, 0, None, "个", "amount"),
     _f("overseas_family_invention_count", "海外同族发明数", "technical",
-       "Valid inventions with PCT, a family country other than CN, or family_size ≥ 2.",
-       "patents", "grant_date", 1, 0, None, "件", "count"),
+       "Valid inventions with PCT or a family country other than CN; when family_countries "
+       "is empty, family_size ≥ 2 stands for a foreign family (a CN-only family of two, such "
+       "as a same-day invention + utility model filing, is not overseas). PCT and family "
+       "members are an export snapshot.", "patents", "export snapshot", 1, 0, None, "件",
+       "count"),
     _f("high_value_invention_count", "高价值发明数", "technical",
        "Valid inventions that are SEI, have an overseas family, are more than 10 years from "
-       "filing at as_of, or carry a patent award (award text has no date: snapshot).",
-       "patents", "grant_date", 1, 0, None, "件", "count"),
+       "filing at as_of, or carry a patent award (award text and family: export snapshot).",
+       "patents", "export snapshot", 1, 0, None, "件", "count"),
     _f("core_inventor_count", "核心发明人数", "technical",
        "Inventors named on ≥ 2 of the firm's own filings (as applicant) with app_date in "
        "(as_of-5y, as_of] and known by as_of; inventors are identified by their name string.",

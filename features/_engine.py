@@ -28,7 +28,7 @@ from features._names import (
     is_text_categorical,
     split_ids,
 )
-from features._programmes import level_value, status_ok, valid_to_filled
+from features._programmes import is_2013_standard, level_value, status_ok, valid_to_filled
 from features._rejected_events import unverified_since
 from features._sei import SEI_SUBCLASSES
 from features._tables import get_table
@@ -47,6 +47,8 @@ _EVENT_CODES = (
 # (``_per_distinct``); main_group is kept as an integer id (it is only grouped on).
 _ABROAD_SQL = """coalesce(len(list_filter(string_split(v, ';'),
                  lambda x: upper(trim(x)) NOT IN ('CN', ''))) > 0, false)"""
+_NO_COUNTRIES_SQL = """coalesce(len(list_filter(string_split(v, ';'),
+                       lambda x: trim(x) <> '')) = 0, true)"""
 _AWARD_SQL = "(v IS NOT NULL AND trim(v) <> '')"
 _MAIN_GROUP_SQL = "nullif(split_part(replace(upper(trim(v)), ' ', ''), '/', 1), '')"
 _PATENT_SQL = """
@@ -60,7 +62,8 @@ _PATENT_SQL = """
         CAST(p.claims AS INTEGER) AS claims,
         coalesce(CAST(p.forward_citations AS INTEGER), 0) AS cites,
         CAST(p.family_size AS INTEGER) AS fam,
-        (coalesce(p.pct, false) OR coalesce(p.family_size, 0) >= 2 OR p.abroad) AS overseas,
+        (coalesce(p.pct, false) OR p.abroad
+         OR (p.no_countries AND coalesce(p.family_size, 0) >= 2)) AS overseas,
         p.award, p.n_sub, p.sei, p.main_group, CAST(p.unver AS DATE) AS unver
       FROM t_in p)
     SELECT *,
@@ -181,6 +184,7 @@ class PatentStore:
         once per distinct value."""
         con = self.con
         abroad, pos = _per_distinct(con, patents["family_countries"], _ABROAD_SQL)
+        no_countries, _ = _per_distinct(con, patents["family_countries"], _NO_COUNTRIES_SQL)
         award, apos = _per_distinct(con, patents["award"], _AWARD_SQL)
         groups, gpos = _per_distinct(con, patents["ipc_main"], _MAIN_GROUP_SQL)
         group_id = encode(groups)[0][gpos]
@@ -192,6 +196,7 @@ class PatentStore:
                 **{c: pa.array(patents[c]) for c in ("claims", "forward_citations", "family_size")},
                 "pct": pa.array(patents["pct"]),
                 "abroad": abroad.to_numpy(zero_copy_only=False)[pos],
+                "no_countries": no_countries.to_numpy(zero_copy_only=False)[pos],
                 "award": award.to_numpy(zero_copy_only=False)[apos],
                 "main_group": pa.array(group_id, mask=group_id < 0),
                 "n_sub": n_sub,
@@ -232,7 +237,9 @@ class PatentStore:
             pa.table(
                 {
                     "firm_id": self.firm_ids(tr["uscc"]),
-                    "app_no": arrow_array(tr["app_no"]),
+                    "app_id": _app_ids(
+                        arrow_array(tr["app_no"]), arrow_array(self.patents["app_no"])
+                    ),
                     "d": tr["event_date"].to_numpy(),
                 }
             ),
@@ -248,9 +255,18 @@ class PatentStore:
                    (a.app_id IS NOT NULL) AS self_filed
             FROM l_in l LEFT JOIN appl a ON a.firm_id = l.firm_id AND a.app_id = l.app_id
             WHERE l.owner AND l.firm_id >= 0;
+            -- transfers out: the firm named as assignor (from_party), or, when a TR01 names
+            -- none, a holder before the transfer that holds nothing of the patent after it
+            -- (holdings end only at transfers; an empty from_party means the holders then)
             CREATE TABLE trout AS
-            SELECT DISTINCT firm_id, app_no, CAST(d AS DATE) AS d FROM t_in
-            WHERE firm_id >= 0 AND d IS NOT NULL;
+            SELECT DISTINCT firm_id, app_id, d FROM (
+              SELECT firm_id, app_id, CAST(d AS DATE) AS d FROM t_in
+              WHERE firm_id >= 0 AND d IS NOT NULL
+              UNION ALL
+              SELECT h.firm_id, h.app_id, h.ht FROM hold h
+              WHERE h.ht IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM hold n
+                WHERE n.firm_id = h.firm_id AND n.app_id = h.app_id AND n.hf = h.ht));
             """
         )
         for name in ("l_in", "t_in"):
@@ -292,12 +308,7 @@ class PatentStore:
                 "vf": progs["valid_from"].to_numpy(),
                 "vt": valid_to_filled(progs).to_numpy(),
                 "ok": status_ok(progs),
-                "v2013": (
-                    (progs["programme"] == "ip_standard")
-                    & (progs["standard_version"].astype("str") == "2013")
-                )
-                .fillna(False)
-                .to_numpy(),
+                "v2013": is_2013_standard(progs),
             }
         )
         df = df[(df["firm_id"] >= 0) & df["ok"] & df["vf"].notna()]
@@ -365,7 +376,8 @@ class PatentStore:
               min(e.d) FILTER (WHERE e.code IN ('CX01', 'IW01', 'AV01')) AS end_final,
               max(e.d) FILTER (WHERE e.code = 'CF01') AS last_cf,
               max(e.d) FILTER (WHERE e.code = 'RR01') AS last_rr,
-              min(e.d) FILTER (WHERE e.code IN ('RJ01', 'WD01')) AS dec_neg,
+              min(e.d) FILTER (WHERE e.code = 'RJ01') AS first_rj,
+              max(e.d) FILTER (WHERE e.code = 'WD01') AS last_wd,
               max(e.d) FILTER (WHERE e.code = 'PE01') AS last_pe,
               max(e.d) FILTER (WHERE e.code = 'PC01') AS last_pc,
               max(e.d) FILTER (WHERE e.code = 'PP01') AS last_pp,
@@ -385,7 +397,11 @@ class PatentStore:
                 p.ptype, p.app_date, p.pub_d, p.grant_d, p.expiry, p.claims, p.cites, p.fam,
                 p.overseas, p.sei, p.award, p.n_sub, p.main_group, p.cite_start,
                 coalesce(p.unver <= f.as_of, false) AS unverified,
-                s.end_final, s.last_cf, s.last_rr, s.dec_neg,
+                s.end_final, s.last_cf, s.last_rr,
+                -- decided against: rejected, or withdrawn (WD01) and not restored (RR01)
+                -- on or after the withdrawal
+                coalesce(s.first_rj, CASE WHEN s.last_rr IS NULL OR s.last_rr < s.last_wd
+                                          THEN s.last_wd END) AS dec_neg,
                 coalesce(s.n_pe_old, 0) AS n_pe_old,
                 coalesce(s.n_pc, 0) AS n_pc, coalesce(s.n_ee, 0) AS n_ee,
                 coalesce(s.n_inval, 0) AS n_inval,
@@ -662,6 +678,19 @@ def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
         {"app_id": app_id.cast(pa.int64()), "code": code, "event_date": date.filter(keep)}
     )
     return tbl.filter(pc.is_valid(tbl["app_id"]))
+
+
+def _app_ids(app_no: pa.Array, patents: pa.Array) -> np.ndarray:
+    """Patent row of each application number; numbers of unknown patents get negative ids
+    of their own (one per distinct number), so they still count once each."""
+    ids = pc.index_in(app_no, value_set=patents, skip_nulls=True).to_numpy(zero_copy_only=False)
+    unknown = np.isnan(ids) if ids.dtype.kind == "f" else np.zeros(len(ids), dtype=bool)
+    out = np.where(unknown, 0, ids).astype(np.int64)
+    if unknown.any():
+        names = pc.fill_null(app_no.filter(pa.array(unknown)), "")
+        _, inv = np.unique(names.to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
+        out[unknown] = -1 - inv
+    return out
 
 
 def _first_date(ev: pa.Table, code: str, n: int) -> np.ndarray:

@@ -10,7 +10,7 @@ SECTIONS = tuple("ABCDEFGHIJKLMNOPQRST")
 _SECTION_START = (
     (1, "A"), (6, "B"), (13, "C"), (44, "D"), (47, "E"), (51, "F"), (53, "G"), (61, "H"),
     (63, "I"), (66, "J"), (70, "K"), (71, "L"), (73, "M"), (76, "N"), (80, "O"), (83, "P"),
-    (84, "Q"), (86, "R"), (90, "S"), (97, "T"),
+    (84, "Q"), (86, "R"), (91, "S"), (97, "T"),
 )  # fmt: skip
 SIZE_RANK = {"micro": 1, "small": 2, "medium": 3, "large": 4}
 

@@ -37,6 +37,25 @@ def level_value(programmes: pd.DataFrame) -> np.ndarray:
     return lv.fillna(default).to_numpy()
 
 
+STANDARD_2023_IN_FORCE = pd.Timestamp("2024-01-01")
+"""GB/T 29490-2023 took effect on this day: a 贯标 certificate issued earlier is a 2013 one."""
+
+
+def is_2013_standard(programmes: pd.DataFrame) -> np.ndarray:
+    """贯标 certificates of the 2013 standard: so stated, or with no version and issued
+    (valid_from) before the 2023 standard took effect — real lists often have no version
+    column, and such a certificate must still be void after 2025-12-31."""
+    p = programmes
+    version = (
+        p["standard_version"].astype("str")
+        if "standard_version" in p.columns
+        else pd.Series(pd.NA, index=p.index, dtype="str")
+    )
+    before = p["valid_from"].astype("datetime64[ns]") < STANDARD_2023_IN_FORCE
+    old = (version == "2013").fillna(False) | (version.isna() & before.fillna(False))
+    return ((p["programme"].astype("str") == "ip_standard").fillna(False) & old).to_numpy(bool)
+
+
 def status_ok(programmes: pd.DataFrame) -> np.ndarray:
     """Valid or unstated status; 暂停 (suspended) and 撤销 (revoked) never count."""
     st = programmes["status"].astype("str")
@@ -48,7 +67,7 @@ def active_programmes(programmes: pd.DataFrame, as_of: object) -> pd.DataFrame:
 
     Active = status 有效 or empty, ``valid_from ≤ as_of ≤ valid_to`` (valid_to filled with the
     programme default when empty), and not a GB/T 29490-2013 贯标 certificate after
-    2025-12-31. Suspended/revoked memberships are inactive: the input gives no date for the
+    2025-12-31 (:func:`is_2013_standard`). Suspended/revoked memberships are inactive: the input gives no date for the
     status change, so they are treated as inactive at every as_of.
 
     Parameters
@@ -72,13 +91,9 @@ def active_programmes(programmes: pd.DataFrame, as_of: object) -> pd.DataFrame:
     p["valid_to_effective"] = valid_to_filled(p)
     p["level_value"] = level_value(p)
     vf = p["valid_from"].astype("datetime64[ns]")
-    void = (
-        (p["programme"] == "ip_standard")
-        & (p["standard_version"].astype("str") == "2013")
-        & (ts > STANDARD_2013_VOID_AFTER)
-    )
+    void = is_2013_standard(p) & (ts > STANDARD_2013_VOID_AFTER)
     act = status_ok(p) & (vf <= ts).to_numpy() & (p["valid_to_effective"] >= ts).to_numpy()
-    act &= ~void.fillna(False).to_numpy()
+    act &= ~void
     out = p[act]
     return out.sort_values(["uscc", "programme", "valid_from"], kind="stable").reset_index(
         drop=True

@@ -186,7 +186,7 @@ def random_tables(seed: int, n_firms: int = 12, n_patents: int = 90, n_events: i
         d = p["app_date"] + pd.Timedelta(days=int(rng.integers(30, 6000)))
         row = {"app_no": p["app_no"], "event_code": code, "event_date": d}
         if code == "TR01":
-            row["from_party"] = p["owners"]
+            row["from_party"] = p["owners"] if rng.random() < 0.7 else None
             row["to_party"] = names[int(rng.integers(0, n_firms))]
         evs.append(row)
     crs = []
@@ -224,7 +224,7 @@ def random_tables(seed: int, n_firms: int = 12, n_patents: int = 90, n_events: i
                 "valid_from": vf,
                 "valid_to": vf + pd.Timedelta(days=int(rng.integers(300, 1500)))
                 if rng.random() < 0.7 else None,
-                "standard_version": rng.choice(["2013", "2023"]) if prog == "ip_standard" else None,
+                "standard_version": rng.choice(["2013", "2023", None]) if prog == "ip_standard" else None,
                 "status": rng.choice(["valid", "valid", "suspended", None]),
             }
         )  # fmt: skip

@@ -327,3 +327,78 @@ def test_pledge_state_follows_event_order_not_counts(mk):
     # 1 → min(1, 1) (its repeated PE01 is one pledge, else 1 of 2), 2 → min(1, 2)
     assert m["pledge_release_ratio"] == pytest.approx(3 / 5)
     assert m["preservation_litigation_count"] == 1
+
+
+def test_industry_sections_at_the_division_boundaries():
+    """GB/T 4754-2017: R (culture, sport, entertainment) is divisions 86–90, S starts at 91."""
+    from features._firm import industry_section
+
+    codes = pd.Series(["9011", "R9011", "9101", "8610", "9700", "1310", "0610", "x"])
+    assert list(industry_section(codes)) == ["R", "R", "S", "R", "T", "C", "B", np.nan]
+
+
+def test_a_standard_certificate_without_version_issued_before_2024_is_a_2013_one(mk):
+    """贯标 lists often have no version column: a certificate issued before GB/T 29490-2023
+    took effect (2024-01-01) can only be a 2013 one, void after 2025-12-31."""
+    a, b = "郑州甲科技有限公司", "郑州乙科技有限公司"
+    pr = [
+        {"uscc": mk.uscc(1), "programme": "ip_standard", "valid_from": D("2023-06-01"),
+         "valid_to": D("2026-05-31")},
+        {"uscc": mk.uscc(2), "programme": "ip_standard", "valid_from": D("2024-03-01"),
+         "valid_to": D("2027-02-28")},
+    ]  # fmt: skip
+    data = mk.tables([mk.firm(1, a), mk.firm(2, b)], [], [], [], pr)
+    pairs = pd.DataFrame(
+        {"uscc": [mk.uscc(1), mk.uscc(1), mk.uscc(2)],
+         "as_of": [D("2025-12-31"), D("2026-01-15"), D("2026-01-15")]}
+    )  # fmt: skip
+    assert build_feature_matrix(pairs, data)["prog_ip_standard"].tolist() == [1, 0, 1]
+    active = active_programmes(data["programmes"], D("2026-01-15"))
+    assert active["uscc"].tolist() == [mk.uscc(2)]
+
+
+def test_a_withdrawal_restored_by_rr01_is_pending_again(mk):
+    """WD01 (deemed withdrawn) then RR01 (权利恢复): the application is pending again, not
+    decided against; a rejection (RJ01) stays decided."""
+    a = "郑州甲科技有限公司"
+    pats = [
+        mk.patent(2020, 1, i, app_date=D("2020-03-01"), pub_date=D("2020-09-01"), applicants=a)
+        for i in (1, 2, 3)
+    ]
+    no = [p["app_no"] for p in pats]
+    ev = [
+        (no[0], "WD01", "2021-05-01"), (no[0], "RR01", "2021-08-01"),  # restored
+        (no[1], "WD01", "2022-05-01"),  # withdrawn
+        (no[2], "RR01", "2021-01-01"), (no[2], "WD01", "2022-02-01"),  # restored, then withdrawn
+    ]  # fmt: skip
+    events = [{"app_no": n, "event_code": c, "event_date": D(d)} for n, c, d in ev]
+    data = mk.tables([mk.firm(1, a)], pats, events, [], [])
+    pairs = pd.DataFrame({"uscc": [mk.uscc(1)] * 2, "as_of": [D("2021-06-30"), D("2024-01-01")]})
+    m = build_feature_matrix(pairs, data)
+    assert m["pending_invention_count"].tolist() == [2, 1]  # mid-2021: no[0] withdrawn
+    assert m["invention_grant_rate"].tolist() == [0.0, 0.0]
+
+
+def test_a_transfer_without_assignor_is_a_transfer_out_of_the_holder(mk):
+    """A TR01 whose from_party is empty moves the patent away from whoever held it (the
+    holdings already read it so): it counts as a transfer out of that holder."""
+    a, b = "郑州甲科技有限公司", "郑州乙科技有限公司"
+    pats = [
+        mk.patent(2015, 1, i, app_date=D("2015-03-01"), grant_date=D("2018-05-01"), applicants=a,
+                  owners=b)
+        for i in (1, 2)
+    ]
+    no = [p["app_no"] for p in pats]
+    events = [
+        {"app_no": no[0], "event_code": "TR01", "event_date": D("2023-03-01"),
+         "from_party": a, "to_party": b},
+        {"app_no": no[1], "event_code": "TR01", "event_date": D("2023-03-01"), "to_party": b},
+    ]  # fmt: skip
+    data = mk.tables([mk.firm(1, a), mk.firm(2, b)], pats, events, [], [])
+    pairs = pd.DataFrame(
+        {"uscc": [mk.uscc(1), mk.uscc(1), mk.uscc(2)],
+         "as_of": [D("2023-02-28"), D("2023-03-01"), D("2023-03-01")]}
+    )  # fmt: skip
+    m = build_feature_matrix(pairs, data)
+    assert m["valid_invention_count"].tolist() == [2, 0, 2]
+    assert m["recent_transfer_out_count"].tolist() == [0, 2, 0]

@@ -148,7 +148,8 @@ class Oracle:
                 ipcs.add(s)
         mg = None if _na(p.ipc_main) else p.ipc_main.replace(" ", "").upper().split("/")[0] or None
         fam = p.family_size
-        countries = [c for c in _items(p.family_countries) if c.upper() != "CN"]
+        listed = [c for c in _items(p.family_countries) if c.strip()]
+        countries = [c for c in listed if c.upper() != "CN"]
         return {
             "known": known,
             "pub": pub,
@@ -159,7 +160,8 @@ class Oracle:
             "lapsed": lapsed,
             "last_cf": max(cf) if cf else None,
             "end": min(ends) if ends else None,
-            "dec_neg": bool(dates({"RJ01", "WD01"})),
+            "dec_neg": bool(dates({"RJ01"}))
+            or bool(dates({"WD01"}) and not (rr and max(rr) >= max(dates({"WD01"})))),
             "pe": n("PE01"),
             "pc": n("PC01"),
             "pp": n("PP01"),
@@ -173,7 +175,10 @@ class Oracle:
             "mg": mg,
             "sei": bool(ipcs & SEI),
             "overseas": bool(
-                (not _na(p.pct) and bool(p.pct)) or (not _na(fam) and fam >= 2) or countries
+                (not _na(p.pct) and bool(p.pct))
+                or countries
+                # the family size stands for a foreign family only when no country is listed
+                or (not listed and not _na(fam) and fam >= 2)
             ),
             "award": not _na(p.award) and str(p.award).strip() != "",
             "rem": (expiry - as_of).days / YEAR,
@@ -262,6 +267,17 @@ class Oracle:
             recent = _add_years(as_of, -2) < r.event_date <= as_of
             if r.event_code == "TR01" and recent and firm in self.resolve(_items(r.from_party)):
                 outs.add((r.app_no, r.event_date))
+        # …and a holder before a transfer that holds nothing of the patent after it (the
+        # assignor when from_party is empty)
+        for p in self.pat.itertuples(index=False):
+            eps = self.epochs(p)
+            for (_, d, before), (_, _, after) in zip(eps, eps[1:]):
+                if (
+                    _add_years(as_of, -2) < d <= as_of
+                    and firm in self.resolve(before)
+                    and firm not in self.resolve(after)
+                ):
+                    outs.add((p.app_no, d))
         f["recent_transfer_out_count"] = len(outs)
         f["recent_acquired_share"] = _div(
             sum(h["acq"] is not None and h["acq"] > _add_years(as_of, -1) for _, _, h in valid), nv
@@ -346,7 +362,11 @@ class Oracle:
                 continue
             if (
                 r.programme == "ip_standard"
-                and r.standard_version == "2013"
+                # 2013 as stated, or unstated on a certificate issued before 2024
+                and (
+                    r.standard_version == "2013"
+                    or (_na(r.standard_version) and r.valid_from < pd.Timestamp("2024-01-01"))
+                )
                 and as_of > pd.Timestamp("2025-12-31")
             ):
                 continue
@@ -379,7 +399,7 @@ class Oracle:
                 starts = [(1, "A"), (6, "B"), (13, "C"), (44, "D"), (47, "E"), (51, "F"),
                           (53, "G"), (61, "H"), (63, "I"), (66, "J"), (70, "K"), (71, "L"),
                           (73, "M"), (76, "N"), (80, "O"), (83, "P"), (84, "Q"), (86, "R"),
-                          (90, "S"), (97, "T")]  # fmt: skip
+                          (91, "S"), (97, "T")]  # fmt: skip
                 sec = [s for lo, s in starts if div >= lo][-1]
         return {
             "firm_age_years": age,
