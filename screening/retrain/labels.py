@@ -4,11 +4,17 @@ A loan is **bad** if any report dated within ``horizon_months`` of its disbursem
 classifies it substandard/doubtful/loss (次级/可疑/损失) or shows ``dpd > bad_dpd``
 (input_format.md). Only reports dated on or before ``as_of`` count: a label is a fact
 known at ``as_of`` like any other. A loan without a bad report is **good** once its
-horizon has fully elapsed by ``as_of`` and **unlabelled** (too young) before that.
+horizon has fully elapsed by ``as_of`` *and* the ledger saw it through: a report dated on or
+after the end of its horizon or its maturity (whichever is first), or a last report with a
+zero balance (repaid). A loan whose horizon has elapsed but whose reports stop before that
+is **unobserved** (its bank stopped reporting, or reports later than the others): never
+labelled good, because nobody knows. It is **unlabelled** (too young) before its horizon
+ends.
 
 Every loan ends in exactly one ``status``: ``bad``, ``good``, ``unlabelled``,
-``not_disbursed`` (disbursed after ``as_of``) or ``unknown_firm`` (its USCC is not among the
-accepted enterprises, so it has no features; reported, never silently dropped).
+``unobserved``, ``not_disbursed`` (disbursed after ``as_of``) or ``unknown_firm`` (its USCC is
+not among the accepted enterprises, so it has no features; reported, never silently
+dropped).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from data_contracts.errors import DataError
 from screening.retrain.config import LabelConfig
 
 NPL_CLASSES = ("substandard", "doubtful", "loss")
-STATUSES = ("bad", "good", "unlabelled", "not_disbursed", "unknown_firm")
+STATUSES = ("bad", "good", "unlabelled", "unobserved", "not_disbursed", "unknown_firm")
 _LOAN_ATTRS = ["uscc", "bank", "disbursed_on", "maturity", "amount"]
 _REQUIRED = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
 
@@ -64,14 +70,15 @@ def label_loans(
     -------
     DataFrame
         ``loan_id, uscc, bank, disbursed_on, maturity, amount, first_loan, horizon_end,
-        first_bad_on, outcome (bad/good/unlabelled/None), status, horizon_complete``, sorted by
+        first_bad_on, observed_to, outcome (bad/good/unlabelled/unobserved/None), status,
+        horizon_complete``, sorted by
         ``disbursed_on, loan_id``. ``status`` is one of :data:`STATUSES`.
     """
     config = config or LabelConfig()
     _check_loans(loans)
     as_of = pd.Timestamp(as_of)
     cols = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
-    cols += [c for c in ("dpd", "first_loan") if c in loans.columns]
+    cols += [c for c in ("dpd", "first_loan", "balance") if c in loans.columns]
     rep = loans[cols].sort_values(["loan_id", "report_date"], kind="stable")
     # Loan attributes come from the earliest report; later rows only add outcomes.
     first = rep.drop_duplicates("loan_id", keep="first").set_index("loan_id")
@@ -91,10 +98,22 @@ def label_loans(
     first_bad = bad_reports.groupby("loan_id")["report_date"].min()
     out["first_bad_on"] = first_bad.reindex(out.index)
 
+    # seen through: a report on or after the horizon's end or the maturity, or repaid
+    last = known.groupby("loan_id").tail(1).set_index("loan_id")
+    seen_to = last["report_date"].reindex(out.index)
+    through = pd.concat([out["horizon_end"], out["maturity"]], axis=1).min(axis=1)
+    observed = (seen_to >= through).fillna(False).astype(bool)
+    if "balance" in last:
+        repaid = last["balance"].astype("Float64").reindex(out.index) == 0
+        observed |= repaid.fillna(False).astype(bool)
+    out["observed_to"] = seen_to
+
     disbursed = out["disbursed_on"] <= as_of
     bad = out["first_bad_on"].notna()
     matured = out["horizon_end"] <= as_of
-    outcome = np.select([bad, matured], ["bad", "good"], default="unlabelled")
+    outcome = np.select(
+        [bad, matured & observed, matured], ["bad", "good", "unobserved"], default="unlabelled"
+    )
     out["outcome"] = pd.Series(outcome, index=out.index, dtype="str").where(disbursed)
     status = out["outcome"].copy()
     if known_usccs is not None:
@@ -122,6 +141,8 @@ class LabelReport:
         The per-loan table of :func:`label_loans`.
     young_bad_excluded : int
         Bad loans younger than the horizon left out of training (``complete_horizon_only``).
+    unobserved_by_bank : dict
+        Loans per bank whose horizon has elapsed but whose reports stop before it.
     """
 
     as_of: pd.Timestamp
@@ -129,6 +150,7 @@ class LabelReport:
     unknown_firm_examples: list[tuple[str, str]]
     labels: pd.DataFrame = field(repr=False)
     young_bad_excluded: int = 0
+    unobserved_by_bank: dict[str, int] = field(default_factory=dict)
 
     @property
     def loans(self) -> int:
@@ -148,6 +170,7 @@ class LabelReport:
             "bad_rate": None if np.isnan(self.bad_rate) else round(self.bad_rate, 6),
             "unknown_firm_examples": [list(e) for e in self.unknown_firm_examples],
             "young_bad_excluded": int(self.young_bad_excluded),
+            "unobserved_by_bank": dict(self.unobserved_by_bank),
         }
 
     def lines(self) -> list[str]:
@@ -156,6 +179,7 @@ class LabelReport:
         out = [
             f"loans in ledger 台账贷款 {self.loans}: bad 坏 {c['bad']}, good 好 {c['good']}, "
             f"unlabelled (younger than the horizon) 未满观察期 {c['unlabelled']}, "
+            f"unobserved (reports stop before the horizon) 报告中断 {c['unobserved']}, "
             f"disbursed after as-of 晚于基准日 {c['not_disbursed']}, "
             f"unknown firm 企业不在名录 {c['unknown_firm']}",
         ]
@@ -163,6 +187,13 @@ class LabelReport:
             out.append(
                 f"{self.young_bad_excluded} bad loans younger than the horizon are left out of "
                 "training (their good peers are not labelled yet) 未满观察期的不良贷款不入训练"
+            )
+        if self.unobserved_by_bank:
+            banks = ", ".join(f"{b} {n}" for b, n in self.unobserved_by_bank.items())
+            out.append(
+                f"loans not labelled good because their bank's reports stop before the end of "
+                f"their horizon or maturity 报告中断未标注: {banks} — ask these banks for the "
+                "missing ledger reports"
             )
         if self.unknown_firm_examples:
             ex = ", ".join(f"{lid} ({u})" for lid, u in self.unknown_firm_examples)
@@ -187,7 +218,9 @@ def summarise_labels(
     unknown = labels.loc[labels["status"] == "unknown_firm", ["loan_id", "uscc"]].head(5)
     examples = [(str(a), str(b)) for a, b in unknown.itertuples(index=False)]
     young_bad = int(((labels["status"] == "bad") & ~training_mask(labels, config)).sum())
-    return LabelReport(pd.Timestamp(as_of), counts, examples, labels, young_bad)
+    gaps = labels.loc[labels["status"] == "unobserved", "bank"].astype("str").value_counts()
+    by_bank = {str(b): int(n) for b, n in sorted(gaps.items())}
+    return LabelReport(pd.Timestamp(as_of), counts, examples, labels, young_bad, by_bank)
 
 
 @dataclass(frozen=True)

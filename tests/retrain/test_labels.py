@@ -29,7 +29,9 @@ def test_substandard_within_horizon_is_bad():
 
 def test_dpd_over_90_is_bad_but_90_is_not():
     rows = loan_rows("L1", A, "2022-01-10", [("2022-06-30", "special_mention", 91)])
-    rows += loan_rows("L2", A, "2022-01-10", [("2022-06-30", "special_mention", 90)])
+    rows += loan_rows(
+        "L2", A, "2022-01-10", [("2022-06-30", "special_mention", 90), ("2023-01-31", "normal", 0)]
+    )
     out = _one(rows, "2024-01-01")
     assert out.loc["L1", "status"] == "bad"
     assert out.loc["L2", "status"] == "good"
@@ -62,7 +64,9 @@ def test_reports_after_as_of_are_not_known():
 
 def test_future_disbursement_and_unknown_firm_are_reported():
     rows = loan_rows("L1", A, "2025-01-01", [("2025-03-31", "normal", 0)])
-    rows += loan_rows("L2", B, "2021-01-01", [("2021-03-31", "normal", 0)])
+    rows += loan_rows(
+        "L2", B, "2021-01-01", [("2021-03-31", "normal", 0), ("2022-01-31", "normal", 0)]
+    )
     out = _one(rows, "2024-01-01", known_usccs=pd.Series([A]))
     assert out.loc["L1", "status"] == "not_disbursed"
     assert out.loc["L2", "status"] == "unknown_firm"
@@ -182,3 +186,37 @@ def test_reports_dated_after_as_of_never_change_labels(as_of_day, later):
             extra += loan_rows(lid, A, disb, [(as_of + pd.Timedelta(days=d), c, p)])
     after = label_loans(make_loans(rows + extra), as_of=as_of)
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_loan_its_bank_stopped_reporting_is_unobserved_not_good():
+    """Good needs a report on or after the horizon's end (or the maturity, or a repaid last
+    report): a bank that stopped sending its ledger must not turn its loans into goods."""
+    rows = loan_rows("L1", A, "2022-01-10", [("2022-06-30", "normal", 0)], bank="郑州银行")
+    rows += loan_rows(
+        "L2", A, "2022-01-10", [("2022-06-30", "normal", 0), ("2023-01-31", "normal", 0)]
+    )
+    short = loan_rows(
+        "L3", A, "2022-01-10", [("2022-03-31", "normal", 0), ("2022-06-30", "normal", 0)]
+    )
+    for r in short:
+        r["maturity"] = pd.Timestamp("2022-06-30")  # a 6-month loan, seen to its maturity
+    early = loan_rows(
+        "L4", A, "2022-01-10", [("2022-03-31", "normal", 0), ("2022-06-30", "normal", 0)]
+    )
+    early[-1]["balance"] = 0.0  # repaid early: the last report shows nothing owed
+    out = _one(rows + short + early, "2024-01-01")
+    assert out["status"].to_dict() == {"L1": "unobserved", "L2": "good", "L3": "good", "L4": "good"}
+    assert out.loc["L1", "observed_to"] == pd.Timestamp("2022-06-30")
+
+
+def test_unobserved_loans_are_counted_per_bank_and_never_train(tmp_path):
+    from screening.retrain.labels import summarise_labels, training_mask
+
+    rows = loan_rows("L1", A, "2022-01-10", [("2022-06-30", "normal", 0)], bank="郑州银行")
+    rows += loan_rows("L2", A, "2022-01-10", [("2023-03-31", "normal", 0)], bank="工商银行")
+    labels = label_loans(make_loans(rows), as_of="2024-01-01")
+    report = summarise_labels(labels, pd.Timestamp("2024-01-01"))
+    assert report.counts["unobserved"] == 1 and report.loans == 2
+    assert report.unobserved_by_bank == {"郑州银行": 1}
+    assert any("郑州银行 1" in line for line in report.lines())
+    assert labels.loc[training_mask(labels), "loan_id"].tolist() == ["L2"]
