@@ -298,7 +298,8 @@ def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
             ].to_numpy()
             part["ref"] = rdates
             parts.append(part)
-        reference = pd.concat(parts, ignore_index=True)
+        # no pairs, no reference dates: an empty batch gives an empty matrix
+        reference = pd.concat(parts, ignore_index=True) if parts else matrix.iloc[:0]
     return peer_percentiles(matrix, reference, features=PEER_BASES, on="ref")
 
 

@@ -320,6 +320,16 @@ def build_training_set(
     )
     report = summarise_labels(labels, pd.Timestamp(as_of), config)
     rows = labels[training_mask(labels, config)].reset_index(drop=True)
+    if rows.empty:
+        c = report.counts
+        raise DataError(
+            f"no labelled loan to train on at {pd.Timestamp(as_of).date()}: of {report.loans} "
+            f"loans, {c['unlabelled']} are younger than the horizon, {c['unobserved']} "
+            f"unobserved, {c['not_disbursed']} disbursed later, {c['unknown_firm']} of firms "
+            "not in the registry",
+            "train at a later --as-of (loans need their 12 months), or check that the ledger's "
+            "USCCs are the registry's",
+        )
     pairs = (
         rows[["uscc", "disbursed_on"]]
         .rename(columns={"disbursed_on": "as_of"})

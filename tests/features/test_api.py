@@ -204,3 +204,13 @@ def test_training_batch_peer_reference_can_be_sampled(random_data, monkeypatch):
     vals = a[peer].to_numpy(dtype=float)
     assert np.nanmin(vals) >= 0 and np.nanmax(vals) <= 100
     assert not np.allclose(np.nan_to_num(vals), np.nan_to_num(full[peer].to_numpy(dtype=float)))
+
+
+def test_an_empty_batch_gives_an_empty_matrix_with_every_column(random_data):
+    """A training batch with no labelled loan used to raise 'No objects to concatenate'."""
+    pairs = pd.DataFrame(
+        {"uscc": pd.Series([], dtype="str"), "as_of": pd.Series([], dtype="datetime64[ns]")}
+    )
+    m = build_feature_matrix(pairs, random_data(3))
+    assert len(m) == 0
+    assert list(m.columns) == ["uscc", "as_of", *(f.name for f in registry())]

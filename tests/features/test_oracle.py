@@ -271,7 +271,7 @@ class Oracle:
         # assignor when from_party is empty)
         for p in self.pat.itertuples(index=False):
             eps = self.epochs(p)
-            for (_, d, before), (_, _, after) in zip(eps, eps[1:]):
+            for (_, d, before), (_, _, after) in zip(eps, eps[1:], strict=False):
                 if (
                     _add_years(as_of, -2) < d <= as_of
                     and firm in self.resolve(before)

@@ -220,3 +220,9 @@ def test_unobserved_loans_are_counted_per_bank_and_never_train(tmp_path):
     assert report.unobserved_by_bank == {"郑州银行": 1}
     assert any("郑州银行 1" in line for line in report.lines())
     assert labels.loc[training_mask(labels), "loan_id"].tolist() == ["L2"]
+
+
+def test_no_labelled_loan_is_a_data_error_not_a_crash(bundle):
+    """The real feature pipeline raised 'No objects to concatenate' on an empty batch."""
+    with pytest.raises(DataError, match="no labelled loan to train on at 2020-06-30"):
+        build_training_set(bundle, as_of="2020-06-30")
