@@ -6,7 +6,8 @@ predictions) by cross-validated Brier score:
 - ``platt``: ``logit(pd) = a * margin + b``. Affine in the margin, so margin contributions
   become score points by one constant factor: ``points_f = -factor * a * c_f``.
 - ``isotonic``: a non-decreasing, piecewise-linear map margin → PD (scikit-learn's
-  ``IsotonicRegression`` thresholds, interpolated linearly, clipped outside). Not affine, so
+  ``IsotonicRegression`` thresholds within [:data:`PD_FLOOR`, 1 - :data:`PD_FLOOR`],
+  interpolated linearly, clipped outside). Not affine, so
   a firm's total move from the base score is shared among features in proportion to their
   margin contributions, i.e. every contribution is multiplied by the firm's secant slope
   ``(S(m) - S(m0)) / (m - m0)``. The slope is ≥ 0 and at most the map's steepest piece, so
@@ -26,6 +27,15 @@ from data_contracts.errors import ConfigError, ModelError
 from models.scale import PD_EPS
 
 METHODS = ("auto", "platt", "isotonic", "none")
+
+ISOTONIC_MIN_BADS = 200
+"""``auto`` considers isotonic only with at least this many defaults in the calibration
+sample. With fewer, its steps are noise: whole blocks of firms get PD 0 or 1 (clipped) and
+tie on one score, so a whitelist's top would be ordered by USCC, not by risk."""
+
+PD_FLOOR = 0.0003
+"""Isotonic PDs are kept within [PD_FLOOR, 1 - PD_FLOOR]: no block of firms is given a PD of
+0 because no default was seen in it (0.03%, the Basel floor for corporate PDs)."""
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -66,7 +76,7 @@ class Calibrator:
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
             iso.fit(m, y)
             self.x_ = np.asarray(iso.X_thresholds_, dtype=float)
-            self.y_ = np.asarray(iso.y_thresholds_, dtype=float)
+            self.y_ = np.clip(np.asarray(iso.y_thresholds_, dtype=float), PD_FLOOR, 1 - PD_FLOOR)
         return self
 
     def _check(self) -> None:
@@ -144,7 +154,8 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
 def choose_calibrator(
     margin: np.ndarray, y: np.ndarray, method: str = "auto", *, n_splits: int = 5, seed: int = 0
 ) -> tuple[Calibrator, dict]:
-    """Fit the calibrator; with ``auto`` pick platt or isotonic by cross-validated Brier.
+    """Fit the calibrator; with ``auto`` pick platt or isotonic by cross-validated Brier
+    (isotonic only with :data:`ISOTONIC_MIN_BADS` defaults or more).
 
     Returns the calibrator fitted on all of ``margin`` and a dict of the Brier scores
     (raw = sigmoid of the margin; each candidate out-of-fold) behind the choice.
@@ -158,8 +169,11 @@ def choose_calibrator(
     m = np.asarray(margin, dtype=float)
     y = np.asarray(y, dtype=int)
     report: dict = {"brier_raw": brier(y, _sigmoid(m))}
-    candidates = ["platt", "isotonic"] if method == "auto" else [method]
     n_bad = int(y.sum())
+    if method == "auto":
+        candidates = ["platt", "isotonic"] if n_bad >= ISOTONIC_MIN_BADS else ["platt"]
+    else:
+        candidates = [method]
     k = min(n_splits, n_bad, len(y) - n_bad)
     if k >= 2 and method != "none":
         folds = StratifiedKFold(k, shuffle=True, random_state=seed)

@@ -300,3 +300,20 @@ def test_model_beats_chance_and_tracks_true_pd(oot_model, credit_data):
     auc_truth = roc_auc_score(sub["bad"], sub["true_pd"])
     assert auc_model >= 0.9 * auc_truth
     assert oot_model.evaluation_.summary["auc"] == pytest.approx(auc_model, abs=1e-9)
+
+
+def test_auto_calibration_keeps_platt_with_few_defaults_and_isotonic_pds_are_floored():
+    """50 defaults: isotonic steps are noise (whole blocks at PD 0 or 1, tied on one score),
+    so auto stays with Platt; a forced isotonic map never gives PD 0 or 1."""
+    from models.calibration import ISOTONIC_MIN_BADS, PD_FLOOR, choose_calibrator
+
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=700)
+    y = (rng.random(700) < 1 / (1 + np.exp(-(m * 2 - 3)))).astype(int)
+    assert 20 < y.sum() < ISOTONIC_MIN_BADS
+    cal, report = choose_calibrator(m, y, "auto")
+    assert report["chosen"] == "platt" and "brier_cv_isotonic" not in report
+    iso, _ = choose_calibrator(m, y, "isotonic")
+    p = iso.pd(np.linspace(-10, 10, 101))
+    assert p.min() == pytest.approx(PD_FLOOR) and p.max() == pytest.approx(1 - PD_FLOOR)
+    assert len(np.unique(cal.pd(m))) == len(np.unique(m))  # platt: no ties
