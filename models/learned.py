@@ -414,27 +414,36 @@ class LearnedModel:
         stop = lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
         params_es = {**params, "metric": "binary_logloss"}
         validation: dict = {}
+        test = None
         if t is not None:
             train_mask, val_mask, cut = self._oot_split(t, yy)
+            # The window's older half tunes (early stopping, calibration, grade cut-offs) and
+            # its newer half only tests: metrics, and the champion/challenger comparison, are
+            # then on loans no part of the model was fitted to.
+            cal_mask, test, test_cut = _halves(t, val_mask, yy)
             say(
                 f"out-of-time validation: training on {int(train_mask.sum())} rows before "
-                f"{cut}, validating on {int(val_mask.sum())} rows from {cut}"
+                f"{cut}, calibrating on {int(cal_mask.sum())} rows from {cut}"
+                + (f", testing on {int(test.sum())} rows from {test_cut}" if test is not None else "")
             )
             dtrain = dataset(train_mask)
-            dval = dataset(val_mask, dtrain)
+            dval = dataset(cal_mask, dtrain)
             booster = lgb.train(
                 params_es, dtrain, self.n_estimators, valid_sets=[dval], callbacks=[stop]
             )
             n_iter = booster.best_iteration or booster.current_iteration()
             booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=n_iter))
-            dev = val_mask
+            dev = cal_mask
             dev_margin = booster.predict(M[dev], raw_score=True)
             ref_margin = booster.predict(M[train_mask], raw_score=True)
             validation = {
                 "scheme": "out_of_time",
                 "cut": str(cut),
+                "test_cut": None if test is None else str(test_cut),
                 "n_train": int(train_mask.sum()),
                 "n_valid": int(val_mask.sum()),
+                "n_calibration": int(cal_mask.sum()),
+                "n_test": 0 if test is None else int(test.sum()),
                 "best_iteration": int(n_iter),
             }
         else:
@@ -497,6 +506,10 @@ class LearnedModel:
         self.labels_zh_ = {n: specs[n].label_zh for n in names if n in specs}
         self._init_explainer()
 
+        if test is not None:  # the metrics are the untouched newer half's
+            dev = test
+            dev_logit = calibrator.logit(booster.predict(M[dev], raw_score=True))
+            dev_pd = np.clip(1 / (1 + np.exp(-dev_logit)), PD_EPS, 1 - PD_EPS)
         dev_score = scale.score_from_logit(dev_logit)
         ref_score = scale.score_from_logit(calibrator.logit(ref_margin))
         say("explaining the validation sample and computing metrics")
@@ -751,3 +764,21 @@ class LearnedModel:
         model.card_ = card
         model.model_id = card["model_id"]
         return model
+
+
+def _halves(t: pd.Series, window: np.ndarray, y: np.ndarray):
+    """The out-of-time ``window`` split by date into an older half (calibration) and a newer
+    half (test); no date straddles the split. ``(window, None, None)`` when either half would
+    lack a class (too few loans to test: the metrics are then the calibration sample's)."""
+    tv = t.to_numpy()
+    inside = np.sort(tv[window], kind="stable")
+    if len(inside) >= 4:
+        cut = inside[len(inside) // 2]
+        test = window & (tv >= cut)
+        cal = window & ~test
+        ok = all(0 < y[rows].sum() < rows.sum() for rows in (cal, test))
+        if ok:
+            if isinstance(cut, np.datetime64):
+                cut = pd.Timestamp(cut).date()
+            return cal, test, cut
+    return window, None, None

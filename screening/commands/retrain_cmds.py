@@ -158,7 +158,8 @@ def train(
     m = outcome.trained.model.card_["metrics"]
     _out.print(
         f"model {outcome.trained.model.model_id} → {outcome.model_dir}\n"
-        f"out-of-time validation from {outcome.trained.report['oot_cut']}: "
+        f"out-of-time window from {outcome.trained.report['oot_cut']} (calibration), "
+        f"tested from {outcome.trained.report['test_cut']}: "
         f"AUC {m['auc']:.3f}  KS {m['ks']:.3f}  Brier {m['brier']:.4f}  "
         f"({int(m['n'])} loans, {int(m['n_bad'])} bad)\n"
         f"MLflow run {outcome.run.run_id} at {target.uri}"

@@ -4,7 +4,8 @@
   its ``reference.json``) and today's screened population (every active firm at ``as_of``);
   0.10 = watch, 0.25 = act (domain.md §8).
 - Realised default rate by grade for matured loans against the PD predicted at
-  disbursement. Loans disbursed from the model's out-of-time cut on are out of sample;
+  disbursement. Loans disbursed from the model's test cut on (the newer half of its
+  out-of-time window, which its calibration never saw) are out of sample;
   when none has matured yet, all matured loans are used and the report says so.
 - Alerts: one line each, with a level (``watch`` / ``act``).
 
@@ -239,7 +240,8 @@ def monitor(
         }
     )
 
-    cut = pd.Timestamp(training_report["oot_cut"])
+    # out of sample = from the test cut: the loans before it tuned the calibration
+    cut = pd.Timestamp(training_report.get("test_cut") or training_report["oot_cut"])
     realised, info = _realised(model, bundle, as_of, cut, builder, config)
     mc = config.monitor
     for r in realised.itertuples(index=False):

@@ -116,6 +116,8 @@ def run_training(
         "lightgbm": config.lightgbm_params,
         "labels": {"as_of": as_of.date().isoformat(), **vars(config.labels)},
         "oot_cut": trained.report["oot_cut"],
+        "test_cut": trained.report["test_cut"],
+        "validation": vars(config.validation),
         "training_rows": len(ts),
         "feature_registry_version": reg,
         "data_sha256": hashes,
@@ -180,7 +182,8 @@ def run_promotion(
     """Gate ``name`` version ``version`` against ``@champion`` and move the alias if it passes.
 
     Both models are scored on the same out-of-time loans: the labelled loans of ``bundle``
-    disbursed on or after the challenger's out-of-time cut (loans it never trained on).
+    disbursed on or after the challenger's test cut (the newer half of its out-of-time
+    window: loans it was neither trained nor calibrated on).
     """
     say = progress or (lambda _m: None)
     client = make_client(target)
@@ -205,7 +208,9 @@ def run_promotion(
         ts = build_training_set(
             bundle, as_of=as_of, config=config.labels, feature_builder=feature_builder
         )
-        cut = pd.Timestamp(ch_rep["oot_cut"])
+        # the challenger's test window: loans none of it (trees, early stopping, calibration,
+        # grade cut-offs) was fitted to; a model trained before the split has only oot_cut
+        cut = pd.Timestamp(ch_rep.get("test_cut") or ch_rep["oot_cut"])
         sample = ts.subset((ts.time >= cut).to_numpy())
         info = {
             "as_of": as_of.date().isoformat(),

@@ -92,6 +92,14 @@ def oot_cut(model) -> pd.Timestamp:
     return pd.Timestamp(cut)
 
 
+def test_cut(model) -> pd.Timestamp:
+    """First disbursement date of the model's test window: the newer half of its
+    out-of-time window, which neither its trees nor its calibration saw (its out-of-time cut
+    for a model trained before the window was split)."""
+    cut = model.card_["training"]["validation"].get("test_cut")
+    return pd.Timestamp(cut) if cut else oot_cut(model)
+
+
 def build_reference(model, ts: TrainingSet, n_bins: int) -> dict[str, Any]:
     """Bins of score and features on the rows the booster was fitted on (before the cut)."""
     fit_rows = (ts.time < oot_cut(model)).to_numpy()
@@ -178,6 +186,8 @@ def train(
         },
         "oot_cut": cut.date().isoformat(),
         "oot_rows": int((ts.time >= cut).sum()),
+        "test_cut": test_cut(model).date().isoformat(),
+        "test_rows": int((ts.time >= test_cut(model)).sum()),
         "feature_registry_version": registry_hash or registry_version(),
         "data_sha256": dict(sorted((data_hashes or {}).items())),
         "lightgbm": config.lightgbm_params,

@@ -294,8 +294,14 @@ def test_auto_monotone_signs_follow_the_data(credit_data):
 def test_model_beats_chance_and_tracks_true_pd(oot_model, credit_data):
     from sklearn.metrics import roc_auc_score
 
-    val = credit_data["loan_date"] >= pd.Timestamp(oot_model.card_["training"]["validation"]["cut"])
+    # the metrics are the test half's: the newer half of the out-of-time window, which no
+    # part of the model (trees, early stopping, calibration, grade cut-offs) was fitted to
+    v = oot_model.card_["training"]["validation"]
+    assert pd.Timestamp(v["test_cut"]) > pd.Timestamp(v["cut"])
+    assert v["n_calibration"] + v["n_test"] == v["n_valid"] and v["n_test"] > 0
+    val = credit_data["loan_date"] >= pd.Timestamp(v["test_cut"])
     sub = credit_data[val]
+    assert len(sub) == v["n_test"]
     auc_model = roc_auc_score(sub["bad"], oot_model.score(sub[FEATURES]).pd)
     auc_truth = roc_auc_score(sub["bad"], sub["true_pd"])
     assert auc_model >= 0.9 * auc_truth

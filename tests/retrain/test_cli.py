@@ -74,6 +74,11 @@ def test_train_promote_refuse_monitor_report(
     )
     assert code == 0, err
     assert "promoted" in out and "first version becomes champion" in out
+    # compared on the test window (after the loans that tuned the calibration), not the
+    # whole out-of-time window
+    rep = json.loads((tmp_path / "m1" / "training_report.json").read_text(encoding="utf-8"))
+    assert rep["test_cut"] > rep["oot_cut"]
+    assert f"disbursed from {rep['test_cut']}" in " ".join(out.split())
 
     code, out, err = run(
         capsys,

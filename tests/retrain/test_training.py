@@ -80,10 +80,14 @@ def test_too_few_labelled_loans_is_a_clear_error(bundle, config):
         train(ts, config, registry_hash="r")
 
 
-def test_evaluate_model_on_its_own_oot_window_matches_the_card(trained):
+def test_evaluate_model_on_its_own_test_window_matches_the_card(trained):
+    """The card's metrics, and the gate's comparison, are on the test window: the newer half
+    of the out-of-time window, after the loans that tuned the calibration."""
     tm, ts = trained
-    cut = np.datetime64(tm.report["oot_cut"])
+    assert tm.report["test_cut"] > tm.report["oot_cut"]
+    cut = np.datetime64(tm.report["test_cut"])
     sample = ts.subset((ts.time >= cut).to_numpy())
+    assert len(sample) == tm.report["test_rows"] < tm.report["oot_rows"]
     ev = evaluate_model(tm.model, tm.reference, sample)
     assert abs(ev.metrics["auc"] - tm.model.card_["metrics"]["auc"]) < 1e-9
     assert ev.metrics["n"] == len(sample)
