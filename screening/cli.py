@@ -8,6 +8,7 @@ cannot be used); anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -76,6 +77,14 @@ def main(argv: list[str] | None = None) -> None:
         # a path the user gave that cannot be used (a folder where a file goes, no
         # permission, a full disk): the same two lines as any other input problem
         sys.exit(report_error(_os_error(exc)))
+    except Exception as exc:
+        # an MLflow store that is unreachable, refuses or is in an old format: two lines
+        if type(exc).__module__.split(".")[0] != "mlflow":
+            raise
+        from screening.retrain.tracking import resolve_tracking, tracking_error
+
+        target = resolve_tracking(server_uri=os.environ.get("MLFLOW_TRACKING_URI"))
+        sys.exit(report_error(tracking_error(exc, target)))
 
 
 def _os_error(exc: OSError) -> IPWhitelistError:

@@ -18,7 +18,7 @@ from screening.retrain.experiment import DEFAULT_EXPERIMENT, LoggedRun, log_deci
 from screening.retrain.gate import GateDecision, ModelEvaluation, decide, evaluate_model
 from screening.retrain.labels import FeatureBuilder, TrainingSet, build_training_set
 from screening.retrain.registry import CHAMPION, ModelRef, download_model_dir, resolve_version
-from screening.retrain.tracking import TrackingTarget, make_client
+from screening.retrain.tracking import TrackingTarget, check_store, make_client
 from screening.retrain.train import TrainedModel, load_folder, registry_version, train
 
 Progress = Callable[[str], None]
@@ -96,6 +96,8 @@ def run_training(
 
     say = progress or (lambda _m: None)
     as_of = label_date(bundle, as_of)
+    say(f"checking the MLflow store at {target.uri}")
+    check_store(target, experiment)
     say(f"labelling loans known at {as_of.date()} and building point-in-time features")
     ts = build_training_set(
         bundle, as_of=as_of, config=config.labels, feature_builder=feature_builder

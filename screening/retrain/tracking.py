@@ -52,6 +52,12 @@ def resolve_tracking(
     -------
     TrackingTarget
     """
+    if server_uri and server_uri.startswith("file:"):
+        # file:///srv/mlruns: the same folder as the plain path (MLflow's own file store is
+        # in maintenance mode and serves no registry)
+        from urllib.parse import unquote, urlparse
+
+        server_uri = unquote(urlparse(server_uri).path) or "."
     if server_uri and "://" not in server_uri and not server_uri.startswith("databricks"):
         # a plain folder (MLFLOW_TRACKING_URI=/srv/mlruns): the embedded store kept there, as
         # --tracking-dir would give; MLflow itself no longer serves a registry from a folder
@@ -72,6 +78,26 @@ def ensure_experiment(client, target: TrackingTarget, name: str) -> str:
         return found.experiment_id
     location = f"{target.artifact_root}/{name}" if target.artifact_root else None
     return client.create_experiment(name, artifact_location=location)
+
+
+def tracking_error(exc: Exception, target: TrackingTarget):
+    """A :class:`ConfigError` (two lines) for an MLflow failure on ``target``."""
+    from data_contracts.errors import ConfigError
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return ConfigError(
+        f"The MLflow tracking store at {target.uri} failed: {first}",
+        "Start the tracking server or fix MLFLOW_TRACKING_URI (unset, the embedded store in "
+        "./mlruns or --tracking-dir is used), then run again.",
+    )
+
+
+def check_store(target: TrackingTarget, experiment: str) -> None:
+    """Reach the store (and create the experiment) before minutes of work depend on it."""
+    try:
+        ensure_experiment(make_client(target), target, experiment)
+    except Exception as exc:  # MLflow raises its own and the HTTP/database layers' errors
+        raise tracking_error(exc, target) from exc
 
 
 def make_client(target: TrackingTarget):

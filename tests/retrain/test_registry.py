@@ -81,3 +81,31 @@ def test_corrupt_model_folder_is_a_model_error(model_dir, tmp_path):
     (card / "model_card.json").write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ModelError, match="not a model card"):
         load_model(card)
+
+
+def test_a_file_uri_is_the_embedded_store_in_that_folder(tmp_path):
+    """MLFLOW_TRACKING_URI=file:///srv/mlruns: MLflow's own file store is in maintenance mode
+    (a traceback before); it means the same folder as the plain path."""
+    a = resolve_tracking(None, (tmp_path / "ml").as_uri())
+    b = resolve_tracking(None, str(tmp_path / "ml"))
+    assert a == b and a.uri == f"sqlite:///{tmp_path / 'ml' / 'mlflow.db'}"
+
+
+def test_an_unreachable_tracking_server_is_two_lines_before_any_training(
+    monkeypatch, capsys, data_folder, tmp_path
+):
+    from data_contracts.errors import ConfigError
+    from screening.cli import main
+    from screening.retrain.tracking import check_store
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    target = resolve_tracking(None, "http://127.0.0.1:9")  # nothing listens on port 9
+    with pytest.raises(ConfigError, match="tracking store at http://127.0.0.1:9 failed"):
+        check_store(target, "ip-whitelist")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", str(data_folder), "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert "tracking store at http://127.0.0.1:9 failed" in " ".join(err.split())
+    assert not (tmp_path / "m").exists()  # checked before the model was trained
