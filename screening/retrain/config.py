@@ -63,6 +63,21 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True)
+class FeatureConfig:
+    """Which registry features a learned model may use.
+
+    ``exclude_export_snapshots``: leave out the features whose facts come from a patent
+    export without dates (citations, family members, PCT, awards; ``known_at = "export
+    snapshot"``). For a loan of 2021 they would be read from a 2026 export — citations and
+    families that grew after the loan, with the firm's later success: a leak that flatters
+    validation and fails in the bank. Screening at the run date is unaffected (the export is
+    then current), and the expert scorecard keeps them.
+    """
+
+    exclude_export_snapshots: bool = True
+
+
+@dataclass(frozen=True)
 class RetrainConfig:
     """All retraining settings; ``lightgbm`` holds the learned model's parameters."""
 
@@ -71,6 +86,7 @@ class RetrainConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     psi: PsiConfig = field(default_factory=PsiConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
     lightgbm: tuple[tuple[str, Any], ...] = ()
 
     @property
@@ -122,7 +138,7 @@ def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
     ConfigError
         Unknown sections or keys, wrong types, or values out of range.
     """
-    known = {"version", "labels", "validation", "gate", "psi", "monitor", "lightgbm"}
+    known = {"version", "labels", "validation", "gate", "psi", "monitor", "features", "lightgbm"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(
@@ -135,6 +151,7 @@ def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
         gate=_section(GateConfig, raw.get("gate"), "gate"),
         psi=_section(PsiConfig, raw.get("psi"), "psi"),
         monitor=_section(MonitorConfig, raw.get("monitor"), "monitor"),
+        features=_section(FeatureConfig, raw.get("features"), "features"),
         lightgbm=tuple(sorted((raw.get("lightgbm") or {}).items())),
     )
     if not 0 < cfg.validation.oot_share < 1:

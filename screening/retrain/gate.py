@@ -60,7 +60,7 @@ def evaluate_model(model: Any, reference: dict[str, Any], sample: TrainingSet) -
     """
     from models.evaluation import evaluate
 
-    result = model.score(sample.X, explain=False)
+    result = model.score(sample.X[model.feature_names_in_], explain=False)
     labels = list(getattr(model.grade_scale_, "labels", [])) or None
     ev = evaluate(sample.y.to_numpy(), result.pd, result.grade, grade_labels=labels)
     by_grade = ev.by_grade[["grade", "n", "bad", "observed_rate", "mean_pd"]].copy()

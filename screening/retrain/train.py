@@ -78,7 +78,17 @@ def fit_model(
             "wait for more loans to pass the 12-month horizon, or keep the expert scorecard",
         )
     model = make_model(config)
-    return model.fit(ts.X, ts.y, time=ts.time, progress=progress)
+    dropped = excluded_features(ts.X, config)
+    return model.fit(ts.X.drop(columns=dropped), ts.y, time=ts.time, progress=progress)
+
+
+def excluded_features(X: pd.DataFrame, config: RetrainConfig) -> list[str]:
+    """Columns of ``X`` a learned model must not see (``[features]`` of retrain.toml)."""
+    if not config.features.exclude_export_snapshots:
+        return []
+    from features.registry import registry
+
+    return [s.name for s in registry() if s.known_at == "export snapshot" and s.name in X]
 
 
 def oot_cut(model) -> pd.Timestamp:
@@ -104,7 +114,7 @@ def build_reference(model, ts: TrainingSet, n_bins: int) -> dict[str, Any]:
     """Bins of score and features on the rows the booster was fitted on (before the cut)."""
     fit_rows = (ts.time < oot_cut(model)).to_numpy()
     X = ts.X.loc[fit_rows].reset_index(drop=True)
-    result = model.score(X, explain=False)
+    result = model.score(X[model.feature_names_in_], explain=False)
     grades = pd.Series(result.grade).value_counts(normalize=True).sort_index()
     features = {}
     for name in model.feature_names_in_:
@@ -189,6 +199,10 @@ def train(
         "test_cut": test_cut(model).date().isoformat(),
         "test_rows": int((ts.time >= test_cut(model)).sum()),
         "feature_registry_version": registry_hash or registry_version(),
+        "excluded_features": {
+            "reason": "export snapshot: no dates in the input, not known at disbursement",
+            "features": excluded_features(ts.X, config),
+        },
         "data_sha256": dict(sorted((data_hashes or {}).items())),
         "lightgbm": config.lightgbm_params,
     }

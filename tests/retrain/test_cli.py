@@ -159,7 +159,9 @@ def test_train_promote_refuse_monitor_report(
     mlflow.set_registry_uri(uri)
     generic = mlflow.pyfunc.load_model("models:/ipw@champion")
     np.testing.assert_allclose(
-        generic.predict(X)["pd"].to_numpy(), scorer.score(X, explain=False).pd, rtol=1e-9
+        generic.predict(X)["pd"].to_numpy(),
+        scorer.score(X[scorer.feature_names_in_], explain=False).pd,
+        rtol=1e-9,
     )
 
     code, out, err = run(

@@ -134,7 +134,7 @@ def test_train_register_promote_load_score(server, config, tmp_path):
     scorer = load_registered_model("models:/ipw-it@champion", tracking_uri=server)
     assert scorer.model_id == first.trained.model.model_id
     X = first.training_set.X.head(50)
-    result = scorer.score(X)
+    result = scorer.score(X[scorer.feature_names_in_])
     np.testing.assert_allclose(
         result.score, result.base_points + result.contributions.sum(axis=1).to_numpy(), atol=1e-6
     )

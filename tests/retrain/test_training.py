@@ -32,9 +32,8 @@ def test_folder_round_trip_scores_identically(trained, model_dir):
     tm, ts = trained
     model, reference, report = load_folder(model_dir)
     assert model.model_id == tm.model.model_id
-    np.testing.assert_allclose(
-        model.score(ts.X, explain=False).pd, tm.model.score(ts.X, explain=False).pd
-    )
+    X = ts.X[model.feature_names_in_]
+    np.testing.assert_allclose(model.score(X, explain=False).pd, tm.model.score(X, explain=False).pd)
     assert reference == json.loads(json.dumps(tm.reference))
     assert report["model_id"] == tm.model.model_id
 
@@ -119,3 +118,24 @@ def test_training_set_is_the_same_from_the_categorical_tables_train_reads(
     pd.testing.assert_frame_equal(ts.X, plain.X)
     pd.testing.assert_series_equal(ts.y, plain.y)
     pd.testing.assert_series_equal(ts.loan_ids, plain.loan_ids)
+
+
+def test_export_snapshot_features_are_left_out_of_training_by_default(trained, config):
+    """Citations, families, PCT and awards come from an undated export: for a 2021 loan a
+    2026 export would tell what happened after the loan. The model never sees them unless
+    retrain.toml says so; the training report names them."""
+    import dataclasses
+
+    from features.registry import registry
+    from screening.retrain.config import FeatureConfig
+    from screening.retrain.train import excluded_features
+
+    tm, ts = trained
+    snapshots = {s.name for s in registry() if s.known_at == "export snapshot"}
+    assert {"forward_citations_per_year", "avg_family_size", "high_value_invention_count"} <= (
+        snapshots
+    )
+    assert not snapshots & set(tm.model.feature_names_in_)
+    assert set(tm.report["excluded_features"]["features"]) == snapshots & set(ts.X.columns)
+    keep = dataclasses.replace(config, features=FeatureConfig(exclude_export_snapshots=False))
+    assert excluded_features(ts.X, keep) == []
