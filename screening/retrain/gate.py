@@ -115,6 +115,12 @@ class GateDecision:
         }
 
 
+PSI_MIN_LOANS = 200
+"""The score PSI rule applies from this many comparison loans. Between two samples of the
+same population PSI is about (bins - 1) / n: 0.24 for 38 loans in 10 bins, already near the
+0.25 limit, so on fewer loans it would refuse models for noise (0.045 at 200)."""
+
+
 def decide(
     challenger: ModelEvaluation,
     champion: ModelEvaluation | None,
@@ -127,13 +133,14 @@ def decide(
     Parameters
     ----------
     challenger, champion : ModelEvaluation
-        ``champion`` is None when no version holds the alias yet: the challenger is then
-        promoted whatever its metrics (someone must be champion), and the table shows them.
+        ``champion`` is None when no version holds the alias yet: the challenger then
+        becomes champion unless its own checks fail (too few defaults to judge it, or a
+        score PSI beyond the limit); there is nothing to compare its metrics with.
     gate : GateConfig
         Tolerances.
     min_bads : int
-        Below this many defaults in the sample the comparison is too noisy to replace a
-        champion: refused.
+        Below this many defaults in the sample the evaluation is too noisy to promote any
+        version, the first one included: refused.
     """
     rows = []
     reasons: list[str] = []
@@ -155,6 +162,8 @@ def decide(
             )
     psi_new = challenger.metrics["score_psi"]
     psi_ok = bool(np.isfinite(psi_new) and psi_new <= gate.max_score_psi)
+    if challenger.metrics["n"] < PSI_MIN_LOANS:
+        psi_ok = True  # noise, not a shift: see PSI_MIN_LOANS
     rows.append(
         (
             "score_psi",
@@ -172,14 +181,14 @@ def decide(
             f"comparison loans exceeds {gate.max_score_psi:g}"
         )
     n_bad = int(challenger.metrics["n_bad"])
-    if champion is not None and n_bad < min_bads:
+    if n_bad < min_bads:
         reasons.append(
             f"only {n_bad} defaults among the {int(challenger.metrics['n'])} comparison loans "
-            f"(at least {min_bads} needed to replace a champion)"
+            f"(at least {min_bads} needed to judge a model)"
         )
     table = pd.DataFrame(
         rows, columns=["metric", "label_zh", "champion", "challenger", "change", "limit", "ok"]
     )
-    if champion is None:
+    if champion is None and not reasons:
         return GateDecision(True, table, ["no champion yet: the first version becomes champion"])
     return GateDecision(not reasons, table, reasons)

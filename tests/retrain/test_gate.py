@@ -10,15 +10,26 @@ GATE = GateConfig(
 )
 
 
-def ev(auc=0.75, ks=0.4, brier=0.15, gap=0.03, psi=0.05, n=200, bad=40, mid="m"):
+def ev(auc=0.75, ks=0.4, brier=0.15, gap=0.03, psi=0.05, n=400, bad=40, mid="m"):
     metrics = dict(n=n, n_bad=bad, auc=auc, ks=ks, brier=brier, calibration_gap=gap, score_psi=psi)
     return ModelEvaluation(mid, {k: float(v) for k, v in metrics.items()}, pd.DataFrame())
 
 
 def test_first_version_becomes_champion_whatever_its_metrics():
-    d = decide(ev(auc=0.55), None, GATE)
+    d = decide(ev(auc=0.55), None, GATE, min_bads=10)
     assert d.promote
     assert "first version" in d.reasons[0]
+
+
+def test_first_version_still_needs_enough_defaults_and_a_stable_score():
+    """A first champion judged on 8 defaults, or whose score population has shifted, would
+    be pushed to banks on no evidence: refused like any challenger."""
+    few = decide(ev(bad=8), None, GATE, min_bads=10)
+    assert not few.promote and "only 8 defaults" in few.reasons[0]
+    shifted = decide(ev(psi=0.4), None, GATE, min_bads=10)
+    assert not shifted.promote and "score PSI" in shifted.reasons[0]
+    # on 38 loans a PSI of 0.4 is mostly noise ((bins - 1) / n ≈ 0.24): not judged
+    assert decide(ev(psi=0.4, n=38, bad=15), None, GATE, min_bads=10).promote
 
 
 def test_within_tolerance_is_promoted():
