@@ -231,12 +231,16 @@ def run_promotion(
         cp_eval = None
         if cp is not None:
             cp_eval = evaluate_model(cp[0], cp[1], sample)
-            seen = pd.Timestamp(cp[2]["period"]["last_loan"])
-            if seen >= cut:
-                n_seen = int((sample.time <= seen).sum())
+            # the champion was fitted (trees, early stopping, calibration) to its loans
+            # before its own test cut; on those its metrics are optimistic
+            rep = cp[2]
+            fitted_to = pd.Timestamp(rep.get("test_cut") or rep["period"]["last_loan"])
+            n_seen = int((sample.time < fitted_to).sum())
+            if n_seen:
                 warnings.append(
-                    f"the champion was trained on loans up to {seen.date()}: {n_seen} of the "
-                    "comparison loans were in its training data, so its metrics are optimistic"
+                    f"the champion was fitted to loans disbursed before {fitted_to.date()}: "
+                    f"{n_seen} of the comparison loans were among them, so its metrics are "
+                    "optimistic"
                 )
     if champion_mv is not None and before == str(version):
         decision = GateDecision(
