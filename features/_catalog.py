@@ -269,7 +269,7 @@ _FIRM = (
 _PEER_DESC = (
     "Percentile (0-100) of the firm's {base} within its GB/T 4754 industry section: the share "
     "of reference firms in the section with a strictly lower value (so 85 reads 高于同行业 85% "
-    "企业). Reference = all registry firms at the same as_of; when a batch has several as_of "
+    "企业). Reference = the registry firms established by the same as_of; when a batch has several as_of "
     "dates, each is referenced at the latest quarter end ≤ as_of (never later, so no leak), "
     "among a fixed random sample of 5,000 registry firms when the registry is larger. "
     "Firms without a section are ranked among all firms. NaN when the base value is NaN."

@@ -260,6 +260,14 @@ def _stepper(progress: Progress | None):
     return step
 
 
+def _existing(store, fid: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Registry firms established by ``dates`` (or of unknown date): the peers a firm had
+    then. A firm founded later is no peer at an earlier as_of (point in time)."""
+    est = store.enterprises["established"]
+    known = est.to_numpy(dtype="datetime64[ns]")[np.where(fid >= 0, fid, 0)]
+    return (fid >= 0) & (np.isnat(known) | (known <= np.asarray(dates, dtype="datetime64[ns]")))
+
+
 def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
     """Peer percentiles against all registry firms at the (rounded) as_of dates."""
     dates = pd.unique(as_of)
@@ -275,7 +283,7 @@ def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
     matrix["ref"] = ref_dates
     covers_all = len(dates) == 1 and (fid >= 0).all() and np.unique(fid).size == n_firms
     if covers_all:
-        reference = matrix
+        reference = matrix.loc[_existing(store, fid, ref_dates)]
     else:
         udates = np.unique(ref_dates)
         firms = np.arange(n_firms, dtype=np.int64)
@@ -297,7 +305,7 @@ def _peer_block(store, base, fid, as_of, min_rem) -> pd.DataFrame:
                 "firm_industry_section"
             ].to_numpy()
             part["ref"] = rdates
-            parts.append(part)
+            parts.append(part.loc[_existing(store, rfid, rdates)])
         # no pairs, no reference dates: an empty batch gives an empty matrix
         reference = pd.concat(parts, ignore_index=True) if parts else matrix.iloc[:0]
     return peer_percentiles(matrix, reference, features=PEER_BASES, on="ref")

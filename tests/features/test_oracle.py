@@ -103,6 +103,10 @@ class Oracle:
             j -= 1
         return {"n_owners": len(eps[k][2]), "acq": eps[j][0]}
 
+    def existed(self, uscc, as_of) -> bool:
+        est = self.ent.loc[self.ent["uscc"] == uscc, "established"].iloc[0]
+        return _na(est) or est <= as_of
+
     def state(self, p, as_of):
         evs = [r for _, _, r in self.events.get(p.app_no, []) if r.event_date <= as_of]
         allev = [r for _, _, r in self.events.get(p.app_no, [])]
@@ -458,8 +462,10 @@ def test_engine_matches_row_by_row_oracle(random_data, seed):
         ts = pd.Timestamp(as_of)
         got = build_feature_matrix(pd.DataFrame({"uscc": firms, "as_of": as_of}), data, links=links)
         want = [oracle.row(u, ts) for u in firms]
+        # peers: the registry firms that existed at as_of (founded by then, or undated)
+        peers = [r for r, u in zip(want, firms, strict=True) if oracle.existed(u, ts)]
         for base in PEERS:
-            for r, v in zip(want, _peer(want, want, base), strict=True):
+            for r, v in zip(want, _peer(want, peers, base), strict=True):
                 r[f"peer_pct_{base}"] = v
         _compare(got, want)
 
@@ -481,7 +487,7 @@ def test_many_dates_path_matches_oracle_and_uses_quarter_end_peers(random_data):
         qe = (d + pd.offsets.QuarterEnd(0)) if d.is_quarter_end else d - pd.offsets.QuarterEnd(1)
         qe = qe.normalize()
         assert qe <= d
-        ref = [oracle.row(u, qe) for u in firms]
+        ref = [oracle.row(u, qe) for u in firms if oracle.existed(u, qe)]
         for base in PEERS:
             want[i][f"peer_pct_{base}"] = _peer([want[i]], ref, base)[0]
     _compare(got, want)

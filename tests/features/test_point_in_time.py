@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_contracts.identifiers import make_app_no
+from data_contracts.identifiers import make_app_no, make_uscc
 from features import build_feature_matrix
 
 SETTINGS = settings(
@@ -131,3 +131,21 @@ def test_moving_as_of_earlier_drops_later_facts(random_data, seed, as_of, back):
     full = _matrix(data, t)
     cut = _matrix(_truncate(data, t), t)
     pd.testing.assert_frame_equal(full, cut)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), as_of=AS_OF, after=st.integers(1, 900))
+def test_a_firm_founded_after_as_of_is_no_peer(random_data, seed, as_of, after):
+    """Peer percentiles rank among the firms that existed at as_of: registering a firm
+    founded later (with no patents yet) must not move any other firm's percentile."""
+    data = random_data(seed, n_firms=8, n_patents=40, n_events=60)
+    ts = pd.Timestamp(as_of)
+    ent = data["enterprises"]
+    new = ent.iloc[[0]].copy()
+    new["uscc"] = make_uscc("9", "1", "410100", "N" + f"{seed:07d}")
+    new["name"] = f"新设科技有限公司{seed}"
+    new["established"] = ts + pd.Timedelta(days=after)
+    grown = {**data, "enterprises": pd.concat([ent, new], ignore_index=True)}
+    before = _matrix(data, ts)
+    with_new = build_feature_matrix(pd.DataFrame({"uscc": ent["uscc"], "as_of": ts}), grown)
+    pd.testing.assert_frame_equal(before, with_new)
