@@ -1,7 +1,8 @@
 """Monitoring a model in use: population stability and realised default rates.
 
 - Score PSI and per-feature PSI between the model's training population (bins stored in
-  its ``reference.json``) and today's screened population (every active firm at ``as_of``);
+  its ``reference.json``) and today's population: the active firms holding a pledgeable
+  patent at ``as_of`` (borrowers all pledged one), or a run's whitelist;
   0.10 = watch, 0.25 = act (domain.md §8).
 - Realised default rate by grade for matured loans against the PD predicted at
   disbursement. Loans disbursed from the model's test cut on (the newer half of its
@@ -190,6 +191,16 @@ def monitor(
             "check the enterprises table and --as-of",
         )
     X = builder(pairs, bundle)
+    source = "whitelist" if whitelist is not None else "active_enterprises"
+    if whitelist is None and "pledgeable_patent_count" in X:
+        # the training population is borrowers, who all pledged patents: the comparable
+        # firms today hold a pledgeable patent (the others have no valid patent, so every
+        # share feature is missing for them — a PSI alarm on the selection, not a drift)
+        pledgeable = X["pledgeable_patent_count"].fillna(0).to_numpy() > 0
+        if pledgeable.any():
+            X = X.loc[pledgeable].reset_index(drop=True)
+            pairs = pairs.loc[pledgeable].reset_index(drop=True)
+            source = "pledgeable_firms"
     result = model.score(X[model.feature_names_in_], explain=False)
     watch, act = config.psi.watch, config.psi.act
     alerts: list[dict[str, str]] = []
@@ -270,7 +281,7 @@ def monitor(
         "as_of": as_of.date().isoformat(),
         "model_id": str(model.model_id),
         "population": int(len(pairs)),
-        "population_source": "whitelist" if whitelist is not None else "active_enterprises",
+        "population_source": source,
         "reference_population": int(reference["n"]),
         "score_psi": round(score_psi, 6),
         "score_psi_level": level,
@@ -290,7 +301,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>模型监测报告 {{ s.as_of }}</title>
 <style>{{ css }}</style></head><body>
 <h1>模型监测报告 / Model monitoring — {{ s.as_of }}</h1>
-<p>模型 model <code>{{ s.model_id }}</code>; 今日{% if s.population_source == 'whitelist' %}白名单{% else %}在业{% endif %}企业 {{ s.population }} 家 vs 训练样本
+<p>模型 model <code>{{ s.model_id }}</code>; 今日{% if s.population_source == 'whitelist' %}白名单{% elif s.population_source == 'pledgeable_firms' %}有可质押专利的在业{% else %}在业{% endif %}企业 {{ s.population }} 家 vs 训练样本
 {{ s.reference_population }} 笔; PSI 预警线 watch {{ s.psi_watch }}, 行动线 act {{ s.psi_act }}.</p>
 <h2>预警 Alerts ({{ alerts|length }})</h2>
 {% if alerts %}<ul>{% for a in alerts %}<li class="alert-{{ a.level }}">[{{ a.level }}] {{ a.message }}</li>{% endfor %}</ul>

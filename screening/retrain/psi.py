@@ -24,7 +24,8 @@ class BinnedReference:
     Attributes
     ----------
     edges : list of float
-        Inner cut points (``len(edges) + 1`` value bins, right-closed on the left bin).
+        Inner cut points (``len(edges) + 1`` value bins; a value equal to an edge falls in
+        the bin above it: ``[edge, next edge)``).
     shares : list of float
         Share of the reference in each value bin, then the missing bin last.
     n : int
@@ -115,7 +116,9 @@ def psi_table(ref: BinnedReference, values: object) -> pd.DataFrame:
         actual = _counts(v, edges) / max(len(v), 1)
         lows = [-np.inf, *edges.tolist()]
         highs = [*edges.tolist(), np.inf]
-        labels = [f"({lo:.4g}, {hi:.4g}]" for lo, hi in zip(lows, highs, strict=True)]
+        # _counts puts a value equal to an edge in the bin above it: [lo, hi)
+        labels = [f"[{lo:.4g}, {hi:.4g})" for lo, hi in zip(lows, highs, strict=True)]
+        labels[0] = f"(-inf, {highs[0]:.4g})"
         labels.append("缺失 missing")
     e, a = np.maximum(expected, _FLOOR), np.maximum(actual, _FLOOR)
     return pd.DataFrame(

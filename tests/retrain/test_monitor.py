@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -122,3 +123,24 @@ def test_without_a_loan_ledger_drift_is_still_reported(synthetic_model, config):
     assert set(res.feature_psi["feature"]) == {"x", "noise"}
     assert res.realised.empty
     assert res.summary["realised"]["sample"] == "no_ledger"
+
+
+def test_default_population_is_the_firms_a_pledge_loan_can_go_to(synthetic_model, config):
+    """Borrowers all pledged patents: firms without a pledgeable patent (every share
+    feature missing) are left out of today's population, not counted as drift."""
+    tm, own, builder = synthetic_model
+
+    def with_pledgeable(pairs, b):
+        out = builder(pairs, b)
+        out["pledgeable_patent_count"] = np.arange(len(out)) % 4  # a quarter hold none
+        return out
+
+    res = monitor(
+        tm.model, tm.reference, tm.report, own, as_of="2025-06-30", config=config,
+        feature_builder=with_pledgeable,
+    )  # fmt: skip
+    everyone = _monitor(synthetic_model, config)
+    assert res.summary["population_source"] == "pledgeable_firms"
+    assert res.summary["population"] == everyone.summary["population"] - (
+        (everyone.summary["population"] + 3) // 4
+    )

@@ -65,3 +65,13 @@ def test_categories_get_their_own_bins_and_unseen_go_to_other():
     assert list(table["actual"]) == [0.25, 0.0, 0.5, 0.25]
     assert psi_value(ref, ["C", "C", "M", None]) == 0
     assert BinnedReference.from_dict(ref.to_dict()) == ref
+
+
+def test_bin_labels_say_where_a_value_on_an_edge_falls():
+    """A count of 0 (the edge of a count's first bin) is counted in the bin above the
+    edge; the label used to say '(-inf, 0]' for the bin it was not in."""
+    ref = reference_bins([0, 0, 0, 1, 2, 3, 5, 8], 4)
+    table = psi_table(ref, [0, 0, 0, 0])
+    hit = table.loc[table["actual"] == 1.0, "bin"].tolist()
+    assert len(hit) == 1 and hit[0].startswith("[0,")
+    assert table["bin"].iloc[0].startswith("(-inf, ")
