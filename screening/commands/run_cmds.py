@@ -31,8 +31,9 @@ STAGE_ZH = {
 DEMO_AS_OF = "2026-09-30"
 
 
-def resolve_scorer(model: str | None):
-    """The scorer for ``--model``: a model folder, ``models:/NAME@alias``, or the expert card."""
+def resolve_scorer(model: str | None, tracking_dir: Path | None = None):
+    """The scorer for ``--model``: a model folder, ``models:/NAME@alias`` (in the store of
+    ``tracking_dir``, else ``MLFLOW_TRACKING_URI``, else ``./mlruns``), or the expert card."""
     if model is None:
         from models import ExpertScorecard
 
@@ -40,7 +41,12 @@ def resolve_scorer(model: str | None):
     if model.startswith("models:/"):
         from screening.retrain.registry import load_registered_model
 
-        return load_registered_model(model)
+        uri = None
+        if tracking_dir is not None:
+            from screening.retrain.tracking import resolve_tracking
+
+            uri = resolve_tracking(tracking_dir).uri
+        return load_registered_model(model, tracking_uri=uri)
     from models import load_model
 
     return load_model(model)
@@ -110,6 +116,7 @@ def _run(
     model: str | None,
     previous: Path | None,
     console: Console,
+    tracking_dir: Path | None = None,
 ) -> dict:
     from screening.commands._dates import parse_date
     from screening.run.config import load_run_config
@@ -126,7 +133,7 @@ def _run(
         )
 
     cfg = load_run_config(config)
-    scorer = resolve_scorer(model)
+    scorer = resolve_scorer(model, tracking_dir)
     key = signing_key_from_env()
     with Progress(
         SpinnerColumn(),
@@ -195,9 +202,15 @@ def register(app: typer.Typer) -> None:
             help="Model folder or models:/NAME@champion (default: expert scorecard).",
         ),
         previous: Path | None = typer.Option(None, "--previous", help="OUT of the previous push."),
+        tracking_dir: Path | None = typer.Option(
+            None,
+            "--tracking-dir",
+            help="Embedded MLflow store of a models:/ reference (default ./mlruns, or "
+            "MLFLOW_TRACKING_URI when set), as for train and promote.",
+        ),
     ) -> None:
         """Screen every firm, select the whitelist, explain it and write the bank packages."""
-        _run(data, as_of, out, config, model, previous, Console(stderr=True))
+        _run(data, as_of, out, config, model, previous, Console(stderr=True), tracking_dir)
 
     @app.command("verify")
     def verify_cmd(

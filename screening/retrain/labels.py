@@ -80,9 +80,12 @@ def label_loans(
     cols = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
     cols += [c for c in ("dpd", "first_loan", "balance") if c in loans.columns]
     rep = loans[cols].sort_values(["loan_id", "report_date"], kind="stable")
-    # Loan attributes come from the earliest report; later rows only add outcomes.
+    # Loan attributes come from the earliest report; later rows only add outcomes. A loan
+    # whose reports disagree on them is flagged (the label report names such loans).
     first = rep.drop_duplicates("loan_id", keep="first").set_index("loan_id")
     out = first[_LOAN_ATTRS].copy()
+    varies = rep.groupby("loan_id", sort=False)[_LOAN_ATTRS].nunique(dropna=False) > 1
+    out["attributes_vary"] = varies.any(axis=1).reindex(out.index).fillna(False).astype(bool)
     out["first_loan"] = (
         first["first_loan"] if "first_loan" in first else pd.Series(pd.NA, index=first.index)
     ).astype("boolean")
@@ -143,6 +146,9 @@ class LabelReport:
         Bad loans younger than the horizon left out of training (``complete_horizon_only``).
     unobserved_by_bank : dict
         Loans per bank whose horizon has elapsed but whose reports stop before it.
+    attributes_vary : list
+        Up to 5 ids of loans whose reports disagree on uscc, bank, disbursement date,
+        maturity or amount (the earliest report's values are used), and their count.
     """
 
     as_of: pd.Timestamp
@@ -151,6 +157,7 @@ class LabelReport:
     labels: pd.DataFrame = field(repr=False)
     young_bad_excluded: int = 0
     unobserved_by_bank: dict[str, int] = field(default_factory=dict)
+    attributes_vary: tuple[int, list[str]] = (0, [])
 
     @property
     def loans(self) -> int:
@@ -171,6 +178,10 @@ class LabelReport:
             "unknown_firm_examples": [list(e) for e in self.unknown_firm_examples],
             "young_bad_excluded": int(self.young_bad_excluded),
             "unobserved_by_bank": dict(self.unobserved_by_bank),
+            "attributes_vary": {
+                "loans": int(self.attributes_vary[0]),
+                "examples": list(self.attributes_vary[1]),
+            },
         }
 
     def lines(self) -> list[str]:
@@ -194,6 +205,13 @@ class LabelReport:
                 f"loans not labelled good because their bank's reports stop before the end of "
                 f"their horizon or maturity 报告中断未标注: {banks} — ask these banks for the "
                 "missing ledger reports"
+            )
+        n_vary, vary_ex = self.attributes_vary
+        if n_vary:
+            out.append(
+                f"{n_vary} loans whose reports disagree on the borrower, bank, dates or amount "
+                f"(e.g. {', '.join(vary_ex)}): the earliest report's values are used "
+                "同一贷款各期报告要素不一致，按首期报告"
             )
         if self.unknown_firm_examples:
             ex = ", ".join(f"{lid} ({u})" for lid, u in self.unknown_firm_examples)
@@ -220,7 +238,15 @@ def summarise_labels(
     young_bad = int(((labels["status"] == "bad") & ~training_mask(labels, config)).sum())
     gaps = labels.loc[labels["status"] == "unobserved", "bank"].astype("str").value_counts()
     by_bank = {str(b): int(n) for b, n in sorted(gaps.items())}
-    return LabelReport(pd.Timestamp(as_of), counts, examples, labels, young_bad, by_bank)
+    vary = (
+        labels["loan_id"].loc[labels["attributes_vary"].astype(bool)]
+        if ("attributes_vary" in labels)
+        else pd.Series([], dtype="str")
+    )
+    return LabelReport(
+        pd.Timestamp(as_of), counts, examples, labels, young_bad, by_bank,
+        (int(len(vary)), [str(v) for v in vary.head(5)]),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from screening.retrain.config import LabelConfig
 from screening.retrain.labels import NPL_CLASSES, label_loans
 from screening.run.selection import STATUSES
 
+STALE_DAYS = 92
+"""A loan's latest report older than this (a quarter) before as_of is stale."""
+
 KPI_COLUMNS = [
     "new_loans",
     "new_firms",
@@ -240,6 +243,19 @@ def ledger_report(
     per["is_new"] = (per["disbursed_on"] > since) & (per["disbursed_on"] <= as_of)
     per["outstanding"] = per["classification"].notna() & (per["balance"] > 0)
     per["npl"] = per["classification"].isin(NPL_CLASSES)
+    # a balance last reported more than a quarter before as_of is stale: still counted
+    # (the ledger has nothing newer), but the supervisor is told how much of it there is
+    seen = latest["report_date"].reindex(per.index)
+    stale = per["outstanding"] & (seen < as_of - pd.Timedelta(days=STALE_DAYS)).fillna(False)
+    if stale.any():
+        npl_stale = stale & per["npl"]
+        notes.append(
+            f"{int(stale.sum())} outstanding loans ({per.loc[stale, 'balance'].sum():,.1f} 万元, "
+            f"of which NPL {int(npl_stale.sum())} loans, "
+            f"{per.loc[npl_stale, 'balance'].sum():,.1f} 万元) were last reported more than "
+            f"{STALE_DAYS} days before {as_of.date()}: their balances are the last reported "
+            "ones — ask the banks for current reports 报告超过一个季度未更新"
+        )
     regions = bundle.tables["enterprises"].drop_duplicates("uscc").set_index("uscc")["region_code"]
     per["region_code"] = per["uscc"].map(regions)
     unknown = per["region_code"].isna()

@@ -149,7 +149,16 @@ def load_registered_model(ref: str, *, tracking_uri: str | None = None) -> Score
     from models import load_model
 
     parsed = parse_model_ref(ref)
-    client = make_client(_target(tracking_uri))
+    target = _target(tracking_uri)
+    if target.embedded and not Path(target.uri.removeprefix("sqlite:///")).is_file():
+        # reading must not create an empty store (./mlruns/mlflow.db) where none was
+        raise ModelError(
+            f"No MLflow store at {target.uri.removeprefix('sqlite:///')}, so {ref} cannot be "
+            "found there.",
+            "Pass --tracking-dir (the folder train --register used) or set "
+            "MLFLOW_TRACKING_URI, or give a model folder.",
+        )
+    client = make_client(target)
     with tempfile.TemporaryDirectory(prefix="ipw-model-") as tmp:
         folder = download_model_dir(client, parsed, Path(tmp))
         # load_model reads the booster text and card into memory, so the download can go.

@@ -164,6 +164,16 @@ def test_train_promote_refuse_monitor_report(
         rtol=1e-9,
     )
 
+    # the screening run finds the champion in the same store through --tracking-dir
+    code, out, err = run(
+        capsys, "run", "--data", str(data_folder), "--as-of", "2025-06-30",
+        "--out", str(tmp_path / "push"), "--model", "models:/ipw@champion",
+        "--tracking-dir", store,
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "push" / "run_report.json").read_text(encoding="utf-8"))
+    assert report["model_id"] == scorer.model_id
+
     code, out, err = run(
         capsys,
         "report-ledger",

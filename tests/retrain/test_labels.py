@@ -226,3 +226,27 @@ def test_no_labelled_loan_is_a_data_error_not_a_crash(bundle):
     """The real feature pipeline raised 'No objects to concatenate' on an empty batch."""
     with pytest.raises(DataError, match="no labelled loan to train on at 2020-06-30"):
         build_training_set(bundle, as_of="2020-06-30")
+
+
+def test_loans_whose_reports_disagree_are_named():
+    """Reports of one loan that change its borrower or amount are flagged: the earliest
+    report's values are used, and the label report says so instead of staying silent."""
+    from screening.retrain.labels import summarise_labels
+
+    rows = loan_rows(
+        "L1", A, "2022-01-10", [("2022-06-30", "normal", 0), ("2023-01-31", "normal", 0)]
+    )
+    rows[1]["amount"] = 250.0
+    rows += loan_rows(
+        "L2", A, "2022-01-10", [("2022-06-30", "normal", 0), ("2023-01-31", "normal", 0)]
+    )
+    rows[3]["uscc"] = B
+    rows += loan_rows(
+        "L3", A, "2022-01-10", [("2022-06-30", "normal", 0), ("2023-01-31", "normal", 0)]
+    )
+    labels = label_loans(make_loans(rows), as_of="2024-01-01").set_index("loan_id")
+    assert labels["attributes_vary"].to_dict() == {"L1": True, "L2": True, "L3": False}
+    assert labels.loc["L1", "amount"] == 100.0 and labels.loc["L2", "uscc"] == A
+    report = summarise_labels(labels.reset_index(), pd.Timestamp("2024-01-01"))
+    assert report.to_dict()["attributes_vary"] == {"loans": 2, "examples": ["L1", "L2"]}
+    assert any("2 loans whose reports disagree" in line for line in report.lines())

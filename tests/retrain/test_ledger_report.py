@@ -199,3 +199,13 @@ def test_totals_add_up_and_npl_ratio_is_a_share(loans, as_of_day):
         i for i, (_, _, d, _, _) in enumerate(loans) if base + pd.Timedelta(days=d) <= as_of
     }
     assert rep.by_bank.iloc[-1]["new_loans"] == len(disbursed)
+
+
+def test_balances_last_reported_over_a_quarter_ago_are_noted(bundle):
+    """A loss last reported in June still counts in December's NPL balance (the ledger has
+    nothing newer), but the supervisor is told how much of the balance is that old."""
+    rep = ledger_report(bundle, as_of="2024-12-31")
+    (note,) = [n for n in rep.notes if "last reported more than 92 days" in n]
+    assert note.startswith("1 outstanding loans (64.0 万元, of which NPL 1 loans, 64.0 万元)")
+    fresh = ledger_report(bundle, as_of="2024-09-30")
+    assert not [n for n in fresh.notes if "last reported more than" in n]

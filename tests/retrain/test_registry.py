@@ -109,3 +109,16 @@ def test_an_unreachable_tracking_server_is_two_lines_before_any_training(
     assert exit_.value.code == 2 and "Traceback" not in err
     assert "tracking store at http://127.0.0.1:9 failed" in " ".join(err.split())
     assert not (tmp_path / "m").exists()  # checked before the model was trained
+
+
+def test_a_models_reference_without_a_store_creates_none(tmp_path, monkeypatch):
+    """`screening run --model models:/x@champion` in a folder without ./mlruns used to
+    create an empty ./mlruns/mlflow.db before failing."""
+    from data_contracts.errors import ModelError
+    from screening.retrain.registry import load_registered_model
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(ModelError, match="No MLflow store at"):
+        load_registered_model("models:/ipw@champion")
+    assert not (tmp_path / "mlruns").exists()
