@@ -64,7 +64,7 @@ _PATENT_SQL = """
         CAST(p.family_size AS INTEGER) AS fam,
         (coalesce(p.pct, false) OR p.abroad
          OR (p.no_countries AND coalesce(p.family_size, 0) >= 2)) AS overseas,
-        p.award, p.n_sub, p.sei, p.main_group, CAST(p.unver AS DATE) AS unver
+        p.award, p.n_sub, p.sei, p.main_group
       FROM t_in p)
     SELECT *,
       CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
@@ -175,9 +175,14 @@ class PatentStore:
         self._create("ipc", "SELECT app_id, sub FROM t_in", ipc)
         del ipc
         self._create("inv", "SELECT app_id, ih FROM t_in", _inventors(patents))
-        # the date from which a rejected legal event leaves the patent's state unknown
-        first["unver"] = unverified_since(data, arrow_array(patents["app_no"]))
         self._create("pat", _PATENT_SQL, self._patent_input(patents, n_sub, sei, first))
+        # the date from which a rejected legal event leaves a patent's state unknown: a
+        # table as small as the rejects, joined when the held patents are built
+        rows, since = unverified_since(data, arrow_array(patents["app_no"]))
+        self._create(
+            "unv", "SELECT app_id, CAST(d AS DATE) AS d FROM t_in",
+            pa.table({"app_id": rows, "d": since}),
+        )  # fmt: skip
 
     def _patent_input(self, patents: pd.DataFrame, n_sub, sei, first: dict) -> pa.Table:
         """The patent columns ``_PATENT_SQL`` reads; per-value string expressions evaluated
@@ -255,6 +260,10 @@ class PatentStore:
                    (a.app_id IS NOT NULL) AS self_filed
             FROM l_in l LEFT JOIN appl a ON a.firm_id = l.firm_id AND a.app_id = l.app_id
             WHERE l.owner AND l.firm_id >= 0;
+            -- the holdings of transferred patents only (a small share of all holdings)
+            CREATE TEMP TABLE moved AS
+            SELECT firm_id, app_id, hf, ht FROM hold
+            WHERE app_id IN (SELECT app_id FROM hold WHERE ht IS NOT NULL);
             -- transfers out: the firm named as assignor (from_party), or, when a TR01 names
             -- none, a holder before the transfer that holds nothing of the patent after it
             -- (holdings end only at transfers; an empty from_party means the holders then)
@@ -263,10 +272,11 @@ class PatentStore:
               SELECT firm_id, app_id, CAST(d AS DATE) AS d FROM t_in
               WHERE firm_id >= 0 AND d IS NOT NULL
               UNION ALL
-              SELECT h.firm_id, h.app_id, h.ht FROM hold h
+              SELECT h.firm_id, h.app_id, h.ht FROM moved h
               WHERE h.ht IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM hold n
+                SELECT 1 FROM moved n
                 WHERE n.firm_id = h.firm_id AND n.app_id = h.app_id AND n.hf = h.ht));
+            DROP TABLE moved;
             """
         )
         for name in ("l_in", "t_in"):
@@ -396,7 +406,7 @@ class PatentStore:
               SELECT f.pair_id, f.as_of, f.app_id, f.n_owners, f.acq, f.self_filed,
                 p.ptype, p.app_date, p.pub_d, p.grant_d, p.expiry, p.claims, p.cites, p.fam,
                 p.overseas, p.sei, p.award, p.n_sub, p.main_group, p.cite_start,
-                coalesce(p.unver <= f.as_of, false) AS unverified,
+                coalesce(u.d <= f.as_of, false) AS unverified,
                 s.end_final, s.last_cf, s.last_rr,
                 -- decided against: rejected, or withdrawn (WD01) and not restored (RR01)
                 -- on or after the withdrawal
@@ -418,6 +428,7 @@ class PatentStore:
                   AS preserved
               FROM fp f JOIN pat p ON p.app_id = f.app_id
               LEFT JOIN st s ON s.app_id = f.app_id AND s.as_of = f.as_of
+              LEFT JOIN unv u ON u.app_id = f.app_id
               WHERE p.known <= f.as_of)
             SELECT *,
               granted AND end_final IS NULL AND NOT lapsed AND as_of < expiry AS valid,

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_contracts.identifiers import APP_NO_PATTERN, normalize_app_no
+from data_contracts.identifiers import APP_NO_PATTERN, app_no_check_char, normalize_app_no
 
 STATE_CODES = ("PE01", "PP01", "CF01", "CX01", "IW01", "IP01", "AV01", "TR01")
 """Legal events that can end a patent's pledgeability (pledge, preservation, lapse, end,
@@ -22,26 +22,27 @@ _EARLIEST = np.datetime64("1900-01-01", "D")
 at every as_of."""
 
 
-def unverified_since(data: Any, app_no: pa.Array) -> np.ndarray:
-    """For each patent of ``app_no`` (canonical numbers), the first date of a rejected legal
-    event that may change its state; NaT when there is none.
+def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The patents of ``app_no`` (canonical numbers) named by a rejected legal event that
+    may change their state: their rows and the first such event's date (``datetime64[D]``).
 
     A rejected event counts when its application number is the patent's (read as written,
     also when only its check character is wrong: the 12 digits match), its code is one of
     :data:`STATE_CODES` or unreadable; an unreadable date counts from :data:`_EARLIEST`.
     Without this, a patent whose pledge (PE01) or lapse (CF01) was mistyped would be shown
     to banks as 有效，未质押. Reading the rejected rows again costs a pass over the events
-    file, only when the reader rejected event rows.
+    file, only when the reader rejected event rows. The result is as small as the rejects:
+    a hash look-up of a few canonical numbers among the patents, not a column per patent.
     """
-    out = np.full(len(app_no), np.datetime64("NaT"), dtype="datetime64[D]")
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype="datetime64[D]"))
     rejects = getattr(data, "rejects", None)
     files = getattr(data, "files", None) or {}
-    if rejects is None or not len(rejects) or "patent_events" not in files or not len(out):
-        return out
+    if rejects is None or not len(rejects) or "patent_events" not in files or not len(app_no):
+        return none
     sel = (rejects["table"] == "patent_events") & rejects["source_row"].notna()
     sel &= ~rejects["rule"].astype("str").str.startswith("duplicate_")
     if not sel.any():
-        return out
+        return none
     from data_contracts import read_rows
 
     rej = rejects.loc[sel, ["source_row", "column", "value"]]
@@ -63,15 +64,15 @@ def unverified_since(data: Any, app_no: pa.Array) -> np.ndarray:
     code = ev["event_code"].astype("str")
     ev = ev.loc[code.isna() | code.isin(STATE_CODES)]
     if ev.empty:
-        return out
+        return none
     when = ev["event_date"].astype("datetime64[ns]").to_numpy().astype("datetime64[D]")
     when = np.where(np.isnat(when), _EARLIEST, np.maximum(when, _EARLIEST))
     first = pd.Series(when).groupby(ev["body"].to_numpy()).min()
-    # a hash look-up of each patent's 12 digits among the few rejected ones
-    mine = pc.utf8_slice_codeunits(app_no, 2, 14)
-    at = pc.index_in(mine, value_set=pa.array(first.index.to_numpy(dtype=object), mine.type))
-    hit = pc.is_valid(at).to_numpy(zero_copy_only=False)
-    if hit.any():
-        idx = pc.filter(at, pc.is_valid(at)).to_numpy(zero_copy_only=False)
-        out[hit] = first.to_numpy(dtype="datetime64[D]")[idx]
-    return out
+    # each body's canonical number (CN + 12 digits + . + check), looked up among the patents
+    numbers = [f"CN{b}.{app_no_check_char(b)}" for b in first.index]
+    at = pc.index_in(pa.array(numbers, app_no.type), value_set=app_no, skip_nulls=True)
+    found = pc.is_valid(at).to_numpy(zero_copy_only=False)
+    if not found.any():
+        return none
+    idx = pc.filter(at, pc.is_valid(at)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return idx, first.to_numpy(dtype="datetime64[D]")[found]

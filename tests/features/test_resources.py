@@ -112,7 +112,9 @@ def test_request_tables_are_dropped_once_results_are_out(random_data):
     build_feature_matrix(_pairs(data), data, links=links)
     con = links._store[1].con
     tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert tables == {"pat", "ev", "ipc", "inv", "appl", "hold", "trout", "credit", "prog"}
+    assert tables == {
+        "pat", "ev", "unv", "ipc", "inv", "appl", "hold", "trout", "credit", "prog"
+    }  # fmt: skip
     pledgeable_patents(data, "2023-06-30", links=links)
     assert {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} == (
         tables
