@@ -221,15 +221,19 @@ class PatentStore:
     def _build_links(self, links: EntityLinks) -> None:
         con = self.con
         pl = links.patent_links
+        app_id = pl["patent_row"].to_numpy(dtype=np.int64)
+        firm_id = self._firm_ids_of(pl["uscc"])
+        owner = (pl["role"] == "owner").to_numpy(dtype=bool)
+        hf, ht = pl["held_from"].to_numpy(), pl["held_to"].to_numpy()
         con.register(
             "l_in",
             pa.table(
                 {
-                    "app_id": pl["patent_row"].to_numpy(dtype=np.int64),
-                    "firm_id": self._firm_ids_of(pl["uscc"]),
-                    "owner": (pl["role"] == "owner").to_numpy(dtype=bool),
-                    "hf": pl["held_from"].to_numpy(),
-                    "ht": pl["held_to"].to_numpy(),
+                    "app_id": app_id,
+                    "firm_id": firm_id,
+                    "owner": owner,
+                    "hf": hf,
+                    "ht": ht,
                     "n_owners": pa.array(pl["n_owners"]),
                     "acq": pl["acquired_on"].to_numpy(),
                 }
@@ -237,15 +241,23 @@ class PatentStore:
         )
         el = links.event_links
         tr = el.loc[el["side"] == "from"]
+        # transfers out: the firm named as assignor (from_party), and a holder before a
+        # transfer that holds nothing of the patent after it (an empty from_party means the
+        # holders then): integer keys of the transferred holdings only, not a join in DuckDB
+        i_firm, i_app, i_day = _left_holders(firm_id, app_id, owner, hf, ht)
+        named_app = _app_ids(arrow_array(tr["app_no"]), arrow_array(self.patents["app_no"]))
         con.register(
             "t_in",
             pa.table(
                 {
-                    "firm_id": self.firm_ids(tr["uscc"]),
-                    "app_id": _app_ids(
-                        arrow_array(tr["app_no"]), arrow_array(self.patents["app_no"])
-                    ),
-                    "d": tr["event_date"].to_numpy(),
+                    "firm_id": np.concatenate([self.firm_ids(tr["uscc"]), i_firm]),
+                    "app_id": np.concatenate([named_app, i_app]),
+                    "d": np.concatenate(
+                        [
+                            tr["event_date"].to_numpy(dtype="datetime64[ns]"),
+                            i_day.astype("datetime64[ns]"),
+                        ]
+                    ),  # fmt: skip
                 }
             ),
         )
@@ -260,23 +272,9 @@ class PatentStore:
                    (a.app_id IS NOT NULL) AS self_filed
             FROM l_in l LEFT JOIN appl a ON a.firm_id = l.firm_id AND a.app_id = l.app_id
             WHERE l.owner AND l.firm_id >= 0;
-            -- the holdings of transferred patents only (a small share of all holdings)
-            CREATE TEMP TABLE moved AS
-            SELECT firm_id, app_id, hf, ht FROM hold
-            WHERE app_id IN (SELECT app_id FROM hold WHERE ht IS NOT NULL);
-            -- transfers out: the firm named as assignor (from_party), or, when a TR01 names
-            -- none, a holder before the transfer that holds nothing of the patent after it
-            -- (holdings end only at transfers; an empty from_party means the holders then)
             CREATE TABLE trout AS
-            SELECT DISTINCT firm_id, app_id, d FROM (
-              SELECT firm_id, app_id, CAST(d AS DATE) AS d FROM t_in
-              WHERE firm_id >= 0 AND d IS NOT NULL
-              UNION ALL
-              SELECT h.firm_id, h.app_id, h.ht FROM moved h
-              WHERE h.ht IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM moved n
-                WHERE n.firm_id = h.firm_id AND n.app_id = h.app_id AND n.hf = h.ht));
-            DROP TABLE moved;
+            SELECT DISTINCT firm_id, app_id, CAST(d AS DATE) AS d FROM t_in
+            WHERE firm_id >= 0 AND d IS NOT NULL;
             """
         )
         for name in ("l_in", "t_in"):
@@ -689,6 +687,29 @@ def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
         {"app_id": app_id.cast(pa.int64()), "code": code, "event_date": date.filter(keep)}
     )
     return tbl.filter(pc.is_valid(tbl["app_id"]))
+
+
+def _left_holders(firm_id, app_id, owner, hf, ht) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(firm, patent, day) of every holding that ends at a transfer with the firm holding
+    nothing of the patent from that day: holdings end only at transfers, so these are the
+    transfers out of firms the TR01 may not name. Keys are packed into one int64 (firm 21
+    bits, patent 26, day 16) and compared with ``np.isin`` over the transferred holdings."""
+    keep = owner & (firm_id >= 0)
+    ends = keep & ~np.isnat(ht)
+    starts = keep & ~np.isnat(hf)
+    day = np.datetime64("1970-01-01", "D")
+
+    def key(rows, when):
+        d = (when[rows].astype("datetime64[D]") - day).astype(np.int64) + 25_000  # ≥ 1902
+        return (firm_id[rows] << 42) | (app_id[rows] << 16) | np.clip(d, 0, 65_535)
+
+    if firm_id.max(initial=0) < 1 << 21 and app_id.max(initial=0) < 1 << 26:
+        gone = ~np.isin(key(ends, ht), key(starts, hf))
+    else:  # beyond 2M firms or 67M patents the keys would not fit: compare as tuples
+        after = pd.MultiIndex.from_arrays([firm_id[starts], app_id[starts], hf[starts]])
+        gone = ~pd.MultiIndex.from_arrays([firm_id[ends], app_id[ends], ht[ends]]).isin(after)
+    rows = np.flatnonzero(ends)[gone]
+    return firm_id[rows], app_id[rows], ht[rows].astype("datetime64[D]")
 
 
 def _app_ids(app_no: pa.Array, patents: pa.Array) -> np.ndarray:
