@@ -244,14 +244,16 @@ class PatentStore:
         # transfers out: the firm named as assignor (from_party), and a holder before a
         # transfer that holds nothing of the patent after it (an empty from_party means the
         # holders then): integer keys of the transferred holdings only, not a join in DuckDB
+        # (keyed by application number, as the named ones are: looking the named numbers
+        # up among 20M patents would build a hash table of every number, +1.6 GB at 1M)
         i_firm, i_app, i_day = _left_holders(firm_id, app_id, owner, hf, ht)
-        named_app = _app_ids(arrow_array(tr["app_no"]), arrow_array(self.patents["app_no"]))
+        left = _plain(arrow_array(self.patents["app_no"]).take(pa.array(i_app, type=pa.int64())))
         con.register(
             "t_in",
             pa.table(
                 {
                     "firm_id": np.concatenate([self.firm_ids(tr["uscc"]), i_firm]),
-                    "app_id": np.concatenate([named_app, i_app]),
+                    "app_no": pa.concat_arrays([_plain(arrow_strings(tr["app_no"])), left]),
                     "d": np.concatenate(
                         [
                             tr["event_date"].to_numpy(dtype="datetime64[ns]"),
@@ -273,7 +275,7 @@ class PatentStore:
             FROM l_in l LEFT JOIN appl a ON a.firm_id = l.firm_id AND a.app_id = l.app_id
             WHERE l.owner AND l.firm_id >= 0;
             CREATE TABLE trout AS
-            SELECT DISTINCT firm_id, app_id, CAST(d AS DATE) AS d FROM t_in
+            SELECT DISTINCT firm_id, app_no, CAST(d AS DATE) AS d FROM t_in
             WHERE firm_id >= 0 AND d IS NOT NULL;
             """
         )
@@ -689,6 +691,15 @@ def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
     return tbl.filter(pc.is_valid(tbl["app_id"]))
 
 
+def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One large_string array (chunks combined, a dictionary decoded)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.large_string())
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr.cast(pa.large_string())
+
+
 def _left_holders(firm_id, app_id, owner, hf, ht) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(firm, patent, day) of every holding that ends at a transfer with the firm holding
     nothing of the patent from that day: holdings end only at transfers, so these are the
@@ -710,19 +721,6 @@ def _left_holders(firm_id, app_id, owner, hf, ht) -> tuple[np.ndarray, np.ndarra
         gone = ~pd.MultiIndex.from_arrays([firm_id[ends], app_id[ends], ht[ends]]).isin(after)
     rows = np.flatnonzero(ends)[gone]
     return firm_id[rows], app_id[rows], ht[rows].astype("datetime64[D]")
-
-
-def _app_ids(app_no: pa.Array, patents: pa.Array) -> np.ndarray:
-    """Patent row of each application number; numbers of unknown patents get negative ids
-    of their own (one per distinct number), so they still count once each."""
-    ids = pc.index_in(app_no, value_set=patents, skip_nulls=True).to_numpy(zero_copy_only=False)
-    unknown = np.isnan(ids) if ids.dtype.kind == "f" else np.zeros(len(ids), dtype=bool)
-    out = np.where(unknown, 0, ids).astype(np.int64)
-    if unknown.any():
-        names = pc.fill_null(app_no.filter(pa.array(unknown)), "")
-        _, inv = np.unique(names.to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
-        out[unknown] = -1 - inv
-    return out
 
 
 def _first_date(ev: pa.Table, code: str, n: int) -> np.ndarray:

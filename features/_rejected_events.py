@@ -69,10 +69,11 @@ def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarra
     when = np.where(np.isnat(when), _EARLIEST, np.maximum(when, _EARLIEST))
     first = pd.Series(when).groupby(ev["body"].to_numpy()).min()
     # each body's canonical number (CN + 12 digits + . + check), looked up among the patents
-    numbers = [f"CN{b}.{app_no_check_char(b)}" for b in first.index]
-    at = pc.index_in(pa.array(numbers, app_no.type), value_set=app_no, skip_nulls=True)
-    found = pc.is_valid(at).to_numpy(zero_copy_only=False)
-    if not found.any():
+    # (the few numbers are the hash table, the patents are probed: no table of 20M numbers)
+    numbers = pa.array([f"CN{b}.{app_no_check_char(b)}" for b in first.index], app_no.type)
+    at = pc.index_in(app_no, value_set=numbers, skip_nulls=True)
+    rows = np.flatnonzero(pc.is_valid(at).to_numpy(zero_copy_only=False))
+    if not len(rows):
         return none
-    idx = pc.filter(at, pc.is_valid(at)).to_numpy(zero_copy_only=False).astype(np.int64)
-    return idx, first.to_numpy(dtype="datetime64[D]")[found]
+    which = pc.filter(at, pc.is_valid(at)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return rows.astype(np.int64), first.to_numpy(dtype="datetime64[D]")[which]
