@@ -27,6 +27,7 @@ from features._names import (
     encode,
     is_text_categorical,
     split_ids,
+    take_text,
 )
 from features._programmes import is_2013_standard, level_value, status_ok, valid_to_filled
 from features._rejected_events import unverified_since
@@ -188,10 +189,11 @@ class PatentStore:
         """The patent columns ``_PATENT_SQL`` reads; per-value string expressions evaluated
         once per distinct value."""
         con = self.con
-        abroad, pos = _per_distinct(con, patents["family_countries"], _ABROAD_SQL)
-        no_countries, _ = _per_distinct(con, patents["family_countries"], _NO_COUNTRIES_SQL)
-        award, apos = _per_distinct(con, patents["award"], _AWARD_SQL)
-        groups, gpos = _per_distinct(con, patents["ipc_main"], _MAIN_GROUP_SQL)
+        (abroad, no_countries), pos = _per_distinct(
+            con, patents["family_countries"], _ABROAD_SQL, _NO_COUNTRIES_SQL
+        )
+        (award,), apos = _per_distinct(con, patents["award"], _AWARD_SQL)
+        (groups,), gpos = _per_distinct(con, patents["ipc_main"], _MAIN_GROUP_SQL)
         group_id = encode(groups)[0][gpos]
         return pa.table(
             {
@@ -247,13 +249,13 @@ class PatentStore:
         # (keyed by application number, as the named ones are: looking the named numbers
         # up among 20M patents would build a hash table of every number, +1.6 GB at 1M)
         i_firm, i_app, i_day = _left_holders(firm_id, app_id, owner, hf, ht)
-        left = _plain(arrow_array(self.patents["app_no"]).take(pa.array(i_app, type=pa.int64())))
+        left = take_text(self.patents["app_no"], i_app)
         con.register(
             "t_in",
             pa.table(
                 {
                     "firm_id": np.concatenate([self.firm_ids(tr["uscc"]), i_firm]),
-                    "app_no": pa.concat_arrays([_plain(arrow_strings(tr["app_no"])), left]),
+                    "app_no": pa.concat_arrays([arrow_array(tr["app_no"]), left]),
                     "d": np.concatenate(
                         [
                             tr["event_date"].to_numpy(dtype="datetime64[ns]"),
@@ -691,15 +693,6 @@ def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:
     return tbl.filter(pc.is_valid(tbl["app_id"]))
 
 
-def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One large_string array (chunks combined, a dictionary decoded)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.large_string())
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    return arr.cast(pa.large_string())
-
-
 def _left_holders(firm_id, app_id, owner, hf, ht) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(firm, patent, day) of every holding that ends at a transfer with the firm holding
     nothing of the patent from that day: holdings end only at transfers, so these are the
@@ -734,15 +727,17 @@ def _first_date(ev: pa.Table, code: str, n: int) -> np.ndarray:
     return first.view("datetime64[D]").astype("datetime64[s]")
 
 
-def _per_distinct(con, col: pd.Series, expr: str) -> tuple[pa.Array, np.ndarray]:
-    """SQL ``expr`` over ``v`` evaluated once per distinct value of ``col`` (and for NULL):
-    the results, and each row's position in them."""
+def _per_distinct(con, col: pd.Series, *exprs: str) -> tuple[list[pa.Array], np.ndarray]:
+    """SQL ``exprs`` over ``v`` evaluated once per distinct value of ``col`` (and for NULL),
+    in one pass: the results (one array per expression), and each row's position in them."""
     ids, values = encode(col)
     con.register("v_in", pa.table({"i": np.arange(len(values) + 1), "v": pa.concat_arrays(
         [values, pa.nulls(1, values.type)])}))  # fmt: skip
-    out = con.sql(f"SELECT {expr} AS x FROM v_in ORDER BY i").to_arrow_table()
+    select = ", ".join(f"{e} AS x{k}" for k, e in enumerate(exprs))
+    out = con.sql(f"SELECT {select} FROM v_in ORDER BY i").to_arrow_table()
     con.unregister("v_in")
-    return arrow_array(out["x"]), np.where(ids >= 0, ids, len(values))
+    results = [arrow_array(out[f"x{k}"]) for k in range(len(exprs))]
+    return results, np.where(ids >= 0, ids, len(values))
 
 
 def _distinct_per_row(parent: np.ndarray, ids: np.ndarray, width: int):

@@ -452,11 +452,9 @@ def pledgeable_patents(
     return out.reset_index(drop=True)
 
 
-def _reasons(pledged, preserved, short, rem, min_years, unverified=None) -> np.ndarray:
+def _reasons(pledged, preserved, short, rem, min_years, unverified) -> np.ndarray:
     """Chinese reason text per patent ('' when pledgeable), built only for the others."""
     out = np.full(len(rem), "", dtype=object)
-    if unverified is None:
-        unverified = np.zeros(len(rem), dtype=bool)
     idx = np.flatnonzero(pledged | preserved | short | unverified)
     if len(idx) == 0:
         return out

@@ -72,8 +72,8 @@ def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarra
     # (the few numbers are the hash table, the patents are probed: no table of 20M numbers)
     numbers = pa.array([f"CN{b}.{app_no_check_char(b)}" for b in first.index], app_no.type)
     at = pc.index_in(app_no, value_set=numbers, skip_nulls=True)
-    rows = np.flatnonzero(pc.is_valid(at).to_numpy(zero_copy_only=False))
-    if not len(rows):
+    named = np.flatnonzero(pc.is_valid(at).to_numpy(zero_copy_only=False))
+    if not len(named):
         return none
     which = pc.filter(at, pc.is_valid(at)).to_numpy(zero_copy_only=False).astype(np.int64)
-    return rows.astype(np.int64), first.to_numpy(dtype="datetime64[D]")[which]
+    return named.astype(np.int64), first.to_numpy(dtype="datetime64[D]")[which]

@@ -424,7 +424,11 @@ class LearnedModel:
             say(
                 f"out-of-time validation: training on {int(train_mask.sum())} rows before "
                 f"{cut}, calibrating on {int(cal_mask.sum())} rows from {cut}"
-                + (f", testing on {int(test.sum())} rows from {test_cut}" if test is not None else "")
+                + (
+                    f", testing on {int(test.sum())} rows from {test_cut}"
+                    if test is not None
+                    else ""
+                )
             )
             dtrain = dataset(train_mask)
             dval = dataset(cal_mask, dtrain)
@@ -596,14 +600,12 @@ class LearnedModel:
             n_bad = int(y[rows].sum())
             if rows.sum() == 0 or n_bad == 0 or n_bad == rows.sum():
                 raise ModelError(
-                    f"the out-of-time {name} period (cut at {pd.Timestamp(cut).date() if isinstance(cut, np.datetime64) else cut}) "
+                    f"the out-of-time {name} period (cut at {_as_date(cut)}) "
                     f"has {int(rows.sum())} rows and {n_bad} defaults; it needs both classes",
                     "change validation_fraction, add loans, or fit without a time column "
                     "(stratified k-fold)",
                 )
-        if isinstance(cut, np.datetime64):
-            cut = pd.Timestamp(cut).date()
-        return train, val, cut
+        return train, val, _as_date(cut)
 
     def _init_explainer(self) -> None:
         if self.structure == "additive":
@@ -766,6 +768,11 @@ class LearnedModel:
         return model
 
 
+def _as_date(cut: object) -> object:
+    """A cut time as a date when it is a datetime (numbers, e.g. a period index, stay)."""
+    return pd.Timestamp(cut).date() if isinstance(cut, np.datetime64) else cut
+
+
 def _halves(t: pd.Series, window: np.ndarray, y: np.ndarray):
     """The out-of-time ``window`` split by date into an older half (calibration) and a newer
     half (test); no date straddles the split. ``(window, None, None)`` when either half would
@@ -776,9 +783,6 @@ def _halves(t: pd.Series, window: np.ndarray, y: np.ndarray):
         cut = inside[len(inside) // 2]
         test = window & (tv >= cut)
         cal = window & ~test
-        ok = all(0 < y[rows].sum() < rows.sum() for rows in (cal, test))
-        if ok:
-            if isinstance(cut, np.datetime64):
-                cut = pd.Timestamp(cut).date()
-            return cal, test, cut
+        if all(0 < y[rows].sum() < rows.sum() for rows in (cal, test)):
+            return cal, test, _as_date(cut)
     return window, None, None

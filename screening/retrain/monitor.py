@@ -27,6 +27,7 @@ from data_contracts.errors import DataError
 from screening.retrain.config import RetrainConfig
 from screening.retrain.labels import FeatureBuilder, _default_builder, label_loans
 from screening.retrain.psi import BinnedReference, psi_level, psi_table
+from screening.retrain.train import tested_from
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def monitor(
     )
 
     # out of sample = from the test cut: the loans before it tuned the calibration
-    cut = pd.Timestamp(training_report.get("test_cut") or training_report["oot_cut"])
+    cut = tested_from(training_report)
     realised, info = _realised(model, bundle, as_of, cut, builder, config)
     mc = config.monitor
     for r in realised.itertuples(index=False):

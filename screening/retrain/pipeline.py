@@ -19,7 +19,7 @@ from screening.retrain.gate import GateDecision, ModelEvaluation, decide, evalua
 from screening.retrain.labels import FeatureBuilder, TrainingSet, build_training_set
 from screening.retrain.registry import CHAMPION, ModelRef, download_model_dir, resolve_version
 from screening.retrain.tracking import TrackingTarget, check_store, make_client
-from screening.retrain.train import TrainedModel, load_folder, registry_version, train
+from screening.retrain.train import TrainedModel, load_folder, registry_version, tested_from, train
 
 Progress = Callable[[str], None]
 
@@ -212,7 +212,7 @@ def run_promotion(
         )
         # the challenger's test window: loans none of it (trees, early stopping, calibration,
         # grade cut-offs) was fitted to; a model trained before the split has only oot_cut
-        cut = pd.Timestamp(ch_rep.get("test_cut") or ch_rep["oot_cut"])
+        cut = tested_from(ch_rep)
         sample = ts.subset((ts.time >= cut).to_numpy())
         info = {
             "as_of": as_of.date().isoformat(),

@@ -102,12 +102,11 @@ def oot_cut(model) -> pd.Timestamp:
     return pd.Timestamp(cut)
 
 
-def test_cut(model) -> pd.Timestamp:
-    """First disbursement date of the model's test window: the newer half of its
-    out-of-time window, which neither its trees nor its calibration saw (its out-of-time cut
-    for a model trained before the window was split)."""
-    cut = model.card_["training"]["validation"].get("test_cut")
-    return pd.Timestamp(cut) if cut else oot_cut(model)
+def tested_from(report: dict[str, Any]) -> pd.Timestamp:
+    """First disbursement date of a trained model's test window, from its training report:
+    the newer half of its out-of-time window, which neither its trees nor its calibration
+    saw (its out-of-time cut for a model trained before the window was split)."""
+    return pd.Timestamp(report.get("test_cut") or report["oot_cut"])
 
 
 def build_reference(model, ts: TrainingSet, n_bins: int) -> dict[str, Any]:
@@ -186,6 +185,7 @@ def train(
     model = fit_model(ts, config, progress=progress)
     reference = build_reference(model, ts, config.psi.bins)
     cut = oot_cut(model)
+    tested = pd.Timestamp(model.card_["training"]["validation"].get("test_cut") or cut)
     report = {
         "model_id": model.model_id,
         "labels": ts.report.to_dict(),
@@ -196,8 +196,8 @@ def train(
         },
         "oot_cut": cut.date().isoformat(),
         "oot_rows": int((ts.time >= cut).sum()),
-        "test_cut": test_cut(model).date().isoformat(),
-        "test_rows": int((ts.time >= test_cut(model)).sum()),
+        "test_cut": tested.date().isoformat(),
+        "test_rows": int((ts.time >= tested).sum()),
         "feature_registry_version": registry_hash or registry_version(),
         "excluded_features": {
             "reason": "export snapshot: no dates in the input, not known at disbursement",
