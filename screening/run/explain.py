@@ -124,15 +124,23 @@ def _fmt_value(value: float, spec) -> str:
         return "是" if value >= 0.5 else "否"
     if kind == "count":
         return f"{value:.0f} {unit}".strip()
-    if kind in ("share", "rate") and vmax is not None and vmax <= 1:
-        return f"{value * 100:.0f}%"
+    # a share is a fraction whatever its range (R&D ÷ revenue has no upper bound); a rate is
+    # one when bounded by 1 (peer percentiles are rates on 0–100, already in percent)
+    if kind == "share" or (kind == "rate" and vmax is not None and vmax <= 1):
+        return _percent(value * 100)
     if kind == "years":
         return f"{value:.1f} {unit or '年'}"
     if unit == "%":
-        return f"{value:.0f}%"
+        return _percent(value)
     if unit in _WHOLE_UNITS:
         return f"{value:.0f} {unit}"
     return f"{value:.2f} {unit}".strip()
+
+
+def _percent(pct: float) -> str:
+    """Whole percent, one decimal below 10 % so that small shares stay apart ("3.2%", not
+    "3%"; R&D intensity is mostly 1–10 %) and a small non-zero share never reads "0%"."""
+    return f"{pct:.1f}%" if 0 < abs(pct) < 9.95 else f"{pct:.0f}%"
 
 
 _WHOLE_UNITS = frozenset({"天"})

@@ -114,3 +114,25 @@ def test_reason_invariants(points, k):
             best = sorted((sign * row[row * sign >= 0.05]).tolist(), reverse=True)[:k]
             assert np.allclose(sorted((sign * d["points"]).tolist(), reverse=True), best)
             assert all(t.endswith("分") for t in d["text"])
+
+
+def test_a_share_without_an_upper_bound_is_still_a_fraction():
+    """R&D intensity is R&D expense ÷ revenue (0.041 = 4.1 %), with no upper bound in the
+    registry: it read "研发投入强度 0%（高于同行业 99% 企业）" for a firm at the top of its peers.
+    Shares keep whole percent from 10 %, and a small non-zero share never reads 0 %."""
+    from features.registry import by_name
+
+    feats = ["firm_rd_intensity", "invention_share", "currently_pledged_share"]
+    specs = {name: by_name()[name] for name in feats}
+    contributions = pd.DataFrame([[18.0, 9.0, 4.0], [2.0, 3.0, 1.0]], columns=feats)
+    values = pd.DataFrame([[0.041, 0.4567, 0.0], [1.25, 0.004, 0.0996]], columns=feats)
+    pct = pd.DataFrame([[99.0, 60.0, 0.0], [99.0, 3.0, 50.0]], columns=feats)
+    lead_of = factor_groups(feats, specs=specs)
+    out = explain(contributions, values, pct, ["U1", "U2"], specs=specs, lead_of=lead_of, top_k=3)
+    texts = dict(zip(zip(out["uscc"], out["points"], strict=True), out["text"], strict=True))
+    assert texts["U1", 18.0].startswith("研发投入强度 4.1%（")
+    assert texts["U1", 9.0].startswith("发明占比 46%（")
+    assert texts["U1", 4.0].startswith("当前在押占比 0%（")
+    assert texts["U2", 2.0].startswith("研发投入强度 125%（")
+    assert texts["U2", 3.0].startswith("发明占比 0.4%（")
+    assert texts["U2", 1.0].startswith("当前在押占比 10%（")
