@@ -19,13 +19,17 @@ def peer_percentiles(
     features: Sequence[str] = PEER_BASES,
     *,
     on: str | None = None,
+    side: str = "lower",
 ) -> pd.DataFrame:
     """Percentile (0–100) of each row's value among the reference firms of its group.
 
     The percentile is the share of reference firms in the same ``by`` group (and the same
     ``on`` value, e.g. a reference date) whose value is strictly lower, so ``85`` reads
-    "高于同行业 85% 企业". Rows whose group is NA, or absent from the reference, are ranked
-    among all reference firms (of the same ``on`` value). NaN values get NaN.
+    "高于同行业 85% 企业" (``side="higher"``: strictly higher; the two differ by the firms
+    tied with the row, which an explanation needs to tell "the best value, shared by 89 % of
+    peers" from "above 11 % of peers"). Rows whose group is NA, or absent from the
+    reference, are ranked among all reference firms (of the same ``on`` value). NaN values
+    get NaN.
 
     Parameters
     ----------
@@ -39,12 +43,16 @@ def peer_percentiles(
         Columns to rank.
     on : str, optional
         Extra key that must match between matrix and reference rows.
+    side : {"lower", "higher"}
+        Share of peers strictly lower (default) or strictly higher.
 
     Returns
     -------
     pd.DataFrame
         ``peer_pct_<feature>`` per feature, index = ``matrix.index``.
     """
+    if side not in ("lower", "higher"):
+        raise ValueError(f"The 'side' parameter must be 'lower' or 'higher'. Got {side!r} instead.")
     need = [by, *features] + ([on] if on else [])
     for name, df in (("matrix", matrix), ("reference", reference)):
         if not isinstance(df, pd.DataFrame):
@@ -86,7 +94,10 @@ def peer_percentiles(
                 if len(pool) == 0:
                     continue
                 xv = x[rows]
-                pct = 100.0 * np.searchsorted(pool, xv, side="left") / len(pool)
+                if side == "lower":
+                    pct = 100.0 * np.searchsorted(pool, xv, side="left") / len(pool)
+                else:
+                    pct = 100.0 * (len(pool) - np.searchsorted(pool, xv, side="right")) / len(pool)
                 res[rows] = np.where(np.isnan(xv), np.nan, pct)
         out[f"peer_pct_{f}"] = res
     return out

@@ -47,7 +47,8 @@ def waterfall_svg(
     Parameters
     ----------
     base_points : float
-        Where every firm starts.
+        Where the firm starts: the score of its industry's median firm, factor by factor
+        (the points of every step are told against it).
     steps : sequence of (label, points)
         Factors in display order (e.g. top raising, top lowering, then 其他因素).
     score : float
@@ -70,11 +71,11 @@ def waterfall_svg(
 
     bars = [
         {
-            "label": "基础分",
+            "label": "同行业基准",
             "x": PLOT_X0,
             "w": x(base_points) - PLOT_X0,
             "color": _TOTAL,
-            "text": f"{base_points:.0f}",
+            "text": f"{base_points:.1f}",
             "end": x(base_points),
         }
     ]
@@ -96,7 +97,7 @@ def waterfall_svg(
             "x": PLOT_X0,
             "w": x(score) - PLOT_X0,
             "color": _TOTAL,
-            "text": f"{score:.0f}",
+            "text": f"{score:.1f}",
             "end": x(score),
         }
     )

@@ -29,6 +29,7 @@ REASON_COLUMNS = [
     "points",
     "value",
     "percentile",
+    "percentile_higher",
     "text",
 ]
 _PCT_KINDS = {"count", "share", "rate", "years", "amount"}
@@ -148,6 +149,32 @@ _WHOLE_UNITS = frozenset({"天"})
 claims per invention keep their decimals)."""
 
 
+def _peer_note(lower: float, higher: float, direction: int) -> str:
+    """Where a value stands among its industry peers, read the way the factor is better.
+
+    ``lower`` / ``higher``: whole percent of peers strictly lower / higher (``higher`` NaN
+    when unknown: then only the share lower is told). A value no peer beats is "the
+    highest" however many peers share it (89 % of peers at a 100 % share made it "高于同行业
+    11% 企业"). Higher is better unless the registry direction is −1 (a risk count or
+    rate): there the lowest value is the best place and the text counts the peers above.
+    """
+    if np.isnan(higher):
+        return f"高于同行业 {int(lower)}% 企业" if lower >= 1 else "处于同行业最低水平"
+    if lower < 1 and higher < 1:
+        return "与同行业企业持平"
+    if direction < 0:
+        if lower < 1:
+            return "为同行业最低（最优）水平"
+        if higher < 1:
+            return "为同行业最高（最差）水平"
+        return f"低于同行业 {int(higher)}% 企业"
+    if higher < 1:
+        return "为同行业最高水平"
+    if lower < 1:
+        return "为同行业最低水平"
+    return f"高于同行业 {int(lower)}% 企业"
+
+
 def _fmt_points(points: float) -> str:
     return f"{points:+.0f} 分" if abs(points) >= 1 else f"{points:+.1f} 分"
 
@@ -162,6 +189,7 @@ def explain(
     lead_of: Mapping[str, str],
     top_k: int = 3,
     with_rest: bool = False,
+    higher: pd.DataFrame | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Top-k reasons up and down per firm, as a long table.
 
@@ -172,7 +200,8 @@ def explain(
     values : DataFrame
         The firms' feature values (same rows; at least the lead features).
     percentiles : DataFrame
-        Peer percentiles (same rows; NaN where not meaningful).
+        Peer percentiles: share of peers strictly lower (same rows; NaN where not
+        meaningful).
     uscc : sequence of str
         Firm identifiers, one per row.
     specs : mapping
@@ -184,6 +213,12 @@ def explain(
     with_rest : bool
         Also return, per firm, the points of the factors not shown (``other_up``,
         ``other_down``), for the waterfall's 其他加分/减分因素 bars.
+    higher : DataFrame, optional
+        Share of peers strictly higher (same rows and columns as ``percentiles``). With it
+        the text says which way is better and tells ties apart: a risk factor (registry
+        direction −1) reads "低于同行业 N% 企业" (N strictly higher), and a firm no peer
+        beats reads "为同行业最高水平" instead of "高于同行业 11% 企业" when 89 % of peers
+        share its value.
 
     Returns
     -------
@@ -234,6 +269,7 @@ def explain(
     lead_names = np.asarray(leads, dtype=object)[g]
     val_arr = np.full(len(long), np.nan)
     pct_arr = np.full(len(long), np.nan)
+    hi_arr = np.full(len(long), np.nan)
     cat_arr = np.full(len(long), "", dtype=object)
     for gi, lead in enumerate(leads):
         sel = g == gi
@@ -247,14 +283,17 @@ def explain(
             val_arr[sel] = values[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
         if lead in percentiles.columns:
             pct_arr[sel] = percentiles[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
+        if higher is not None and lead in higher.columns:
+            hi_arr[sel] = higher[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
     # whole percent, rounded down: "高于同行业 98% 企业" must not claim more than the data,
-    # and the package's percentile field is the number the text shows
+    # and the package's percentile fields are the numbers the text shows
     pct_arr = np.floor(pct_arr)
+    hi_arr = np.floor(hi_arr)
 
     texts = []
     labels = []
-    for lead, val, cat, pct, pts, gi in zip(
-        lead_names, val_arr, cat_arr, pct_arr, long["points"].to_numpy(), g, strict=True
+    for lead, val, cat, pct, above, pts, gi in zip(
+        lead_names, val_arr, cat_arr, pct_arr, hi_arr, long["points"].to_numpy(), g, strict=True
     ):
         spec = specs.get(lead)
         label = _spec_get(spec, "label_zh", lead)
@@ -268,7 +307,7 @@ def explain(
             body = f"{label} {_fmt_value(val, spec)}"
         notes = []
         if kind in _PCT_KINDS and not np.isnan(pct):
-            notes.append(f"高于同行业 {int(pct)}% 企业" if pct >= 1 else "处于同行业最低水平")
+            notes.append(_peer_note(pct, above, _spec_get(spec, "direction", 0) or 0))
         if members[gi] > 1:
             notes.append(f"含同类指标 {members[gi]} 项")
         if notes:
@@ -285,6 +324,7 @@ def explain(
             "points": long["points"].to_numpy(dtype="float64"),
             "value": val_arr,
             "percentile": pct_arr,
+            "percentile_higher": hi_arr,
             "text": pd.array(texts, dtype="str"),
         }
     ).reset_index(drop=True)
@@ -292,6 +332,43 @@ def explain(
         return reasons
     rest_frame = pd.DataFrame({"uscc": pd.array(uscc, dtype="str"), **rest})
     return reasons, rest_frame
+
+
+ALL_INDUSTRIES = "*"
+"""Row of :func:`industry_medians` for firms whose industry section is unknown."""
+
+
+def industry_medians(
+    contributions: pd.DataFrame, values: pd.DataFrame, section: pd.Series | np.ndarray
+) -> pd.DataFrame:
+    """Per industry section, each feature's median points among the firms with a value.
+
+    The reference an explanation is told against: the percentiles rank a firm among the
+    firms of its section that have a value (NaN is no peer), so the points are centred on
+    the median of exactly those firms. For a monotone factor, a firm above half its peers
+    then never loses points on it, nor gains them below half.
+
+    Parameters
+    ----------
+    contributions : DataFrame
+        Points per feature of the peer population (all screened firms).
+    values : DataFrame
+        Their feature values (same rows, same columns).
+    section : array-like
+        Their industry section (NA when unknown).
+
+    Returns
+    -------
+    DataFrame
+        One row per section plus :data:`ALL_INDUSTRIES` (the whole population), columns =
+        features; 0 where no firm has a value.
+    """
+    points = contributions.where(values.notna().to_numpy())
+    key = pd.Series(np.asarray(section, dtype=object), index=points.index)
+    by_section = points.groupby(key.where(key.notna(), None), sort=True, dropna=True).median()
+    overall = points.median().rename(ALL_INDUSTRIES)
+    out = pd.concat([by_section, overall.to_frame().T])
+    return out.fillna(overall).fillna(0.0)
 
 
 def reasons_wide(reasons: pd.DataFrame) -> pd.DataFrame:

@@ -76,6 +76,7 @@ def run_meta(s: Screening, config: RunConfig, batch: str) -> dict[str, Any]:
         "as_of": s.as_of.strftime("%Y-%m-%d"),
         "valid_until": valid_until.strftime("%Y-%m-%d"),
         "model_id": s.model_id,
+        "model_basis": s.model_basis,
         "rules_version": config.knockouts.version,
         "config_version": config.version,
         "config_sha256": config.digest(),
@@ -231,10 +232,11 @@ def _chart_factory(s: Screening):
         steps += [(label[i], float(points[i])) for i in mine if direction[i] == "down"]
         if abs(other_down) >= 0.05:
             steps.append(("其他减分因素", float(other_down)))
-        residual = score[uscc] - s.base_points - sum(p for _, p in steps)
+        base = float(s.base_points[uscc])
+        residual = score[uscc] - base - sum(p for _, p in steps)
         if abs(residual) >= 0.05:  # points a scorer keeps outside its features
             steps.append(("其他", residual))
-        return waterfall_svg(s.base_points, steps, score[uscc])
+        return waterfall_svg(base, steps, score[uscc])
 
     return chart
 

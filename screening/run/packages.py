@@ -195,6 +195,7 @@ def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, s
         ("数据截至（核查日）", m["as_of"]),
         ("有效期至", m["valid_until"]),
         ("评分模型", m["model_id"]),
+        ("模型依据", m["model_basis"]),
         ("否决规则版本", m["rules_version"]),
         ("推送单位", m["issuer"]),
         ("联系方式", m["contact"]),
@@ -202,7 +203,8 @@ def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, s
         ("白名单企业数", str(n)),
         (
             "口径",
-            "评分越高风险越低；等级 T1 最优、T10 最差；违约概率为放款后 12 个月内的估计值；理由以分值计。",
+            "评分越高风险越低；等级 T1 最优、T10 最差；违约概率指放款后 12 个月内违约的概率，"
+            "其依据见“模型依据”；理由以分值计，相对同行业中位企业（“同行业基准”）。",
         ),
         ("否决项核查", f"名单内企业均已通过：{checks}"),
         ("个人信息", "本包不含身份证号、个人手机号等个人信息，不含信用记录原文。"),
@@ -237,6 +239,7 @@ def write_bank_package(
     reasons = inputs.reasons.loc[member(inputs.reasons["uscc"], firms)].copy()
     reasons["points"] = reasons["points"].round(1)
     reasons["percentile"] = reasons["percentile"].round(0)
+    reasons["percentile_higher"] = reasons["percentile_higher"].round(0)
     patents = inputs.patents.loc[member(inputs.patents["uscc"], firms)].copy()
     patents["remaining_years"] = patents["remaining_years"].round(1)
     programmes = inputs.programmes.loc[member(inputs.programmes["uscc"], firms)]
@@ -338,7 +341,16 @@ class _FirmDetails:
     for any slice of the package's firms."""
 
     _COLUMNS = {
-        "reasons": ["direction", "slot", "label_zh", "points", "value", "percentile", "text"],
+        "reasons": [
+            "direction",
+            "slot",
+            "label_zh",
+            "points",
+            "value",
+            "percentile",
+            "percentile_higher",
+            "text",
+        ],
         "patents": ["app_no", "type_zh", "title", "remaining_years", "status", "co_owners"],
         "programmes": ["programme_zh", "level_zh", "valid_from", "valid_to"],
     }

@@ -29,7 +29,13 @@ from data_contracts.errors import ModelError
 from data_contracts.identifiers import USCC_ALPHABET, normalize_uscc
 from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
-from screening.run.explain import explain, factor_groups, reasons_wide
+from screening.run.explain import (
+    ALL_INDUSTRIES,
+    explain,
+    factor_groups,
+    industry_medians,
+    reasons_wide,
+)
 from screening.run.knockouts import evaluate_knockouts, source_dates, summarise_fired
 from screening.run.manifest import canonical_json
 from screening.run.selection import STATUSES, nomination_sources, select
@@ -122,8 +128,9 @@ class ScreenInputs:
     nominations : DataFrame
         Nominations with resolved ``uscc``.
     percentiles : callable
-        ``percentiles(rows, features) -> DataFrame`` peer percentiles (0–100) of ``rows`` of
-        the matrix, columns = features.
+        ``percentiles(rows, features, side="lower") -> DataFrame`` peer percentiles (0–100)
+        of ``rows`` of the matrix, columns = features (``side="higher"``: the share of peers
+        strictly higher).
     specs : dict
         Feature registry records by name.
     match_report : dict
@@ -143,7 +150,7 @@ class ScreenInputs:
     active_records: pd.DataFrame
     programmes: pd.DataFrame
     nominations: pd.DataFrame
-    percentiles: Callable[[pd.DataFrame, list[str]], pd.DataFrame]
+    percentiles: Callable[..., pd.DataFrame]
     specs: dict[str, Any]
     match_report: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -164,8 +171,9 @@ class Screening:
     reasons: pd.DataFrame
     rest: pd.DataFrame
     fired: pd.DataFrame
-    base_points: float
+    base_points: pd.Series
     model_id: str
+    model_basis: str
     checks: list[dict[str, str]]
     inputs: ScreenInputs
 
@@ -285,8 +293,10 @@ def prepare_inputs(
         programmes = features.active_programmes(progs, as_of)
         box["rows"] = len(matrix)
 
-    def percentiles(rows: pd.DataFrame, feats: list[str]) -> pd.DataFrame:
-        pct = features.peer_percentiles(rows, matrix, by="firm_industry_section", features=feats)
+    def percentiles(rows: pd.DataFrame, feats: list[str], side: str = "lower") -> pd.DataFrame:
+        pct = features.peer_percentiles(
+            rows, matrix, by="firm_industry_section", features=feats, side=side
+        )
         return pct.rename(columns=lambda c: c.removeprefix("peer_pct_"))
 
     # Keep only what the later stages read: at national scale the patent and event tables
@@ -538,7 +548,20 @@ def screen(
         rows = matrix.set_index("uscc").loc[who.to_numpy()].reset_index()
         res = scorer.score(rows[feats], explain=True) if len(rows) else None
         contributions = res.contributions if res is not None else pd.DataFrame(columns=feats)
-        base_points = float(res.base_points) if res is not None else float("nan")
+        base = float(res.base_points) if res is not None else float("nan")
+        # Points are told against the median firm of the firm's own industry, the peers its
+        # percentiles rank it among: "+" reads "better than the industry's typical firm".
+        # A scorer's own reference (the expert's middle of each range, the learned model's
+        # training mean) made "发明占比 41%（高于同行业 79% 企业），-0.7 分".
+        offsets = (
+            industry_offsets(scorer, matrix, feats, rows)
+            if len(rows)
+            else pd.DataFrame(columns=contributions.columns)
+        )
+        contributions = contributions - offsets.to_numpy()
+        base_points = pd.Series(
+            base + offsets.sum(axis=1).to_numpy(), index=rows["uscc"].to_numpy(), dtype="float64"
+        )
         stride = max(1, len(matrix) // 5000)
         lead_of = factor_groups(
             list(contributions.columns),
@@ -553,10 +576,13 @@ def screen(
             if getattr(inputs.specs.get(f), "kind", "count")
             in ("count", "share", "rate", "years", "amount")
         ]
-        pct = (
-            inputs.percentiles(rows, numeric_leads)
+        pct, higher = (
+            (
+                inputs.percentiles(rows, numeric_leads),
+                inputs.percentiles(rows, numeric_leads, side="higher"),
+            )
             if len(rows) and numeric_leads
-            else pd.DataFrame(index=rows.index)
+            else (pd.DataFrame(index=rows.index), pd.DataFrame(index=rows.index))
         )
         reasons, rest = explain(
             contributions.reset_index(drop=True),
@@ -567,6 +593,7 @@ def screen(
             lead_of=lead_of,
             top_k=config.report.explain_top_k,
             with_rest=True,
+            higher=higher.reset_index(drop=True),
         )
         box["rows"] = len(rows)
 
@@ -640,9 +667,71 @@ def screen(
         fired=fired,
         base_points=base_points,
         model_id=str(scorer.model_id),
+        model_basis=model_basis(scorer),
         checks=checks,
         inputs=inputs,
     )
+
+
+def model_basis(scorer: Any) -> str:
+    """What the PDs of a run rest on, in Chinese, for the reader of a package.
+
+    A credit officer must not take the cold-start scorecard's PD (anchored by assumption)
+    for one measured on loan outcomes, nor a learned model's for more than its sample.
+    """
+    card = getattr(scorer, "card_", None) or {}
+    kind = card.get("kind") or getattr(scorer, "kind", "")
+    if kind == "expert":
+        version = (card.get("weights") or {}).get("version", "")
+        return (
+            f"专家评分卡{f' {version}' if version else ''}（冷启动，尚无放款结果）：违约概率由专家"
+            "设定的评分与违约概率对应关系换算，未经实际放款结果校准，宜用于排序和分级，"
+            "不宜直接作为定价或限额依据。"
+        )
+    if kind == "learned":
+        training = card.get("training") or {}
+        period = training.get("period") or {}
+        method = {"platt": "Platt", "isotonic": "保序回归"}.get(
+            str((card.get("calibration") or {}).get("method", "")), ""
+        )
+        when = (
+            f"，放款日期 {str(period.get('min', ''))[:10]} 至 {str(period.get('max', ''))[:10]}"
+            if period
+            else ""
+        )
+        n, bad = training.get("n_rows"), training.get("n_bad")
+        sample = (
+            f"以 {n:,} 笔已观察满 12 个月的放款（其中违约 {bad:,} 笔{when}）训练"
+            if n
+            else "以放款结果训练"
+        )
+        return (
+            f"LightGBM 模型，{sample}，违约概率{f'经 {method} 校准' if method else '已校准'}；"
+            "适用范围以训练样本为限。"
+        )
+    return f"评分模型 {kind or type(scorer).__name__}"
+
+
+_SECTION = "firm_industry_section"
+
+
+def industry_offsets(
+    scorer: Any, matrix: pd.DataFrame, feats: list[str], rows: pd.DataFrame
+) -> pd.DataFrame:
+    """Points of the median firm of each row's industry, per feature (rows × feats).
+
+    The population is every firm of the matrix, the peers of the percentiles; scoring it
+    with explanations costs little next to the explained rows' (an additive model's points
+    are a lookup per feature). Firms of an unknown section get the whole population's.
+    """
+    section = matrix[_SECTION] if _SECTION in matrix else pd.Series(pd.NA, index=matrix.index)
+    contributions = scorer.score(matrix[feats], explain=True).contributions
+    medians = industry_medians(
+        contributions, matrix[list(contributions.columns)], section.astype(object)
+    )
+    own = rows[_SECTION].astype(object) if _SECTION in rows else pd.Series(pd.NA, index=rows.index)
+    keys = own.where(own.notna() & own.isin(medians.index), ALL_INDUSTRIES)
+    return medians.loc[keys.to_numpy()].reset_index(drop=True)
 
 
 def _whitelist_frame(

@@ -171,6 +171,11 @@ def test_peer_percentiles_count_strictly_lower_peers_of_the_section():
     got = peer_percentiles(rows, ref, features=["x"])["peer_pct_x"].tolist()
     # C: 1 beats {0}; 6 beats all four; I: 9 beats none; no section / unknown: all six firms
     assert got == [25.0, 100.0, 0.0, pytest.approx(100 * 3 / 6), pytest.approx(100 * 4 / 6)]
+    # strictly higher: C: 1 is beaten by {5}; 6 by none; I: 9 by none; all six: 2 by {5, 9}
+    higher = peer_percentiles(rows, ref, features=["x"], side="higher")["peer_pct_x"].tolist()
+    assert higher == [25.0, 0.0, 0.0, pytest.approx(100 * 2 / 6), pytest.approx(100 * 2 / 6)]
+    with pytest.raises(ValueError, match="'side' parameter must be 'lower' or 'higher'"):
+        peer_percentiles(rows, ref, features=["x"], side="above")
 
 
 def test_progress_reports_every_step(random_data):

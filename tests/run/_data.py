@@ -182,14 +182,15 @@ class ToyScorer:
 
 
 def toy_percentiles(matrix: pd.DataFrame):
-    def percentiles(rows: pd.DataFrame, feats: list[str]) -> pd.DataFrame:
+    def percentiles(rows: pd.DataFrame, feats: list[str], side: str = "lower") -> pd.DataFrame:
         out = {}
         for f in feats:
             ref = matrix[[f, "firm_industry_section"]]
             vals = []
             for v, sec in zip(rows[f], rows["firm_industry_section"], strict=True):
                 peers = ref.loc[ref["firm_industry_section"] == sec, f].dropna()
-                vals.append(np.nan if pd.isna(v) or len(peers) < 2 else 100.0 * (peers < v).mean())
+                beaten = (peers < v) if side == "lower" else (peers > v)
+                vals.append(np.nan if pd.isna(v) or len(peers) < 2 else 100.0 * beaten.mean())
             out[f] = vals
         return pd.DataFrame(out, index=rows.index)
 

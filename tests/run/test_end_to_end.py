@@ -197,3 +197,73 @@ def test_pushed_pledgeable_patents_match_the_feature_layer(runs):
             assert apps and apps <= listed[firm["uscc"]]
             checked += 1
     assert checked > 0
+
+
+def test_a_reason_never_contradicts_its_peer_percentile(runs):
+    """Points are told against the median firm of the firm's industry, among the same peers
+    its percentiles count: a firm above half its peers on a factor that is better higher
+    never loses points on it, nor gains them below half (and the other way round for a
+    risk factor). Against the expert's middle of each range, 262 of 1,864 reasons of the
+    sample read like "发明占比 41%（高于同行业 79% 企业），-0.7 分"."""
+    from features.registry import registry
+
+    direction = {s.label_zh: s.direction for s in registry()}
+    root, _, _ = runs
+    checked = 0
+    for path in sorted((root / "a" / "packages").glob("*/whitelist.json")):
+        for firm in json.loads(path.read_text(encoding="utf-8"))["firms"]:
+            for r in firm["reasons_up"] + firm["reasons_down"]:
+                d = direction.get(r["label_zh"], 0)
+                if r["percentile"] is None or d == 0 or "含同类指标" in r["text"]:
+                    continue
+                better, worse = (
+                    (r["percentile"], r["percentile_higher"])
+                    if d > 0
+                    else (r["percentile_higher"], r["percentile"])
+                )
+                # better / worse: whole percent of peers strictly worse / better than the firm
+                if r["points"] < 0:
+                    assert better < 50, (firm["uscc"], r["text"])
+                else:
+                    assert worse < 50, (firm["uscc"], r["text"])
+                checked += 1
+    assert checked > 100
+
+
+def test_packages_say_what_the_pd_rests_on(runs):
+    """The sample run scores with the cold-start scorecard: every view of the package says
+    its PDs are anchored by assumption, not measured on loans."""
+    import openpyxl
+
+    root, _, _ = runs
+    folder = sorted((root / "a" / "packages").iterdir())[0]
+    meta = json.loads((folder / "whitelist.json").read_text(encoding="utf-8"))["meta"]
+    assert (
+        meta["model_basis"].startswith("专家评分卡")
+        and "未经实际放款结果校准" in meta["model_basis"]
+    )
+    notes = dict(
+        openpyxl.load_workbook(folder / "whitelist.xlsx")["说明"].iter_rows(values_only=True)
+    )
+    assert notes["模型依据"] == meta["model_basis"]
+    assert meta["model_basis"] in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_learned_model_names_its_sample_and_calibration():
+    from screening.run.pipeline import model_basis
+
+    class Learned:
+        kind = "learned"
+        card_ = {
+            "kind": "learned",
+            "training": {
+                "n_rows": 12345,
+                "n_bad": 678,
+                "period": {"min": "2019-01-03 00:00:00", "max": "2024-06-28 00:00:00"},
+            },
+            "calibration": {"method": "platt"},
+        }
+
+    text = model_basis(Learned())
+    assert text.startswith("LightGBM 模型，以 12,345 笔已观察满 12 个月的放款（其中违约 678 笔")
+    assert "2019-01-03 至 2024-06-28" in text and "经 Platt 校准" in text

@@ -136,3 +136,31 @@ def test_a_share_without_an_upper_bound_is_still_a_fraction():
     assert texts["U2", 2.0].startswith("研发投入强度 125%（")
     assert texts["U2", 3.0].startswith("发明占比 0.4%（")
     assert texts["U2", 1.0].startswith("当前在押占比 10%（")
+
+
+def test_peer_wording_follows_the_better_direction_and_ties():
+    """A risk factor at the lowest value is the best place, and a value no peer beats is
+    the highest however many peers share it (89 % of peers at 100 % made it "高于同行业
+    11% 企业"; 0 disputes read "处于同行业最低水平" next to +3 分)."""
+    from features.registry import by_name
+
+    feats = ["self_filed_share", "preservation_litigation_count", "valid_invention_count"]
+    specs = {name: by_name()[name] for name in feats}
+    assert [specs[f].direction for f in feats] == [1, -1, 1]
+    contributions = pd.DataFrame([[2.0, 3.0, -1.0], [1.0, -2.0, 4.0]], columns=feats)
+    values = pd.DataFrame([[1.0, 0.0, 0.0], [0.5, 2.0, 7.0]], columns=feats)
+    lower = pd.DataFrame([[11.0, 0.0, 0.0], [40.0, 70.0, 60.0]], columns=feats)
+    higher = pd.DataFrame([[0.0, 20.0, 55.0], [30.0, 10.0, 35.5]], columns=feats)
+    lead_of = factor_groups(feats, specs=specs)
+    out = explain(
+        contributions, values, lower, ["U1", "U2"], specs=specs, lead_of=lead_of, higher=higher
+    )
+    text = dict(zip(zip(out["uscc"], out["factor"], strict=True), out["text"], strict=True))
+    assert "（为同行业最高水平）" in text["U1", "self_filed_share"]
+    assert "（为同行业最低（最优）水平）" in text["U1", "preservation_litigation_count"]
+    assert "（为同行业最低水平）" in text["U1", "valid_invention_count"]
+    assert "（高于同行业 40% 企业）" in text["U2", "self_filed_share"]
+    assert "（低于同行业 10% 企业）" in text["U2", "preservation_litigation_count"]
+    assert "（高于同行业 60% 企业）" in text["U2", "valid_invention_count"]
+    row = out.loc[(out["uscc"] == "U2") & (out["factor"] == "valid_invention_count")].iloc[0]
+    assert (row["percentile"], row["percentile_higher"]) == (60.0, 35.0)
