@@ -233,12 +233,33 @@ def _read_csv(path: Path) -> RawSource:
             f"{path.name} cannot be parsed as CSV: {str(exc).splitlines()[0]}",
             f"check the quoting and the header line of {path.name}",
         ) from None
+    for _, text, _ in bad:
+        if "\n" in text:
+            raise _runaway_quote(path, data, text)
     # Pyarrow numbers rows from the header (= 1), skipping blank lines.
     lines = tuple(sorted((number - 1, text, fields) for number, text, fields in bad))
     # Data row numbers skip the lines set aside as invalid.
     total = table.num_rows + len(lines)
     rows = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), [b[0] for b in lines])
     return _whole(table, encoding, rows, lines)
+
+
+def _runaway_quote(path: Path, data: bytes, text: str) -> DataError:
+    """A ragged record that spans several lines: a quote opened a field that swallowed the
+    lines after it (``newlines_in_values`` lets a quoted value hold line breaks). Setting
+    one record aside would silently drop every line it swallowed, so the table stops."""
+    raw = text.encode("utf-8")
+    at = data.find(raw)
+    first = data.count(b"\n", 0, at) + 1 if at >= 0 else None
+    spans = text.count("\n") + 1
+    where = f"line {first}" if first is not None else "a line"
+    upto = f" (to line {first + spans - 1})" if first is not None else ""
+    return DataError(
+        f"{path.name} {where}: a quote opens a field that runs over {spans} lines{upto}, "
+        "so those lines cannot be read as rows (most likely a stray or unbalanced quote)",
+        f"fix or remove that quote in {path.name} (a quote inside a field is written twice: "
+        '""), then run again',
+    )
 
 
 def sniff_delimiter(text: str) -> str:

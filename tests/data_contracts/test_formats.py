@@ -240,3 +240,29 @@ def test_tab_and_pipe_separated_exports(tmp_path, patents, sep) -> None:
     assert (
         bundle.tables["patents"]["applicants"][2] == "华为技术有限公司;深圳市腾讯计算机系统有限公司"
     )
+
+
+def test_a_stray_quote_that_swallows_lines_stops_the_table(write, enterprises, tmp_path) -> None:
+    """A quote opening a field mid-file made the following lines one value of a ragged
+    record: set aside as one reject, it silently dropped every line it swallowed (531
+    firms of a 2,045-row registry, and the run succeeded)."""
+    text = enterprises.to_csv(index=False, lineterminator="\n").splitlines()
+    row = 3  # the 3rd data row, file line 4
+    text[row] = text[row].replace(",", ',"', 1)
+    path = tmp_path / "enterprises.csv"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    spans = len(text) - row
+    with pytest.raises(
+        DataError,
+        match=rf"enterprises.csv line 4: a quote opens a field that runs over {spans} lines",
+    ) as exc:
+        read_table(path, "enterprises", today=TODAY)
+    assert 'a quote inside a field is written twice: ""' in exc.value.remedy
+    # a quote that closes on its own line is a plain value, and a ragged line without one
+    # is still one reject among accepted rows
+    text[row] = text[row].replace(',"', ",", 1)
+    fine = text[:row] + [text[row] + ",extra"] + text[row + 1 :]
+    path.write_text("\n".join(fine) + "\n", encoding="utf-8")
+    bundle = read_table(path, "enterprises", today=TODAY)
+    stats = bundle.stats["enterprises"]
+    assert stats.rows == len(enterprises) and stats.rejected == 1
