@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -180,6 +181,8 @@ def _run(
     console.print(table)
     for bank in report["banks"]:
         console.print(f"  {bank['name']}: {bank['firms']:,} 家 → {out / 'packages' / bank['id']}")
+    for warning in report.get("warnings", []):
+        console.print(f"[yellow]注意：[/]{escape(warning)}")
     if key is None:
         console.print(
             "[yellow]未签名：设置 IPWL_SIGNING_KEY 或 IPWL_SIGNING_KEY_ED25519 可为推送包签名[/]"

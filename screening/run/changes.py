@@ -65,7 +65,8 @@ def compare(
     """Added, removed (with the reason) and grade changes between two screened tables.
 
     A removed firm's reason is the rule that knocked it out now, ``低于门槛`` when it fell
-    below the threshold (or a cap), ``输入数据被拒收`` or ``本批次无此企业``.
+    below the threshold, the cap (``超出地区名额（region_code 410100 上限 50）``) when it meets
+    the threshold but a cap left it out, ``输入数据被拒收`` or ``本批次无此企业``.
     """
     now = current.set_index("uscc")
     before = previous.drop_duplicates("uscc").set_index("uscc")
@@ -90,7 +91,13 @@ def compare(
             if status == "knocked_out":
                 reason = f"否决规则：{now.at[u, 'rules_fired']}"
             elif status == "below_threshold":
-                reason = f"低于门槛（当前等级 {now.at[u, 'grade']}）"
+                # a firm that meets the threshold but lost its place to a cap says which cap
+                note = now.at[u, "selection_note"] if "selection_note" in now else None
+                reason = (
+                    str(note)
+                    if isinstance(note, str) and note
+                    else f"低于门槛（当前等级 {now.at[u, 'grade']}）"
+                )
             else:
                 reason = "输入数据被拒收"
         removed.append({"uscc": u, "name": name(u), "reason": reason})

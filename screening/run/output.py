@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from data_contracts import release_memory
@@ -306,10 +307,30 @@ def write_outputs(
     ]
     changes = compare(s.screened, *previous) if previous is not None else None
     report = run_report(s, config, meta, timer, banks, changes)
+    report["warnings"] = [*s.warnings, *_unreached(inputs.whitelist, config)]
     _dump(folder / "run_report.json", report)
     html = env.get_template("run_report.html.j2").render(r=report, status_zh=STATUS_ZH)
     (folder / "run_report.html").write_text(html, encoding="utf-8")
     return report
+
+
+def _unreached(whitelist: pd.DataFrame, config: RunConfig) -> list[str]:
+    """A note when whitelisted firms fall outside every bank's regions, industries and
+    minimum grade (e.g. nominations let below a bank's grade): they are pushed to no one."""
+    reached = np.zeros(len(whitelist), dtype=bool)
+    for bank in config.banks:
+        reached |= bank_mask(whitelist, bank)
+    missed = whitelist.loc[~reached]
+    if missed.empty:
+        return []
+    examples = "、".join(
+        f"{name}（{uscc}，{grade}）"
+        for name, uscc, grade in missed[["name", "uscc", "grade"]].head(3).itertuples(index=False)
+    )
+    return [
+        f"{len(missed):,} 家白名单企业不在任何银行的推送范围内（地区、行业或最低等级），"
+        f"未进入任何推送包，例如 {examples}"
+    ]
 
 
 WORKER_BYTES_PER_FIRM = 8_000

@@ -38,7 +38,7 @@ from screening.run.explain import (
 )
 from screening.run.knockouts import evaluate_knockouts, source_dates, summarise_fired
 from screening.run.manifest import canonical_json
-from screening.run.selection import STATUSES, nomination_sources, select
+from screening.run.selection import STATUSES, nomination_sources, select, unmatched_caps
 
 STAGES = ("validate", "features", "knockouts", "score", "select", "explain", "export")
 Progress = Callable[[str, str, int | None], None]
@@ -176,6 +176,7 @@ class Screening:
     model_basis: str
     checks: list[dict[str, str]]
     inputs: ScreenInputs
+    warnings: list[str] = field(default_factory=list)
 
 
 @functools.cache
@@ -668,6 +669,7 @@ def screen(
         base_points=base_points,
         model_id=str(scorer.model_id),
         model_basis=model_basis(scorer),
+        warnings=unmatched_caps(scored, config.selection),
         checks=checks,
         inputs=inputs,
     )

@@ -31,6 +31,55 @@ def nomination_sources(nominations: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def region_prefix(code: str) -> str:
+    """The region codes a 6-digit GB/T 2260 cap key covers, as a prefix: a province
+    (``410000``) its 2 digits, a city (``410100``) its 4, a county or district itself."""
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def _covering(values: np.ndarray, caps: dict[str, int], *, by_prefix: bool) -> list[tuple]:
+    """Per firm, the cap keys that cover its value (region codes by prefix, parks exactly)."""
+    if not by_prefix:
+        return [(v,) if v in caps else () for v in values]
+    prefixes = [(k, region_prefix(k)) for k in sorted(caps)]
+    memo: dict[str, tuple] = {}
+    out = []
+    for v in values:
+        hit = memo.get(v)
+        if hit is None:
+            hit = memo[v] = tuple(k for k, p in prefixes if v.startswith(p))
+        out.append(hit)
+    return out
+
+
+def unmatched_caps(scored: pd.DataFrame, config: SelectionConfig) -> list[str]:
+    """Notes for the cap keys that cover no firm of the run (a misspelt park, a code not in
+    the registry): such a cap limits nothing, which the analyst should know."""
+    notes = []
+    for column, caps, what in (
+        ("region_code", dict(config.region_caps), "selection.region_caps"),
+        ("park", dict(config.park_caps), "selection.park_caps"),
+    ):
+        if not caps:
+            continue
+        if column not in scored or scored[column].isna().all():
+            notes.append(f"{what}: the registry has no {column}; the caps limit nothing")
+            continue
+        values = scored[column].dropna().astype("str").unique()
+        covered = {
+            k for hit in _covering(values, caps, by_prefix=column == "region_code") for k in hit
+        }
+        for key in sorted(set(caps) - covered):
+            notes.append(
+                f"{what}: {key!r} matches no firm of the registry; this cap limits nothing"
+            )
+    return notes
+
+
 def order_firms(frame: pd.DataFrame, tie_break: tuple[tuple[str, bool], ...]) -> pd.Index:
     """The index of ``frame`` in selection order (a total order: ``uscc`` breaks ties)."""
     keys = [k for k, _ in tie_break]
@@ -88,25 +137,26 @@ def select(
         ("region_code", dict(config.region_caps), "超出地区名额"),
         ("park", dict(config.park_caps), "超出园区名额"),
     ):
-        if not caps:
+        if not caps or column not in frame:
             continue
-        key = frame[column].astype("str").fillna("").to_numpy(dtype=object)
-        capped = np.array([k in caps for k in key], dtype=bool)
-        if not capped.any():
+        value = frame[column].astype("str").fillna("").to_numpy(dtype=object)
+        covering = _covering(value, caps, by_prefix=column == "region_code")
+        if not any(covering):
             continue
-        limit = np.array([caps.get(k, 0) for k in key], dtype="int64")
-        # Bypassing nominations first, then the rest in selection order.
+        # Bypassing nominations first, then the rest in selection order. A firm needs room
+        # under every cap that covers it (a city's and its district's).
         order = np.lexsort((np.arange(len(frame)), ~(bypass & whitelisted)))
-        taken: dict[str, int] = {}
+        taken = dict.fromkeys(caps, 0)
         for i in order:
-            if not whitelisted[i] or not capped[i]:
+            if not whitelisted[i] or not covering[i]:
                 continue
-            used = taken.get(key[i], 0)
-            if used >= limit[i] and not bypass[i]:
+            full = [k for k in covering[i] if taken[k] >= caps[k]]
+            if full and not bypass[i]:
                 whitelisted[i] = False
-                note[i] = f"{label}（{column} {key[i]} 上限 {limit[i]}）"
+                note[i] = f"{label}（{column} {full[0]} 上限 {caps[full[0]]}）"
             else:
-                taken[key[i]] = used + 1
+                for k in covering[i]:
+                    taken[k] += 1
 
     status = np.where(ko, "knocked_out", np.where(whitelisted, "whitelisted", "below_threshold"))
     frame["status"] = pd.array(status, dtype="str")

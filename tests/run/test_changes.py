@@ -34,6 +34,25 @@ def test_compare_with_previous_run(tmp_path, scorer):
     assert "与上批次（2026Q3-0000test）相比" in html
 
 
+def test_a_firm_left_out_by_a_cap_is_removed_for_the_cap(tmp_path, scorer):
+    """71 of 90 removals read "低于门槛（当前等级 T5）" for firms at T5 that a city cap left
+    out: the changes name the cap, as their own screened.csv reason does."""
+    prev, _ = run_into(tmp_path / "prev", build_inputs(), scorer, make_config(), AS_OF)
+    capped = make_config(region_caps={"410100": 1})
+    now, report = run_into(
+        tmp_path / "now",
+        build_inputs(),
+        scorer,
+        capped,
+        AS_OF,
+        previous=read_previous(tmp_path / "prev"),
+    )
+    removed = {r["uscc"]: r["reason"] for r in report["changes"]["removed"]}
+    assert removed and set(removed.values()) == {"超出地区名额（region_code 410100 上限 1）"}
+    reason = now.screened.set_index("uscc")["reason"]
+    assert all(reason[u].startswith("超出地区名额") for u in removed)
+
+
 def test_grade_moves():
     prev = pd.DataFrame(
         {

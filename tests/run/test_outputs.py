@@ -557,3 +557,25 @@ def test_nominated_firm_below_threshold_is_explained(tmp_path, scorer, config):
         assert reason.startswith("未达门槛") and "加分：" in reason and "减分：" in reason
     plain_below = s.loc[(s["status"] == "below_threshold") & (s["nominated"] == "False")]
     assert not plain_below["reason"].str.contains("加分：").any()
+
+
+def test_firms_no_bank_receives_and_caps_that_limit_nothing_are_warned(tmp_path, inputs, scorer):
+    """A whitelisted firm outside every bank's scope went into no package without a word,
+    and a misspelt park cap was listed as applied."""
+    config = make_config(park_caps={"郑州高新区": 3})
+    config = replace(config, banks=config.banks[1:2])  # 乙银行: 洛阳 (4103) only
+    _, report = run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    wl = pd.read_csv(tmp_path / "out" / "screened.csv", dtype=str)
+    outside = wl.loc[(wl["status"] == "whitelisted") & ~wl["region_code"].str.startswith("4103")]
+    assert len(outside) > 0
+    assert report["warnings"][0] == (
+        "selection.park_caps: '郑州高新区' matches no firm of the registry; this cap limits nothing"
+    )
+    assert report["warnings"][1].startswith(
+        f"{len(outside):,} 家白名单企业不在任何银行的推送范围内"
+    )
+    html = (tmp_path / "out" / "run_report.html").read_text(encoding="utf-8")
+    assert "需要注意" in html and "郑州高新区" in html
+    # the shipped banks reach every firm of the toy whitelist: no warning
+    _, report = run_into(tmp_path / "out2", inputs, scorer, make_config(), AS_OF)
+    assert report["warnings"] == []

@@ -143,3 +143,41 @@ def test_invariants(rows, cap, bypass, rnd):
     assert set(stricter.loc[stricter["status"] == "whitelisted", "uscc"]) <= set(
         out.loc[out["status"] == "whitelisted", "uscc"]
     ) | set(noms["uscc"])
+
+
+def test_a_city_cap_covers_its_districts_and_a_province_cap_its_cities():
+    """Registry codes are often districts (410105 in 郑州市 410100): a city's cap matched
+    only the exact code, so 44 firms of a district went over a quota of 20."""
+    from screening.run.selection import region_prefix, unmatched_caps
+
+    scored = _scored().assign(
+        region_code=["410105", "410100", "410102", "410300", "410322", "410200"]
+    )
+    cfg = SelectionConfig(min_grade=None, region_caps=(("410100", 2), ("410322", 0)))
+    out = select(scored, pd.Index([]), NO_NOMS, cfg)
+    status = dict(zip(out["uscc"], out["status"], strict=True))
+    # 郑州 (410100, 410102, 410105): the first two in selection order; 410322 is closed;
+    # 410300 itself has no cap of its own and 410322's does not reach it
+    assert [status[u] for u in ("U01", "U00", "U02")] == [
+        "whitelisted",
+        "whitelisted",
+        "below_threshold",
+    ]
+    assert status["U04"] == "below_threshold" and status["U03"] == "whitelisted"
+    note = out.set_index("uscc")["selection_note"]
+    assert note["U02"] == "超出地区名额（region_code 410100 上限 2）"
+    # a province cap and a district cap both bind a district firm
+    both = SelectionConfig(min_grade=None, region_caps=(("410000", 3), ("410105", 0)))
+    out = select(scored, pd.Index([]), NO_NOMS, both)
+    status = dict(zip(out["uscc"], out["status"], strict=True))
+    assert status["U00"] == "below_threshold"
+    assert sum(s == "whitelisted" for s in status.values()) == 3
+    assert [region_prefix(c) for c in ("410000", "410100", "410105")] == ["41", "4101", "410105"]
+    # a cap that covers no firm limits nothing, and the run says so
+    stray = SelectionConfig(
+        region_caps=(("999999", 5), ("410100", 9)), park_caps=(("郑州高新区", 3),)
+    )
+    assert unmatched_caps(scored, stray) == [
+        "selection.region_caps: '999999' matches no firm of the registry; this cap limits nothing",
+        "selection.park_caps: '郑州高新区' matches no firm of the registry; this cap limits nothing",
+    ]
