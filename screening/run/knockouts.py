@@ -8,6 +8,8 @@ officer and an auditor can trace every exclusion. Patent-level pledgeability com
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -286,35 +288,53 @@ def summarise_fired(fired: pd.DataFrame) -> pd.DataFrame:
 
 
 def source_dates(
-    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, rules: Sequence[KnockoutRule]
 ) -> dict[str, pd.Timestamp | None]:
-    """The newest fact date at or before ``as_of`` in each source a rule kind reads.
+    """Per rule id, the newest fact date at or before ``as_of`` in the records it reads.
 
     Shown beside each passed check ("核查依据截至"), so a credit officer sees how fresh the
-    data behind a pass was.
+    data behind a pass was: a credit rule the newest record of its own types (one newest
+    record of any type put a 2026-09-29 tax-violation date beside the tax-rating check,
+    whose newest rating was 2026-04-30), a patent rule the newest grant or legal event.
+    None where the source carries no date (the registry extract) or has no record.
     """
     as_of = pd.Timestamp(as_of)
 
-    def newest(table: str, column: str) -> pd.Timestamp | None:
+    def newest(table: str, column: str, where: pd.Series | None = None) -> pd.Timestamp | None:
         frame = tables.get(table)
         if frame is None or frame.empty or column not in frame:
             return None
-        values = frame[column]
+        values = frame[column] if where is None else frame.loc[where, column]
         values = values[values <= as_of]
         return None if values.empty else pd.Timestamp(values.max())
 
-    credit = newest("credit_records", "start_date")
+    credit = tables.get("credit_records")
+
+    def of_types(
+        types: Sequence[str], severities: Sequence[str] | None = None
+    ) -> pd.Timestamp | None:
+        if credit is None or credit.empty or "record_type" not in credit:
+            return None
+        where = credit["record_type"].astype("str").isin(list(types))
+        if severities and "severity" in credit:
+            where &= credit["severity"].astype("str").isin(list(severities))
+        return newest("credit_records", "start_date", where.fillna(False).to_numpy(dtype=bool))
+
     patent_dates = [
         d
         for d in (newest("patent_events", "event_date"), newest("patents", "grant_date"))
         if d is not None
     ]
     patents = max(patent_dates) if patent_dates else None
-    return {
-        # the registry extract carries no date of its own: the check is as of the run date
-        "registry_status": None,
-        "credit_active": credit,
-        "tax_grade": credit,
-        "no_valid_patent": patents,
-        "no_pledgeable_patent": patents,
-    }
+    out: dict[str, pd.Timestamp | None] = {}
+    for rule in rules:
+        params = dict(rule.params)
+        if rule.kind == "credit_active":
+            out[rule.id] = of_types(params.get("record_types", ()), params.get("severities"))
+        elif rule.kind == "tax_grade":
+            out[rule.id] = of_types(("tax_rating",))
+        elif rule.kind in ("no_valid_patent", "no_pledgeable_patent"):
+            out[rule.id] = patents
+        else:  # the registry extract carries no date of its own
+            out[rule.id] = None
+    return out

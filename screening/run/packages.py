@@ -207,6 +207,12 @@ def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, s
             "其依据见“模型依据”；理由以分值计，相对同行业中位企业（“同行业基准”）。",
         ),
         ("否决项核查", f"名单内企业均已通过：{checks}"),
+        (
+            "文件说明",
+            "whitelist.xlsx 供查阅（违约概率以百分比显示）；whitelist.csv 与 whitelist.json "
+            "供系统导入，违约概率为小数（0.0059 即 0.59%）。在 Excel 中直接打开 CSV 时，"
+            "全为数字的统一社会信用代码会被转为数字并丢失末位，查阅请用 whitelist.xlsx。",
+        ),
         ("个人信息", "本包不含身份证号、个人手机号等个人信息，不含信用记录原文。"),
     ]
 
@@ -272,6 +278,7 @@ def write_bank_package(
                     if k not in ("reasons_up", "reasons_down")
                 ],
                 (6, 21, 36, 12, 10, 10, 24, 8, 6, 10, 18, 30, 12),
+                {"pd": "0.00%"},  # the number stays a fraction; the reader sees 0.59%
             ),
             Sheet("评分理由", *_reasons_sheet(wl, reasons)),
             Sheet(

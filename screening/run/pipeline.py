@@ -385,7 +385,7 @@ and monitoring use (at national scale it is millions of rows to validate for not
 _LATER_COLUMNS = {
     "patents": ("grant_date",),
     "patent_events": ("event_date",),
-    "credit_records": ("uscc", "record_type", "start_date", "value", "record_id"),
+    "credit_records": ("uscc", "record_type", "severity", "start_date", "value", "record_id"),
 }
 """What the stages after features read of these tables: the source dates shown beside each
 passed knock-out check, and the tax ratings of the tax-grade rule (every other credit rule
@@ -648,15 +648,16 @@ def screen(
     screened["nominated"] = screened["nominated"].fillna(False).astype(bool)
     screened["rank"] = screened["rank"].astype("Int64")
 
-    sources = source_dates(inputs.tables, as_of)
+    rules = [r for r in config.knockouts.rules if r.enabled]
+    sources = source_dates(inputs.tables, as_of, rules)
     checks = [
         {
             "rule_id": r.id,
             "name": r.name_zh,
-            "date": (sources.get(r.kind) or as_of).strftime("%Y-%m-%d"),
+            # no date: the registry extract (undated), or a source without any record
+            "date": sources[r.id].strftime("%Y-%m-%d") if sources[r.id] is not None else "未注明",
         }
-        for r in config.knockouts.rules
-        if r.enabled
+        for r in rules
     ]
     whitelist = _whitelist_frame(selected, wide, inputs, config, matrix)
     return Screening(

@@ -110,3 +110,38 @@ def test_latest_tax_grade_matches_row_by_row_oracle(rows):
         if known:
             expected[firm] = max(known)[2]
     assert got == expected
+
+
+def test_each_passed_check_shows_the_newest_record_it_reads():
+    """One newest credit record of any type was the date beside every credit check: a
+    2026-09-29 tax-violation record dated the tax-rating check, whose newest rating was
+    2026-04-30. The registry extract has no date and says so."""
+    from screening.run.knockouts import source_dates
+
+    rules = [r for r in shipped_rules().rules if r.enabled]
+    credit = pd.DataFrame(
+        {
+            "record_type": [
+                "tax_rating",
+                "major_tax_violation",
+                "admin_penalty",
+                "admin_penalty",
+                "tax_rating",
+            ],
+            "severity": [None, None, "serious", "minor", None],
+            "start_date": pd.to_datetime(
+                ["2026-04-30", "2026-09-29", "2026-02-01", "2026-08-01", "2026-12-31"]
+            ),
+        }
+    )
+    patents = pd.DataFrame({"grant_date": pd.to_datetime(["2026-09-01", "2027-01-01"])})
+    events = pd.DataFrame({"event_date": pd.to_datetime(["2026-09-20"])})
+    tables = {"credit_records": credit, "patents": patents, "patent_events": events}
+    got = source_dates(tables, pd.Timestamp("2026-09-30"), rules)
+    assert got["tax_grade_cd"] == pd.Timestamp(
+        "2026-04-30"
+    )  # the 2026-12-31 rating is not known yet
+    assert got["major_tax_violation"] == pd.Timestamp("2026-09-29")
+    assert got["serious_penalty"] == pd.Timestamp("2026-02-01")  # serious penalties only
+    assert got["dishonest_debtor"] is None and got["registry_status"] is None
+    assert got["no_pledgeable_patent"] == pd.Timestamp("2026-09-20")

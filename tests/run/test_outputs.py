@@ -162,6 +162,12 @@ def test_excel_header_frozen_filtered_and_notes(tmp_path, inputs, scorer, config
     assert notes["数据截至（核查日）"] == "2026-09-30"
     assert notes["评分模型"] == "toy-linear-v1"
     assert notes["有效期至"] == "2027-03-29"
+    # the PD is a fraction shown as a percent (0.005923 read as a percentage otherwise)
+    pd_col = [c.value for c in ws[1]].index("违约概率") + 1
+    cell = ws.cell(row=2, column=pd_col)
+    assert isinstance(cell.value, float) and 0 < cell.value < 1 and cell.number_format == "0.00%"
+    assert ws.cell(row=2, column=pd_col - 1).number_format == "General"
+    assert "全为数字的统一社会信用代码会被转为数字" in notes["文件说明"]
     assert "0371-65950000" in notes["联系方式"]
 
 
