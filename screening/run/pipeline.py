@@ -137,6 +137,9 @@ class ScreenInputs:
         Entity-match statistics.
     stats, files, notes
         Row accounting, input files and notes of the reader.
+    warnings : list of str
+        What the analyst must look at (the run report's 需要注意): negative credit records
+        active at as_of and nominations that no firm could be linked to.
     rejected_ids : DataFrame
         ``file, source_row, uscc, name, region_code`` of the rejected registry rows, read
         again from the file (a reject carries only its failing cell); empty when none or
@@ -152,6 +155,7 @@ class ScreenInputs:
     nominations: pd.DataFrame
     percentiles: Callable[..., pd.DataFrame]
     specs: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
     match_report: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -288,8 +292,12 @@ def prepare_inputs(
         # and 16 columns were 2.3 GB held to the end of the run
         keep = pledgeable["pledgeable"].fillna(False).astype(bool).to_numpy()
         pledgeable = pledgeable.loc[keep, list(PLEDGEABLE_COLUMNS)].reset_index(drop=True)
-        credit = links.credit_records.loc[links.credit_records["uscc"].notna()]
-        active = features.active_credit_records(credit, as_of)
+        linked = links.credit_records["uscc"].notna()
+        active = features.active_credit_records(links.credit_records.loc[linked], as_of)
+        warnings = unlinked_warnings(
+            features.active_credit_records(links.credit_records.loc[~linked], as_of),
+            links.nominations,
+        )
         progs = links.programmes.loc[links.programmes["uscc"].notna()]
         programmes = features.active_programmes(progs, as_of)
         box["rows"] = len(matrix)
@@ -321,6 +329,7 @@ def prepare_inputs(
         programmes=programmes,
         nominations=links.nominations,
         percentiles=percentiles,
+        warnings=warnings,
         specs=by_name(),
         match_report=dict(links.match_report),
         stats={k: v.to_dict() for k, v in bundle.stats.items()},
@@ -670,10 +679,53 @@ def screen(
         base_points=base_points,
         model_id=str(scorer.model_id),
         model_basis=model_basis(scorer),
-        warnings=unmatched_caps(scored, config.selection),
+        warnings=[*inputs.warnings, *unmatched_caps(scored, config.selection)],
         checks=checks,
         inputs=inputs,
     )
+
+
+def unlinked_warnings(active: pd.DataFrame, nominations: pd.DataFrame) -> list[str]:
+    """Warnings for facts that reach no firm: negative credit records active at as_of whose
+    name matched no firm or more than one (a knock-out may be missing: the records are
+    never guessed onto a firm), and nominations naming no registry firm."""
+    from screening.run.knockouts import RECORD_TYPE_ZH
+
+    how = {"ambiguous": "名称对应多家企业", "unmatched": "未找到企业"}
+    out = []
+    if len(active):
+        method = active.get("match_method", pd.Series("unmatched", index=active.index))
+        counts = method.astype("str").value_counts()
+        parts = "、".join(f"{how.get(m, m)} {n} 条" for m, n in sorted(counts.items()))
+        examples = "；".join(
+            f"{name}（{RECORD_TYPE_ZH.get(t, t)}，{pd.Timestamp(d):%Y-%m-%d} 起，{how.get(m, m)}）"
+            for name, t, d, m in zip(
+                active["name"].astype("str").head(3),
+                active["record_type"].astype("str").head(3),
+                active["start_date"].head(3),
+                method.astype("str").head(3),
+                strict=True,
+            )
+        )
+        out.append(
+            f"{len(active):,} 条在核查日有效的负面信用记录未能关联到企业（{parts}），"
+            f"其指向的企业可能未被否决，请人工核对：{examples}"
+        )
+    if nominations is not None and len(nominations) and "uscc" in nominations:
+        lost = nominations.loc[nominations["uscc"].isna()]
+        if len(lost):
+            label = [
+                str(v) for v in (lost["name"] if "name" in lost else pd.Series(dtype="str")).head(3)
+            ]
+            by = lost["nominated_by"].astype("str").head(3) if "nominated_by" in lost else []
+            examples = "；".join(
+                f"{n}（{b}）" for n, b in zip(label, list(by) or [""] * len(label), strict=True)
+            )
+            out.append(
+                f"{len(lost):,} 条推荐未能关联到登记企业（信用代码或名称不在登记数据中），"
+                f"未参与筛选：{examples}"
+            )
+    return out
 
 
 def model_basis(scorer: Any) -> str:

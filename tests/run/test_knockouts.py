@@ -145,3 +145,36 @@ def test_each_passed_check_shows_the_newest_record_it_reads():
     assert got["serious_penalty"] == pd.Timestamp("2026-02-01")  # serious penalties only
     assert got["dishonest_debtor"] is None and got["registry_status"] is None
     assert got["no_pledgeable_patent"] == pd.Timestamp("2026-09-20")
+
+
+def test_negative_records_and_nominations_that_reach_no_firm_are_warned():
+    """An active 失信 record whose name fit two firms (one's name, the other's former name)
+    was dropped without a trace, and a nomination of an unknown firm only counted."""
+    from screening.run.pipeline import unlinked_warnings
+
+    active = pd.DataFrame(
+        {
+            "uscc": [None, None],
+            "name": ["新乡永润生物工程有限公司", "查无此人有限公司"],
+            "record_type": ["dishonest_debtor", "abnormal_operation"],
+            "start_date": pd.to_datetime(["2026-05-01", "2026-02-03"]),
+            "match_method": ["ambiguous", "unmatched"],
+        }
+    )
+    noms = pd.DataFrame(
+        {
+            "uscc": [USCC["A"], None],
+            "name": ["甲", "不存在科技有限公司"],
+            "nominated_by": ["郑州市知识产权局", "安阳市市场监督管理局"],
+        }
+    )
+    records, nominations = unlinked_warnings(active, noms)
+    assert records.startswith(
+        "2 条在核查日有效的负面信用记录未能关联到企业（名称对应多家企业 1 条、未找到企业 1 条）"
+    )
+    assert "新乡永润生物工程有限公司（失信被执行人，2026-05-01 起，名称对应多家企业）" in records
+    assert nominations == (
+        "1 条推荐未能关联到登记企业（信用代码或名称不在登记数据中），未参与筛选："
+        "不存在科技有限公司（安阳市市场监督管理局）"
+    )
+    assert unlinked_warnings(active.iloc[:0], noms.iloc[:1]) == []
