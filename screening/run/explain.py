@@ -33,6 +33,19 @@ REASON_COLUMNS = [
     "text",
 ]
 _PCT_KINDS = {"count", "share", "rate", "years", "amount"}
+GROUP_ZH = {
+    "quantity": "专利数量",
+    "structure": "专利结构",
+    "technical": "技术含量",
+    "legal": "法律稳定性",
+    "use": "运用情况",
+    "pledge": "可质押专利",
+    "credit": "信用记录",
+    "programme": "资质荣誉",
+    "firm": "企业基本情况",
+}
+"""Chinese names of the registry groups, for the points of the factors a reason list does
+not name (the waterfall's 其他 bars, by group)."""
 
 
 def _spec_get(spec, key, default=None):
@@ -176,7 +189,18 @@ def _peer_note(lower: float, higher: float, direction: int) -> str:
 
 
 def _fmt_points(points: float) -> str:
-    return f"{points:+.0f} 分" if abs(points) >= 1 else f"{points:+.1f} 分"
+    """One decimal, as the waterfall and the packages' ``points`` show them (whole points
+    made 4.3 read "+4" beside a "+4.3" bar)."""
+    return f"{points:+.1f} 分"
+
+
+def _by_group(points: np.ndarray, leads: Sequence[str], specs: Mapping[str, object]):
+    """Sum the columns of ``points`` (one per lead feature) by registry group."""
+    groups: dict[str, list[int]] = {}
+    for i, lead in enumerate(leads):
+        group = _spec_get(specs.get(lead), "group", "")
+        groups.setdefault(group if group in GROUP_ZH else "", []).append(i)
+    return {g: points[:, idx].sum(axis=1) for g in [*GROUP_ZH, ""] if (idx := groups.get(g))}
 
 
 def explain(
@@ -212,7 +236,8 @@ def explain(
         Reasons per direction.
     with_rest : bool
         Also return, per firm, the points of the factors not shown (``other_up``,
-        ``other_down``), for the waterfall's 其他加分/减分因素 bars.
+        ``other_down``) and the same by registry group (``up:<group>``, ``down:<group>``,
+        groups of :data:`GROUP_ZH`), for the waterfall's 其他 bars.
     higher : DataFrame, optional
         Share of peers strictly higher (same rows and columns as ``percentiles``). With it
         the text says which way is better and tells ties apart: a risk factor (registry
@@ -248,8 +273,12 @@ def explain(
         pts = np.take_along_axis(grouped, order, axis=1)
         keep = sign * pts >= 0.05
         rows, slots = np.nonzero(keep)
-        same_sign = np.where(sign * grouped > 0, grouped, 0.0).sum(axis=1)
-        rest[f"other_{direction}"] = same_sign - np.where(keep, pts, 0.0).sum(axis=1)
+        unshown = np.where(sign * grouped > 0, grouped, 0.0)
+        np.put_along_axis(unshown, order, np.where(keep, 0.0, pts * (sign * pts > 0)), axis=1)
+        rest[f"other_{direction}"] = unshown.sum(axis=1)
+        if with_rest:
+            for group, points in _by_group(unshown, leads, specs).items():
+                rest[f"{direction}:{group}"] = points
         frames.append(
             pd.DataFrame(
                 {

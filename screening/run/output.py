@@ -32,6 +32,7 @@ from screening.run._writers import BankJob, die_with_parent, spool, write_spoole
 from screening.run.changes import compare, read_previous
 from screening.run.charts import waterfall_svg
 from screening.run.config import GRADES, RunConfig
+from screening.run.explain import GROUP_ZH
 from screening.run.manifest import SigningKey
 from screening.run.packages import (
     PackageInputs,
@@ -207,14 +208,40 @@ def _match_table(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+OTHER_GROUPS = 3
+"""Registry groups of unnamed factors drawn as bars of their own, per direction."""
+
+
 def _chart_factory(s: Screening):
     score = dict(zip(s.whitelist["uscc"], s.whitelist["score"].astype(float), strict=True))
-    rest = {
-        u: (up, down)
-        for u, up, down in zip(
-            s.rest["uscc"], s.rest["other_up"], s.rest["other_down"], strict=True
-        )
+    rest_index = {u: i for i, u in enumerate(s.rest["uscc"])}
+    by_group = {
+        direction: [
+            (f"其他·{GROUP_ZH.get(c.split(':', 1)[1], '其他因素')}", s.rest[c].to_numpy(float))
+            for c in s.rest.columns
+            if c.startswith(f"{direction}:")
+        ]
+        for direction in ("up", "down")
     }
+    totals = {d: s.rest[f"other_{d}"].to_numpy(float) for d in ("up", "down")}
+
+    def others(uscc: str, direction: str) -> list[tuple[str, float]]:
+        """The points of the unnamed factors: the largest groups by name (at most
+        :data:`OTHER_GROUPS`), the remainder as one bar — "其他加分因素 +44" alone told a
+        credit officer nothing about most of the score."""
+        i = rest_index.get(uscc)
+        if i is None:
+            return []
+        parts = sorted(
+            ((label, float(v[i])) for label, v in by_group[direction] if abs(v[i]) >= 0.05),
+            key=lambda item: -abs(item[1]),
+        )
+        named = parts[:OTHER_GROUPS]
+        remainder = float(totals[direction][i]) - sum(p for _, p in named)
+        if abs(remainder) >= 0.05:
+            named.append(("其余加分因素" if direction == "up" else "其余减分因素", remainder))
+        return named
+
     # charts are drawn only for the firms a report details (a few hundred per bank): index
     # the reasons by firm once (row order kept) instead of building every firm's steps
     # (2.5M reasons at 1M firms: ~10 s)
@@ -226,13 +253,10 @@ def _chart_factory(s: Screening):
     @lru_cache(maxsize=4096)
     def chart(uscc: str) -> str:
         mine = rows_of.get(uscc, ())
-        other_up, other_down = rest.get(uscc, (0.0, 0.0))
         steps = [(label[i], float(points[i])) for i in mine if direction[i] == "up"]
-        if abs(other_up) >= 0.05:
-            steps.append(("其他加分因素", float(other_up)))
+        steps += others(uscc, "up")
         steps += [(label[i], float(points[i])) for i in mine if direction[i] == "down"]
-        if abs(other_down) >= 0.05:
-            steps.append(("其他减分因素", float(other_down)))
+        steps += others(uscc, "down")
         base = float(s.base_points[uscc])
         residual = score[uscc] - base - sum(p for _, p in steps)
         if abs(residual) >= 0.05:  # points a scorer keeps outside its features

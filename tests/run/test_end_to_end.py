@@ -267,3 +267,10 @@ def test_a_learned_model_names_its_sample_and_calibration():
     text = model_basis(Learned())
     assert text.startswith("LightGBM 模型，以 12,345 笔已观察满 12 个月的放款（其中违约 678 笔")
     assert "2019-01-03 至 2024-06-28" in text and "经 Platt 校准" in text
+
+
+def test_waterfalls_break_the_unnamed_points_down_by_group(runs):
+    root, _, _ = runs
+    html = (root / "a" / "packages" / "icbc-henan" / "report.html").read_text(encoding="utf-8")
+    assert "同行业基准" in html and "其他·" in html
+    assert "其他加分因素" not in html  # the one bar that held most of the score is gone

@@ -31,13 +31,13 @@ def test_text_reads_like_a_credit_officer_expects():
     up = out.loc[out["direction"] == "up", "text"].tolist()
     down = out.loc[out["direction"] == "down", "text"].tolist()
     assert up == [
-        "有效发明专利数 12 件（高于同行业 85% 企业，含同类指标 2 项），+38 分",
-        "高新技术企业：是，+12 分",
+        "有效发明专利数 12 件（高于同行业 85% 企业，含同类指标 2 项），+38.0 分",
+        "高新技术企业：是，+12.0 分",
         "企业成立年限 6.0 年（高于同行业 40% 企业），+0.5 分",
     ]
     assert down == [
-        "近3年负面信用记录数 1 条（高于同行业 90% 企业），-15 分",
-        "前向被引率 0.40 次/年（高于同行业 20% 企业），-4 分",
+        "近3年负面信用记录数 1 条（高于同行业 90% 企业），-15.0 分",
+        "前向被引率 0.40 次/年（高于同行业 20% 企业），-4.0 分",
     ]
     wide = reasons_wide(out).set_index("uscc")
     assert wide.at["U1", "reasons_up"].count("；") == 2
@@ -164,3 +164,38 @@ def test_peer_wording_follows_the_better_direction_and_ties():
     assert "（高于同行业 60% 企业）" in text["U2", "valid_invention_count"]
     row = out.loc[(out["uscc"] == "U2") & (out["factor"] == "valid_invention_count")].iloc[0]
     assert (row["percentile"], row["percentile_higher"]) == (60.0, 35.0)
+
+
+def test_unnamed_points_are_split_by_registry_group():
+    """The waterfall's one 其他加分因素 bar held 64–81 % of a firm's plus points: the rest is
+    also returned per registry group, and the groups add up to it."""
+    from features.registry import by_name
+
+    feats = [
+        "valid_invention_count",
+        "forward_citations_per_year",
+        "prog_high_tech",
+        "firm_age_years",
+        "credit_negative_3y_count",
+        "invention_share",
+    ]
+    specs = {name: by_name()[name] for name in feats}
+    contributions = pd.DataFrame([[9.0, 4.0, 3.0, 2.0, -1.0, 1.5]], columns=feats)
+    values = pd.DataFrame([[12.0, 0.4, 1.0, 6.0, 1.0, 0.5]], columns=feats)
+    lead_of = factor_groups(feats, specs=specs)
+    _, rest = explain(
+        contributions,
+        values,
+        pd.DataFrame(index=values.index),
+        ["U1"],
+        specs=specs,
+        lead_of=lead_of,
+        top_k=2,
+        with_rest=True,
+    )
+    row = rest.iloc[0]
+    # shown: 9 and 4 up, -1 down; unshown up: programme 3, firm 2, structure 1.5
+    assert row["other_up"] == pytest.approx(6.5) and row["other_down"] == 0
+    assert row["up:programme"] == 3 and row["up:firm"] == 2 and row["up:structure"] == 1.5
+    groups = [c for c in rest.columns if c.startswith("up:")]
+    assert sum(row[c] for c in groups) == pytest.approx(row["other_up"])

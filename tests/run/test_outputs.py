@@ -156,7 +156,7 @@ def test_excel_header_frozen_filtered_and_notes(tmp_path, inputs, scorer, config
     reasons = list(book["评分理由"].iter_rows(values_only=True))
     assert reasons[0][:4] == ("统一社会信用代码", "企业名称", "评分", "加分因素1")
     assert reasons[1][0] == USCC["A"]
-    assert reasons[1][3] == "有效发明专利数 14 件（为同行业最高水平，含同类指标 2 项），+25 分"
+    assert reasons[1][3] == "有效发明专利数 14 件（为同行业最高水平，含同类指标 2 项），+25.0 分"
     notes = {r[0]: r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)}
     assert notes["批次号"] == "2026Q3-0000test"
     assert notes["数据截至（核查日）"] == "2026-09-30"
