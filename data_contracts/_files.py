@@ -146,8 +146,11 @@ def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
             raise _undecodable(name, exc) from None
     try:
         return "utf-8", data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        # UTF-8 Chinese up to a character cut off at the very end: a truncated UTF-8 file
+        # (GBK text is not valid UTF-8 this far; read as GBK it would only be mojibake)
+        if exc.reason == "unexpected end of data" and not data[: exc.start].isascii():
+            raise _truncated(name, exc.start, len(data)) from None
     # GBK first: it is what most Chinese exports are, and GB18030 is its superset, so a
     # GBK decode that succeeds gives the same text with one pass fewer.
     try:
@@ -157,13 +160,24 @@ def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
     try:
         return "gb18030", data.decode("gb18030")
     except UnicodeDecodeError as exc:
-        raise _undecodable(name, exc) from None
+        raise _undecodable(name, exc, data) from None
 
 
-def _undecodable(name: str, exc: UnicodeDecodeError) -> DataError:
+def _undecodable(name: str, exc: UnicodeDecodeError, data: bytes | None = None) -> DataError:
+    if data is not None and exc.end >= len(data):
+        return _truncated(name, exc.start, len(data))
     return DataError(
         f"{name} is neither UTF-8 nor GBK/GB18030 (undecodable bytes at offset {exc.start})",
         f"re-export {name} as UTF-8 CSV, XLSX or parquet",
+    )
+
+
+def _truncated(name: str, offset: int, size: int) -> DataError:
+    """Everything decodes but the last bytes, which start a character that never ends."""
+    return DataError(
+        f"{name} ends in the middle of a character (offset {offset} of {size} bytes): the "
+        "file looks cut off",
+        f"copy or export {name} again in full (compare its size with the source), then run again",
     )
 
 

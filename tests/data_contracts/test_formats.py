@@ -266,3 +266,15 @@ def test_a_stray_quote_that_swallows_lines_stops_the_table(write, enterprises, t
     bundle = read_table(path, "enterprises", today=TODAY)
     stats = bundle.stats["enterprises"]
     assert stats.rows == len(enterprises) and stats.rejected == 1
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_a_file_cut_in_the_middle_of_a_character_is_called_cut_off(tmp_path, encoding) -> None:
+    """A GBK file cut mid-character was "neither UTF-8 nor GBK" with the remedy to
+    re-export as UTF-8; the file was only incomplete."""
+    path = tmp_path / "patents.csv"
+    data = "申请号,申请日,专利名称\nCN201710117081.7,2017-01-01,一种电池\n".encode(encoding)
+    path.write_bytes(data[:-2])  # the newline and half of 池 (GBK) / two of its bytes (UTF-8)
+    with pytest.raises(DataError, match=r"patents.csv ends in the middle of a character") as exc:
+        read_table(path, "patents")
+    assert "again in full" in exc.value.remedy
