@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -482,11 +483,13 @@ def _stop_writers(pool: ProcessPoolExecutor) -> None:
 
 
 def _cleanup_stale(out: Path) -> None:
-    """Remove ``OUT.tmp-<pid>`` folders left by runs that were killed."""
-    for tmp in out.parent.glob(f"{out.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
+    """Remove ``OUT.tmp-<pid>`` and ``OUT.old-<pid>`` folders left by runs that were killed
+    (or whose previous output could not be deleted then)."""
+    for kind in ("tmp", "old"):
+        for tmp in out.parent.glob(f"{out.name}.{kind}-*"):
+            pid = tmp.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -518,6 +521,11 @@ def atomic_folder(out: Path):
                 os.replace(old, out)  # the previous output goes back where it was
                 raise
             shutil.rmtree(old, ignore_errors=True)
+            if old.exists():  # e.g. a file in it is immutable or on a read-only mount
+                sys.stderr.write(
+                    f"warning: the previous output could not be deleted and is kept as {old} "
+                    "(the new output is in place); remove it by hand\n"
+                )
         else:
             os.replace(tmp, out)
     finally:

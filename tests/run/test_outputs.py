@@ -585,3 +585,33 @@ def test_firms_no_bank_receives_and_caps_that_limit_nothing_are_warned(tmp_path,
     # the shipped banks reach every firm of the toy whitelist: no warning
     _, report = run_into(tmp_path / "out2", inputs, scorer, make_config(), AS_OF)
     assert report["warnings"] == []
+
+
+def test_a_previous_output_that_cannot_be_deleted_is_said_and_swept_later(
+    tmp_path, monkeypatch, capsys
+):
+    """An undeletable previous output was left beside the new one as OUT.old-<pid> without a
+    word, and no later run removed it."""
+    from screening.run.output import atomic_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("previous", encoding="utf-8")
+    real_rmtree = output_mod.shutil.rmtree
+    monkeypatch.setattr(
+        output_mod.shutil,
+        "rmtree",
+        lambda path, **kw: None if ".old-" in str(path) else real_rmtree(path, **kw),
+    )
+    with atomic_folder(out) as tmp:
+        tmp.mkdir()
+        (tmp / "new.txt").write_text("new", encoding="utf-8")
+    old = tmp_path / f"out.old-{os.getpid()}"
+    assert (out / "new.txt").is_file() and (old / "old.txt").is_file()
+    assert f"kept as {old}" in capsys.readouterr().err
+    monkeypatch.setattr(output_mod.shutil, "rmtree", real_rmtree)
+    stale = tmp_path / "out.old-999999999"  # a run that is gone
+    old.rename(stale)
+    with atomic_folder(out) as tmp:
+        tmp.mkdir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
