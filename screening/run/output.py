@@ -483,13 +483,14 @@ def _stop_writers(pool: ProcessPoolExecutor) -> None:
 
 
 def _cleanup_stale(out: Path) -> None:
-    """Remove ``OUT.tmp-<pid>`` and ``OUT.old-<pid>`` folders left by runs that were killed
-    (or whose previous output could not be deleted then)."""
-    for kind in ("tmp", "old"):
-        for tmp in out.parent.glob(f"{out.name}.{kind}-*"):
-            pid = tmp.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                shutil.rmtree(tmp, ignore_errors=True)
+    """Remove ``OUT.tmp-<pid>`` folders left by runs that were killed.
+
+    ``OUT.old-<pid>`` folders are never swept: one may be the only copy of a previous output
+    (a run killed between its two renames), or a person's own backup named like one."""
+    for tmp in out.parent.glob(f"{out.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -587,11 +587,12 @@ def test_firms_no_bank_receives_and_caps_that_limit_nothing_are_warned(tmp_path,
     assert report["warnings"] == []
 
 
-def test_a_previous_output_that_cannot_be_deleted_is_said_and_swept_later(
+def test_a_previous_output_that_cannot_be_deleted_is_said_and_never_swept(
     tmp_path, monkeypatch, capsys
 ):
     """An undeletable previous output was left beside the new one as OUT.old-<pid> without a
-    word, and no later run removed it."""
+    word. It is said now, and never deleted later: a folder named like one may be a
+    person's backup (``push.old-20260630``) or the only copy of a previous output."""
     from screening.run.output import atomic_folder
 
     out = tmp_path / "out"
@@ -610,8 +611,8 @@ def test_a_previous_output_that_cannot_be_deleted_is_said_and_swept_later(
     assert (out / "new.txt").is_file() and (old / "old.txt").is_file()
     assert f"kept as {old}" in capsys.readouterr().err
     monkeypatch.setattr(output_mod.shutil, "rmtree", real_rmtree)
-    stale = tmp_path / "out.old-999999999"  # a run that is gone
-    old.rename(stale)
+    backup = tmp_path / "out.old-20260630"
+    old.rename(backup)
     with atomic_folder(out) as tmp:
         tmp.mkdir()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.old-20260630"]
