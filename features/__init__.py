@@ -13,6 +13,8 @@ build_feature_store(data, *, links, memory_limit=None)
 active_credit_records(credit_records, as_of), latest_tax_ratings(credit_records, as_of)
 active_programmes(programmes, as_of)
 peer_percentiles(matrix, reference, by="firm_industry_section", features=...)
+peer_medians(reference, by, features, min_peers=1)
+    Each peer group's median firm, feature by feature, counted as peer_percentiles counts.
 registry(), by_name(), feature_names(), monotone_signs()
 INPUT_COLUMNS, REQUIRED_COLUMNS
     Per canonical table, the columns this layer reads (a caller may load only these), and
@@ -32,7 +34,7 @@ from features._engine import STORE_COLUMNS as _STORE_COLUMNS
 from features._entities import EntityLinks, resolve_entities
 from features._matrix import build_feature_matrix, build_feature_store, pledgeable_patents
 from features._names import DEFAULT_FUZZY_THRESHOLD
-from features._peer import peer_percentiles
+from features._peer import ALL_PEERS, peer_medians, peer_percentiles
 from features._programmes import active_programmes
 from features._tables import COLUMNS as _COLUMNS
 from features._tables import REPEATED as _REPEATED
@@ -52,6 +54,7 @@ __all__ = [
     "INPUT_COLUMNS",
     "REQUIRED_COLUMNS",
     "EntityLinks",
+    "ALL_PEERS",
     "FeatureSpec",
     "active_credit_records",
     "active_programmes",
@@ -61,6 +64,7 @@ __all__ = [
     "feature_names",
     "latest_tax_ratings",
     "monotone_signs",
+    "peer_medians",
     "peer_percentiles",
     "pledgeable_patents",
     "registry",

@@ -20,6 +20,7 @@ def peer_percentiles(
     *,
     on: str | None = None,
     side: str = "lower",
+    min_peers: int = 1,
 ) -> pd.DataFrame:
     """Percentile (0–100) of each row's value among the reference firms of its group.
 
@@ -43,16 +44,25 @@ def peer_percentiles(
         Columns to rank.
     on : str, optional
         Extra key that must match between matrix and reference rows.
-    side : {"lower", "higher"}
-        Share of peers strictly lower (default) or strictly higher.
+    side : {"lower", "higher", "both"}
+        Share of peers strictly lower (default) or strictly higher; ``"both"`` gives the
+        lower shares as ``peer_pct_<feature>`` and the higher as
+        ``peer_pct_higher_<feature>`` from one sort of each peer group.
+    min_peers : int
+        A group with fewer reference firms with a value than this is no peer group: its
+        rows are ranked among all reference firms (per feature: a per-patent average of a
+        section may have a handful of firms with patents). A firm alone in its section is
+        otherwise "the highest" on everything.
 
     Returns
     -------
     pd.DataFrame
         ``peer_pct_<feature>`` per feature, index = ``matrix.index``.
     """
-    if side not in ("lower", "higher"):
-        raise ValueError(f"The 'side' parameter must be 'lower' or 'higher'. Got {side!r} instead.")
+    if side not in ("lower", "higher", "both"):
+        raise ValueError(
+            f"The 'side' parameter must be 'lower', 'higher' or 'both'. Got {side!r} instead."
+        )
     need = [by, *features] + ([on] if on else [])
     for name, df in (("matrix", matrix), ("reference", reference)):
         if not isinstance(df, pd.DataFrame):
@@ -76,6 +86,7 @@ def peer_percentiles(
         x = np.round(matrix[f].to_numpy(dtype=float, na_value=np.nan), 9)
         ref = np.round(reference[f].to_numpy(dtype=float, na_value=np.nan), 9)
         res = np.full(len(matrix), np.nan)
+        res_hi = np.full(len(matrix), np.nan)
         for key in pd.unique(m_on):
             m_sel = m_on == key
             r_sel = r_on == key
@@ -89,15 +100,61 @@ def peer_percentiles(
             for g in pd.unique(m_grp[m_sel]):
                 rows = m_sel & ((m_grp == g) if g is not None else pd.isna(m_grp))
                 pool = groups.get(g) if g is not None else None
-                if pool is None or len(pool) == 0:
+                if pool is None or len(pool) == 0 or len(pool) < min_peers:
                     pool = everyone
                 if len(pool) == 0:
                     continue
                 xv = x[rows]
-                if side == "lower":
+                missing = np.isnan(xv)
+                if side != "higher":
                     pct = 100.0 * np.searchsorted(pool, xv, side="left") / len(pool)
-                else:
-                    pct = 100.0 * (len(pool) - np.searchsorted(pool, xv, side="right")) / len(pool)
-                res[rows] = np.where(np.isnan(xv), np.nan, pct)
-        out[f"peer_pct_{f}"] = res
+                    res[rows] = np.where(missing, np.nan, pct)
+                if side != "lower":
+                    above = len(pool) - np.searchsorted(pool, xv, side="right")
+                    res_hi[rows] = np.where(missing, np.nan, 100.0 * above / len(pool))
+        if side != "higher":
+            out[f"peer_pct_{f}"] = res
+        if side == "higher":
+            out[f"peer_pct_{f}"] = res_hi
+        elif side == "both":
+            out[f"peer_pct_higher_{f}"] = res_hi
     return out
+
+
+ALL_PEERS = "*"
+"""Row of :func:`peer_medians` for the whole reference (unknown or too small groups)."""
+
+
+def peer_medians(
+    reference: pd.DataFrame, by: str, features: Sequence[str], *, min_peers: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The median firm of each peer group, feature by feature, as :func:`peer_percentiles`
+    counts peers: the lower median of the group's firms with a value (values rounded the
+    same way), the whole reference's for a group with fewer than ``min_peers`` of them.
+
+    A firm whose share of strictly lower peers is at least 50 % then has a value above this
+    median, and one whose share of strictly higher peers is at least 50 % a value at most
+    it: an explanation told against it never contradicts the percentile.
+
+    Returns
+    -------
+    (medians, pooled)
+        ``medians``: one row per group plus :data:`ALL_PEERS`, one column per feature (NaN
+        where no firm has a value). ``pooled``: same shape, True where the group was too
+        small and the whole reference was used.
+    """
+    values = pd.DataFrame(
+        {f: np.round(reference[f].to_numpy(dtype=float, na_value=np.nan), 9) for f in features},
+        index=reference.index,
+    )
+    key = reference[by].astype("object")
+    key = key.where(key.notna(), None)
+    grouped = values.groupby(key.to_numpy(), sort=True, dropna=True)
+    medians = grouped.quantile(0.5, interpolation="lower")
+    counts = grouped.count()
+    overall = values.quantile(0.5, interpolation="lower") if len(values) else values.sum() * np.nan
+    pooled = counts < min_peers
+    medians = medians.mask(pooled, overall, axis=1)
+    medians.loc[ALL_PEERS] = overall
+    pooled.loc[ALL_PEERS] = False
+    return medians, pooled.astype(bool)

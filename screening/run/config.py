@@ -123,6 +123,7 @@ class ReportConfig:
     detail_limit: int = 300
     patents_per_firm: int = 10
     merge_correlation: float = 0.95
+    min_peers: int = 30
     region_names: tuple[tuple[str, str], ...] = ()
 
 
@@ -487,6 +488,7 @@ def parse_run_config(
             "detail_limit",
             "patents_per_firm",
             "merge_correlation",
+            "min_peers",
         },
         "report.",
         source,
@@ -498,6 +500,7 @@ def parse_run_config(
         ("explain_top_k", 1, 10),
         ("detail_limit", 0, 100_000),
         ("patents_per_firm", 1, 10_000),
+        ("min_peers", 1, 1_000_000),
     ):
         v = rep.get(key, getattr(defaults, key))
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:

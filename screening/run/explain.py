@@ -162,30 +162,34 @@ _WHOLE_UNITS = frozenset({"天"})
 claims per invention keep their decimals)."""
 
 
-def _peer_note(lower: float, higher: float, direction: int) -> str:
-    """Where a value stands among its industry peers, read the way the factor is better.
+def _peer_note(lower: float, higher: float, direction: int, *, everyone: bool = False) -> str:
+    """Where a value stands among its peers.
 
-    ``lower`` / ``higher``: whole percent of peers strictly lower / higher (``higher`` NaN
-    when unknown: then only the share lower is told). A value no peer beats is "the
-    highest" however many peers share it (89 % of peers at a 100 % share made it "高于同行业
-    11% 企业"). Higher is better unless the registry direction is −1 (a risk count or
-    rate): there the lowest value is the best place and the text counts the peers above.
+    ``lower`` / ``higher``: exact percent of peers strictly lower / higher (``higher`` NaN
+    when unknown: then only the share lower is told); the number shown is the share lower,
+    rounded down. A value no peer beats is "the highest" however many peers share it (89 %
+    of peers at a 100 % share made it "高于同行业 11% 企业"). At either end a risk factor
+    (registry direction −1) says which end is good: a firm without disputes read
+    "处于同行业最低水平" next to +3 分. ``everyone``: the peers are all screened firms (the
+    firm's industry is unknown or has too few firms with a value).
     """
+    peers = "参评企业" if everyone else "同行业"
+
+    def above(pct: float) -> str:
+        n = int(np.floor(pct))
+        if everyone:
+            return f"高于 {n}% 的参评企业" if n >= 1 else "高于不到 1% 的参评企业"
+        return f"高于同行业 {n}% 企业" if n >= 1 else "高于同行业不到 1% 的企业"
+
     if np.isnan(higher):
-        return f"高于同行业 {int(lower)}% 企业" if lower >= 1 else "处于同行业最低水平"
-    if lower < 1 and higher < 1:
-        return "与同行业企业持平"
-    if direction < 0:
-        if lower < 1:
-            return "为同行业最低（最优）水平"
-        if higher < 1:
-            return "为同行业最高（最差）水平"
-        return f"低于同行业 {int(higher)}% 企业"
-    if higher < 1:
-        return "为同行业最高水平"
-    if lower < 1:
-        return "为同行业最低水平"
-    return f"高于同行业 {int(lower)}% 企业"
+        return above(lower) if lower >= 1 else f"处于{peers}最低水平"
+    if lower == 0 and higher == 0:
+        return f"与{peers}持平"
+    if higher == 0:
+        return f"为{peers}最高（最差）水平" if direction < 0 else f"为{peers}最高水平"
+    if lower == 0:
+        return f"为{peers}最低（最优）水平" if direction < 0 else f"为{peers}最低水平"
+    return above(lower)
 
 
 def _fmt_points(points: float) -> str:
@@ -214,6 +218,7 @@ def explain(
     top_k: int = 3,
     with_rest: bool = False,
     higher: pd.DataFrame | None = None,
+    pooled: pd.DataFrame | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Top-k reasons up and down per firm, as a long table.
 
@@ -240,10 +245,13 @@ def explain(
         groups of :data:`GROUP_ZH`), for the waterfall's 其他 bars.
     higher : DataFrame, optional
         Share of peers strictly higher (same rows and columns as ``percentiles``). With it
-        the text says which way is better and tells ties apart: a risk factor (registry
-        direction −1) reads "低于同行业 N% 企业" (N strictly higher), and a firm no peer
-        beats reads "为同行业最高水平" instead of "高于同行业 11% 企业" when 89 % of peers
-        share its value.
+        the text tells ties apart (a firm no peer beats reads "为同行业最高水平", not "高于同行业
+        11% 企业" when 89 % of peers share its value) and, at either end, which end of a
+        risk factor (registry direction −1) is good: "为同行业最低（最优）水平".
+    pooled : DataFrame, optional
+        True where a firm's percentile (and median) for a feature is among all screened
+        firms, not its industry (an unknown or too small section): the text then says
+        参评企业, not 同行业.
 
     Returns
     -------
@@ -299,6 +307,7 @@ def explain(
     val_arr = np.full(len(long), np.nan)
     pct_arr = np.full(len(long), np.nan)
     hi_arr = np.full(len(long), np.nan)
+    all_arr = np.zeros(len(long), dtype=bool)
     cat_arr = np.full(len(long), "", dtype=object)
     for gi, lead in enumerate(leads):
         sel = g == gi
@@ -314,15 +323,28 @@ def explain(
             pct_arr[sel] = percentiles[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
         if higher is not None and lead in higher.columns:
             hi_arr[sel] = higher[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
-    # whole percent, rounded down: "高于同行业 98% 企业" must not claim more than the data,
-    # and the package's percentile fields are the numbers the text shows
+        if pooled is not None and lead in pooled.columns:
+            all_arr[sel] = pooled[lead].to_numpy(dtype=bool)[r[sel]]
+    # the extremes are judged on the exact shares ("the highest" only when no peer is
+    # higher); the numbers shown are whole percent rounded down: "高于同行业 98% 企业" must
+    # not claim more than the data, and the package's percentile fields are those numbers
+    raw_lo, raw_hi = pct_arr, hi_arr
     pct_arr = np.floor(pct_arr)
     hi_arr = np.floor(hi_arr)
 
     texts = []
     labels = []
-    for lead, val, cat, pct, above, pts, gi in zip(
-        lead_names, val_arr, cat_arr, pct_arr, hi_arr, long["points"].to_numpy(), g, strict=True
+    for lead, val, cat, pct, lo, hi, everyone, pts, gi in zip(
+        lead_names,
+        val_arr,
+        cat_arr,
+        pct_arr,
+        raw_lo,
+        raw_hi,
+        all_arr,
+        long["points"].to_numpy(),
+        g,
+        strict=True,
     ):
         spec = specs.get(lead)
         label = _spec_get(spec, "label_zh", lead)
@@ -336,7 +358,9 @@ def explain(
             body = f"{label} {_fmt_value(val, spec)}"
         notes = []
         if kind in _PCT_KINDS and not np.isnan(pct):
-            notes.append(_peer_note(pct, above, _spec_get(spec, "direction", 0) or 0))
+            notes.append(
+                _peer_note(lo, hi, _spec_get(spec, "direction", 0) or 0, everyone=everyone)
+            )
         if members[gi] > 1:
             notes.append(f"含同类指标 {members[gi]} 项")
         if notes:
@@ -361,43 +385,6 @@ def explain(
         return reasons
     rest_frame = pd.DataFrame({"uscc": pd.array(uscc, dtype="str"), **rest})
     return reasons, rest_frame
-
-
-ALL_INDUSTRIES = "*"
-"""Row of :func:`industry_medians` for firms whose industry section is unknown."""
-
-
-def industry_medians(
-    contributions: pd.DataFrame, values: pd.DataFrame, section: pd.Series | np.ndarray
-) -> pd.DataFrame:
-    """Per industry section, each feature's median points among the firms with a value.
-
-    The reference an explanation is told against: the percentiles rank a firm among the
-    firms of its section that have a value (NaN is no peer), so the points are centred on
-    the median of exactly those firms. For a monotone factor, a firm above half its peers
-    then never loses points on it, nor gains them below half.
-
-    Parameters
-    ----------
-    contributions : DataFrame
-        Points per feature of the peer population (all screened firms).
-    values : DataFrame
-        Their feature values (same rows, same columns).
-    section : array-like
-        Their industry section (NA when unknown).
-
-    Returns
-    -------
-    DataFrame
-        One row per section plus :data:`ALL_INDUSTRIES` (the whole population), columns =
-        features; 0 where no firm has a value.
-    """
-    points = contributions.where(values.notna().to_numpy())
-    key = pd.Series(np.asarray(section, dtype=object), index=points.index)
-    by_section = points.groupby(key.where(key.notna(), None), sort=True, dropna=True).median()
-    overall = points.median().rename(ALL_INDUSTRIES)
-    out = pd.concat([by_section, overall.to_frame().T])
-    return out.fillna(overall).fillna(0.0)
 
 
 def reasons_wide(reasons: pd.DataFrame) -> pd.DataFrame:

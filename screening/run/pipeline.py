@@ -29,13 +29,7 @@ from data_contracts.errors import ModelError
 from data_contracts.identifiers import USCC_ALPHABET, normalize_uscc
 from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
-from screening.run.explain import (
-    ALL_INDUSTRIES,
-    explain,
-    factor_groups,
-    industry_medians,
-    reasons_wide,
-)
+from screening.run.explain import explain, factor_groups, reasons_wide
 from screening.run.knockouts import evaluate_knockouts, source_dates, summarise_fired
 from screening.run.manifest import canonical_json
 from screening.run.selection import STATUSES, nomination_sources, select, unmatched_caps
@@ -128,9 +122,11 @@ class ScreenInputs:
     nominations : DataFrame
         Nominations with resolved ``uscc``.
     percentiles : callable
-        ``percentiles(rows, features, side="lower") -> DataFrame`` peer percentiles (0–100)
-        of ``rows`` of the matrix, columns = features (``side="higher"``: the share of peers
-        strictly higher).
+        ``percentiles(rows, features, side="lower", min_peers=1) -> DataFrame`` peer
+        percentiles (0–100) of ``rows`` of the matrix, columns = features (``side="higher"``:
+        the share of peers strictly higher; ``"both"``: the lower ones, then the higher ones
+        as ``higher_<feature>``; a section with fewer than ``min_peers`` firms with a value
+        ranks among all firms).
     specs : dict
         Feature registry records by name.
     match_report : dict
@@ -302,9 +298,11 @@ def prepare_inputs(
         programmes = features.active_programmes(progs, as_of)
         box["rows"] = len(matrix)
 
-    def percentiles(rows: pd.DataFrame, feats: list[str], side: str = "lower") -> pd.DataFrame:
+    def percentiles(
+        rows: pd.DataFrame, feats: list[str], side: str = "lower", min_peers: int = 1
+    ) -> pd.DataFrame:
         pct = features.peer_percentiles(
-            rows, matrix, by="firm_industry_section", features=feats, side=side
+            rows, matrix, by=_SECTION, features=feats, side=side, min_peers=min_peers
         )
         return pct.rename(columns=lambda c: c.removeprefix("peer_pct_"))
 
@@ -563,10 +561,10 @@ def screen(
         # percentiles rank it among: "+" reads "better than the industry's typical firm".
         # A scorer's own reference (the expert's middle of each range, the learned model's
         # training mean) made "发明占比 41%（高于同行业 79% 企业），-0.7 分".
-        offsets = (
-            industry_offsets(scorer, matrix, feats, rows)
+        offsets, pooled = (
+            industry_offsets(scorer, matrix, feats, rows, config.report.min_peers)
             if len(rows)
-            else pd.DataFrame(columns=contributions.columns)
+            else (pd.DataFrame(columns=contributions.columns), pd.DataFrame())
         )
         contributions = contributions - offsets.to_numpy()
         base_points = pd.Series(
@@ -586,14 +584,14 @@ def screen(
             if getattr(inputs.specs.get(f), "kind", "count")
             in ("count", "share", "rate", "years", "amount")
         ]
-        pct, higher = (
-            (
-                inputs.percentiles(rows, numeric_leads),
-                inputs.percentiles(rows, numeric_leads, side="higher"),
-            )
+        both = (
+            inputs.percentiles(rows, numeric_leads, side="both", min_peers=config.report.min_peers)
             if len(rows) and numeric_leads
-            else (pd.DataFrame(index=rows.index), pd.DataFrame(index=rows.index))
+            else pd.DataFrame(index=rows.index)
         )
+        higher = both[[c for c in both.columns if c.startswith("higher_")]]
+        pct = both.drop(columns=higher.columns)
+        higher = higher.rename(columns=lambda c: c.removeprefix("higher_"))
         reasons, rest = explain(
             contributions.reset_index(drop=True),
             rows,
@@ -604,6 +602,7 @@ def screen(
             top_k=config.report.explain_top_k,
             with_rest=True,
             higher=higher.reset_index(drop=True),
+            pooled=pooled,
         )
         box["rows"] = len(rows)
 
@@ -685,6 +684,21 @@ def screen(
     )
 
 
+def _record_labels(records: pd.DataFrame) -> list[str]:
+    """What an analyst can search the credit file for: the name, else the document number
+    (文书号), else the source — never "nan"."""
+    out = []
+    for i in range(len(records)):
+        label = "（无名称、无文书号）"
+        for column, prefix in (("name", ""), ("record_id", "文书号 "), ("source", "来源 ")):
+            value = records[column].iloc[i] if column in records else None
+            if value is not None and not pd.isna(value) and str(value).strip():
+                label = f"{prefix}{value}"
+                break
+        out.append(label)
+    return out
+
+
 def unlinked_warnings(active: pd.DataFrame, nominations: pd.DataFrame) -> list[str]:
     """Warnings for facts that reach no firm: negative credit records active at as_of whose
     name matched no firm or more than one (a knock-out may be missing: the records are
@@ -697,12 +711,13 @@ def unlinked_warnings(active: pd.DataFrame, nominations: pd.DataFrame) -> list[s
         method = active.get("match_method", pd.Series("unmatched", index=active.index))
         counts = method.astype("str").value_counts()
         parts = "、".join(f"{how.get(m, m)} {n} 条" for m, n in sorted(counts.items()))
+        head = active.head(3)
         examples = "；".join(
-            f"{name}（{RECORD_TYPE_ZH.get(t, t)}，{pd.Timestamp(d):%Y-%m-%d} 起，{how.get(m, m)}）"
-            for name, t, d, m in zip(
-                active["name"].astype("str").head(3),
-                active["record_type"].astype("str").head(3),
-                active["start_date"].head(3),
+            f"{who}（{RECORD_TYPE_ZH.get(t, t)}，{pd.Timestamp(d):%Y-%m-%d} 起，{how.get(m, m)}）"
+            for who, t, d, m in zip(
+                _record_labels(head),
+                head["record_type"].astype("str"),
+                head["start_date"],
                 method.astype("str").head(3),
                 strict=True,
             )
@@ -771,22 +786,60 @@ _SECTION = "firm_industry_section"
 
 
 def industry_offsets(
-    scorer: Any, matrix: pd.DataFrame, feats: list[str], rows: pd.DataFrame
-) -> pd.DataFrame:
-    """Points of the median firm of each row's industry, per feature (rows × feats).
+    scorer: Any, matrix: pd.DataFrame, feats: list[str], rows: pd.DataFrame, min_peers: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Points of the median firm of each row's peers, per feature, and where those peers
+    are all screened firms.
 
-    The population is every firm of the matrix, the peers of the percentiles; scoring it
-    with explanations costs little next to the explained rows' (an additive model's points
-    are a lookup per feature). Firms of an unknown section get the whole population's.
+    A section with fewer than ``min_peers`` firms with a value (``report.min_peers``) is no
+    peer group: alone in its section, a firm was its own median — no reason at all — and
+    "the highest" on everything; it is ranked and told among all screened firms instead.
+
+    The median firm of a peer group is scored once: every numeric feature at the group's
+    median (``features.peer_medians``, the peers the percentiles count), the industry at its
+    own, any other text feature at the group's most frequent value. For an additive scorer
+    (both of ours) a feature's points depend on its value alone, so these are exactly the
+    median points of the group, at the cost of scoring one row per group.
+
+    Returns
+    -------
+    (offsets, pooled)
+        ``offsets``: rows × the scorer's contribution columns. ``pooled``: rows × numeric
+        features, True where the peers are all screened firms.
     """
-    section = matrix[_SECTION] if _SECTION in matrix else pd.Series(pd.NA, index=matrix.index)
-    contributions = scorer.score(matrix[feats], explain=True).contributions
-    medians = industry_medians(
-        contributions, matrix[list(contributions.columns)], section.astype(object)
-    )
+    import features
+
+    numeric = [f for f in feats if pd.api.types.is_numeric_dtype(matrix[f])]
+    medians, pooled = features.peer_medians(matrix, _SECTION, numeric, min_peers=min_peers)
+    groups = medians.index
+    synth = matrix[feats].iloc[np.zeros(len(groups), dtype=np.int64)].reset_index(drop=True)
+    for f in numeric:
+        synth[f] = medians[f].to_numpy()
+    section = matrix.get(_SECTION)
+    for f in feats:
+        if f in numeric:
+            continue
+        col = matrix[f]
+        by = col.groupby(section.astype(object), sort=False) if section is not None else None
+        overall = col.mode(dropna=True)
+        fallback = overall.iloc[0] if len(overall) else pd.NA
+        values = []
+        for g in groups:
+            if f == _SECTION and g != features.ALL_PEERS:
+                values.append(g)
+                continue
+            if by is None or g == features.ALL_PEERS or g not in by.groups:
+                values.append(fallback)
+                continue
+            mode = by.get_group(g).mode(dropna=True)
+            values.append(mode.iloc[0] if len(mode) else fallback)
+        synth[f] = pd.Series(values, dtype=col.dtype)
+    points = scorer.score(synth, explain=True).contributions.set_axis(groups)
     own = rows[_SECTION].astype(object) if _SECTION in rows else pd.Series(pd.NA, index=rows.index)
-    keys = own.where(own.notna() & own.isin(medians.index), ALL_INDUSTRIES)
-    return medians.loc[keys.to_numpy()].reset_index(drop=True)
+    keys = own.where(own.notna() & own.isin(groups), features.ALL_PEERS).to_numpy()
+    flags = pooled.loc[keys].reset_index(drop=True)
+    flags.loc[keys == features.ALL_PEERS, :] = True  # unknown section: all firms
+    return points.loc[keys].reset_index(drop=True), flags
 
 
 def _whitelist_frame(

@@ -174,7 +174,9 @@ def test_peer_percentiles_count_strictly_lower_peers_of_the_section():
     # strictly higher: C: 1 is beaten by {5}; 6 by none; I: 9 by none; all six: 2 by {5, 9}
     higher = peer_percentiles(rows, ref, features=["x"], side="higher")["peer_pct_x"].tolist()
     assert higher == [25.0, 0.0, 0.0, pytest.approx(100 * 2 / 6), pytest.approx(100 * 2 / 6)]
-    with pytest.raises(ValueError, match="'side' parameter must be 'lower' or 'higher'"):
+    both = peer_percentiles(rows, ref, features=["x"], side="both")
+    assert both["peer_pct_x"].tolist() == got and both["peer_pct_higher_x"].tolist() == higher
+    with pytest.raises(ValueError, match="'side' parameter must be 'lower', 'higher' or 'both'"):
         peer_percentiles(rows, ref, features=["x"], side="above")
 
 
@@ -219,3 +221,24 @@ def test_an_empty_batch_gives_an_empty_matrix_with_every_column(random_data):
     m = build_feature_matrix(pairs, random_data(3))
     assert len(m) == 0
     assert list(m.columns) == ["uscc", "as_of", *(f.name for f in registry())]
+
+
+def test_peer_medians_are_the_median_firm_the_percentiles_count():
+    from features import ALL_PEERS, peer_medians
+
+    ref = pd.DataFrame(
+        {
+            "firm_industry_section": list("CCCCII") + [None],
+            "x": [0, 1, 1, 5, 9, 2, 7],
+            "y": [None, 1, 2, 3, None, 4, 8],
+        }
+    )
+    medians, pooled = peer_medians(ref, "firm_industry_section", ["x", "y"], min_peers=2)
+    # C: x 0,1,1,5 → lower median 1; y 1,2,3 → 2. I: y has one firm < 2 peers → all firms
+    assert medians.loc["C"].tolist() == [1.0, 2.0]
+    assert medians.loc["I", "x"] == 2.0 and medians.loc["I", "y"] == 3.0
+    assert medians.loc[ALL_PEERS].tolist() == [2.0, 3.0]
+    assert pooled.loc["I"].tolist() == [False, True] and not pooled.loc["C"].any()
+    # the same rule for the percentiles: I's lone y is ranked among all six firms with a y
+    pct = peer_percentiles(ref.iloc[[5]], ref, features=["y"], min_peers=2)["peer_pct_y"]
+    assert pct.tolist() == [pytest.approx(100 * 3 / 5)]

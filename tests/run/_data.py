@@ -182,13 +182,21 @@ class ToyScorer:
 
 
 def toy_percentiles(matrix: pd.DataFrame):
-    def percentiles(rows: pd.DataFrame, feats: list[str], side: str = "lower") -> pd.DataFrame:
+    def percentiles(
+        rows: pd.DataFrame, feats: list[str], side: str = "lower", min_peers: int = 1
+    ) -> pd.DataFrame:
+        if side == "both":
+            lower = percentiles(rows, feats, "lower", min_peers)
+            higher = percentiles(rows, feats, "higher", min_peers).add_prefix("higher_")
+            return pd.concat([lower, higher], axis=1)
         out = {}
         for f in feats:
             ref = matrix[[f, "firm_industry_section"]]
             vals = []
             for v, sec in zip(rows[f], rows["firm_industry_section"], strict=True):
                 peers = ref.loc[ref["firm_industry_section"] == sec, f].dropna()
+                if len(peers) < min_peers:
+                    peers = ref[f].dropna()
                 beaten = (peers < v) if side == "lower" else (peers > v)
                 vals.append(np.nan if pd.isna(v) or len(peers) < 2 else 100.0 * beaten.mean())
             out[f] = vals
@@ -520,6 +528,7 @@ def make_config(**selection):
             "issuer": "测试知识产权局",
             "contact": "测试处 0371-65950000",
             "detail_limit": 5,
+            "min_peers": 3,  # the toy registry has 3–6 firms per section
         },
         "banks": [
             {"id": "bank-a", "name": "甲银行"},

@@ -73,6 +73,7 @@ BASE = {"selection": {"min_grade": "T5"}, "banks": [{"id": "b1", "name": "银行
         ),
         ({"report": {"explain_top_k": 0}}, r"'report\.explain_top_k'"),
         ({"report": {"validity_months": "six"}}, r"'report\.validity_months'"),
+        ({"report": {"min_peers": 0}}, r"'report\.min_peers'.*\[1, 1000000\]"),
         ({"colour": "blue"}, r"'colour'.*unknown key"),
         ({"resources": {"workers": -1}}, r"'resources\.workers'"),
         ({"resources": {"workers": True}}, r"'resources\.workers'"),

@@ -139,8 +139,8 @@ def test_a_share_without_an_upper_bound_is_still_a_fraction():
 
 
 def test_peer_wording_follows_the_better_direction_and_ties():
-    """A risk factor at the lowest value is the best place, and a value no peer beats is
-    the highest however many peers share it (89 % of peers at 100 % made it "高于同行业
+    """A risk factor at the lowest value says it is the best place, and a value no peer
+    beats is the highest however many peers share it (89 % of peers at 100 % made it "高于同行业
     11% 企业"; 0 disputes read "处于同行业最低水平" next to +3 分)."""
     from features.registry import by_name
 
@@ -160,7 +160,7 @@ def test_peer_wording_follows_the_better_direction_and_ties():
     assert "（为同行业最低（最优）水平）" in text["U1", "preservation_litigation_count"]
     assert "（为同行业最低水平）" in text["U1", "valid_invention_count"]
     assert "（高于同行业 40% 企业）" in text["U2", "self_filed_share"]
-    assert "（低于同行业 10% 企业）" in text["U2", "preservation_litigation_count"]
+    assert "（高于同行业 70% 企业）" in text["U2", "preservation_litigation_count"]
     assert "（高于同行业 60% 企业）" in text["U2", "valid_invention_count"]
     row = out.loc[(out["uscc"] == "U2") & (out["factor"] == "valid_invention_count")].iloc[0]
     assert (row["percentile"], row["percentile_higher"]) == (60.0, 35.0)
@@ -199,3 +199,42 @@ def test_unnamed_points_are_split_by_registry_group():
     assert row["up:programme"] == 3 and row["up:firm"] == 2 and row["up:structure"] == 1.5
     groups = [c for c in rest.columns if c.startswith("up:")]
     assert sum(row[c] for c in groups) == pytest.approx(row["other_up"])
+
+
+def test_extremes_are_exact_and_small_peer_groups_say_all_firms():
+    """0.5 % of peers higher is not "the highest" (rounding made 46 of 75 such texts false),
+    and a firm ranked among all screened firms (its section too small) says so."""
+    from features.registry import by_name
+
+    feats = ["valid_invention_count", "self_filed_share"]
+    specs = {name: by_name()[name] for name in feats}
+    contributions = pd.DataFrame([[9.0, 2.0], [4.0, 1.0]], columns=feats)
+    values = pd.DataFrame([[44.0, 1.0], [3.0, 0.5]], columns=feats)
+    lower = pd.DataFrame([[99.4, 0.6], [60.0, 0.0]], columns=feats)
+    higher = pd.DataFrame([[0.5, 0.0], [30.0, 0.0]], columns=feats)
+    pooled = pd.DataFrame([[False, False], [True, True]], columns=feats)
+    out = explain(
+        contributions,
+        values,
+        lower,
+        ["U1", "U2"],
+        specs=specs,
+        lead_of=factor_groups(feats, specs=specs),
+        higher=higher,
+        pooled=pooled,
+    )
+    text = dict(zip(zip(out["uscc"], out["factor"], strict=True), out["text"], strict=True))
+    assert "（高于同行业 99% 企业）" in text["U1", "valid_invention_count"]
+    assert "（为同行业最高水平）" in text["U1", "self_filed_share"]
+    assert "（高于 60% 的参评企业）" in text["U2", "valid_invention_count"]
+    assert "（与参评企业持平）" in text["U2", "self_filed_share"]
+    lone = explain(
+        contributions.iloc[:1],
+        values.iloc[:1],
+        lower.iloc[:1].assign(valid_invention_count=0.4),
+        ["U3"],
+        specs=specs,
+        lead_of=factor_groups(feats, specs=specs),
+        higher=higher.iloc[:1].assign(valid_invention_count=50.0),
+    )
+    assert "（高于同行业不到 1% 的企业）" in lone["text"].iloc[0]

@@ -178,3 +178,9 @@ def test_negative_records_and_nominations_that_reach_no_firm_are_warned():
         "不存在科技有限公司（安阳市市场监督管理局）"
     )
     assert unlinked_warnings(active.iloc[:0], noms.iloc[:1]) == []
+    nameless = active.assign(name=[None, ""], record_id=["(2026)豫01执1号", None])
+    text = unlinked_warnings(nameless, noms.iloc[:1])[0]
+    assert (
+        "文书号 (2026)豫01执1号（失信被执行人" in text and "（无名称、无文书号）（经营异常" in text
+    )
+    assert "nan" not in text
