@@ -117,6 +117,29 @@ def bank_mask(whitelist: pd.DataFrame, bank: BankConfig) -> np.ndarray:
 
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+SECTION_ZH = {
+    "A": "农、林、牧、渔业",
+    "B": "采矿业",
+    "C": "制造业",
+    "D": "电力、热力、燃气及水生产和供应业",
+    "E": "建筑业",
+    "F": "批发和零售业",
+    "G": "交通运输、仓储和邮政业",
+    "H": "住宿和餐饮业",
+    "I": "信息传输、软件和信息技术服务业",
+    "J": "金融业",
+    "K": "房地产业",
+    "L": "租赁和商务服务业",
+    "M": "科学研究和技术服务业",
+    "N": "水利、环境和公共设施管理业",
+    "O": "居民服务、修理和其他服务业",
+    "P": "教育",
+    "Q": "卫生和社会工作",
+    "R": "文化、体育和娱乐业",
+    "S": "公共管理、社会保障和社会组织",
+    "T": "国际组织",
+}
+"""GB/T 4754-2017 sections, named beside a firm's industry code in its report section."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +347,9 @@ def write_bank_package(
         details.records(table.iloc[:detail_limit][firm_columns]),
         env=env,
         patents_per_firm=patents_per_firm,
+        sections=wl["industry_section"].iloc[:detail_limit].tolist()
+        if "industry_section" in wl
+        else None,
     )
     write_manifest(folder, {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}}, key)
     return len(wl)
@@ -493,16 +519,23 @@ def _write_report(
     *,
     env: jinja2.Environment,
     patents_per_firm: int = 10,
+    sections: list[Any] | None = None,
 ) -> None:
     """Render report.html: the list of every firm in ``table`` (streamed into the file) and
-    a section for each firm of ``detailed`` (full records, the first firms of the list)."""
+    a section for each firm of ``detailed`` (full records, the first firms of the list;
+    ``sections``: their GB/T 4754 section letters, named beside the industry code)."""
     details = []
     head = table.iloc[: len(detailed)]  # the detailed firms are the first of the list
-    for row, f in zip(_list_rows(head, len(detailed)), detailed, strict=True):
+    sections = sections if sections is not None else [None] * len(detailed)
+    for row, f, section in zip(_list_rows(head, len(detailed)), detailed, sections, strict=True):
         patents = f["pledgeable_patents"]
+        name = SECTION_ZH.get(str(section)) if section is not None else None
         details.append(
             {
                 **row,
+                "industry": f"{row['industry']}（{name}）"
+                if name and row["industry"]
+                else row["industry"],
                 "park": _text(f["park"]),
                 "chart": inputs.chart(f["uscc"]),
                 "up": [r["text"] for r in f["reasons_up"]],

@@ -274,3 +274,10 @@ def test_waterfalls_break_the_unnamed_points_down_by_group(runs):
     html = (root / "a" / "packages" / "icbc-henan" / "report.html").read_text(encoding="utf-8")
     assert "同行业基准" in html and "其他·" in html
     assert "其他加分因素" not in html  # the one bar that held most of the score is gone
+
+
+def test_a_firm_section_names_its_industry(runs):
+    """The report showed only the code (C3099): a credit officer reads the section name."""
+    root, _, _ = runs
+    html = (root / "a" / "packages" / "icbc-henan" / "report.html").read_text(encoding="utf-8")
+    assert re.search(r"<td>[^<]* / C\d{3,4}（制造业） / ", html)
