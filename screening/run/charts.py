@@ -41,6 +41,7 @@ def waterfall_svg(
     score: float,
     *,
     title: str = "评分构成（分）",
+    base_label: str = "同行业基准",
 ) -> str:
     """An inline ``<svg>`` waterfall: base points, each factor's points, the final score.
 
@@ -55,6 +56,9 @@ def waterfall_svg(
         The final score (``base_points`` + all points).
     title : str
         Chart title (escaped).
+    base_label : str
+        The first bar's label: 同行业基准, or 参评企业基准 for a firm compared with all
+        screened firms.
     """
     running = base_points
     spans = []  # (label, start, end, kind)
@@ -71,7 +75,7 @@ def waterfall_svg(
 
     bars = [
         {
-            "label": "同行业基准",
+            "label": base_label,
             "x": PLOT_X0,
             "w": x(base_points) - PLOT_X0,
             "color": _TOTAL,
@@ -123,5 +127,6 @@ def waterfall_svg(
         ticks=ticks,
         title=title,
         base=base_points,
+        base_label=base_label,
         score=score,
     )

@@ -330,7 +330,7 @@ def explain(
     # not claim more than the data, and the package's percentile fields are those numbers
     raw_lo, raw_hi = pct_arr, hi_arr
     pct_arr = np.floor(pct_arr)
-    hi_arr = np.floor(hi_arr)
+    hi_arr = np.ceil(hi_arr)  # rounded up: 0 means no peer is higher, as the text says
 
     texts = []
     labels = []

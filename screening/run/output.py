@@ -44,6 +44,7 @@ from screening.run.packages import (
 )
 from screening.run.pipeline import (
     SCREENED_COLUMNS,
+    UNLINKED_COLUMNS,
     Screening,
     Timer,
     engine_digest,
@@ -262,7 +263,7 @@ def _chart_factory(s: Screening):
         residual = score[uscc] - base - sum(p for _, p in steps)
         if abs(residual) >= 0.05:  # points a scorer keeps outside its features
             steps.append(("其他", residual))
-        return waterfall_svg(base, steps, score[uscc])
+        return waterfall_svg(base, steps, score[uscc], base_label=s.base_labels[uscc])
 
     return chart
 
@@ -293,6 +294,9 @@ def write_outputs(
     del screened
     neutralise_frame(s.inputs.rejects).to_csv(
         folder / "rejects.csv", index=False, encoding="utf-8", lineterminator="\n"
+    )
+    neutralise_frame(s.inputs.unlinked[UNLINKED_COLUMNS]).to_csv(
+        folder / "unlinked.csv", index=False, encoding="utf-8", lineterminator="\n"
     )
 
     env = template_env()

@@ -152,6 +152,9 @@ class ScreenInputs:
     percentiles: Callable[..., pd.DataFrame]
     specs: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    unlinked: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: pd.Series(dtype="str") for c in UNLINKED_COLUMNS})
+    )
     match_report: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -172,6 +175,7 @@ class Screening:
     rest: pd.DataFrame
     fired: pd.DataFrame
     base_points: pd.Series
+    base_labels: pd.Series
     model_id: str
     model_basis: str
     checks: list[dict[str, str]]
@@ -290,9 +294,11 @@ def prepare_inputs(
         pledgeable = pledgeable.loc[keep, list(PLEDGEABLE_COLUMNS)].reset_index(drop=True)
         linked = links.credit_records["uscc"].notna()
         active = features.active_credit_records(links.credit_records.loc[linked], as_of)
-        warnings = unlinked_warnings(
-            features.active_credit_records(links.credit_records.loc[~linked], as_of),
-            links.nominations,
+        unlinked = unlinked_records(
+            features.active_credit_records(
+                _as_written(links.credit_records, bundle, "credit_records").loc[~linked], as_of
+            ),
+            _as_written(links.nominations, bundle, "nominations"),
         )
         progs = links.programmes.loc[links.programmes["uscc"].notna()]
         programmes = features.active_programmes(progs, as_of)
@@ -327,7 +333,8 @@ def prepare_inputs(
         programmes=programmes,
         nominations=links.nominations,
         percentiles=percentiles,
-        warnings=warnings,
+        warnings=unlinked_warnings(unlinked),
+        unlinked=unlinked,
         specs=by_name(),
         match_report=dict(links.match_report),
         stats={k: v.to_dict() for k, v in bundle.stats.items()},
@@ -570,6 +577,15 @@ def screen(
         base_points = pd.Series(
             base + offsets.sum(axis=1).to_numpy(), index=rows["uscc"].to_numpy(), dtype="float64"
         )
+        # a firm compared with all screened firms on every factor starts from their median
+        everyone = (
+            pooled.all(axis=1).to_numpy(dtype=bool)
+            if len(pooled.columns)
+            else np.zeros(len(rows), dtype=bool)
+        )
+        base_labels = pd.Series(
+            np.where(everyone, "参评企业基准", "同行业基准"), index=rows["uscc"].to_numpy()
+        )
         stride = max(1, len(matrix) // 5000)
         lead_of = factor_groups(
             list(contributions.columns),
@@ -613,7 +629,7 @@ def screen(
         "未达门槛（等级 "
         + screened["grade"].astype("str")
         + "，违约概率 "
-        + (screened["pd"] * 100).round(2).astype("str")
+        + (screened["pd"] * 100).map(lambda v: f"{v:.2f}").astype("str")
         + "%"
         + (f"；门槛 {min_grade}" if min_grade else "")
         + (f"，违约概率不高于 {config.selection.max_pd:.2%}" if config.selection.max_pd else "")
@@ -676,6 +692,7 @@ def screen(
         rest=rest,
         fired=fired,
         base_points=base_points,
+        base_labels=base_labels,
         model_id=str(scorer.model_id),
         model_basis=model_basis(scorer),
         warnings=[*inputs.warnings, *unmatched_caps(scored, config.selection)],
@@ -684,62 +701,125 @@ def screen(
     )
 
 
-def _record_labels(records: pd.DataFrame) -> list[str]:
-    """What an analyst can search the credit file for: the name, else the document number
-    (文书号), else the source — never "nan"."""
-    out = []
-    for i in range(len(records)):
-        label = "（无名称、无文书号）"
-        for column, prefix in (("name", ""), ("record_id", "文书号 "), ("source", "来源 ")):
-            value = records[column].iloc[i] if column in records else None
-            if value is not None and not pd.isna(value) and str(value).strip():
-                label = f"{prefix}{value}"
-                break
-        out.append(label)
-    return out
+UNLINKED_COLUMNS = [
+    "kind",
+    "cause",
+    "name",
+    "uscc_as_written",
+    "record_type",
+    "start_date",
+    "record_id",
+    "nominated_by",
+]
+"""``unlinked.csv``: one row per fact that reaches no firm. ``kind`` is ``credit_record``
+(negative, active at as_of) or ``nomination``; ``cause`` is ``ambiguous`` (the name fits
+several firms) or ``unmatched``."""
 
 
-def unlinked_warnings(active: pd.DataFrame, nominations: pd.DataFrame) -> list[str]:
-    """Warnings for facts that reach no firm: negative credit records active at as_of whose
-    name matched no firm or more than one (a knock-out may be missing: the records are
-    never guessed onto a firm), and nominations naming no registry firm."""
-    from screening.run.knockouts import RECORD_TYPE_ZH
+def _as_written(linked: pd.DataFrame, bundle: Any, table: str) -> pd.DataFrame:
+    """``linked`` (rows in input order) with the code as the input wrote it."""
+    source = bundle.tables.get(table)
+    if source is not None and "uscc" in source and len(source) == len(linked):
+        return linked.assign(uscc_as_written=source["uscc"].to_numpy())
+    return linked
 
-    how = {"ambiguous": "名称对应多家企业", "unmatched": "未找到企业"}
-    out = []
+
+def unlinked_records(active: pd.DataFrame, nominations: pd.DataFrame) -> pd.DataFrame:
+    """The facts that reach no firm, ambiguous ones first: negative credit records active at
+    as_of whose name matched no firm or more than one (a knock-out may be missing: such a
+    record is never guessed onto a firm), and nominations naming no registry firm.
+
+    ``active`` and ``nominations`` are the unlinked rows with ``match_method`` and the
+    code as the input wrote it (``uscc_as_written``, when known)."""
+
+    def column(frame: pd.DataFrame, name: str) -> np.ndarray:
+        return frame[name].to_numpy(dtype=object) if name in frame else np.full(len(frame), None)
+
+    parts = []
     if len(active):
-        method = active.get("match_method", pd.Series("unmatched", index=active.index))
-        counts = method.astype("str").value_counts()
-        parts = "、".join(f"{how.get(m, m)} {n} 条" for m, n in sorted(counts.items()))
-        head = active.head(3)
-        examples = "；".join(
-            f"{who}（{RECORD_TYPE_ZH.get(t, t)}，{pd.Timestamp(d):%Y-%m-%d} 起，{how.get(m, m)}）"
-            for who, t, d, m in zip(
-                _record_labels(head),
-                head["record_type"].astype("str"),
-                head["start_date"],
-                method.astype("str").head(3),
-                strict=True,
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "credit_record",
+                    "cause": column(active, "match_method"),
+                    "name": column(active, "name"),
+                    "uscc_as_written": column(active, "uscc_as_written"),
+                    "record_type": column(active, "record_type"),
+                    "start_date": pd.to_datetime(active["start_date"]).dt.strftime("%Y-%m-%d"),
+                    "record_id": column(active, "record_id"),
+                    "nominated_by": None,
+                }
             )
-        )
-        out.append(
-            f"{len(active):,} 条在核查日有效的负面信用记录未能关联到企业（{parts}），"
-            f"其指向的企业可能未被否决，请人工核对：{examples}"
         )
     if nominations is not None and len(nominations) and "uscc" in nominations:
         lost = nominations.loc[nominations["uscc"].isna()]
         if len(lost):
-            label = [
-                str(v) for v in (lost["name"] if "name" in lost else pd.Series(dtype="str")).head(3)
-            ]
-            by = lost["nominated_by"].astype("str").head(3) if "nominated_by" in lost else []
-            examples = "；".join(
-                f"{n}（{b}）" for n, b in zip(label, list(by) or [""] * len(label), strict=True)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "kind": "nomination",
+                        "cause": column(lost, "match_method"),
+                        "name": column(lost, "name"),
+                        "uscc_as_written": column(lost, "uscc_as_written"),
+                        "record_type": None,
+                        "start_date": None,
+                        "record_id": None,
+                        "nominated_by": column(lost, "nominated_by"),
+                    }
+                )
             )
-            out.append(
-                f"{len(lost):,} 条推荐未能关联到登记企业（信用代码或名称不在登记数据中），"
-                f"未参与筛选：{examples}"
-            )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in UNLINKED_COLUMNS})
+    out = pd.concat(parts, ignore_index=True)
+    out["cause"] = out["cause"].where(out["cause"].notna(), "unmatched")
+    for c in UNLINKED_COLUMNS:
+        out[c] = out[c].astype("str")
+    rank = out["kind"].ne("credit_record") * 2 + out["cause"].ne("ambiguous")
+    return out.assign(_r=rank).sort_values(["_r"], kind="mergesort").drop(columns="_r")
+
+
+def _label(row: pd.Series) -> str:
+    """What an analyst can search the input for: the name, else the code as written, else
+    the document number — never "nan"."""
+    for column, prefix in (("name", ""), ("uscc_as_written", ""), ("record_id", "文书号 ")):
+        value = row.get(column)
+        if value is not None and not pd.isna(value) and str(value).strip():
+            return f"{prefix}{value}"
+    return "（无名称、无代码、无文书号）"
+
+
+def unlinked_warnings(unlinked: pd.DataFrame) -> list[str]:
+    """The run report's warnings for :func:`unlinked_records` (ambiguous records first, up to
+    three examples each; the whole list is ``unlinked.csv``)."""
+    from screening.run.knockouts import RECORD_TYPE_ZH
+
+    how = {"ambiguous": "名称对应多家企业", "unmatched": "未找到企业"}
+    out = []
+    records = unlinked.loc[unlinked["kind"] == "credit_record"]
+    if len(records):
+        counts = records["cause"].value_counts()
+        parts = "、".join(f"{how.get(m, m)} {n} 条" for m, n in sorted(counts.items()))
+        examples = "；".join(
+            f"{_label(r)}（{RECORD_TYPE_ZH.get(r['record_type'], r['record_type'])}，"
+            f"{r['start_date']} 起，{how.get(r['cause'], r['cause'])}）"
+            for _, r in records.head(3).iterrows()
+        )
+        more = "等，完整清单见 unlinked.csv" if len(records) > 3 else "（见 unlinked.csv）"
+        out.append(
+            f"{len(records):,} 条在核查日有效的负面信用记录未能关联到企业（{parts}），"
+            f"其指向的企业可能未被否决，请人工核对：{examples}{more}"
+        )
+    noms = unlinked.loc[unlinked["kind"] == "nomination"]
+    if len(noms):
+        examples = "；".join(
+            f"{_label(r)}（{r['nominated_by'] if r['nominated_by'] not in ('', '<NA>', 'nan', 'None') else '推荐单位未注明'}）"
+            for _, r in noms.head(3).iterrows()
+        )
+        more = "等，完整清单见 unlinked.csv" if len(noms) > 3 else "（见 unlinked.csv）"
+        out.append(
+            f"{len(noms):,} 条推荐未能关联到登记企业（信用代码或名称不在登记数据中），"
+            f"未参与筛选：{examples}{more}"
+        )
     return out
 
 

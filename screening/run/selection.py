@@ -67,7 +67,7 @@ def unmatched_caps(scored: pd.DataFrame, config: SelectionConfig) -> list[str]:
         if not caps:
             continue
         if column not in scored or scored[column].isna().all():
-            notes.append(f"{what}: the registry has no {column}; the caps limit nothing")
+            notes.append(f"{what}：登记数据没有 {column} 列，这些名额限制不起作用")
             continue
         values = scored[column].dropna().astype("str").unique()
         covered = {
@@ -75,7 +75,7 @@ def unmatched_caps(scored: pd.DataFrame, config: SelectionConfig) -> list[str]:
         }
         for key in sorted(set(caps) - covered):
             notes.append(
-                f"{what}: {key!r} matches no firm of the registry; this cap limits nothing"
+                f"{what} 中的“{key}”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）"
             )
     return notes
 

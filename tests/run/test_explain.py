@@ -163,7 +163,7 @@ def test_peer_wording_follows_the_better_direction_and_ties():
     assert "（高于同行业 70% 企业）" in text["U2", "preservation_litigation_count"]
     assert "（高于同行业 60% 企业）" in text["U2", "valid_invention_count"]
     row = out.loc[(out["uscc"] == "U2") & (out["factor"] == "valid_invention_count")].iloc[0]
-    assert (row["percentile"], row["percentile_higher"]) == (60.0, 35.0)
+    assert (row["percentile"], row["percentile_higher"]) == (60.0, 36.0)
 
 
 def test_unnamed_points_are_split_by_registry_group():

@@ -149,38 +149,42 @@ def test_each_passed_check_shows_the_newest_record_it_reads():
 
 def test_negative_records_and_nominations_that_reach_no_firm_are_warned():
     """An active 失信 record whose name fit two firms (one's name, the other's former name)
-    was dropped without a trace, and a nomination of an unknown firm only counted."""
-    from screening.run.pipeline import unlinked_warnings
+    was dropped without a trace, and a nomination of an unknown firm only counted. The
+    ambiguous records come first, and every one is in unlinked.csv."""
+    from screening.run.pipeline import unlinked_records, unlinked_warnings
 
     active = pd.DataFrame(
         {
-            "uscc": [None, None],
-            "name": ["新乡永润生物工程有限公司", "查无此人有限公司"],
-            "record_type": ["dishonest_debtor", "abnormal_operation"],
-            "start_date": pd.to_datetime(["2026-05-01", "2026-02-03"]),
-            "match_method": ["ambiguous", "unmatched"],
+            "uscc": [None] * 5,
+            "name": ["查无此人有限公司", "甲公司", "乙公司", "新乡永润生物工程有限公司", None],
+            "record_type": ["abnormal_operation"] * 3 + ["dishonest_debtor", "abnormal_operation"],
+            "start_date": pd.to_datetime(["2026-02-03"] * 3 + ["2026-05-01", "2026-01-01"]),
+            "record_id": [None, None, None, "(2026)豫07执1号", "(2026)豫01执1号"],
+            "match_method": ["unmatched"] * 3 + ["ambiguous", "unmatched"],
         }
     )
     noms = pd.DataFrame(
         {
             "uscc": [USCC["A"], None],
-            "name": ["甲", "不存在科技有限公司"],
+            "name": ["甲", None],
             "nominated_by": ["郑州市知识产权局", "安阳市市场监督管理局"],
+            "match_method": ["uscc", "unmatched"],
+            "uscc_as_written": [USCC["A"], "91410100123456788Y"],
         }
     )
-    records, nominations = unlinked_warnings(active, noms)
+    table = unlinked_records(active, noms)
+    assert len(table) == 6 and table["kind"].tolist()[:2] == ["credit_record", "credit_record"]
+    assert table["name"].iloc[0] == "新乡永润生物工程有限公司"  # ambiguous first
+    records, nominations = unlinked_warnings(table)
     assert records.startswith(
-        "2 条在核查日有效的负面信用记录未能关联到企业（名称对应多家企业 1 条、未找到企业 1 条）"
+        "5 条在核查日有效的负面信用记录未能关联到企业（名称对应多家企业 1 条、未找到企业 4 条）"
     )
     assert "新乡永润生物工程有限公司（失信被执行人，2026-05-01 起，名称对应多家企业）" in records
+    assert records.endswith("等，完整清单见 unlinked.csv")
     assert nominations == (
         "1 条推荐未能关联到登记企业（信用代码或名称不在登记数据中），未参与筛选："
-        "不存在科技有限公司（安阳市市场监督管理局）"
+        "91410100123456788Y（安阳市市场监督管理局）（见 unlinked.csv）"
     )
-    assert unlinked_warnings(active.iloc[:0], noms.iloc[:1]) == []
-    nameless = active.assign(name=[None, ""], record_id=["(2026)豫01执1号", None])
-    text = unlinked_warnings(nameless, noms.iloc[:1])[0]
-    assert (
-        "文书号 (2026)豫01执1号（失信被执行人" in text and "（无名称、无文书号）（经营异常" in text
-    )
-    assert "nan" not in text
+    nameless = unlinked_warnings(unlinked_records(active.iloc[[4]], None))[0]
+    assert "文书号 (2026)豫01执1号（经营异常" in nameless and "nan" not in nameless
+    assert unlinked_warnings(unlinked_records(active.iloc[:0], noms.iloc[:1])) == []

@@ -575,7 +575,7 @@ def test_firms_no_bank_receives_and_caps_that_limit_nothing_are_warned(tmp_path,
     outside = wl.loc[(wl["status"] == "whitelisted") & ~wl["region_code"].str.startswith("4103")]
     assert len(outside) > 0
     assert report["warnings"][0] == (
-        "selection.park_caps: '郑州高新区' matches no firm of the registry; this cap limits nothing"
+        "selection.park_caps 中的“郑州高新区”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）"
     )
     assert report["warnings"][1].startswith(
         f"{len(outside):,} 家白名单企业不在任何银行的推送范围内"
@@ -616,3 +616,19 @@ def test_a_previous_output_that_cannot_be_deleted_is_said_and_never_swept(
     with atomic_folder(out) as tmp:
         tmp.mkdir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.old-20260630"]
+
+
+def test_a_firm_told_among_all_firms_says_so_in_its_chart(tmp_path, inputs, scorer):
+    """With sections too small to be peer groups the texts say 参评企业, and so does the
+    chart's first bar (it said 同行业基准 for them); unlinked.csv is always written."""
+    config = make_config()
+    config = replace(config, report=replace(config.report, min_peers=1000))
+    s, _ = run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    assert set(s.base_labels) == {"参评企业基准"}
+    html = (tmp_path / "out" / "packages" / "bank-a" / "report.html").read_text(encoding="utf-8")
+    assert ">参评企业基准<" in html and ">同行业基准<" not in html
+    assert "同行业" not in "".join(s.reasons["text"])
+    header = (tmp_path / "out" / "unlinked.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "kind,cause,name,uscc_as_written,record_type,start_date,record_id,nominated_by"
+    below = s.screened.loc[s.screened["status"] == "below_threshold", "reason"]
+    assert below.str.contains(r"违约概率 \d+\.\d\d%").all()

@@ -178,6 +178,6 @@ def test_a_city_cap_covers_its_districts_and_a_province_cap_its_cities():
         region_caps=(("999999", 5), ("410100", 9)), park_caps=(("郑州高新区", 3),)
     )
     assert unmatched_caps(scored, stray) == [
-        "selection.region_caps: '999999' matches no firm of the registry; this cap limits nothing",
-        "selection.park_caps: '郑州高新区' matches no firm of the registry; this cap limits nothing",
+        "selection.region_caps 中的“999999”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）",
+        "selection.park_caps 中的“郑州高新区”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）",
     ]
