@@ -778,12 +778,15 @@ def unlinked_records(active: pd.DataFrame, nominations: pd.DataFrame) -> pd.Data
     return out.assign(_r=rank).sort_values(["_r"], kind="mergesort").drop(columns="_r")
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not pd.isna(value) and bool(str(value).strip())
+
+
 def _label(row: pd.Series) -> str:
     """What an analyst can search the input for: the name, else the code as written, else
     the document number — never "nan"."""
     for column, prefix in (("name", ""), ("uscc_as_written", ""), ("record_id", "文书号 ")):
-        value = row.get(column)
-        if value is not None and not pd.isna(value) and str(value).strip():
+        if _present(value := row.get(column)):
             return f"{prefix}{value}"
     return "（无名称、无代码、无文书号）"
 
@@ -794,31 +797,36 @@ def unlinked_warnings(unlinked: pd.DataFrame) -> list[str]:
     from screening.run.knockouts import RECORD_TYPE_ZH
 
     how = {"ambiguous": "名称对应多家企业", "unmatched": "未找到企业"}
+
+    def examples(rows: pd.DataFrame, detail: Callable[[pd.Series], str]) -> str:
+        shown = "；".join(f"{_label(r)}（{detail(r)}）" for _, r in rows.head(3).iterrows())
+        return shown + ("等，完整清单见 unlinked.csv" if len(rows) > 3 else "（见 unlinked.csv）")
+
     out = []
     records = unlinked.loc[unlinked["kind"] == "credit_record"]
     if len(records):
         counts = records["cause"].value_counts()
         parts = "、".join(f"{how.get(m, m)} {n} 条" for m, n in sorted(counts.items()))
-        examples = "；".join(
-            f"{_label(r)}（{RECORD_TYPE_ZH.get(r['record_type'], r['record_type'])}，"
-            f"{r['start_date']} 起，{how.get(r['cause'], r['cause'])}）"
-            for _, r in records.head(3).iterrows()
+        listed = examples(
+            records,
+            lambda r: (
+                f"{RECORD_TYPE_ZH.get(r['record_type'], r['record_type'])}，"
+                f"{r['start_date']} 起，{how.get(r['cause'], r['cause'])}"
+            ),
         )
-        more = "等，完整清单见 unlinked.csv" if len(records) > 3 else "（见 unlinked.csv）"
         out.append(
             f"{len(records):,} 条在核查日有效的负面信用记录未能关联到企业（{parts}），"
-            f"其指向的企业可能未被否决，请人工核对：{examples}{more}"
+            f"其指向的企业可能未被否决，请人工核对：{listed}"
         )
     noms = unlinked.loc[unlinked["kind"] == "nomination"]
     if len(noms):
-        examples = "；".join(
-            f"{_label(r)}（{r['nominated_by'] if r['nominated_by'] not in ('', '<NA>', 'nan', 'None') else '推荐单位未注明'}）"
-            for _, r in noms.head(3).iterrows()
+        listed = examples(
+            noms,
+            lambda r: r["nominated_by"] if _present(r["nominated_by"]) else "推荐单位未注明",
         )
-        more = "等，完整清单见 unlinked.csv" if len(noms) > 3 else "（见 unlinked.csv）"
         out.append(
             f"{len(noms):,} 条推荐未能关联到登记企业（信用代码或名称不在登记数据中），"
-            f"未参与筛选：{examples}{more}"
+            f"未参与筛选：{listed}"
         )
     return out
 

@@ -188,3 +188,6 @@ def test_negative_records_and_nominations_that_reach_no_firm_are_warned():
     nameless = unlinked_warnings(unlinked_records(active.iloc[[4]], None))[0]
     assert "文书号 (2026)豫01执1号（经营异常" in nameless and "nan" not in nameless
     assert unlinked_warnings(unlinked_records(active.iloc[:0], noms.iloc[:1])) == []
+    # no nominating office: said so, not "nan"
+    anonymous = unlinked_warnings(unlinked_records(active.iloc[:0], noms.assign(nominated_by=None)))
+    assert anonymous[0].endswith("91410100123456788Y（推荐单位未注明）（见 unlinked.csv）")
