@@ -323,7 +323,8 @@ def write_outputs(
     gc.collect()
     release_memory()  # the temporaries of the shared inputs, before the banks are cut
     job = BankJob(folder / "packages", config, max_excel_rows, key, write_bank_package)
-    sizes = [int(bank_mask(inputs.whitelist, b).sum()) for b in config.banks]
+    masks = [bank_mask(inputs.whitelist, b) for b in config.banks]
+    sizes = [int(m.sum()) for m in masks]
     workers = config.resources.worker_count()
     if config.resources.workers == 0:  # automatic: as many as the free memory allows
         workers = affordable_workers(workers, sizes, available_memory_bytes())
@@ -336,19 +337,18 @@ def write_outputs(
     ]
     changes = compare(s.screened, *previous) if previous is not None else None
     report = run_report(s, config, meta, timer, banks, changes)
-    report["warnings"] = [*s.warnings, *_unreached(inputs.whitelist, config)]
+    report["warnings"] = [*s.warnings, *_unreached(inputs.whitelist, masks)]
     _dump(folder / "run_report.json", report)
     html = env.get_template("run_report.html.j2").render(r=report, status_zh=STATUS_ZH)
     (folder / "run_report.html").write_text(html, encoding="utf-8")
     return report
 
 
-def _unreached(whitelist: pd.DataFrame, config: RunConfig) -> list[str]:
+def _unreached(whitelist: pd.DataFrame, masks: list[np.ndarray]) -> list[str]:
     """A note when whitelisted firms fall outside every bank's regions, industries and
-    minimum grade (e.g. nominations let below a bank's grade): they are pushed to no one."""
-    reached = np.zeros(len(whitelist), dtype=bool)
-    for bank in config.banks:
-        reached |= bank_mask(whitelist, bank)
+    minimum grade (``masks``: each bank's :func:`bank_mask`; e.g. nominations let below a
+    bank's grade): they are pushed to no one."""
+    reached = np.logical_or.reduce(masks) if masks else np.zeros(len(whitelist), dtype=bool)
     missed = whitelist.loc[~reached]
     if missed.empty:
         return []
