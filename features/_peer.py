@@ -82,9 +82,8 @@ def peer_percentiles(
     m_grp = matrix[by].astype("object").where(matrix[by].notna(), None).to_numpy()
     r_grp = reference[by].astype("object").where(reference[by].notna(), None).to_numpy()
     for f in features:
-        # rounded so a firm never ranks above itself by a float's last bit
-        x = np.round(matrix[f].to_numpy(dtype=float, na_value=np.nan), 9)
-        ref = np.round(reference[f].to_numpy(dtype=float, na_value=np.nan), 9)
+        x = _rounded(matrix[f])
+        ref = _rounded(reference[f])
         res = np.full(len(matrix), np.nan)
         res_hi = np.full(len(matrix), np.nan)
         for key in pd.unique(m_on):
@@ -100,7 +99,7 @@ def peer_percentiles(
             for g in pd.unique(m_grp[m_sel]):
                 rows = m_sel & ((m_grp == g) if g is not None else pd.isna(m_grp))
                 pool = groups.get(g) if g is not None else None
-                if pool is None or len(pool) == 0 or len(pool) < min_peers:
+                if pool is None or len(pool) < max(min_peers, 1):
                     pool = everyone
                 if len(pool) == 0:
                     continue
@@ -112,13 +111,16 @@ def peer_percentiles(
                 if side != "lower":
                     above = len(pool) - np.searchsorted(pool, xv, side="right")
                     res_hi[rows] = np.where(missing, np.nan, 100.0 * above / len(pool))
-        if side != "higher":
-            out[f"peer_pct_{f}"] = res
-        if side == "higher":
-            out[f"peer_pct_{f}"] = res_hi
-        elif side == "both":
+        out[f"peer_pct_{f}"] = res_hi if side == "higher" else res
+        if side == "both":
             out[f"peer_pct_higher_{f}"] = res_hi
     return out
+
+
+def _rounded(column: pd.Series) -> np.ndarray:
+    """A feature as floats rounded to 9 decimals (NaN kept), so that a firm never ranks above
+    itself by a float's last bit and percentiles and medians compare the same numbers."""
+    return np.round(column.to_numpy(dtype=float, na_value=np.nan), 9)
 
 
 ALL_PEERS = "*"
@@ -143,10 +145,7 @@ def peer_medians(
         where no firm has a value). ``pooled``: same shape, True where the group was too
         small and the whole reference was used.
     """
-    values = pd.DataFrame(
-        {f: np.round(reference[f].to_numpy(dtype=float, na_value=np.nan), 9) for f in features},
-        index=reference.index,
-    )
+    values = pd.DataFrame({f: _rounded(reference[f]) for f in features}, index=reference.index)
     key = reference[by].astype("object")
     key = key.where(key.notna(), None)
     grouped = values.groupby(key.to_numpy(), sort=True, dropna=True)

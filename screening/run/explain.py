@@ -334,11 +334,10 @@ def explain(
 
     texts = []
     labels = []
-    for lead, val, cat, pct, lo, hi, everyone, pts, gi in zip(
+    for lead, val, cat, lo, hi, everyone, pts, gi in zip(
         lead_names,
         val_arr,
         cat_arr,
-        pct_arr,
         raw_lo,
         raw_hi,
         all_arr,
@@ -357,7 +356,7 @@ def explain(
         else:
             body = f"{label} {_fmt_value(val, spec)}"
         notes = []
-        if kind in _PCT_KINDS and not np.isnan(pct):
+        if kind in _PCT_KINDS and not np.isnan(lo):
             notes.append(
                 _peer_note(lo, hi, _spec_get(spec, "direction", 0) or 0, everyone=everyone)
             )
