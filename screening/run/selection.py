@@ -56,14 +56,19 @@ def _covering(values: np.ndarray, caps: dict[str, int], *, by_prefix: bool) -> l
     return out
 
 
+_CAPS = (("region_code", "region_caps", "超出地区名额"), ("park", "park_caps", "超出园区名额"))
+"""Per capped column: the :class:`SelectionConfig` field holding its caps and the note of a
+firm it leaves out. Region codes are covered by prefix (:func:`region_prefix`), parks
+exactly."""
+
+
 def unmatched_caps(scored: pd.DataFrame, config: SelectionConfig) -> list[str]:
     """Notes for the cap keys that cover no firm of the run (a misspelt park, a code not in
     the registry): such a cap limits nothing, which the analyst should know."""
     notes = []
-    for column, caps, what in (
-        ("region_code", dict(config.region_caps), "selection.region_caps"),
-        ("park", dict(config.park_caps), "selection.park_caps"),
-    ):
+    for column, key, _ in _CAPS:
+        caps = dict(getattr(config, key))
+        what = f"selection.{key}"
         if not caps:
             continue
         if column not in scored or scored[column].isna().all():
@@ -73,9 +78,9 @@ def unmatched_caps(scored: pd.DataFrame, config: SelectionConfig) -> list[str]:
         covered = {
             k for hit in _covering(values, caps, by_prefix=column == "region_code") for k in hit
         }
-        for key in sorted(set(caps) - covered):
+        for code in sorted(set(caps) - covered):
             notes.append(
-                f"{what} 中的“{key}”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）"
+                f"{what} 中的“{code}”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）"
             )
     return notes
 
@@ -133,10 +138,8 @@ def select(
     # but still use one up, so a city's quota counts everyone it sends to the banks.
     whitelisted = candidate.copy()
     note = np.full(len(frame), "", dtype=object)
-    for column, caps, label in (
-        ("region_code", dict(config.region_caps), "超出地区名额"),
-        ("park", dict(config.park_caps), "超出园区名额"),
-    ):
+    for column, key, label in _CAPS:
+        caps = dict(getattr(config, key))
         if not caps or column not in frame:
             continue
         value = frame[column].astype("str").fillna("").to_numpy(dtype=object)
