@@ -99,8 +99,9 @@ def active_credit_records(credit_records: pd.DataFrame, as_of: object) -> pd.Dat
 
 
 def latest_tax_ratings(credit_records: pd.DataFrame, as_of: object) -> pd.DataFrame:
-    """Latest tax rating per firm published ≤ as_of (worst grade on a tie):
-    ``uscc, value, start_date, grade`` with grade A=4 … D=0."""
+    """Latest tax rating per firm published ≤ as_of (worst grade on a tie, so a
+    contradictory export never hides a C/D rating): ``uscc, value, start_date, grade`` with
+    grade A=4 … D=0, and ``record_id`` when the table has one (the knock-out rule names it)."""
     ts = to_timestamp(as_of)
     _require(credit_records, ("uscc", "record_type", "start_date", "value"), "latest_tax_ratings")
     rec = credit_records[
@@ -111,11 +112,10 @@ def latest_tax_ratings(credit_records: pd.DataFrame, as_of: object) -> pd.DataFr
     rec["grade"] = rec["value"].map(TAX_GRADE_VALUE).astype("float64")
     rec = rec[rec["grade"].notna()]
     rec = rec.sort_values(["uscc", "start_date", "grade"], ascending=[True, False, True])
-    return (
-        rec.drop_duplicates("uscc")[["uscc", "value", "start_date", "grade"]]
-        .sort_values("uscc")
-        .reset_index(drop=True)
+    keep = ["uscc", "value", "start_date", "grade"] + (
+        ["record_id"] if "record_id" in rec.columns else []
     )
+    return rec.drop_duplicates("uscc")[keep].sort_values("uscc").reset_index(drop=True)
 
 
 def _require(df: pd.DataFrame, cols: tuple[str, ...], fn: str) -> None:

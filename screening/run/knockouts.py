@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from features import latest_tax_ratings
 from screening.run._frames import join_by, member
 from screening.run.config import KnockoutRule, KnockoutRules
 
@@ -125,28 +126,9 @@ def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index)
     )
 
 
-def latest_tax_grades(credit_records: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The latest 纳税信用等级 published on or before ``as_of`` per firm.
-
-    Ties on the publication date are broken by the worse grade so that a contradictory
-    export never hides a C/D rating.
-    """
-    rat = credit_records.loc[
-        (credit_records["record_type"] == "tax_rating")
-        & (credit_records["start_date"] <= as_of)
-        & credit_records["value"].notna(),
-        ["uscc", "start_date", "value", "record_id"],
-    ]
-    worse = rat["value"].map({"A": 0, "B": 1, "M": 2, "C": 3, "D": 4}).fillna(2)
-    rat = rat.assign(_worse=worse.to_numpy()).sort_values(
-        ["uscc", "start_date", "_worse"], kind="mergesort"
-    )
-    return rat.drop_duplicates("uscc", keep="last").drop(columns="_worse").reset_index(drop=True)
-
-
 def _tax_grade(rule: KnockoutRule, credit_records: pd.DataFrame, as_of, universe) -> pd.DataFrame:
     grades = set(rule.param("grades", ("C", "D")))
-    latest = latest_tax_grades(credit_records, as_of)
+    latest = latest_tax_ratings(credit_records, as_of)
     hit = latest.loc[
         latest["value"].isin(grades).to_numpy(dtype=bool) & member(latest["uscc"], universe)
     ]

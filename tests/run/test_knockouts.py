@@ -6,7 +6,8 @@ import hypothesis.strategies as st
 import pandas as pd
 from hypothesis import given, settings
 
-from screening.run.knockouts import evaluate_knockouts, latest_tax_grades, summarise_fired
+from features import latest_tax_ratings
+from screening.run.knockouts import evaluate_knockouts, summarise_fired
 from tests.run._data import AS_OF, USCC, build_inputs, shipped_rules
 
 
@@ -98,7 +99,7 @@ def test_latest_tax_grade_matches_row_by_row_oracle(rows):
         }
     )
     as_of = pd.Timestamp("2026-01-31")
-    got = latest_tax_grades(frame, as_of).set_index("uscc")["value"].to_dict() if rows else {}
+    got = latest_tax_ratings(frame, as_of).set_index("uscc")["value"].to_dict() if rows else {}
     worse = "ABMCD"
     expected = {}
     for firm in {r[0] for r in rows}:
