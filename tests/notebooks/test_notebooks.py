@@ -14,7 +14,10 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["model_development.ipynb", "whitelist_exploration.ipynb"])
-def test_notebook_executes(name):
+def test_notebook_executes(name, tmp_path, monkeypatch):
+    # the kernel inherits TMPDIR: the notebooks' scratch folders (mkdtemp) land in pytest's
+    # tmp_path, which pytest prunes, instead of piling up in /tmp on every test run
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     # Committed without outputs: a stale output can never pass for a working cell.
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
