@@ -24,6 +24,12 @@ class LabelConfig:
     horizon_months: int = 12
     bad_dpd: int = 90
     complete_horizon_only: bool = True
+    own_pledge_days: int = 90
+    """A pledge registration (PE01) of one of the loan's ``pledged_app_nos`` dated at most
+    this many days before disbursement is the loan's own: the borrower's features are then
+    taken the day before it, as the bank saw the firm when it decided (at the disbursement
+    date every borrower's patents already show as pledged, which no screened firm does).
+    0 takes every row at its disbursement date."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ dropped).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,6 +159,9 @@ class LabelReport:
     young_bad_excluded: int = 0
     unobserved_by_bank: dict[str, int] = field(default_factory=dict)
     attributes_vary: tuple[int, list[str]] = (0, [])
+    before_own_pledge: int = 0
+    """Training loans whose features are taken the day before their own pledge registration
+    (see :func:`decision_dates`)."""
 
     @property
     def loans(self) -> int:
@@ -182,6 +186,7 @@ class LabelReport:
                 "loans": int(self.attributes_vary[0]),
                 "examples": list(self.attributes_vary[1]),
             },
+            "before_own_pledge": int(self.before_own_pledge),
         }
 
     def lines(self) -> list[str]:
@@ -212,6 +217,12 @@ class LabelReport:
                 f"{n_vary} loans whose reports disagree on the borrower, bank, dates or amount "
                 f"(e.g. {', '.join(vary_ex)}): the earliest report's values are used "
                 "同一贷款各期报告要素不一致，按首期报告"
+            )
+        if self.before_own_pledge:
+            out.append(
+                f"{self.before_own_pledge} training loans take the borrower's features the day "
+                "before their own pledge registration (as the bank saw the firm) "
+                "按质押登记前一日取特征"
             )
         if self.unknown_firm_examples:
             ex = ", ".join(f"{lid} ({u})" for lid, u in self.unknown_firm_examples)
@@ -256,7 +267,9 @@ class TrainingSet:
     Attributes
     ----------
     X : DataFrame
-        Features of the borrower at ``as_of = disbursed_on`` (registry columns).
+        Features of the borrower at the loan's decision date (registry columns): the
+        disbursement date, or the day before the loan's own pledge registration
+        (:func:`decision_dates`).
     y : Series
         1 = bad, 0 = good.
     time : Series
@@ -305,6 +318,73 @@ class TrainingSet:
 FeatureBuilder = Callable[[pd.DataFrame, Any], pd.DataFrame]
 
 
+def decision_dates(
+    rows: pd.DataFrame,
+    loans: pd.DataFrame,
+    events: pd.DataFrame | None,
+    within_days: int,
+) -> pd.Series:
+    """The as-of of each loan's training row: the day the bank saw the firm.
+
+    A patent-pledge loan is disbursed after its pledge is registered (PE01), so at the
+    disbursement date the borrower's own patents already show as pledged; a firm being
+    screened never shows its next loan's pledge. A PE01 of one of the loan's
+    ``pledged_app_nos`` dated at most ``within_days`` before disbursement (or on the day) is
+    taken as the loan's own, and the row's as-of is the day before the earliest such
+    registration. Every other loan (no pledged patents listed, no such event, or
+    ``within_days`` = 0) keeps its disbursement date. Older pledges of the same patents stay
+    facts of the past, as any other event.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        ``loan_id, disbursed_on`` per loan (e.g. :func:`label_loans` rows).
+    loans : DataFrame
+        The canonical ``loans`` table (``pledged_app_nos`` read from the earliest report).
+    events : DataFrame or None
+        The canonical ``patent_events`` table (``app_no, event_code, event_date``).
+    within_days : int
+
+    Returns
+    -------
+    Series
+        Timestamps aligned with ``rows``.
+    """
+    disbursed = pd.Series(pd.to_datetime(rows["disbursed_on"]).to_numpy(), index=rows.index)
+    if (
+        within_days <= 0
+        or events is None
+        or events.empty
+        or "pledged_app_nos" not in loans.columns
+        or rows.empty
+    ):
+        return disbursed
+    listed = (
+        loans.loc[loans["pledged_app_nos"].notna(), ["loan_id", "report_date", "pledged_app_nos"]]
+        .sort_values(["loan_id", "report_date"], kind="stable")
+        .drop_duplicates("loan_id")
+    )
+    pledged = (
+        listed.assign(app_no=listed["pledged_app_nos"].astype("str").str.split(r"[;；]"))
+        .explode("app_no")
+        .assign(app_no=lambda d: d["app_no"].str.strip())
+    )
+    pledged = pledged.loc[pledged["app_no"].str.len() > 0, ["loan_id", "app_no"]]
+    pe01 = events.loc[events["event_code"] == "PE01", ["app_no", "event_date"]].astype(
+        {"app_no": "str"}
+    )
+    own = (
+        rows[["loan_id", "disbursed_on"]]
+        .merge(pledged.astype({"loan_id": "str"}), on="loan_id")
+        .merge(pe01, on="app_no")
+    )
+    lag = own["disbursed_on"] - own["event_date"]
+    own = own.loc[(lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=within_days))]
+    first = own.groupby("loan_id")["event_date"].min() - pd.Timedelta(days=1)
+    before = rows["loan_id"].map(first)
+    return before.where(before.notna(), disbursed).astype("datetime64[ns]")
+
+
 def _default_builder(pairs: pd.DataFrame, bundle: Any) -> pd.DataFrame:
     from features import build_feature_matrix
 
@@ -331,7 +411,9 @@ def build_training_set(
     feature_builder : callable, optional
         ``(pairs, bundle) -> DataFrame`` with ``uscc, as_of`` and feature columns;
         default ``features.build_feature_matrix``. Each row's features are computed at
-        ``as_of = disbursed_on``, so nothing known later can leak into them.
+        the loan's decision date (:func:`decision_dates`: the disbursement date, or the
+        day before the loan's own pledge registration), so nothing known later, not even
+        the loan's own pledge, leaks into them.
 
     Returns
     -------
@@ -356,18 +438,20 @@ def build_training_set(
             "train at a later --as-of (loans need their 12 months), or check that the ledger's "
             "USCCs are the registry's",
         )
-    pairs = (
-        rows[["uscc", "disbursed_on"]]
-        .rename(columns={"disbursed_on": "as_of"})
-        .drop_duplicates()
-        .reset_index(drop=True)
+    config = config or LabelConfig()
+    rows["as_of"] = decision_dates(
+        rows, tables["loans"], tables.get("patent_events"), config.own_pledge_days
     )
+    report = dataclasses.replace(
+        report, before_own_pledge=int((rows["as_of"] != rows["disbursed_on"]).sum())
+    )
+    pairs = rows[["uscc", "as_of"]].drop_duplicates().reset_index(drop=True)
     builder = feature_builder or _default_builder
     matrix = builder(pairs, bundle)
     feats = [c for c in matrix.columns if c not in ("uscc", "as_of")]
-    joined = rows[["loan_id", "uscc", "disbursed_on", "status"]].merge(
-        matrix.rename(columns={"as_of": "disbursed_on"}),
-        on=["uscc", "disbursed_on"],
+    joined = rows[["loan_id", "uscc", "disbursed_on", "as_of", "status"]].merge(
+        matrix,
+        on=["uscc", "as_of"],
         how="left",
         validate="many_to_one",
         indicator=True,

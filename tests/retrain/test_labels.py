@@ -250,3 +250,88 @@ def test_loans_whose_reports_disagree_are_named():
     report = summarise_labels(labels.reset_index(), pd.Timestamp("2024-01-01"))
     assert report.to_dict()["attributes_vary"] == {"loans": 2, "examples": ["L1", "L2"]}
     assert any("2 loans whose reports disagree" in line for line in report.lines())
+
+
+def _pe01(*events):
+    return pd.DataFrame(
+        [
+            {"app_no": app, "event_code": code, "event_date": pd.Timestamp(day)}
+            for app, code, day in events
+        ]
+    )
+
+
+def test_decision_date_is_the_day_before_the_loans_own_pledge():
+    from screening.retrain.labels import decision_dates
+
+    rows = pd.DataFrame(
+        {
+            "loan_id": ["L1", "L2", "L3", "L4", "L5"],
+            "disbursed_on": pd.to_datetime(
+                ["2023-03-20", "2023-03-20", "2023-03-20", "2023-03-20", "2023-03-20"]
+            ),
+        }
+    )
+    loans = pd.DataFrame(
+        {
+            "loan_id": ["L1", "L1", "L2", "L3", "L4", "L5"],
+            "report_date": pd.to_datetime(
+                ["2023-06-30", "2023-09-30", "2023-06-30", "2023-06-30", "2023-06-30", "2023-06-30"]
+            ),
+            "pledged_app_nos": [
+                "CN202010000001.1;CN202010000002.2",  # two patents: the earliest PE01 counts
+                None,  # a later report without the list: the earliest listing is used
+                "CN202010000003.3",  # pledged 120 days before: an older loan's pledge
+                "CN202010000004.4",  # pledged after disbursement: not known then
+                None,  # no patents listed
+                "CN202010000005.5；CN202010000001.1",  # full-width separator
+            ],
+        }
+    )
+    events = _pe01(
+        ("CN202010000001.1", "PE01", "2023-03-03"),
+        ("CN202010000002.2", "PE01", "2023-03-01"),
+        ("CN202010000002.2", "PC01", "2023-02-01"),  # not a registration
+        ("CN202010000003.3", "PE01", "2022-11-20"),
+        ("CN202010000004.4", "PE01", "2023-03-21"),
+        ("CN202010000005.5", "PE01", "2023-03-20"),  # registered on the day of disbursement
+    )
+    got = decision_dates(rows, loans, events, within_days=90).tolist()
+    assert got == pd.to_datetime(
+        ["2023-02-28", "2023-03-20", "2023-03-20", "2023-03-20", "2023-03-02"]
+    ).tolist()
+    # 0 switches it off; no events table leaves every row at its disbursement date
+    assert decision_dates(rows, loans, events, within_days=0).equals(
+        pd.Series(rows["disbursed_on"].to_numpy(), index=rows.index)
+    )
+    assert (decision_dates(rows, loans, None, 90) == rows["disbursed_on"]).all()
+
+
+def test_training_rows_do_not_show_the_loans_own_pledge():
+    """On the bundled sample every loan's pledge is registered days before disbursement; at
+    the disbursement date nearly every borrower showed its patents as pledged (a state no
+    screened firm is in). The training rows are taken the day before that registration."""
+    from pathlib import Path
+
+    from data_contracts import read_data_dir
+
+    root = Path(__file__).resolve().parents[2]
+    bundle = read_data_dir(root / "data" / "sample")
+    pairs_seen = []
+
+    def builder(pairs, b):
+        from features import build_feature_matrix
+
+        pairs_seen.append(pairs)
+        return build_feature_matrix(pairs, b)
+
+    ts = build_training_set(bundle, as_of="2026-09-30", feature_builder=builder)
+    assert len(ts) > 50 and ts.report.before_own_pledge > 0.8 * len(ts)
+    pledged = ts.X["currently_pledged_share"].fillna(0) > 0
+    assert pledged.mean() < 0.2, pledged.mean()
+    off = build_training_set(
+        bundle, as_of="2026-09-30", config=LabelConfig(own_pledge_days=0)
+    )
+    assert off.report.before_own_pledge == 0
+    assert (off.X["currently_pledged_share"].fillna(0) > 0).mean() > 0.8
+    assert off.time.equals(ts.time)  # the out-of-time split still goes by disbursement
