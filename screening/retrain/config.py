@@ -78,9 +78,15 @@ class FeatureConfig:
     families that grew after the loan, with the firm's later success: a leak that flatters
     validation and fails in the bank. Screening at the run date is unaffected (the export is
     then current), and the expert scorecard keeps them.
+
+    ``exclude_registry_snapshots``: the same for the registry's undated size and finance
+    fields (employees, registered capital, R&D intensity, size class; ``known_at = "registry
+    snapshot"``): for an old loan they are today's figures, after the firm grew or shrank
+    with its fortunes. The industry section (a classification that rarely changes) stays.
     """
 
     exclude_export_snapshots: bool = True
+    exclude_registry_snapshots: bool = True
 
 
 @dataclass(frozen=True)

@@ -84,11 +84,19 @@ def fit_model(
 
 def excluded_features(X: pd.DataFrame, config: RetrainConfig) -> list[str]:
     """Columns of ``X`` a learned model must not see (``[features]`` of retrain.toml)."""
-    if not config.features.exclude_export_snapshots:
+    kinds = {
+        kind
+        for kind, excluded in (
+            ("export snapshot", config.features.exclude_export_snapshots),
+            ("registry snapshot", config.features.exclude_registry_snapshots),
+        )
+        if excluded
+    }
+    if not kinds:
         return []
     from features.registry import registry
 
-    return [s.name for s in registry() if s.known_at == "export snapshot" and s.name in X]
+    return [s.name for s in registry() if s.known_at in kinds and s.name in X]
 
 
 def oot_cut(model) -> pd.Timestamp:
@@ -200,7 +208,8 @@ def train(
         "test_rows": int((ts.time >= tested).sum()),
         "feature_registry_version": registry_hash or registry_version(),
         "excluded_features": {
-            "reason": "export snapshot: no dates in the input, not known at disbursement",
+            "reason": "undated snapshots of the patent export or the registry: not known at "
+            "the loan's decision date",
             "features": excluded_features(ts.X, config),
         },
         "data_sha256": dict(sorted((data_hashes or {}).items())),

@@ -33,7 +33,9 @@ def test_folder_round_trip_scores_identically(trained, model_dir):
     model, reference, report = load_folder(model_dir)
     assert model.model_id == tm.model.model_id
     X = ts.X[model.feature_names_in_]
-    np.testing.assert_allclose(model.score(X, explain=False).pd, tm.model.score(X, explain=False).pd)
+    np.testing.assert_allclose(
+        model.score(X, explain=False).pd, tm.model.score(X, explain=False).pd
+    )
     assert reference == json.loads(json.dumps(tm.reference))
     assert report["model_id"] == tm.model.model_id
 
@@ -136,6 +138,38 @@ def test_export_snapshot_features_are_left_out_of_training_by_default(trained, c
         snapshots
     )
     assert not snapshots & set(tm.model.feature_names_in_)
-    assert set(tm.report["excluded_features"]["features"]) == snapshots & set(ts.X.columns)
-    keep = dataclasses.replace(config, features=FeatureConfig(exclude_export_snapshots=False))
+    registry_snapshots = {s.name for s in registry() if s.known_at == "registry snapshot"}
+    assert set(tm.report["excluded_features"]["features"]) == (
+        (snapshots | registry_snapshots) & set(ts.X.columns)
+    )
+    keep = dataclasses.replace(
+        config,
+        features=FeatureConfig(exclude_export_snapshots=False, exclude_registry_snapshots=False),
+    )
     assert excluded_features(ts.X, keep) == []
+
+
+def test_registry_snapshot_features_are_left_out_of_training_by_default(trained, config):
+    """Employees, capital, R&D intensity and size class are today's registry figures: for an
+    old loan they tell how the firm fared after it. The industry section stays."""
+    import dataclasses
+
+    from features.registry import registry
+    from screening.retrain.config import FeatureConfig
+    from screening.retrain.train import excluded_features
+
+    tm, ts = trained
+    registry_snapshots = {s.name for s in registry() if s.known_at == "registry snapshot"}
+    assert registry_snapshots == {
+        "firm_log_employees",
+        "firm_log_registered_capital",
+        "firm_rd_intensity",
+        "firm_size_rank",
+    }
+    assert not registry_snapshots & set(tm.model.feature_names_in_)
+    assert "firm_industry_section" in tm.model.feature_names_in_
+    only_export = dataclasses.replace(
+        config, features=FeatureConfig(exclude_registry_snapshots=False)
+    )
+    kept = set(ts.X.columns) - set(excluded_features(ts.X, only_export))
+    assert registry_snapshots & set(ts.X.columns) <= kept
