@@ -77,11 +77,66 @@ def map_headers(
     return mapped, ignored
 
 
+PLACEHOLDERS = (
+    "-",
+    "--",
+    "—",
+    "——",
+    "－",
+    "/",
+    "null",
+    "none",
+    "na",
+    "n/a",
+    "nan",
+    "无",
+    "暂无",
+    "空",
+)
+"""Cell texts that mean "no value" in exports (compared trimmed, NFKC, case-folded). In an
+optional date, number, yes/no or enum column they are read as empty, with a warning: a
+失信 listing whose removal date reads ``—`` must not be rejected as a row (the firm would
+be screened as if the record did not exist)."""
+OPEN_ENDED = ("长期", "长期有效", "永久", "无期限", "至今")
+"""End-date texts that mean "no end": read as open-ended, with a warning."""
+_PLACEHOLDER_KINDS = {"date", "int", "float", "bool", "enum"}
+
+
+def _placeholders(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.ChunkedArray:
+    """``raw`` with the placeholder texts of an optional typed column as nulls (warned)."""
+    if spec.required or spec.kind not in _PLACEHOLDER_KINDS or len(raw) == 0:
+        return raw
+    if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
+        return raw
+    folded = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(raw, "NFKC")))
+    words = PLACEHOLDERS + (OPEN_ENDED if spec.kind == "date" and spec.future_ok else ())
+    hit = pc.fill_null(pc.is_in(folded, value_set=pa.array(words)), False)
+    mask = (
+        hit.to_numpy(zero_copy_only=False)
+        if isinstance(hit, pa.Array)
+        else np.concatenate(
+            [c.to_numpy(zero_copy_only=False) for c in hit.chunks] or [np.zeros(0, dtype=bool)]
+        )
+    )
+    if not mask.any():
+        return raw
+    open_ended = spec.kind == "date" and spec.future_ok
+    warn.add(
+        mask,
+        spec.name,
+        "placeholder_empty",
+        "{column} {value!r} read as "
+        + ("no end date (open-ended)" if open_ended else "empty (a placeholder for no value)"),
+    )
+    return pc.if_else(hit, pa.scalar(None, raw.type), raw)
+
+
 def parse_column(
     spec: ColumnSpec, raw: pa.ChunkedArray, issues: Issues, warn: Issues
 ) -> pa.ChunkedArray:
     kind = spec.kind
     failures: list[Failure] = []
+    raw = _placeholders(spec, raw, warn)
     if kind == "uscc":
         codes = clean_code(raw, drop="-")
         verdict = _idvec.uscc_verdicts(codes)

@@ -35,6 +35,7 @@ from features._names import (
     split_ids,
     take_text,
 )
+from features._rejected_credit import rejected_credit_records
 from features._tables import get_table
 
 METHODS = ("uscc", "name", "former_name", "fuzzy", "ambiguous", "unmatched")
@@ -69,6 +70,10 @@ class EntityLinks:
         plus ``match_method`` and ``match_score``; row order kept.
     match_report : dict
         Counts of mentions by method per source, and the fuzzy threshold used.
+    rejected_credit_records : pd.DataFrame
+        The rejected credit rows that may hide a knock-out
+        (``features._rejected_credit.rejected_credit_records``), linked like the accepted
+        ones (``uscc`` NA when not linked); not counted in the match report.
     match_examples : pd.DataFrame
         ``source, method, name, mentions, score, candidates``: up to 20 names per source and
         method among ``ambiguous``, ``unmatched`` and ``fuzzy`` (most mentioned first).
@@ -82,6 +87,9 @@ class EntityLinks:
     match_report: dict[str, Any]
     match_examples: pd.DataFrame
     n_patents: int = 0
+    rejected_credit_records: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["uscc", "match_method", "match_score"])
+    )
     _store: Any = field(default=None, repr=False, compare=False)
 
     def close(self) -> None:
@@ -221,11 +229,15 @@ def _str(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     return s.astype("str") if s.dtype != "str" else s
 
 
-def _link_rows(linker: _Linker, source: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Link a table whose rows carry a uscc and/or a name (``table`` is modified)."""
+def _link_rows(
+    linker: _Linker, source: str, table: pd.DataFrame, *, record: bool = True
+) -> pd.DataFrame:
+    """Link a table whose rows carry a uscc and/or a name (``table`` is modified); ``record``
+    counts the mentions in the match report."""
     ids, names = encode(table["name"])
     m = linker.link(ids, names, linker.ranks(arrow_strings(table["uscc"])))
-    linker.record(source, (m, None))
+    if record:
+        linker.record(source, (m, None))
     table["uscc"] = linker.usccs(m.firm)
     table["match_method"] = _methods(m.method)
     table["match_score"] = m.score
@@ -671,6 +683,7 @@ def resolve_entities(
     credit = _link_rows(linker, "credit_records", get_table(data, "credit_records"))
     progs = _link_rows(linker, "programmes", get_table(data, "programmes"))
     noms = _link_rows(linker, "nominations", get_table(data, "nominations"))
+    rejected = _link_rows(linker, "credit_records", rejected_credit_records(data), record=False)
 
     report = {
         "fuzzy_threshold": fuzzy_threshold,
@@ -693,4 +706,5 @@ def resolve_entities(
         match_report=report,
         match_examples=examples.reset_index(drop=True),
         n_patents=len(patents),
+        rejected_credit_records=rejected,
     )

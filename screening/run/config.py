@@ -193,6 +193,7 @@ _RULE_KINDS = {
     "registry_status",
     "credit_active",
     "tax_grade",
+    "unreadable_credit_record",
     "no_valid_patent",
     "no_pledgeable_patent",
 }
@@ -283,6 +284,7 @@ def _rule_params() -> dict[str, dict[str, tuple[str, ...]]]:
         "registry_status": {"allowed": values(STATUS)},
         "credit_active": {"record_types": RECORD_TYPES, "severities": values(SEVERITY)},
         "tax_grade": {"grades": TAX_RATING},
+        "unreadable_credit_record": {},
         "no_valid_patent": {"features": tuple(by_name())},
         "no_pledgeable_patent": {},
     }
@@ -578,6 +580,11 @@ def load_run_config(path: str | Path | None = None) -> RunConfig:
         raise _fail("knockouts.rules_file", f"file {rules_path} does not exist", str(path))
     try:
         rules_data = yaml.safe_load(rules_path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"Knock-out rules file {rules_path} is not UTF-8 text.",
+            "Save it as UTF-8 (in most editors: Save As → Encoding UTF-8) and rerun.",
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"Knock-out rules file {rules_path} is not valid YAML: {exc}",

@@ -148,6 +148,49 @@ def _tax_grade(rule: KnockoutRule, credit_records: pd.DataFrame, as_of, universe
     )
 
 
+def _unreadable_credit(
+    rule: KnockoutRule, rejected: pd.DataFrame | None, as_of: pd.Timestamp, universe
+) -> pd.DataFrame:
+    """Firms named by a rejected credit row that may hide a knock-out (its type negative or
+    unreadable, or a C/D/unreadable tax grade), unless the row starts after ``as_of``: the
+    row cannot be read, so nobody knows the firm is clean."""
+    if rejected is None or rejected.empty:
+        return _empty()
+    start = pd.to_datetime(rejected["start_date"])
+    hit = rejected.loc[
+        (start.isna() | (start <= as_of)).to_numpy(dtype=bool)
+        & member(rejected["uscc"].astype("str"), universe)
+    ]
+    kind = (
+        hit["record_type"]
+        .astype("str")
+        .map(lambda t: RECORD_TYPE_ZH.get(t, t) if isinstance(t, str) else "类型无法识别")
+    )
+    where = (
+        hit.get("file", pd.Series("credit_records", index=hit.index)).astype("str")
+        + " 第 "
+        + hit["source_row"].astype("int64").astype("str")
+        + " 行"
+    )
+    detail = (
+        "信用记录（"
+        + kind
+        + "）无法读取，已拒收（"
+        + where
+        + "："
+        + hit["reason"].astype("str")
+        + "）；修正该行后重跑，或人工核实"
+    )
+    return _frame(
+        rule,
+        hit["uscc"].to_numpy(dtype=object),
+        hit["record_type"].to_numpy(dtype=object),
+        hit["record_id"].to_numpy(dtype=object),
+        start.loc[hit.index].to_numpy(dtype="datetime64[ns]"),
+        detail.to_numpy(dtype=object),
+    )
+
+
 def _no_valid_patent(rule: KnockoutRule, matrix: pd.DataFrame, universe) -> pd.DataFrame:
     cols = list(rule.param("features", ("valid_invention_count", "valid_utility_model_count")))
     counts = matrix.set_index("uscc")[cols].fillna(0).sum(axis=1)
@@ -185,6 +228,7 @@ def evaluate_knockouts(
     matrix: pd.DataFrame,
     pledgeable: pd.DataFrame,
     as_of: pd.Timestamp,
+    rejected_records: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Evaluate every enabled rule for every firm of ``enterprises``.
 
@@ -206,6 +250,10 @@ def evaluate_knockouts(
         ``features.pledgeable_patents`` output (``uscc``, ``pledgeable``).
     as_of : Timestamp
         The screening date.
+    rejected_records : DataFrame, optional
+        Rejected credit rows that may hide a knock-out, linked to firms (``uscc``,
+        ``record_type``, ``record_id``, ``start_date``, ``source_row``, ``reason``, ``file``):
+        what an ``unreadable_credit_record`` rule reads.
 
     Returns
     -------
@@ -225,6 +273,8 @@ def evaluate_knockouts(
             part = _credit_active(rule, active_records, universe)
         elif rule.kind == "tax_grade":
             part = _tax_grade(rule, credit_records, as_of, universe)
+        elif rule.kind == "unreadable_credit_record":
+            part = _unreadable_credit(rule, rejected_records, as_of, universe)
         elif rule.kind == "no_valid_patent":
             part = _no_valid_patent(rule, matrix, universe)
         else:
@@ -315,6 +365,8 @@ def source_dates(
             out[rule.id] = of_types(params.get("record_types", ()), params.get("severities"))
         elif rule.kind == "tax_grade":
             out[rule.id] = of_types(("tax_rating",))
+        elif rule.kind == "unreadable_credit_record":  # every credit record is read
+            out[rule.id] = newest("credit_records", "start_date")
         elif rule.kind in ("no_valid_patent", "no_pledgeable_patent"):
             out[rule.id] = patents
         else:  # the registry extract carries no date of its own

@@ -140,6 +140,9 @@ class ScreenInputs:
         ``file, source_row, uscc, name, region_code`` of the rejected registry rows, read
         again from the file (a reject carries only its failing cell); empty when none or
         unknown.
+    rejected_records : DataFrame
+        Rejected credit rows that may hide a knock-out, linked to a firm
+        (``features.EntityLinks.rejected_credit_records``, linked rows only).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -161,6 +164,11 @@ class ScreenInputs:
     notes: list[str] = field(default_factory=list)
     rejected_ids: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=_REJECTED_ID_COLUMNS)
+    )
+    rejected_records: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["source_row", "uscc", "record_type", "record_id", "start_date", "reason"]
+        )
     )
 
 
@@ -300,6 +308,12 @@ def prepare_inputs(
             ),
             _as_written(links.nominations, bundle, "nominations"),
         )
+        rejected_records = links.rejected_credit_records
+        rejected_records = rejected_records.loc[rejected_records["uscc"].notna()].assign(
+            file=Path(bundle.files["credit_records"].path).name
+            if "credit_records" in bundle.files
+            else ""
+        )
         progs = links.programmes.loc[links.programmes["uscc"].notna()]
         programmes = features.active_programmes(progs, as_of)
         box["rows"] = len(matrix)
@@ -325,6 +339,7 @@ def prepare_inputs(
     }
     inputs = ScreenInputs(
         rejected_ids=_rejected_identities(bundle),
+        rejected_records=rejected_records,
         tables=tables,
         rejects=bundle.rejects,
         matrix=matrix,
@@ -333,7 +348,7 @@ def prepare_inputs(
         programmes=programmes,
         nominations=links.nominations,
         percentiles=percentiles,
-        warnings=unlinked_warnings(unlinked),
+        warnings=unlinked_warnings(unlinked) + _unreadable_warnings(rejected_records, as_of),
         unlinked=unlinked,
         specs=by_name(),
         match_report=dict(links.match_report),
@@ -348,6 +363,21 @@ def prepare_inputs(
     gc.collect()
     release_memory()
     return inputs
+
+
+def _unreadable_warnings(rejected: pd.DataFrame, as_of: pd.Timestamp) -> list[str]:
+    """The 需要注意 line for rejected credit rows that name a firm, may hide a knock-out and
+    are not dated after ``as_of`` (the firms the ``unreadable_credit_record`` rule holds
+    back)."""
+    start = pd.to_datetime(rejected["start_date"]) if len(rejected) else pd.Series([])
+    known = rejected.loc[(start.isna() | (start <= as_of)).to_numpy(dtype=bool)]
+    if known.empty:
+        return []
+    return [
+        f"{len(known)} 条被拒收的信用记录（失信、处罚、税务等）指向 {known['uscc'].nunique()} "
+        "家参评企业，无法确认其是否应被否决：这些企业按“信用记录无法读取”暂不推送。"
+        "请按 rejects.csv 修正这些行后重跑。"
+    ]
 
 
 def build_store_and_release(
@@ -524,6 +554,7 @@ def screen(
             matrix=matrix,
             pledgeable=inputs.pledgeable,
             as_of=as_of,
+            rejected_records=inputs.rejected_records,
         )
         ko = summarise_fired(fired)
         box["rows"] = len(fired)
@@ -548,7 +579,7 @@ def screen(
         box["rows"] = len(scored)
 
     with timer.stage("select") as box:
-        noms = nomination_sources(inputs.nominations)
+        noms = nomination_sources(inputs.nominations, as_of)
         selected = select(scored, pd.Index(ko["uscc"]), noms, config.selection)
         box["rows"] = int((selected["status"] == "whitelisted").sum())
 

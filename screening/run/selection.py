@@ -16,13 +16,24 @@ from screening.run.config import SelectionConfig, grade_number
 STATUSES = ("whitelisted", "below_threshold", "knocked_out", "rejected_input")
 
 
-def nomination_sources(nominations: pd.DataFrame) -> pd.DataFrame:
-    """One row per nominated firm: ``uscc``, ``nominated_by`` (sources joined by ``;``)."""
+def nomination_sources(
+    nominations: pd.DataFrame, as_of: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """One row per nominated firm: ``uscc``, ``nominated_by`` (sources joined by ``;``).
+
+    With ``as_of``, a nomination dated after it (``nominated_on``) is not known yet and
+    does not count; an undated one does.
+    """
+    empty = pd.DataFrame({"uscc": pd.Series(dtype="str"), "nominated_by": pd.Series(dtype="str")})
     if nominations is None or nominations.empty:
-        return pd.DataFrame(
-            {"uscc": pd.Series(dtype="str"), "nominated_by": pd.Series(dtype="str")}
-        )
-    noms = nominations.loc[nominations["uscc"].notna(), ["uscc", "nominated_by"]].copy()
+        return empty
+    known = nominations["uscc"].notna()
+    if as_of is not None and "nominated_on" in nominations:
+        dated = pd.to_datetime(nominations["nominated_on"])
+        known &= ~(dated > pd.Timestamp(as_of)).fillna(False).astype(bool)
+    if not known.any():
+        return empty
+    noms = nominations.loc[known, ["uscc", "nominated_by"]].copy()
     noms["nominated_by"] = noms["nominated_by"].fillna("未注明").astype("str")
     noms = noms.drop_duplicates().sort_values(["uscc", "nominated_by"], kind="mergesort")
     joined = join_by(noms["uscc"], noms["nominated_by"], ";")

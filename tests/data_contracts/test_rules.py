@@ -623,3 +623,29 @@ def test_a_correction_dated_after_as_of_does_not_replace_the_record_yet(write, t
     assert kept_start(dt.date(2025, 6, 30)) == ["2020-01-23"]
     assert kept_start(dt.date(2026, 6, 30)) == ["2026-01-01"]
     assert kept_start(None) == ["2026-01-01"]
+
+
+def test_placeholders_in_optional_typed_columns_are_empty_with_a_warning(
+    write, enterprises, tmp_path
+) -> None:
+    """'—', 'null', 'NA' in an optional number/date/enum cell mean "no value": the row is kept
+    (before, the whole registry row was rejected for an empty optional cell)."""
+    frame = enterprises.assign(
+        registered_capital=["NA", "null", "—", "1200", " n/a "],
+        established=["-", "2015-03-01", "2016-04-02", "无", "2018-06-03"],
+    )
+    bundle = _read(write, "enterprises", frame, tmp_path)
+    got = bundle.tables["enterprises"]
+    assert len(got) == 5 and bundle.rejects.empty
+    assert got["registered_capital"].isna().tolist() == [True, True, True, False, True]
+    assert got["established"].isna().tolist() == [True, False, False, True, False]
+    assert (bundle.warnings["rule"] == "placeholder_empty").sum() == 6
+
+
+def test_a_placeholder_in_a_required_column_still_rejects_the_row(
+    write, enterprises, tmp_path
+) -> None:
+    frame = enterprises.assign(status=["存续", "—", "存续", "存续", "存续"])
+    bundle = _read(write, "enterprises", frame, tmp_path)
+    assert len(bundle.tables["enterprises"]) == 4
+    assert list(bundle.rejects["source_row"]) == [2]  # data rows count from 1

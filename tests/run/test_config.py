@@ -19,6 +19,7 @@ DOMAIN_RULES = {
     "major_tax_violation",
     "tax_grade_cd",
     "serious_penalty",
+    "unreadable_credit_record",  # not a domain rule: what a rejected credit row may hide
     "no_valid_patent",
     "no_pledgeable_patent",
 }
@@ -163,6 +164,10 @@ def test_missing_or_broken_files(tmp_path):
     bad.write_text("selection = [", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_run_config(bad)
+    (tmp_path / "gbk.yaml").write_bytes("version: '1'\n# 否决规则\n".encode("gbk"))
+    bad.write_text('[knockouts]\nrules_file = "gbk.yaml"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_run_config(bad)
     bad.write_text('[knockouts]\nrules_file = "missing.yaml"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"'knockouts\.rules_file'.*does not exist"):
         load_run_config(bad)
@@ -172,8 +177,12 @@ def test_bank_codes_accept_numbers_and_any_case_and_a_bom_file(tmp_path):
     """regions = [4101] and "4101" are the same prefix; industries 'c39' reads as 'C39'; a
     run.toml saved by Notepad with a UTF-8 BOM loads."""
     cfg = parse_run_config(
-        {**BASE, "banks": [{"id": "a", "name": "x", "regions": [4101, "41"],
-                            "industries": ["c39", "I"]}]},  # fmt: skip
+        {
+            **BASE,
+            "banks": [
+                {"id": "a", "name": "x", "regions": [4101, "41"], "industries": ["c39", "I"]}
+            ],
+        },  # fmt: skip
         rules=shipped_rules(),
     )
     assert cfg.banks[0].regions == ("4101", "41")

@@ -244,7 +244,7 @@ def test_bank_filters(tmp_path, inputs, scorer, config):
     assert first["programmes"][0]["valid_to"] == "2027-10-31"
     assert {p["app_no"] for p in first["pledgeable_patents"]} >= {"CN201910000001.X"}
     assert "CN201910000002.X" not in {p["app_no"] for p in first["pledgeable_patents"]}
-    assert len(a["knockout_checks_passed"]) == 10
+    assert len(a["knockout_checks_passed"]) == 11
     for pkg in ("bank-a", "bank-b", "bank-c"):
         assert verify_package(pk / pkg).signature == "absent"
 

@@ -181,3 +181,17 @@ def test_a_city_cap_covers_its_districts_and_a_province_cap_its_cities():
         "selection.region_caps 中的“999999”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）",
         "selection.park_caps 中的“郑州高新区”不对应任何登记企业，该名额限制不起作用（请核对名称或代码）",
     ]
+
+
+def test_a_nomination_dated_after_as_of_is_not_known_yet():
+    noms = pd.DataFrame(
+        {
+            "uscc": ["U1", "U2", "U3", None],
+            "nominated_by": ["郑州高新区", "洛阳市", None, "开封市"],
+            "nominated_on": pd.to_datetime(["2026-09-01", "2026-12-01", None, "2026-01-01"]),
+        }
+    )
+    got = nomination_sources(noms, pd.Timestamp("2026-09-30"))
+    assert got["uscc"].tolist() == ["U1", "U3"]  # U2 later, U3 undated, the last unlinked
+    assert got["nominated_by"].tolist() == ["郑州高新区", "未注明"]
+    assert nomination_sources(noms)["uscc"].tolist() == ["U1", "U2", "U3"]

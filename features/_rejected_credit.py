@@ -1,0 +1,78 @@
+"""Credit records the reader rejected that may still hide a knock-out.
+
+A 失信被执行人 listing whose removal date reads ``—``, or a penalty with an unknown severity,
+is rejected as a row (and counted in ``rejects.csv``); without a second look, the firm it
+names would be screened as if the record did not exist. The rows are read again here and
+linked to firms like accepted records, so the run can hold such firms back until a person
+has checked them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from data_contracts.contracts import NEGATIVE_RECORD_TYPES
+
+REJECTED_CREDIT_COLUMNS = (
+    "source_row",
+    "uscc",
+    "name",
+    "record_type",
+    "value",
+    "start_date",
+    "record_id",
+    "reason",
+)
+"""What :func:`rejected_credit_records` gives per row (``uscc`` as written when readable,
+``reason`` the reader's messages joined)."""
+
+_HIDING_GRADES = ("C", "D")
+
+
+def rejected_credit_records(data: Any) -> pd.DataFrame:
+    """The rejected ``credit_records`` rows that may hide a knock-out.
+
+    A row counts unless it was rejected only as a duplicate of an accepted row, and its type
+    is a negative record type, unreadable, or a tax rating whose grade is C, D or
+    unreadable (an A/B/M rating hides nothing). Each cell comes back as the contract parses
+    it, null where the cell itself failed. Reading the rows again costs a pass over the
+    credit file, only when it had rejects.
+    """
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_CREDIT_COLUMNS})
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    if rejects is None or not len(rejects) or "credit_records" not in files:
+        return empty
+    mine = rejects.loc[(rejects["table"] == "credit_records") & rejects["source_row"].notna()]
+    duplicate = mine["rule"].astype("str").str.startswith("duplicate_")
+    only_duplicate = duplicate.groupby(mine["source_row"]).all()
+    mine = mine.loc[mine["source_row"].map(~only_duplicate).astype(bool)]
+    if mine.empty:
+        return empty
+    from data_contracts import read_rows
+
+    rows = read_rows(
+        files["credit_records"].path,
+        "credit_records",
+        mine["source_row"].astype("int64").unique(),
+        ("uscc", "name", "record_type", "value", "start_date", "record_id"),
+    )
+    kind = rows["record_type"].astype("str")
+    grade = rows["value"].astype("str").str.strip().str.upper()
+    may_hide = (
+        kind.isna()
+        | kind.isin(NEGATIVE_RECORD_TYPES)
+        | ((kind == "tax_rating") & (grade.isna() | grade.isin(_HIDING_GRADES)))
+    )
+    rows = rows.loc[may_hide.to_numpy(dtype=bool)]
+    if rows.empty:
+        return empty
+    reasons = (
+        mine.assign(message=mine["message"].astype("str"))
+        .groupby(mine["source_row"].astype("int64"))["message"]
+        .agg(lambda s: "；".join(dict.fromkeys(s)))
+    )
+    out = rows.assign(reason=rows["source_row"].astype("int64").map(reasons))
+    return out[list(REJECTED_CREDIT_COLUMNS)].reset_index(drop=True)

@@ -1,0 +1,90 @@
+"""A negative credit record the reader cannot fully read must not let its firm through.
+
+A 失信 listing whose removal date reads ``—`` used to reject the whole row: the firm was then
+screened as if the record did not exist and pushed to banks, with nothing in 需要注意.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+AS_OF = "2026-09-30"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from screening.cli import app
+
+    data = tmp_path_factory.mktemp("unreadable") / "data"
+    shutil.copytree(SAMPLE, data)
+    ent = pd.read_csv(data / "enterprises.csv", encoding="gbk", dtype=str)
+    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(7)
+    (u1, n1), (u2, n2), (u3, n3), (u4, n4), (u5, n5), (u6, n6), (u7, n7) = firms.to_numpy()
+    credit = data / "credit_records.csv"
+    columns = pd.read_csv(credit, encoding="gbk", dtype=str, nrows=0).columns
+    rows = [
+        # a placeholder removal date: read as empty (active), the record counts
+        [u1, n1, "失信被执行人", "2025-01-01", "—", "", "", "T-1", "法院"],
+        # an unknown severity on a penalty: the row is rejected, the firm held back
+        [u2, n2, "行政处罚", "2025-06-01", "", "较重", "", "T-2", "市场监管"],
+        # removal before listing: rejected (which date is wrong is unknown), held back
+        [u3, n3, "失信被执行人", "2025-06-01", "2025-05-01", "", "", "T-3", "法院"],
+        # a rejected tax rating of grade A hides nothing
+        [u4, n4, "纳税信用等级", "2025-02-30", "", "", "A", "T-4", "税务"],
+        # a rejected record listed after the as-of date is not known then
+        [u5, n5, "失信被执行人", "2026-12-01", "2026-11-01", "", "", "T-5", "法院"],
+        # named only by its firm name (code cell unreadable): linked by name, held back
+        ["91XXXX", n6, "经营异常名录", "2025-13-01", "", "", "", "T-6", "市场监管"],
+        # a rejected tax rating whose grade is D may hide a knock-out
+        [u7, n7, "纳税信用等级", "2025/02/30", "", "", "D", "T-7", "税务"],
+    ]
+    pd.DataFrame(rows, columns=columns).to_csv(
+        credit, mode="a", header=False, index=False, encoding="gbk"
+    )
+    out = tmp_path_factory.mktemp("unreadable") / "out"
+    result = CliRunner().invoke(
+        app, ["run", "--data", str(data), "--as-of", AS_OF, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    screened = pd.read_csv(out / "screened.csv", dtype=str).set_index("uscc")
+    report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    return firms["统一社会信用代码"].tolist(), screened, report, rejects
+
+
+def _rules(screened, uscc):
+    return str(screened.loc[uscc, "rules_fired"])
+
+
+def test_a_placeholder_end_date_keeps_the_record(run):
+    (u1, *_), screened, _, rejects = run
+    assert "dishonest_debtor@2025-01-01#T-1" in _rules(screened, u1)
+    assert screened.loc[u1, "status"] == "knocked_out"
+    assert not (rejects["value"] == "—").any()
+
+
+def test_rejected_negative_records_hold_their_firms_back(run):
+    (_, u2, u3, _, _, u6, u7), screened, report, _ = run
+    for uscc in (u2, u3, u6, u7):
+        assert "unreadable_credit_record" in _rules(screened, uscc), uscc
+        assert screened.loc[uscc, "status"] == "knocked_out"
+    # the bundled sample's own messy rows (record type 黑名单 …) are held back too: the
+    # warning counts every firm the rule holds back, and names the remedy
+    held = screened["rules_fired"].fillna("").str.contains("unreadable_credit_record")
+    warned = [w for w in report["warnings"] if "被拒收的信用记录" in w]
+    assert len(warned) == 1 and f"指向 {int(held.sum())} 家参评企业" in warned[0]
+    assert "rejects.csv" in warned[0]
+
+
+def test_rejected_records_that_hide_nothing_or_come_later_do_not(run):
+    (_, _, _, u4, u5, _, _), screened, _, _ = run
+    for uscc in (u4, u5):
+        assert "unreadable_credit_record" not in _rules(screened, uscc), uscc
