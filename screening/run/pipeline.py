@@ -279,6 +279,13 @@ def prepare_inputs(
         )
         box["rows"] = sum(s.rows for s in bundle.stats.values())
     with timer.stage("features") as box:
+        # the codes as the input wrote them, for the facts that reach no firm (linking
+        # replaces the column with the resolved codes; the old column stays alive only here)
+        written = {
+            name: bundle.tables[name]["uscc"]
+            for name in ("credit_records", "nominations")
+            if name in bundle.tables and "uscc" in bundle.tables[name]
+        }
         links = features.resolve_entities(bundle, memory_limit=memory_limit)
         # the linked copies replace the source tables (nothing reads the unlinked rows again):
         # one copy of each in memory, not two
@@ -304,9 +311,9 @@ def prepare_inputs(
         active = features.active_credit_records(links.credit_records.loc[linked], as_of)
         unlinked = unlinked_records(
             features.active_credit_records(
-                _as_written(links.credit_records, bundle, "credit_records").loc[~linked], as_of
+                _as_written(links.credit_records, written.get("credit_records")).loc[~linked], as_of
             ),
-            _as_written(links.nominations, bundle, "nominations"),
+            _as_written(links.nominations, written.get("nominations")),
         )
         rejected_records = links.rejected_credit_records
         rejected_records = rejected_records.loc[rejected_records["uscc"].notna()].assign(
@@ -359,7 +366,7 @@ def prepare_inputs(
     # The full tables and the links go out of scope here; give their memory back to the
     # system now. Freed buffers otherwise stay in the C heap and the Arrow pool: at 1M firms
     # the process kept ~16 GB resident after this stage while holding ~7 GB.
-    del bundle, links, tables
+    del bundle, links, tables, written
     gc.collect()
     release_memory()
     return inputs
@@ -747,11 +754,11 @@ UNLINKED_COLUMNS = [
 several firms) or ``unmatched``."""
 
 
-def _as_written(linked: pd.DataFrame, bundle: Any, table: str) -> pd.DataFrame:
-    """``linked`` (rows in input order) with the code as the input wrote it."""
-    source = bundle.tables.get(table)
-    if source is not None and "uscc" in source and len(source) == len(linked):
-        return linked.assign(uscc_as_written=source["uscc"].to_numpy())
+def _as_written(linked: pd.DataFrame, written: pd.Series | None) -> pd.DataFrame:
+    """``linked`` (rows in input order) with the code as the input wrote it (``written``,
+    the source table's ``uscc`` column taken before linking replaced it)."""
+    if written is not None and len(written) == len(linked):
+        return linked.assign(uscc_as_written=written.to_numpy())
     return linked
 
 

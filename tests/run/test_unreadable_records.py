@@ -15,6 +15,7 @@ import pytest
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 AS_OF = "2026-09-30"
+_FOLDERS: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,7 @@ def run(tmp_path_factory):
     screened = pd.read_csv(out / "screened.csv", dtype=str).set_index("uscc")
     report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
     rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    _FOLDERS.update(out=out, data=data)
     return firms["统一社会信用代码"].tolist(), screened, report, rejects
 
 
@@ -88,3 +90,16 @@ def test_rejected_records_that_hide_nothing_or_come_later_do_not(run):
     (_, _, _, u4, u5, _, _), screened, _, _ = run
     for uscc in (u4, u5):
         assert "unreadable_credit_record" not in _rules(screened, uscc), uscc
+
+
+def test_unlinked_records_keep_the_code_as_written(run):
+    """unlinked.csv names each unlinked credit record by the code its row gave (it was blank:
+    linking had already replaced the column), so the analyst can look the firm up."""
+    assert run
+    unlinked = pd.read_csv(_FOLDERS["out"] / "unlinked.csv", dtype=str)
+    records = unlinked.loc[unlinked["kind"] == "credit_record"].dropna(subset=["record_id"])
+    assert len(records)
+    source = pd.read_csv(_FOLDERS["data"] / "credit_records.csv", encoding="gbk", dtype=str)
+    written = source.set_index("文书号")["统一社会信用代码"]
+    for rid, code in zip(records["record_id"], records["uscc_as_written"], strict=True):
+        assert code == written[rid], rid
