@@ -206,6 +206,14 @@ def _fail(key: str, problem: str, source: str) -> ConfigError:
     )
 
 
+def _text(value: Any, key: str, source: str) -> str:
+    """A text setting printed into the packages (a bank's name, the issuer): a list or a
+    number there is a typo that would be printed as ``['郑州银行']`` or ``5``."""
+    if not isinstance(value, str):
+        raise _fail(key, f"must be text in quotes, got {value!r}", source)
+    return value
+
+
 def _grade(value: Any, key: str, source: str) -> str | None:
     if value is None or value == "":
         return None
@@ -316,6 +324,7 @@ def parse_knockout_rules(data: Mapping[str, Any], source: str = "knockouts.yaml"
     """Parse the knock-out rules mapping (the YAML document) into :class:`KnockoutRules`."""
     if not isinstance(data, Mapping):
         raise _fail("<root>", "must be a mapping with 'version' and 'rules'", source)
+    _check_keys(data, {"version", "rules"}, "", source)
     version = data.get("version")
     if not version:
         raise _fail("version", "is required (rules files are versioned)", source)
@@ -468,7 +477,7 @@ def parse_run_config(
         banks.append(
             BankConfig(
                 id=bid,
-                name=str(raw["name"]),
+                name=_text(raw["name"], f"{key}.name", source),
                 regions=_codes(raw.get("regions"), f"{key}.regions", source, _REGION_PREFIX),
                 industries=_codes(
                     raw.get("industries"), f"{key}.industries", source, _INDUSTRY_PREFIX
@@ -515,10 +524,12 @@ def parse_run_config(
     if not isinstance(regions, Mapping):
         raise _fail("regions", "must be a table of region_code = name", source)
     report = ReportConfig(
-        issuer=str(rep.get("issuer", defaults.issuer)),
-        contact=str(rep.get("contact", defaults.contact)),
+        issuer=_text(rep.get("issuer", defaults.issuer), "report.issuer", source),
+        contact=_text(rep.get("contact", defaults.contact), "report.contact", source),
         merge_correlation=float(corr),
-        region_names=tuple(sorted((str(k), str(v)) for k, v in regions.items())),
+        region_names=tuple(
+            sorted((str(k), _text(v, f"regions.{k}", source)) for k, v in regions.items())
+        ),
         **ints,
     )
     return RunConfig(
@@ -526,7 +537,7 @@ def parse_run_config(
         banks=tuple(banks),
         knockouts=rules,
         report=report,
-        version=str(data.get("config_version", "")),
+        version=_text(data.get("config_version", ""), "config_version", source),
         resources=_parse_resources(data.get("resources", {}), source),
     )
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
@@ -337,7 +337,11 @@ def write_outputs(
     ]
     changes = compare(s.screened, *previous) if previous is not None else None
     report = run_report(s, config, meta, timer, banks, changes)
-    report["warnings"] = [*s.warnings, *_unreached(inputs.whitelist, masks)]
+    report["warnings"] = [
+        *s.warnings,
+        *_unreached(inputs.whitelist, masks),
+        *_empty_banks(config.banks, sizes, s.screened),
+    ]
     _dump(folder / "run_report.json", report)
     html = env.get_template("run_report.html.j2").render(r=report, status_zh=STATUS_ZH)
     (folder / "run_report.html").write_text(html, encoding="utf-8")
@@ -360,6 +364,24 @@ def _unreached(whitelist: pd.DataFrame, masks: list[np.ndarray]) -> list[str]:
         f"{len(missed):,} 家白名单企业不在任何银行的推送范围内（地区、行业或最低等级），"
         f"未进入任何推送包，例如 {examples}"
     ]
+
+
+def _empty_banks(banks: Sequence[Any], sizes: list[int], screened: pd.DataFrame) -> list[str]:
+    """A note per bank whose package holds no firm, naming the configured regions that no
+    firm of the input is in (a mistyped code in run.toml sends an empty package, silently)."""
+    regions = screened["region_code"].astype("str").dropna().unique().tolist()
+    notes = []
+    for bank, n in zip(banks, sizes, strict=True):
+        if n:
+            continue
+        unknown = [r for r in bank.regions if not any(c.startswith(r) for c in regions)]
+        why = (
+            f"其地区 {'、'.join(unknown)} 不对应任何参评企业（请核对 run.toml 中该银行的 regions）"
+            if unknown
+            else "没有白名单企业符合其地区、行业和最低等级"
+        )
+        notes.append(f"{bank.name}（{bank.id}）的推送包为空：{why}")
+    return notes
 
 
 WORKER_BYTES_PER_FIRM = 8_000

@@ -73,6 +73,11 @@ BASE = {"selection": {"min_grade": "T5"}, "banks": [{"id": "b1", "name": "银行
             r"'selection\.region_caps\.zz'",
         ),
         ({"report": {"explain_top_k": 0}}, r"'report\.explain_top_k'"),
+        # text printed into the packages must be text, not a list or a number
+        ({"banks": [{"id": "a", "name": ["郑州银行"]}]}, r"'banks\[0\]\.name'.*text"),
+        ({"report": {"issuer": 3}}, r"'report\.issuer'.*text"),
+        ({"regions": {"410100": 5}}, r"'regions\.410100'.*text"),
+        ({"config_version": 5}, r"'config_version'.*text"),
         ({"report": {"validity_months": "six"}}, r"'report\.validity_months'"),
         ({"report": {"min_peers": 0}}, r"'report\.min_peers'.*\[1, 1000000\]"),
         ({"colour": "blue"}, r"'colour'.*unknown key"),
@@ -120,6 +125,10 @@ def test_resources_change_no_output_identity():
         (
             {"version": "1", "rules": [{"id": "x", "kind": "tax_grade", "weight": 2}]},
             r"'rules\[0\]\.weight'",
+        ),
+        (
+            {"version": "1", "rule": [], "rules": [{"id": "x", "kind": "tax_grade"}]},
+            r"'rule'.*unknown key",
         ),
     ],
 )

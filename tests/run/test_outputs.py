@@ -632,3 +632,21 @@ def test_a_firm_told_among_all_firms_says_so_in_its_chart(tmp_path, inputs, scor
     assert header == "kind,cause,name,uscc_as_written,record_type,start_date,record_id,nominated_by"
     below = s.screened.loc[s.screened["status"] == "below_threshold", "reason"]
     assert below.str.contains(r"违约概率 \d+\.\d\d%").all()
+
+
+def test_an_empty_package_is_a_warning_naming_unknown_regions():
+    from types import SimpleNamespace
+
+    from screening.run.output import _empty_banks
+
+    screened = pd.DataFrame({"region_code": ["410105", "410301", None]})
+    banks = [
+        SimpleNamespace(id="a", name="甲银行", regions=("4101",)),
+        SimpleNamespace(id="b", name="乙银行", regions=("999999", "4103")),
+        SimpleNamespace(id="c", name="丙银行", regions=("4103",)),
+    ]
+    notes = _empty_banks(banks, [5, 0, 0], screened)
+    assert notes == [
+        "乙银行（b）的推送包为空：其地区 999999 不对应任何参评企业（请核对 run.toml 中该银行的 regions）",
+        "丙银行（c）的推送包为空：没有白名单企业符合其地区、行业和最低等级",
+    ]
