@@ -132,6 +132,18 @@ class _Linker:
         firms = arrow_array(pc.unique(arrow_strings(enterprises["uscc"])).drop_null())
         # sorted, so that ranks order (and group) exactly like the USCC strings
         self.firms = firms.take(pc.sort_indices(firms))
+        # each firm's establishment date by rank (NaT: unknown), for telling apart the
+        # candidates of an ambiguous name by the date of the record that names it
+        self.established: dict[str, np.datetime64] = {}
+        if "established" in enterprises:
+            known = enterprises.loc[enterprises["established"].notna(), ["uscc", "established"]]
+            self.established = dict(
+                zip(
+                    known["uscc"].astype("str").tolist(),
+                    known["established"].to_numpy(dtype="datetime64[ns]").tolist(),
+                    strict=True,
+                )
+            )
         self.report: dict[str, dict[str, int]] = {}
         self.examples: list[pd.DataFrame] = []
 
@@ -145,10 +157,15 @@ class _Linker:
         return _str(self.firms.take(pa.array(firm, mask=firm < 0)))
 
     def link(
-        self, ids: np.ndarray, names: pa.Array, code_firm: np.ndarray | None = None
+        self,
+        ids: np.ndarray,
+        names: pa.Array,
+        code_firm: np.ndarray | None = None,
+        dates: np.ndarray | None = None,
     ) -> _Mentions:
         """Resolve mentions given as ids into ``names`` (-1: no name) and, optionally, the
-        rank of a code given with each mention (-1: none or not in the registry)."""
+        rank of a code given with each mention (-1: none or not in the registry) and the
+        date of the record each mention is in (NaT: unknown; see :meth:`_by_date`)."""
         look = ids if code_firm is None else np.where(code_firm >= 0, -1, ids)
         used = np.bincount(look[look >= 0], minlength=len(names)) > 0
         where = np.full(len(names) + 1, -1, dtype=np.int32)  # the extra slot maps -1 to -1
@@ -158,11 +175,46 @@ class _Linker:
         firm = _at(found.firm, pos, -1)
         method = _at(found.method, pos, _CODE["unmatched"])
         score = _at(found.score, pos, np.nan)
+        if dates is not None:
+            firm, method = self._by_date(found, pos, dates, firm, method)
         if code_firm is not None:
             coded = code_firm >= 0
             firm = np.where(coded, code_firm, firm)
             method = np.where(coded, np.int8(_CODE["uscc"]), method)
         return _Mentions(firm.astype(np.int32), method.astype(np.int8), score, pos, found)
+
+    def _by_date(
+        self,
+        found: _Lookup,
+        pos: np.ndarray,
+        dates: np.ndarray,
+        firm: np.ndarray,
+        method: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """An ambiguous mention whose record is dated: a firm established after that date
+        cannot be the one named (a patent filed in 2015 has no applicant founded in 2027).
+        When exactly one candidate remains (established by then, or of unknown date), the
+        mention is that firm, by name; otherwise it stays ambiguous. This is a deduction
+        from two facts, not a guess: without it, a firm registered later under a name that
+        normalises alike made an older firm's records ambiguous at every date."""
+        dates = np.asarray(dates, dtype="datetime64[ns]")
+        todo = np.flatnonzero((method == _CODE["ambiguous"]) & (pos >= 0) & ~np.isnat(dates))
+        if not todo.size or not self.established:
+            return firm, method
+        firm, method = firm.copy(), method.copy()
+        cands: dict[int, list[tuple[str, np.datetime64 | None]]] = {}
+        for i in todo.tolist():
+            p = int(pos[i])
+            if p not in cands:
+                text = found.candidates.iloc[p]
+                usccs = [c.split(":")[0] for c in str(text).split(";")] if text else []
+                cands[p] = [(u, self.established.get(u)) for u in usccs]
+            when = dates[i]
+            alive = [u for u, est in cands[p] if est is None or np.datetime64(est, "ns") <= when]
+            if len(alive) == 1:
+                firm[i] = self.ranks(pa.array(alive, type=self.firms.type))[0]
+                method[i] = _CODE["name"]
+        return firm, method
 
     def _lookup(self, names: pa.Array) -> _Lookup:
         m = self.index.match(names)
@@ -229,13 +281,23 @@ def _str(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     return s.astype("str") if s.dtype != "str" else s
 
 
+_RECORD_DATE = {
+    "credit_records": "start_date",
+    "programmes": "valid_from",
+    "nominations": "nominated_on",
+}
+"""The date of each row of these sources: the firm it names existed by then."""
+
+
 def _link_rows(
     linker: _Linker, source: str, table: pd.DataFrame, *, record: bool = True
 ) -> pd.DataFrame:
     """Link a table whose rows carry a uscc and/or a name (``table`` is modified); ``record``
     counts the mentions in the match report."""
     ids, names = encode(table["name"])
-    m = linker.link(ids, names, linker.ranks(arrow_strings(table["uscc"])))
+    column = _RECORD_DATE.get(source)
+    dates = table[column].to_numpy(dtype="datetime64[ns]") if column and column in table else None
+    m = linker.link(ids, names, linker.ranks(arrow_strings(table["uscc"])), dates)
     if record:
         linker.record(source, (m, None))
     table["uscc"] = linker.usccs(m.firm)
@@ -267,7 +329,12 @@ def _applicants(patents: pd.DataFrame, linker: _Linker) -> _Applicants:
     parent, ids, names = split_ids(patents["applicants"])
     code, code_firm = _aligned_codes(patents["applicant_usccs"], parent, linker)
     a = _Applicants(parent, ids, names, code, code_firm)
-    a.links = linker.link(ids, names, _at(code_firm, code, -1))
+    filed = (
+        patents["app_date"].to_numpy(dtype="datetime64[ns]")[parent]
+        if "app_date" in patents
+        else None
+    )
+    a.links = linker.link(ids, names, _at(code_firm, code, -1), filed)
     return a
 
 
@@ -587,7 +654,16 @@ def _link_patents(
     moved[tr["patent_row"].to_numpy()] = True
     reused = _reusable(patents, a, moved) & reuse
     ep = _owner_epochs(patents, tr, np.flatnonzero(~reused & ~moved))
-    own = linker.link(ep.ids, ep.names, _owner_codes(a, ep, n_pat))
+    # the date an owner list was true from: a transfer's date, or the filing date for the
+    # period before a patent's first transfer; unknown (NaT) for a never-transferred patent,
+    # whose owners are the export's current ones
+    since = ep.start.copy()
+    before_first = np.isnat(since) & ~np.isnat(ep.end)
+    if "app_date" in patents:
+        since[before_first] = patents["app_date"].to_numpy(dtype="datetime64[ns]")[
+            ep.row[before_first]
+        ]
+    own = linker.link(ep.ids, ep.names, _owner_codes(a, ep, n_pat), since[ep.parent])
     linker.record("patent_owners", (a.links, reused[a.parent]), (own, None))
     owners = _owner_links(ep, own, memory_limit)
     del ep, own
@@ -604,7 +680,7 @@ def _event_links(linker: _Linker, events: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for side, col in (("from", "from_party"), ("to", "to_party")):
         p, ids, names = split_ids(tr[col])
-        m = linker.link(ids, names)
+        m = linker.link(ids, names, dates=tr["event_date"].to_numpy(dtype="datetime64[ns]")[p])
         linker.record(f"transfer_{side}_parties", (m, None))
         parts.append(
             pd.DataFrame(
@@ -666,10 +742,13 @@ def resolve_entities(
             "Use the default 95, or None to disable fuzzy matching.",
         )
     check_memory_limit(memory_limit)
-    ent = get_table(data, "enterprises", ["uscc", "name", "former_names"])
+    ent = get_table(data, "enterprises", ["uscc", "name", "former_names", "established"])
     # categoricals stay so: names are split once per category, not once per row
     patents = get_table(
-        data, "patents", ["app_no", "applicants", "applicant_usccs", "owners"], categorical=True
+        data,
+        "patents",
+        ["app_no", "app_date", "applicants", "applicant_usccs", "owners"],
+        categorical=True,
     )
     events = get_table(
         data,

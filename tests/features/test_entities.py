@@ -287,3 +287,39 @@ def test_a_name_another_firm_used_before_stays_ambiguous(mk):
     assert got["uscc"].tolist() == [mk.uscc(3)]  # the exact name without a former user
     rep = links.match_report["sources"]["patent_applicants"]["by_method"]
     assert rep["ambiguous"] == 1
+
+
+def test_a_firm_founded_after_the_record_is_not_a_candidate(mk, reg):
+    """郑州华科电子有限责任公司 fits 有限公司 (firm 3) and 股份有限公司 (firm 4) alike. A record
+    dated before firm 4 existed can only name firm 3 (a deduction from two dates, not a guess):
+    without it a firm registered later made an older firm's patents and lists ambiguous at
+    every as-of date. When both existed, or a founding date is unknown, it stays ambiguous."""
+    firms = [dict(f) for f in reg]
+    firms[2]["established"] = pd.Timestamp("2010-05-01")
+    firms[3]["established"] = pd.Timestamp("2021-03-01")  # after the 2020 filing
+    links = _links(mk, firms, ["郑州华科电子有限责任公司"])
+    got = _applicant_links(links)
+    assert got["uscc"].tolist() == [mk.uscc(3)] and got["method"].tolist() == ["name"]
+    owners = links.patent_links[links.patent_links["role"] == "owner"]
+    assert owners["uscc"].tolist() == [mk.uscc(3)]  # the owner is the applicant (no transfer)
+
+    firms[3]["established"] = pd.Timestamp("2019-03-01")  # both existed at filing
+    assert _applicant_links(_links(mk, firms, ["郑州华科电子有限责任公司"])).empty
+    firms[3]["established"] = None  # unknown founding date: could be either
+    assert _applicant_links(_links(mk, firms, ["郑州华科电子有限责任公司"])).empty
+
+
+def test_dated_lists_are_told_apart_by_founding_date_too(mk, reg):
+    firms = [dict(f) for f in reg]
+    firms[2]["established"] = pd.Timestamp("2010-05-01")
+    firms[3]["established"] = pd.Timestamp("2025-03-01")
+    cr = [
+        {"uscc": None, "name": "郑州华科电子有限责任公司", "record_type": "dishonest_debtor",
+         "start_date": pd.Timestamp("2024-01-01")},
+        {"uscc": None, "name": "郑州华科电子有限责任公司", "record_type": "dishonest_debtor",
+         "start_date": pd.Timestamp("2026-01-01")},
+    ]  # fmt: skip
+    links = resolve_entities(mk.tables(firms, [], cr=cr))
+    assert links.credit_records["uscc"].tolist()[0] == mk.uscc(3)
+    assert pd.isna(links.credit_records["uscc"].tolist()[1])  # both existed by 2026
+    assert links.credit_records["match_method"].tolist() == ["name", "ambiguous"]
