@@ -169,8 +169,11 @@ _PATENT = (
        "Valid patents the firm acquired by a TR01 dated in (as_of-12 months, as_of] ÷ valid "
        "patents; NaN when none.", _P, "event_date", -1, 0, 1, "%", "share"),
     _f("pledge_release_ratio", "质押履约比", "use",
-       "Per patent held at as_of: min(PC01 releases ≤ as_of, PE01 pledges ≤ as_of-1y), summed, "
-       "÷ PE01 pledges ≤ as_of-1y, summed; NaN when no pledge is older than a year.",
+       "The firm's pledges: per patent it held on a PE01's date (also one it no longer holds: "
+       "a pledged patent transferred to the lender without a release is a default), "
+       "min(PC01 releases ≤ as_of, its PE01 pledges ≤ as_of-1y), summed, ÷ those pledges, "
+       "summed; a previous owner's pledges are not the firm's. NaN when no pledge of the "
+       "firm is older than a year.",
        "patent_events", "event_date", 1, 0, 1, "%", "rate"),
     _f("currently_pledged_share", "当前在押占比", "use",
        "Valid patents pledged at as_of (last PE01 not released by a later PC01) ÷ valid "

@@ -394,9 +394,6 @@ class PatentStore:
               max(e.d) FILTER (WHERE e.code = 'PC01') AS last_pc,
               max(e.d) FILTER (WHERE e.code = 'PP01') AS last_pp,
               max(e.d) FILTER (WHERE e.code = 'PD01') AS last_pd,
-              count(*) FILTER (WHERE e.code = 'PE01' AND e.d <= q.as_of - INTERVAL 1 YEAR)
-                AS n_pe_old,
-              count(*) FILTER (WHERE e.code = 'PC01') AS n_pc,
               count(*) FILTER (WHERE e.code = 'EE01') AS n_ee,
               count(*) FILTER (WHERE e.code IN ('IW01', 'IP01')) AS n_inval
             FROM (SELECT DISTINCT app_id, as_of FROM fp) q
@@ -414,8 +411,7 @@ class PatentStore:
                 -- on or after the withdrawal
                 coalesce(s.first_rj, CASE WHEN s.last_rr IS NULL OR s.last_rr < s.last_wd
                                           THEN s.last_wd END) AS dec_neg,
-                coalesce(s.n_pe_old, 0) AS n_pe_old,
-                coalesce(s.n_pc, 0) AS n_pc, coalesce(s.n_ee, 0) AS n_ee,
+                coalesce(s.n_ee, 0) AS n_ee,
                 coalesce(s.n_inval, 0) AS n_inval,
                 coalesce(p.grant_d <= f.as_of, false) AS granted,
                 (s.last_cf IS NOT NULL AND (s.last_rr IS NULL OR s.last_rr < s.last_cf))
@@ -489,7 +485,6 @@ class PatentStore:
               count(*) FILTER (WHERE valid AND n_owners > 1) AS n_co,
               sum(n_ee) AS license_record_count,
               count(*) FILTER (WHERE valid AND acq > as_of - INTERVAL 1 YEAR) AS n_acq,
-              sum(least(n_pc, n_pe_old)) AS n_released, sum(n_pe_old) AS n_pe_old,
               count(*) FILTER (WHERE valid AND pledged) AS n_pledged,
               count(*) FILTER (WHERE pledgeable) AS pledgeable_patent_count,
               count(*) FILTER (WHERE pledgeable AND ptype = 0) AS pledgeable_invention_count,
@@ -536,6 +531,29 @@ class PatentStore:
             GROUP BY pair_id
             """
         ).df()
+        # pledges the firm made: PE01 on a patent it held on the pledge's date, also when it
+        # no longer holds it (a pledged patent transferred to the lender without a release
+        # is the default this indicator is for); releases are the patent's PC01 ≤ as_of
+        pledges = self.con.execute(
+            """
+            WITH mine AS (
+              SELECT q.pair_id, q.as_of, h.app_id, count(DISTINCT e.d) AS n_pe_old
+              FROM pairs q JOIN hold h ON h.firm_id = q.firm_id
+              JOIN ev e ON e.app_id = h.app_id AND e.code = 'PE01'
+              WHERE e.d <= q.as_of - INTERVAL 1 YEAR
+                AND (h.hf IS NULL OR h.hf <= e.d) AND (h.ht IS NULL OR h.ht > e.d)
+              GROUP BY q.pair_id, q.as_of, h.app_id),
+            rel AS (
+              SELECT m.pair_id, m.app_id, count(*) AS n_pc
+              FROM mine m JOIN ev c ON c.app_id = m.app_id AND c.code = 'PC01'
+                AND c.d <= m.as_of
+              GROUP BY m.pair_id, m.app_id)
+            SELECT m.pair_id, sum(least(coalesce(r.n_pc, 0), m.n_pe_old)) AS n_released,
+              sum(m.n_pe_old) AS n_pe_old
+            FROM mine m LEFT JOIN rel r ON r.pair_id = m.pair_id AND r.app_id = m.app_id
+            GROUP BY m.pair_id
+            """
+        ).df()
         trans = self.con.execute(
             """
             SELECT q.pair_id, count(*) AS recent_transfer_out_count
@@ -544,7 +562,7 @@ class PatentStore:
             """
         ).df()
         n = self._n_pairs()
-        out = _frame(n, main, breadth, conc, apps, inventors, trans)
+        out = _frame(n, main, breadth, conc, apps, inventors, trans, pledges)
         nv = out["n_valid"].to_numpy(dtype=float)
         inv = out["valid_invention_count"].to_numpy(dtype=float)
         um = out["valid_utility_model_count"].to_numpy(dtype=float)

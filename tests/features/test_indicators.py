@@ -384,8 +384,9 @@ def test_a_transfer_without_assignor_is_a_transfer_out_of_the_holder(mk):
     holdings already read it so): it counts as a transfer out of that holder."""
     a, b = "郑州甲科技有限公司", "郑州乙科技有限公司"
     pats = [
-        mk.patent(2015, 1, i, app_date=D("2015-03-01"), grant_date=D("2018-05-01"), applicants=a,
-                  owners=b)
+        mk.patent(
+            2015, 1, i, app_date=D("2015-03-01"), grant_date=D("2018-05-01"), applicants=a, owners=b
+        )
         for i in (1, 2)
     ]
     no = [p["app_no"] for p in pats]
@@ -402,3 +403,35 @@ def test_a_transfer_without_assignor_is_a_transfer_out_of_the_holder(mk):
     m = build_feature_matrix(pairs, data)
     assert m["valid_invention_count"].tolist() == [2, 0, 2]
     assert m["recent_transfer_out_count"].tolist() == [0, 2, 0]
+
+
+def test_pledge_release_ratio_counts_the_firms_own_pledges(mk):
+    """质押履约比 is about the firm's pledges: a pledged patent it no longer holds because it
+    went to the lender without a release (a default) still counts, unreleased; a pledge a
+    previous owner made and released is not the acquirer's."""
+    a, b, bank = "郑州甲科技有限公司", "郑州乙科技有限公司", "某银行股份有限公司"
+    p1, p2 = (
+        mk.patent(2015, 1, i, app_date=D("2015-03-01"), grant_date=D("2018-05-01"),
+                  applicants=a, owners=owner)
+        for i, owner in ((1, bank), (2, b))
+    )  # fmt: skip
+    ev = [
+        # p1: pledged by 甲, never released, transferred to the lender
+        (p1["app_no"], "PE01", "2022-11-08"), (p1["app_no"], "TR01", "2024-03-22", a, bank),
+        # p2: pledged by 甲 and released, then sold to 乙
+        (p2["app_no"], "PE01", "2020-02-01"), (p2["app_no"], "PC01", "2021-02-01"),
+        (p2["app_no"], "TR01", "2022-01-10", a, b),
+    ]  # fmt: skip
+    events = [
+        {"app_no": e[0], "event_code": e[1], "event_date": D(e[2]),
+         "from_party": e[3] if len(e) > 3 else None, "to_party": e[4] if len(e) > 3 else None}
+        for e in ev
+    ]  # fmt: skip
+    data = mk.tables([mk.firm(1, a), mk.firm(2, b), mk.firm(3, bank)], [p1, p2], events, [], [])
+    pairs = pd.DataFrame({"uscc": [mk.uscc(1), mk.uscc(2)], "as_of": D("2024-06-30")})
+    m = build_feature_matrix(pairs, data).set_index("uscc")
+    # 甲: p1 unreleased (held when pledged, gone now) + p2 released → 1 of 2
+    assert m.loc[mk.uscc(1), "pledge_release_ratio"] == pytest.approx(1 / 2)
+    assert m.loc[mk.uscc(1), "valid_invention_count"] == 0  # holds nothing now
+    # 乙 holds p2 but never pledged it
+    assert np.isnan(m.loc[mk.uscc(2), "pledge_release_ratio"])

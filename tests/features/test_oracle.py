@@ -286,9 +286,20 @@ class Oracle:
         f["recent_acquired_share"] = _div(
             sum(h["acq"] is not None and h["acq"] > _add_years(as_of, -1) for _, _, h in valid), nv
         )
-        f["pledge_release_ratio"] = _div(
-            sum(min(s["pc"], s["pe_old"]) for _, s, _ in held), sum(s["pe_old"] for _, s, _ in held)
-        )
+        # the firm's pledges: PE01 ≤ as_of-1y on a patent it held on that day (held now or
+        # not), against the patent's releases ≤ as_of
+        released = made = 0
+        for p in self.pat.itertuples(index=False):
+            evs = self.events.get(p.app_no, [])
+            old = {r.event_date for _, _, r in evs
+                   if r.event_code == "PE01" and r.event_date <= _add_years(as_of, -1)}  # fmt: skip
+            mine = [d for d in old if self.holding(p, firm, d) is not None]
+            if mine:
+                pc = {r.event_date for _, _, r in evs
+                      if r.event_code == "PC01" and r.event_date <= as_of}  # fmt: skip
+                released += min(len(pc), len(mine))
+                made += len(mine)
+        f["pledge_release_ratio"] = _div(released, made)
         f["currently_pledged_share"] = _div(sum(s["pledged"] for _, s, _ in valid), nv)
         pl = [
             (p, s)
