@@ -201,19 +201,25 @@ class _Linker:
         todo = np.flatnonzero((method == _CODE["ambiguous"]) & (pos >= 0) & ~np.isnat(dates))
         if not todo.size or not self.established:
             return firm, method
-        firm, method = firm.copy(), method.copy()
-        cands: dict[int, list[tuple[str, np.datetime64 | None]]] = {}
-        for i in todo.tolist():
-            p = int(pos[i])
+        cands: dict[int, list[tuple[str, np.datetime64]]] = {}
+        never = np.datetime64("NaT", "ns")
+        chosen: list[int] = []
+        chosen_uscc: list[str] = []
+        for i, p, when in zip(todo.tolist(), pos[todo].tolist(), dates[todo], strict=True):
             if p not in cands:
                 text = found.candidates.iloc[p]
                 usccs = [c.split(":")[0] for c in str(text).split(";")] if text else []
-                cands[p] = [(u, self.established.get(u)) for u in usccs]
-            when = dates[i]
-            alive = [u for u, est in cands[p] if est is None or np.datetime64(est, "ns") <= when]
+                cands[p] = [
+                    (u, np.datetime64(self.established.get(u, never), "ns")) for u in usccs
+                ]
+            alive = [u for u, est in cands[p] if np.isnat(est) or est <= when]
             if len(alive) == 1:
-                firm[i] = self.ranks(pa.array(alive, type=self.firms.type))[0]
-                method[i] = _CODE["name"]
+                chosen.append(i)
+                chosen_uscc.append(alive[0])
+        if chosen:  # one look-up of all the chosen codes among the registry firms
+            firm, method = firm.copy(), method.copy()
+            firm[chosen] = self.ranks(pa.array(chosen_uscc, type=self.firms.type))
+            method[chosen] = _CODE["name"]
         return firm, method
 
     def _lookup(self, names: pa.Array) -> _Lookup:

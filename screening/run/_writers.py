@@ -27,7 +27,7 @@ import jinja2
 
 from screening.run.config import RunConfig
 from screening.run.manifest import SigningKey
-from screening.run.packages import PackageInputs, template_env
+from screening.run.packages import PARTS, PackageInputs, template_env
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,14 @@ class BankJob:
     writer: Callable[..., int]
 
     def write(
-        self, index: int, inputs: PackageInputs, env: jinja2.Environment | None = None
+        self,
+        index: int,
+        inputs: PackageInputs,
+        env: jinja2.Environment | None = None,
+        parts: tuple[str, ...] = PARTS,
     ) -> int:
-        """Write bank ``index``'s package from ``inputs`` (all banks' or its own part)."""
+        """Write bank ``index``'s package from ``inputs`` (all banks' or its own part); with
+        ``parts`` only those files (``write_bank_package``)."""
         bank = self.config.banks[index]
         return self.writer(
             self.folder / bank.id,
@@ -58,6 +63,7 @@ class BankJob:
             patents_per_firm=self.config.report.patents_per_firm,
             max_rows=self.max_rows,
             key=self.key,
+            parts=parts,
         )
 
 
@@ -72,13 +78,12 @@ def spool(inputs: PackageInputs, path: Path) -> None:
         pickle.dump(inputs, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def write_spooled(job: BankJob, index: int, path: str) -> int:
-    """Writer process: read bank ``index``'s inputs from ``path`` (then remove it: the run's
-    temporary folder holds at most one bank more than there are writers) and write its package."""
+def write_spooled(job: BankJob, index: int, path: str, parts: tuple[str, ...] = PARTS) -> int:
+    """Writer process: read bank ``index``'s inputs from ``path`` and write ``parts`` of its
+    package (the run removes the spool file once every part of the bank is written)."""
     with open(path, "rb") as fh:
         inputs = pickle.load(fh)  # noqa: S301 - written by this run, in its own folder
-    os.unlink(path)
-    return job.write(index, inputs)
+    return job.write(index, inputs, parts=parts)
 
 
 def die_with_parent(parent: int) -> None:

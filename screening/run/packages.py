@@ -242,6 +242,16 @@ def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, s
     ]
 
 
+PARTS = ("workbook", "lists")
+"""The files of a package in two parts written separately when asked: the workbook (most of
+the time: every cell is a Python call) and the lists (CSV, JSON, report.html)."""
+
+
+def package_meta(inputs: PackageInputs, bank: BankConfig) -> dict[str, Any]:
+    """The batch metadata of ``bank``'s package (its JSON head and its manifest)."""
+    return {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}}
+
+
 def write_bank_package(
     folder: Path,
     bank: BankConfig,
@@ -252,14 +262,23 @@ def write_bank_package(
     patents_per_firm: int = 10,
     max_rows: int = EXCEL_MAX_DATA_ROWS,
     key: SigningKey | None = None,
+    parts: tuple[str, ...] = PARTS,
 ) -> int:
     """Write one bank's package into ``folder`` (created) and return its firm count.
 
     ``inputs`` must already be scrubbed of personal identifiers (the caller does it once for
     all banks). Every view lists each firm's first ``patents_per_firm`` pledgeable patents
     (best first); ``pledgeable_count`` is the full count.
+
+    ``parts`` other than all of :data:`PARTS` writes only those files into ``folder`` (which
+    may exist: the other part may be written beside it by another process) and no manifest:
+    the caller writes it (:func:`screening.run.manifest.write_manifest` with
+    :func:`package_meta`) once both parts are there. The files are the same either way.
     """
-    folder.mkdir(parents=True, exist_ok=False)
+    whole = set(parts) == set(PARTS)
+    if not whole and not set(parts) <= set(PARTS):
+        raise ValueError(f"The 'parts' parameter must name parts of {PARTS}. Got {parts!r}.")
+    folder.mkdir(parents=True, exist_ok=not whole)
     wl = inputs.whitelist.loc[bank_mask(inputs.whitelist, bank)].reset_index(drop=True)
     wl.insert(0, "seq", pd.array(np.arange(1, len(wl) + 1), dtype="Int64"))
     firms = pd.Index(wl["uscc"].to_numpy())
@@ -284,13 +303,64 @@ def write_bank_package(
     table["score"] = table["score"].round(1)
     table["pd"] = table["pd"].round(6)
 
-    # CSV: UTF-8 with BOM so Excel opens it; text cells neutralised against formulas.
-    csv_frame = neutralise_frame(table).rename(columns=WHITELIST_HEADERS)
-    csv_frame.to_csv(
-        folder / "whitelist.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
-    )
-    del csv_frame
+    if "lists" in parts:
+        # CSV: UTF-8 with BOM so Excel opens it; text cells neutralised against formulas.
+        csv_frame = neutralise_frame(table).rename(columns=WHITELIST_HEADERS)
+        csv_frame.to_csv(
+            folder / "whitelist.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+        )
+        del csv_frame
+    if "workbook" in parts:
+        _write_workbook(
+            folder, bank, inputs, wl, reasons, top_patents, table, patents_per_firm, max_rows
+        )
+    del top_patents
+    if "lists" in parts:
+        firm_columns = [
+            c for c in table.columns if c not in ("reasons_up", "reasons_down", "programmes_text")
+        ]
+        details = _FirmDetails(reasons, patents, programmes)
+        head = {
+            "meta": package_meta(inputs, bank),
+            "knockout_checks_passed": inputs.checks,
+            "pledgeable_patents_listed_per_firm": patents_per_firm,
+        }
+        _write_json(
+            folder / "whitelist.json",
+            head,
+            (
+                details.records(table.iloc[i : i + _CHUNK_FIRMS][firm_columns])
+                for i in _starts(table)
+            ),
+        )
+        _write_report(
+            folder / "report.html",
+            bank,
+            inputs,
+            table[firm_columns],
+            details.records(table.iloc[:detail_limit][firm_columns]),
+            env=env,
+            patents_per_firm=patents_per_firm,
+            sections=wl["industry_section"].iloc[:detail_limit].tolist()
+            if "industry_section" in wl
+            else None,
+        )
+    if whole:
+        write_manifest(folder, package_meta(inputs, bank), key)
+    return len(wl)
 
+
+def _write_workbook(
+    folder: Path,
+    bank: BankConfig,
+    inputs: PackageInputs,
+    wl: pd.DataFrame,
+    reasons: pd.DataFrame,
+    top_patents: pd.DataFrame,
+    table: pd.DataFrame,
+    patents_per_firm: int,
+    max_rows: int,
+) -> None:
     write_workbook(
         folder / "whitelist.xlsx",
         [
@@ -325,36 +395,6 @@ def write_bank_package(
         title=f"{bank.name} 授信白名单 {inputs.meta['batch_id']}",
         max_rows=max_rows,
     )
-    del top_patents
-
-    firm_columns = [
-        c for c in table.columns if c not in ("reasons_up", "reasons_down", "programmes_text")
-    ]
-    details = _FirmDetails(reasons, patents, programmes)
-    head = {
-        "meta": {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}},
-        "knockout_checks_passed": inputs.checks,
-        "pledgeable_patents_listed_per_firm": patents_per_firm,
-    }
-    _write_json(
-        folder / "whitelist.json",
-        head,
-        (details.records(table.iloc[i : i + _CHUNK_FIRMS][firm_columns]) for i in _starts(table)),
-    )
-    _write_report(
-        folder / "report.html",
-        bank,
-        inputs,
-        table[firm_columns],
-        details.records(table.iloc[:detail_limit][firm_columns]),
-        env=env,
-        patents_per_firm=patents_per_firm,
-        sections=wl["industry_section"].iloc[:detail_limit].tolist()
-        if "industry_section" in wl
-        else None,
-    )
-    write_manifest(folder, {**inputs.meta, "bank": {"id": bank.id, "name": bank.name}}, key)
-    return len(wl)
 
 
 def _text(value: Any) -> str:

@@ -30,22 +30,24 @@ def refuse(folder, *args, **kwargs):
     raise DataError(f"{folder.name}: cannot write", "free some disk space")
 
 
-def stall_after_manifest(folder, *args, **kwargs):
-    """Write a package up to its manifest, say ``WROTE <pid>`` on stdout and hang: the run
-    can then be killed while a package writer is mid-way."""
-    real = packages.write_manifest
+def stall_after_workbook(folder, *args, **kwargs):
+    """Write a package up to its workbook (written in the writer process whether a package
+    is written whole or in parts), say ``WROTE <pid>`` on stdout and hang: the run can then
+    be killed while a package writer is mid-way."""
+    real = packages.write_workbook
 
     def slow(*a, **k):
-        real(*a, **k)
+        out = real(*a, **k)
         sys.stdout.write(f"WROTE {os.getpid()}\n")
         sys.stdout.flush()
         time.sleep(60)
+        return out
 
-    packages.write_manifest = slow
+    packages.write_workbook = slow
     try:
         return packages.write_bank_package(folder, *args, **kwargs)
     finally:
-        packages.write_manifest = real
+        packages.write_workbook = real
 
 
 def killed(folder, *args, **kwargs):

@@ -414,7 +414,7 @@ def test_killed_run_leaves_no_package(tmp_path, workers):
         from screening.run import output
         from screening.run.output import atomic_folder
         from tests.run import _faults
-        output.write_bank_package = _faults.stall_after_manifest
+        output.write_bank_package = _faults.stall_after_workbook
         config = replace(make_config(), resources=ResourceConfig(workers={workers}))
         with atomic_folder({str(out)!r}) as tmp:
             run_into(tmp, build_inputs(), ToyScorer(), config, AS_OF)
