@@ -21,6 +21,8 @@ import xlsxwriter
 from screening.run.safety import neutralise_formula
 
 EXCEL_MAX_DATA_ROWS = 1_048_575
+EXCEL_MAX_CELL_CHARS = 32_767
+_CUT_MARK = "…（超长截断，全文见 CSV/JSON）"
 _BLOCK_ROWS = 50_000
 
 
@@ -54,9 +56,17 @@ def _cells(column: pd.Series) -> list:
     return [
         None
         if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-        else neutralise_formula(str(v))
+        else _fit(neutralise_formula(str(v)))
         for v in column.astype(object)
     ]
+
+
+def _fit(text: str) -> str:
+    """``text`` cut to what an Excel cell holds, saying so (xlsxwriter would cut it silently;
+    the CSV and JSON keep the full text)."""
+    if len(text) <= EXCEL_MAX_CELL_CHARS:
+        return text
+    return text[: EXCEL_MAX_CELL_CHARS - len(_CUT_MARK)] + _CUT_MARK
 
 
 def write_workbook(
