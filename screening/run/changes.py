@@ -40,16 +40,22 @@ def read_previous(previous: Path, as_of: pd.Timestamp | None = None) -> tuple[pd
             f"--previous {path} lacks column(s) {missing}: it is not a screening run output.",
             remedy,
         )
+    _check_contents(frame, path, remedy)
     batch, before = "", None
     report = previous / "run_report.json"
-    if report.is_file():
-        try:
-            doc = json.loads(report.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DataError(f"--previous {report} cannot be read: {exc}", remedy) from None
-        if isinstance(doc, dict):
-            batch = str(doc.get("batch_id", ""))
-            before = doc.get("as_of")
+    if not report.is_file():
+        raise DataError(
+            f"--previous {previous} holds no run_report.json: it is not a whole screening "
+            "run output (its date cannot be checked against this run's).",
+            remedy,
+        )
+    try:
+        doc = json.loads(report.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"--previous {report} cannot be read: {exc}", remedy) from None
+    if isinstance(doc, dict):
+        batch = str(doc.get("batch_id", ""))
+        before = doc.get("as_of")
     if as_of is not None and before and pd.Timestamp(before) > as_of:
         raise DataError(
             f"--previous {previous} is as of {before}, after this run's {as_of.date()}: the "
@@ -57,6 +63,33 @@ def read_previous(previous: Path, as_of: pd.Timestamp | None = None) -> tuple[pd
             remedy,
         )
     return frame, batch
+
+
+def _check_contents(frame: pd.DataFrame, path: Path, remedy: str) -> None:
+    """A run writes every firm once under a code, a known status and a grade T1…T10 (or
+    none): anything else is not a run's output, and its changes would be made up."""
+    from screening.run.selection import STATUSES
+
+    status = frame["status"].astype("object")
+    # a rejected registry row without a readable code is listed without one
+    uscc = frame["uscc"].loc[frame["uscc"].notna() | (status != "rejected_input")]
+    problems = []
+    if uscc.isna().any() or not uscc.map(lambda v: isinstance(v, str)).all():
+        problems.append("uscc holds empty or non-text codes")
+    elif uscc.duplicated().any():
+        problems.append(f"uscc {uscc[uscc.duplicated()].iloc[0]} is listed twice")
+    odd = status[~status.isin(STATUSES)]
+    if len(odd):
+        problems.append(f"status {odd.iloc[0]!r} is not one a run writes")
+    grade = frame["grade"].astype("object")
+    valid = {f"T{i}" for i in range(1, 11)}
+    odd = grade[grade.notna() & ~grade.isin(valid)]
+    if len(odd):
+        problems.append(f"grade {odd.iloc[0]!r} is not T1…T10")
+    if problems:
+        raise DataError(
+            f"--previous {path} is not a screening run output: {'; '.join(problems)}.", remedy
+        )
 
 
 def compare(

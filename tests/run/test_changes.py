@@ -102,3 +102,30 @@ def test_a_damaged_or_later_previous_run_is_refused(tmp_path):
         read_previous(later, pd.Timestamp("2026-06-30"))
     frame, batch = read_previous(later, pd.Timestamp("2026-12-31"))
     assert batch == "2026Q3-x" and list(frame["uscc"]) == ["a"]
+    (later / "run_report.json").unlink()
+    with pytest.raises(DataError, match="holds no run_report.json"):
+        read_previous(later, pd.Timestamp("2026-12-31"))
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "match"),
+    [
+        ("grade", [42, 7], r"grade 42 is not T1…T10"),
+        ("uscc", [None, "b"], "empty or non-text codes"),
+        ("uscc", ["a", "a"], "uscc a is listed twice"),
+        ("status", ["whitelisted", "approved"], "status 'approved' is not one a run writes"),
+    ],
+)
+def test_a_previous_run_with_made_up_contents_is_refused(tmp_path, column, values, match):
+    """Contents a run never writes would give made-up changes (a grade of 42 read as T2→T5
+    drops, a missing code as 'added'): refused with the reason."""
+    import json
+
+    prev = tmp_path / "prev"
+    prev.mkdir()
+    frame = pd.DataFrame({"uscc": ["a", "b"], "status": ["whitelisted"] * 2, "grade": ["T1", "T2"]})
+    frame[column] = pd.Series(values, dtype="object")
+    frame.to_parquet(prev / "screened.parquet")
+    (prev / "run_report.json").write_text(json.dumps({"as_of": "2026-06-30"}), encoding="utf-8")
+    with pytest.raises(DataError, match=match):
+        read_previous(prev, pd.Timestamp("2026-09-30"))
