@@ -388,7 +388,27 @@ def decision_dates(
 def _default_builder(pairs: pd.DataFrame, bundle: Any) -> pd.DataFrame:
     from features import build_feature_matrix
 
-    return build_feature_matrix(pairs, bundle)
+    return build_feature_matrix(pairs, without_undated_status(bundle))
+
+
+def without_undated_status(bundle: Any) -> Any:
+    """``bundle`` with the programme lists' ``status`` left out, for features at past dates.
+
+    A list says a membership is 撤销 (revoked) or 暂停 (suspended) without saying since when.
+    At the run date that is current and screening honours it; for a loan of 2023 it may have
+    happened after the loan, and a status that correlates with the outcome would leak it.
+    Loans are therefore seen with each membership valid over its certificate's dates, as the
+    list showed it before the change (a revocation before the loan is then missed: the
+    lesser error, since it cannot flatter validation).
+    """
+    tables = getattr(bundle, "tables", bundle)
+    progs = tables.get("programmes") if isinstance(tables, dict) else None
+    if progs is None or "status" not in progs:
+        return bundle
+    tables = {**tables, "programmes": progs.drop(columns="status")}
+    return (
+        dataclasses.replace(bundle, tables=tables) if dataclasses.is_dataclass(bundle) else tables
+    )
 
 
 def build_training_set(

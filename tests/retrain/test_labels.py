@@ -297,9 +297,12 @@ def test_decision_date_is_the_day_before_the_loans_own_pledge():
         ("CN202010000005.5", "PE01", "2023-03-20"),  # registered on the day of disbursement
     )
     got = decision_dates(rows, loans, events, within_days=90).tolist()
-    assert got == pd.to_datetime(
-        ["2023-02-28", "2023-03-20", "2023-03-20", "2023-03-20", "2023-03-02"]
-    ).tolist()
+    assert (
+        got
+        == pd.to_datetime(
+            ["2023-02-28", "2023-03-20", "2023-03-20", "2023-03-20", "2023-03-02"]
+        ).tolist()
+    )
     # 0 switches it off; no events table leaves every row at its disbursement date
     assert decision_dates(rows, loans, events, within_days=0).equals(
         pd.Series(rows["disbursed_on"].to_numpy(), index=rows.index)
@@ -329,9 +332,32 @@ def test_training_rows_do_not_show_the_loans_own_pledge():
     assert len(ts) > 50 and ts.report.before_own_pledge > 0.8 * len(ts)
     pledged = ts.X["currently_pledged_share"].fillna(0) > 0
     assert pledged.mean() < 0.2, pledged.mean()
-    off = build_training_set(
-        bundle, as_of="2026-09-30", config=LabelConfig(own_pledge_days=0)
-    )
+    off = build_training_set(bundle, as_of="2026-09-30", config=LabelConfig(own_pledge_days=0))
     assert off.report.before_own_pledge == 0
     assert (off.X["currently_pledged_share"].fillna(0) > 0).mean() > 0.8
     assert off.time.equals(ts.time)  # the out-of-time split still goes by disbursement
+
+
+def test_loans_see_programme_memberships_without_their_undated_status():
+    """撤销/暂停 carry no date: for a loan of 2023 the revocation may have come after it. The
+    loans' features count a membership over its certificate dates; screening (the run date)
+    still honours the status."""
+    from pathlib import Path
+
+    from data_contracts import read_data_dir
+    from features import build_feature_matrix
+    from screening.retrain.labels import _default_builder
+
+    bundle = read_data_dir(Path(__file__).resolve().parents[2] / "data" / "sample")
+    progs = bundle.tables["programmes"]
+    tech = progs.loc[progs["uscc"].notna() & (progs["programme"] == "tech_sme")]
+    # a revoked certificate of a firm with no other tech_sme certificate
+    alone = tech.groupby("uscc")["programme"].transform("size") == 1
+    revoked = tech.loc[(tech["status"] == "revoked") & alone].iloc[0]
+    pairs = pd.DataFrame(
+        {"uscc": [revoked["uscc"]], "as_of": [revoked["valid_from"] + pd.Timedelta(days=30)]}
+    )
+    as_listed = build_feature_matrix(pairs, bundle).iloc[0]
+    for_loans = _default_builder(pairs, bundle).iloc[0]
+    assert as_listed["prog_tech_sme"] == 0 and for_loans["prog_tech_sme"] == 1
+    assert "status" in bundle.tables["programmes"]  # the caller's bundle is untouched
