@@ -411,12 +411,15 @@ def available_memory_bytes() -> int | None:
 
 def affordable_workers(workers: int, sizes: list[int], available: int | None) -> int:
     """How many of ``workers`` package writers fit in ``available`` bytes of memory, the
-    largest packages running side by side (each needs :data:`WORKER_BYTES_PER_FIRM` per
-    firm of its list). Always at least 1; ``workers`` when the memory is unknown."""
-    workers = max(1, min(workers, len(sizes)))
+    largest tasks running side by side (a task is one part of a package, :data:`PARTS`, and
+    holds its whole bank's inputs: :data:`WORKER_BYTES_PER_FIRM` per firm of the list; the
+    largest package's two parts may run at once). Never more than there are tasks; always at
+    least 1; ``workers`` (so bounded) when the memory is unknown."""
+    tasks = [n for n in sizes for _ in PARTS]
+    workers = max(1, min(workers, len(tasks)))
     if available is None or workers == 1:
         return workers
-    need = sorted((n * WORKER_BYTES_PER_FIRM for n in sizes), reverse=True)
+    need = sorted((n * WORKER_BYTES_PER_FIRM for n in tasks), reverse=True)
     budget = 0.9 * available  # some room for the parent and the page cache
     fit = 1
     while fit < workers and sum(need[: fit + 1]) <= budget:
@@ -432,8 +435,8 @@ def _write_banks(
     sizes: list[int],
     on_done: Callable[[int], None] | None = None,
 ) -> list[int]:
-    """Write every bank's package; side by side in writer processes when there are several
-    banks and ``workers`` > 1 (writing xlsx cells is pure Python, so threads would not help).
+    """Write every bank's package; side by side in writer processes when ``workers`` > 1
+    (writing xlsx cells is pure Python, so threads would not help).
 
     ``sizes`` are the banks' firm counts (the longest task starts first, so the long one never
     starts last; a package is two tasks, its workbook and its lists, and the run writes its
@@ -444,7 +447,7 @@ def _write_banks(
     with the number written so far.
     """
     n = len(job.config.banks)
-    workers = min(workers, n)
+    workers = min(workers, n * len(PARTS))
     report = on_done or (lambda k: None)
     if workers <= 1:
         counts = []

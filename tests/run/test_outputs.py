@@ -508,21 +508,22 @@ def test_affordable_workers_fit_the_largest_packages_in_free_memory():
     from screening.run.output import affordable_workers
 
     sizes = [400_000, 100_000, 300_000, 50_000]
-    assert affordable_workers(8, sizes, None) == 4  # memory unknown: one per bank at most
+    # memory unknown: one per task at most (each package is two: workbook and lists)
+    assert affordable_workers(16, sizes, None) == 8
     assert affordable_workers(2, sizes, 100 * 2**30) == 2  # plenty: as many as asked
-    # room for the two largest (400k + 300k firms) but not the third
-    assert affordable_workers(4, sizes, int((700_000 * B + 50_000 * B) / 0.9)) == 2
-    assert affordable_workers(4, sizes, int(800_000 * B / 0.9) + 10) == 3
+    # room for the largest package's two parts side by side (400k firms each), not a third
+    assert affordable_workers(4, sizes, int((800_000 * B + 50_000 * B) / 0.9)) == 2
+    assert affordable_workers(4, sizes, int(1_100_000 * B / 0.9) + 10) == 3
     assert affordable_workers(4, sizes, 1) == 1  # never fewer than one
     assert affordable_workers(0, [], 1) == 1
 
 
-@pytest.mark.parametrize(("available", "expected"), [(1, 1), (None, 3)])
+@pytest.mark.parametrize(("available", "expected"), [(1, 1), (None, 6)])
 def test_automatic_workers_are_bounded_by_free_memory(
     tmp_path, scorer, config, monkeypatch, available, expected
 ):
-    """resources.workers = 0 starts one writer per core and per bank, as many as the
-    free memory allows; an explicit number is used as given."""
+    """resources.workers = 0 starts one writer per core and per package part (three banks:
+    six), as many as the free memory allows; an explicit number is used as given."""
     seen = []
     real = output_mod._write_banks
     monkeypatch.setattr(
