@@ -18,6 +18,7 @@ from data_contracts import _idvec
 from data_contracts._dups import key_array
 from data_contracts._issues import Issues
 from data_contracts._parse import (
+    BOOL_MAP,
     Failure,
     far_future,
     parse_bool,
@@ -26,7 +27,7 @@ from data_contracts._parse import (
     parse_float,
     parse_int,
 )
-from data_contracts._text import clean_code, clean_list, clean_text, take_rows
+from data_contracts._text import clean_code, clean_list, clean_text, enum_lookup_key, take_rows
 from data_contracts.contracts import PROGRAMME_DEFAULT_YEARS, TAX_RATING, ColumnSpec, TableContract
 from data_contracts.errors import ContractViolation
 from data_contracts.identifiers import PATENT_TYPE_BY_DIGIT, check_app_no, check_uscc
@@ -110,6 +111,12 @@ def _placeholders(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.Ch
         return raw
     folded = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(raw, "NFKC")))
     words = PLACEHOLDERS + (OPEN_ENDED if spec.kind == "date" and spec.future_ok else ())
+    # a word the column's own vocabulary reads is a value, not a placeholder (无 is "no" in
+    # a yes/no column)
+    own = set(BOOL_MAP) if spec.kind == "bool" else set()
+    if spec.kind == "enum" and spec.enum is not None:
+        own = {enum_lookup_key(str(k)) for k in spec.enum}
+    words = tuple(w for w in words if enum_lookup_key(w) not in own)
     hit = pc.fill_null(pc.is_in(folded, value_set=pa.array(words)), False)
     mask = (
         hit.to_numpy(zero_copy_only=False)
@@ -126,7 +133,7 @@ def _placeholders(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.Ch
         spec.name,
         "placeholder_empty",
         "{column} {value!r} read as "
-        + ("no end date (open-ended)" if open_ended else "empty (a placeholder for no value)"),
+        + ("no end date given (empty)" if open_ended else "empty (a placeholder for no value)"),
     )
     return pc.if_else(hit, pa.scalar(None, raw.type), raw)
 

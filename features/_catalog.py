@@ -171,9 +171,11 @@ _PATENT = (
     _f("pledge_release_ratio", "质押履约比", "use",
        "The firm's pledges: per patent it held on a PE01's date (also one it no longer holds: "
        "a pledged patent transferred to the lender without a release is a default), "
-       "min(PC01 releases ≤ as_of, its PE01 pledges ≤ as_of-1y), summed, ÷ those pledges, "
-       "summed; a previous owner's pledges are not the firm's. NaN when no pledge of the "
-       "firm is older than a year.",
+       "min(its PC01 releases ≤ as_of, its PE01 pledges ≤ as_of-1y), summed, ÷ those "
+       "pledges, summed. The firm's releases are those after its first pledge of the patent "
+       "while it held it (or on the day its holding ended); a previous owner's pledges and "
+       "releases, or the lender's release after taking the patent, are not the firm's. NaN "
+       "when no pledge of the firm is older than a year.",
        "patent_events", "event_date", 1, 0, 1, "%", "rate"),
     _f("currently_pledged_share", "当前在押占比", "use",
        "Valid patents pledged at as_of (last PE01 not released by a later PC01) ÷ valid "

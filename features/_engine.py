@@ -533,20 +533,26 @@ class PatentStore:
         ).df()
         # pledges the firm made: PE01 on a patent it held on the pledge's date, also when it
         # no longer holds it (a pledged patent transferred to the lender without a release
-        # is the default this indicator is for); releases are the patent's PC01 ≤ as_of
+        # is the default this indicator is for), against the firm's own releases
         pledges = self.con.execute(
             """
             WITH mine AS (
-              SELECT q.pair_id, q.as_of, h.app_id, count(DISTINCT e.d) AS n_pe_old
+              SELECT q.pair_id, q.firm_id, q.as_of, h.app_id,
+                count(DISTINCT e.d) AS n_pe_old, min(e.d) AS first_pe
               FROM pairs q JOIN hold h ON h.firm_id = q.firm_id
               JOIN ev e ON e.app_id = h.app_id AND e.code = 'PE01'
               WHERE e.d <= q.as_of - INTERVAL 1 YEAR
                 AND (h.hf IS NULL OR h.hf <= e.d) AND (h.ht IS NULL OR h.ht > e.d)
-              GROUP BY q.pair_id, q.as_of, h.app_id),
+              GROUP BY q.pair_id, q.firm_id, q.as_of, h.app_id),
             rel AS (
-              SELECT m.pair_id, m.app_id, count(*) AS n_pc
+              -- the firm's releases: after its first pledge of the patent, while it held it
+              -- (or on the day its holding ended); a previous owner's release, or the
+              -- lender's after taking the patent over, is not the firm's
+              SELECT m.pair_id, m.app_id, count(DISTINCT c.d) AS n_pc
               FROM mine m JOIN ev c ON c.app_id = m.app_id AND c.code = 'PC01'
-                AND c.d <= m.as_of
+                AND c.d >= m.first_pe AND c.d <= m.as_of
+              JOIN hold h ON h.firm_id = m.firm_id AND h.app_id = m.app_id
+                AND (h.hf IS NULL OR h.hf <= c.d) AND (h.ht IS NULL OR h.ht >= c.d)
               GROUP BY m.pair_id, m.app_id)
             SELECT m.pair_id, sum(least(coalesce(r.n_pc, 0), m.n_pe_old)) AS n_released,
               sum(m.n_pe_old) AS n_pe_old

@@ -198,7 +198,12 @@ class _Linker:
         from two facts, not a guess: without it, a firm registered later under a name that
         normalises alike made an older firm's records ambiguous at every date."""
         dates = np.asarray(dates, dtype="datetime64[ns]")
-        todo = np.flatnonzero((method == _CODE["ambiguous"]) & (pos >= 0) & ~np.isnat(dates))
+        # only names whose normalised key several firms share (score 100): a fuzzy
+        # near-match to several firms stays a guess whatever the dates
+        exact = np.isclose(_at(found.score, pos, np.nan), 100.0)
+        todo = np.flatnonzero(
+            (method == _CODE["ambiguous"]) & (pos >= 0) & ~np.isnat(dates) & exact
+        )
         if not todo.size or not self.established:
             return firm, method
         cands: dict[int, list[tuple[str, np.datetime64]]] = {}
@@ -209,9 +214,7 @@ class _Linker:
             if p not in cands:
                 text = found.candidates.iloc[p]
                 usccs = [c.split(":")[0] for c in str(text).split(";")] if text else []
-                cands[p] = [
-                    (u, np.datetime64(self.established.get(u, never), "ns")) for u in usccs
-                ]
+                cands[p] = [(u, np.datetime64(self.established.get(u, never), "ns")) for u in usccs]
             alive = [u for u, est in cands[p] if np.isnat(est) or est <= when]
             if len(alive) == 1:
                 chosen.append(i)

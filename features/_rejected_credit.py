@@ -28,15 +28,15 @@ REJECTED_CREDIT_COLUMNS = (
 """What :func:`rejected_credit_records` gives per row (``uscc`` as written when readable,
 ``reason`` the reader's messages joined)."""
 
-_HIDING_GRADES = ("C", "D")
+_HARMLESS_GRADES = ("A", "B", "M")
 
 
 def rejected_credit_records(data: Any) -> pd.DataFrame:
     """The rejected ``credit_records`` rows that may hide a knock-out.
 
     A row counts unless it was rejected only as a duplicate of an accepted row, and its type
-    is a negative record type, unreadable, or a tax rating whose grade is C, D or
-    unreadable (an A/B/M rating hides nothing). Each cell comes back as the contract parses
+    is a negative record type, unreadable, or a tax rating whose grade is not plainly A, B
+    or M (C, D, empty or unreadable, e.g. ``D级``: an A/B/M rating hides nothing). Each cell comes back as the contract parses
     it, null where the cell itself failed. Reading the rows again costs a pass over the
     credit file, only when it had rejects.
     """
@@ -61,11 +61,9 @@ def rejected_credit_records(data: Any) -> pd.DataFrame:
     )
     kind = rows["record_type"].astype("str")
     grade = rows["value"].astype("str").str.strip().str.upper()
-    may_hide = (
-        kind.isna()
-        | kind.isin(NEGATIVE_RECORD_TYPES)
-        | ((kind == "tax_rating") & (grade.isna() | grade.isin(_HIDING_GRADES)))
-    )
+    # a grade that is not plainly A, B or M (C, D, empty, or unreadable such as 'D级')
+    harmless = grade.isin(_HARMLESS_GRADES).fillna(False).astype(bool)
+    may_hide = kind.isna() | kind.isin(NEGATIVE_RECORD_TYPES) | ((kind == "tax_rating") & ~harmless)
     rows = rows.loc[may_hide.to_numpy(dtype=bool)]
     if rows.empty:
         return empty

@@ -330,8 +330,9 @@ def decision_dates(
     disbursement date the borrower's own patents already show as pledged; a firm being
     screened never shows its next loan's pledge. A PE01 of one of the loan's
     ``pledged_app_nos`` dated at most ``within_days`` before disbursement (or on the day) is
-    taken as the loan's own, and the row's as-of is the day before the earliest such
-    registration. Every other loan (no pledged patents listed, no such event, or
+    taken as the loan's own (per patent the latest such registration: an earlier one
+    belongs to a loan this one renewed), and the row's as-of is the day before the earliest
+    of them. Every other loan (no pledged patents listed, no such event, or
     ``within_days`` = 0) keeps its disbursement date. Older pledges of the same patents stay
     facts of the past, as any other event.
 
@@ -380,9 +381,18 @@ def decision_dates(
     )
     lag = own["disbursed_on"] - own["event_date"]
     own = own.loc[(lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=within_days))]
-    first = own.groupby("loan_id")["event_date"].min() - pd.Timedelta(days=1)
-    before = rows["loan_id"].map(first)
-    return before.where(before.notna(), disbursed).astype("datetime64[ns]")
+    if own.empty:
+        return disbursed
+    # each patent's latest registration up to disbursement is this loan's (an earlier one in
+    # the window belongs to a loan it renewed); the loan's own pledge began with the first
+    # of its patents' registrations
+    latest = own.groupby(["loan_id", "app_no"], sort=False)["event_date"].max()
+    first = latest.groupby(level="loan_id").min() - pd.Timedelta(days=1)
+    before = first.reindex(rows["loan_id"].to_numpy()).to_numpy(dtype="datetime64[ns]")
+    return pd.Series(
+        np.where(np.isnat(before), disbursed.to_numpy(dtype="datetime64[ns]"), before),
+        index=rows.index,
+    )
 
 
 def _default_builder(pairs: pd.DataFrame, bundle: Any) -> pd.DataFrame:

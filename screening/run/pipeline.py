@@ -355,7 +355,7 @@ def prepare_inputs(
         programmes=programmes,
         nominations=links.nominations,
         percentiles=percentiles,
-        warnings=unlinked_warnings(unlinked) + _unreadable_warnings(rejected_records, as_of),
+        warnings=unlinked_warnings(unlinked),
         unlinked=unlinked,
         specs=by_name(),
         match_report=dict(links.match_report),
@@ -733,7 +733,18 @@ def screen(
         base_labels=base_labels,
         model_id=str(scorer.model_id),
         model_basis=model_basis(scorer),
-        warnings=[*inputs.warnings, *unmatched_caps(scored, config.selection)],
+        warnings=[
+            *inputs.warnings,
+            *(
+                _unreadable_warnings(inputs.rejected_records, as_of)
+                if any(
+                    r.enabled and r.kind == "unreadable_credit_record"
+                    for r in config.knockouts.rules
+                )
+                else []
+            ),
+            *unmatched_caps(scored, config.selection),
+        ],
         checks=checks,
         inputs=inputs,
     )

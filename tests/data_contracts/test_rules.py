@@ -649,3 +649,14 @@ def test_a_placeholder_in_a_required_column_still_rejects_the_row(
     bundle = _read(write, "enterprises", frame, tmp_path)
     assert len(bundle.tables["enterprises"]) == 4
     assert list(bundle.rejects["source_row"]) == [2]  # data rows count from 1
+
+
+def test_a_placeholder_word_a_column_reads_as_a_value_stays_a_value(
+    write, patents, tmp_path
+) -> None:
+    """无 is "no" in a yes/no column (PCT), not an empty cell."""
+    frame = patents.assign(pct=["是", "否", "无", "—", "有"] + ["否"] * (len(patents) - 5))
+    bundle = _read(write, "patents", frame, tmp_path)
+    got = bundle.tables["patents"]["pct"].tolist()[:5]
+    assert got[:3] == [True, False, False] and pd.isna(got[3]) and got[4] is True
+    assert (bundle.warnings["rule"] == "placeholder_empty").sum() == 1

@@ -323,3 +323,14 @@ def test_dated_lists_are_told_apart_by_founding_date_too(mk, reg):
     assert links.credit_records["uscc"].tolist()[0] == mk.uscc(3)
     assert pd.isna(links.credit_records["uscc"].tolist()[1])  # both existed by 2026
     assert links.credit_records["match_method"].tolist() == ["name", "ambiguous"]
+
+
+def test_a_fuzzy_near_match_to_several_firms_stays_ambiguous_whatever_the_dates(mk, reg):
+    """The founding-date rule decides between firms sharing a name's key, not between
+    fuzzy look-alikes: a typo near two firms stays a guess, and is not linked."""
+    firms = [dict(f) for f in reg]
+    firms[4]["established"] = pd.Timestamp("2010-01-01")  # 河南中原智能装备制造研究院有限公司
+    firms[5]["established"] = pd.Timestamp("2022-01-01")  # …研究所有限公司, after the filing
+    links = _links(mk, firms, ["河南中原智能装备制造研究有限公司"], fuzzy_threshold=90)
+    assert _applicant_links(links).empty
+    assert links.match_report["sources"]["patent_applicants"]["by_method"]["ambiguous"] == 1

@@ -416,8 +416,10 @@ def test_pledge_release_ratio_counts_the_firms_own_pledges(mk):
         for i, owner in ((1, bank), (2, b))
     )  # fmt: skip
     ev = [
-        # p1: pledged by 甲, never released, transferred to the lender
+        # p1: pledged by 甲, never released, transferred to the lender, who then releases
+        # the pledge on what is now its own patent (not 甲's release)
         (p1["app_no"], "PE01", "2022-11-08"), (p1["app_no"], "TR01", "2024-03-22", a, bank),
+        (p1["app_no"], "PC01", "2024-04-01"),
         # p2: pledged by 甲 and released, then sold to 乙
         (p2["app_no"], "PE01", "2020-02-01"), (p2["app_no"], "PC01", "2021-02-01"),
         (p2["app_no"], "TR01", "2022-01-10", a, b),
@@ -435,3 +437,26 @@ def test_pledge_release_ratio_counts_the_firms_own_pledges(mk):
     assert m.loc[mk.uscc(1), "valid_invention_count"] == 0  # holds nothing now
     # 乙 holds p2 but never pledged it
     assert np.isnan(m.loc[mk.uscc(2), "pledge_release_ratio"])
+
+
+def test_a_previous_owners_release_is_not_the_firms(mk):
+    """乙 pledges and releases a patent, sells it to 甲; 甲 pledges it and never releases:
+    甲's record is 0 of 1, not 1 of 1 (乙's release counted for 甲 hid the default)."""
+    a, b = "郑州甲科技有限公司", "郑州乙科技有限公司"
+    p = mk.patent(2014, 1, 7, app_date=D("2014-03-01"), grant_date=D("2016-05-01"),
+                  applicants=b, owners=a)  # fmt: skip
+    ev = [
+        (p["app_no"], "PE01", "2016-02-01", None, None),
+        (p["app_no"], "PC01", "2017-02-01", None, None),
+        (p["app_no"], "TR01", "2018-01-10", b, a),
+        (p["app_no"], "PE01", "2019-03-01", None, None),
+    ]
+    events = [
+        {"app_no": n, "event_code": c, "event_date": D(d), "from_party": f, "to_party": t}
+        for n, c, d, f, t in ev
+    ]
+    data = mk.tables([mk.firm(1, a), mk.firm(2, b)], [p], events, [], [])
+    pairs = pd.DataFrame({"uscc": [mk.uscc(1), mk.uscc(2)], "as_of": D("2024-06-30")})
+    m = build_feature_matrix(pairs, data).set_index("uscc")
+    assert m.loc[mk.uscc(1), "pledge_release_ratio"] == 0.0
+    assert m.loc[mk.uscc(2), "pledge_release_ratio"] == 1.0

@@ -295,8 +295,15 @@ class Oracle:
                    if r.event_code == "PE01" and r.event_date <= _add_years(as_of, -1)}  # fmt: skip
             mine = [d for d in old if self.holding(p, firm, d) is not None]
             if mine:
-                pc = {r.event_date for _, _, r in evs
-                      if r.event_code == "PC01" and r.event_date <= as_of}  # fmt: skip
+                # its releases: after its first pledge, while it held the patent (or on the
+                # day it stopped holding it)
+                pc = {
+                    r.event_date for _, _, r in evs
+                    if r.event_code == "PC01" and min(mine) <= r.event_date <= as_of
+                    and (self.holding(p, firm, r.event_date) is not None
+                         or self.holding(p, firm, r.event_date - pd.Timedelta(days=1))
+                         is not None)
+                }  # fmt: skip
                 released += min(len(pc), len(mine))
                 made += len(mine)
         f["pledge_release_ratio"] = _div(released, made)

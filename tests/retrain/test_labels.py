@@ -308,6 +308,28 @@ def test_decision_date_is_the_day_before_the_loans_own_pledge():
         pd.Series(rows["disbursed_on"].to_numpy(), index=rows.index)
     )
     assert (decision_dates(rows, loans, None, 90) == rows["disbursed_on"]).all()
+    # events, but none of the loans' own in the window: every row at disbursement (this
+    # raised a TypeError inside pandas before)
+    far = _pe01(("CN202010000001.1", "PE01", "2020-01-01"))
+    assert decision_dates(rows, loans, far, 90).tolist() == rows["disbursed_on"].tolist()
+
+
+def test_a_renewal_takes_the_latest_registration_of_each_patent():
+    """A patent pledged for a loan and again, weeks later, for its renewal: the renewal's own
+    pledge is the later registration, so its row is taken the day before that one."""
+    from screening.retrain.labels import decision_dates
+
+    rows = pd.DataFrame({"loan_id": ["R"], "disbursed_on": pd.to_datetime(["2023-03-20"])})
+    loans = pd.DataFrame(
+        {"loan_id": ["R"], "report_date": pd.to_datetime(["2023-06-30"]),
+         "pledged_app_nos": ["CN202010000001.1;CN202010000002.2"]}
+    )  # fmt: skip
+    events = _pe01(
+        ("CN202010000001.1", "PE01", "2023-01-05"),  # the renewed loan's pledge
+        ("CN202010000001.1", "PE01", "2023-03-10"),  # the renewal's
+        ("CN202010000002.2", "PE01", "2023-03-12"),
+    )
+    assert decision_dates(rows, loans, events, 90).tolist() == [pd.Timestamp("2023-03-09")]
 
 
 def test_training_rows_do_not_show_the_loans_own_pledge():

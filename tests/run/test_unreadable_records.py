@@ -27,8 +27,10 @@ def run(tmp_path_factory):
     data = tmp_path_factory.mktemp("unreadable") / "data"
     shutil.copytree(SAMPLE, data)
     ent = pd.read_csv(data / "enterprises.csv", encoding="gbk", dtype=str)
-    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(7)
-    (u1, n1), (u2, n2), (u3, n3), (u4, n4), (u5, n5), (u6, n6), (u7, n7) = firms.to_numpy()
+    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(8)
+    (u1, n1), (u2, n2), (u3, n3), (u4, n4), (u5, n5), (u6, n6), (u7, n7), (u8, n8) = (
+        firms.to_numpy()
+    )
     credit = data / "credit_records.csv"
     columns = pd.read_csv(credit, encoding="gbk", dtype=str, nrows=0).columns
     rows = [
@@ -46,6 +48,8 @@ def run(tmp_path_factory):
         ["91XXXX", n6, "经营异常名录", "2025-13-01", "", "", "", "T-6", "市场监管"],
         # a rejected tax rating whose grade is D may hide a knock-out
         [u7, n7, "纳税信用等级", "2025/02/30", "", "", "D", "T-7", "税务"],
+        # a grade written 'D级' is rejected as unknown: it may be a D, held back
+        [u8, n8, "纳税信用等级", "2025-04-01", "", "", "D级", "T-8", "税务"],
     ]
     pd.DataFrame(rows, columns=columns).to_csv(
         credit, mode="a", header=False, index=False, encoding="gbk"
@@ -74,8 +78,8 @@ def test_a_placeholder_end_date_keeps_the_record(run):
 
 
 def test_rejected_negative_records_hold_their_firms_back(run):
-    (_, u2, u3, _, _, u6, u7), screened, report, _ = run
-    for uscc in (u2, u3, u6, u7):
+    (_, u2, u3, _, _, u6, u7, u8), screened, report, _ = run
+    for uscc in (u2, u3, u6, u7, u8):
         assert "unreadable_credit_record" in _rules(screened, uscc), uscc
         assert screened.loc[uscc, "status"] == "knocked_out"
     # the bundled sample's own messy rows (record type 黑名单 …) are held back too: the
@@ -87,7 +91,7 @@ def test_rejected_negative_records_hold_their_firms_back(run):
 
 
 def test_rejected_records_that_hide_nothing_or_come_later_do_not(run):
-    (_, _, _, u4, u5, _, _), screened, _, _ = run
+    (_, _, _, u4, u5, _, _, _), screened, _, _ = run
     for uscc in (u4, u5):
         assert "unreadable_credit_record" not in _rules(screened, uscc), uscc
 
@@ -103,3 +107,31 @@ def test_unlinked_records_keep_the_code_as_written(run):
     written = source.set_index("文书号")["统一社会信用代码"]
     for rid, code in zip(records["record_id"], records["uscc_as_written"], strict=True):
         assert code == written[rid], rid
+
+
+def test_with_the_rule_disabled_nothing_is_held_back_or_claimed(run, tmp_path):
+    """A bureau that disables the rule gets no firm held back by it and no 需要注意 line
+    saying firms were held back."""
+    from typer.testing import CliRunner
+
+    from screening.cli import app
+    from screening.run.config import default_config_path
+
+    assert run
+    shipped = default_config_path().parent
+    cfg = tmp_path / "cfg"
+    shutil.copytree(shipped, cfg)
+    rules = (cfg / "knockouts.yaml").read_text(encoding="utf-8")
+    marker = "    kind: unreadable_credit_record\n"
+    assert marker in rules
+    (cfg / "knockouts.yaml").write_text(
+        rules.replace(marker, marker + "    enabled: false\n"), encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    args = ["run", "--data", str(_FOLDERS["data"]), "--as-of", AS_OF, "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--config", str(cfg / "run.toml")])
+    assert result.exit_code == 0, result.output
+    screened = pd.read_csv(out / "screened.csv", dtype=str)
+    assert not screened["rules_fired"].fillna("").str.contains("unreadable").any()
+    report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
+    assert not [w for w in report["warnings"] if "被拒收的信用记录" in w]
