@@ -20,6 +20,7 @@ REJECTED_CREDIT_COLUMNS = (
     "uscc",
     "name",
     "record_type",
+    "severity",
     "value",
     "start_date",
     "record_id",
@@ -57,7 +58,7 @@ def rejected_credit_records(data: Any) -> pd.DataFrame:
         files["credit_records"].path,
         "credit_records",
         mine["source_row"].astype("int64").unique(),
-        ("uscc", "name", "record_type", "value", "start_date", "record_id"),
+        ("uscc", "name", "record_type", "severity", "value", "start_date", "record_id"),
     )
     kind = rows["record_type"].astype("str")
     grade = rows["value"].astype("str").str.strip().str.upper()

@@ -148,19 +148,49 @@ def _tax_grade(rule: KnockoutRule, credit_records: pd.DataFrame, as_of, universe
     )
 
 
-def _unreadable_credit(
-    rule: KnockoutRule, rejected: pd.DataFrame | None, as_of: pd.Timestamp, universe
+def held_back_records(
+    rejected: pd.DataFrame | None, as_of: pd.Timestamp, rules: KnockoutRules
 ) -> pd.DataFrame:
-    """Firms named by a rejected credit row that may hide a knock-out (its type negative or
-    unreadable, or a C/D/unreadable tax grade), unless the row starts after ``as_of``: the
-    row cannot be read, so nobody knows the firm is clean."""
+    """The rejected credit rows (``features.EntityLinks.rejected_credit_records``) that may
+    hide a knock-out of an enabled rule: their type unreadable, or one an enabled
+    ``credit_active`` rule reads with a severity it counts or an unreadable one, or a tax
+    rating (the reader keeps only those not plainly A/B/M) while a ``tax_grade`` rule is on;
+    not dated after ``as_of``. A rejected 一般 penalty hides nothing when only 严重 ones
+    knock out."""
     if rejected is None or rejected.empty:
-        return _empty()
+        return pd.DataFrame(columns=[] if rejected is None else list(rejected.columns))
+    kind = rejected["record_type"].astype("str")
+    severity = rejected["severity"].astype("str") if "severity" in rejected else None
+    may_hide = kind.isna().to_numpy(dtype=bool).copy()
+    for r in rules.rules:
+        if not r.enabled:
+            continue
+        if r.kind == "credit_active":
+            hit_type = kind.isin(list(r.param("record_types", ()))).fillna(False)
+            severities = r.param("severities")
+            if severities and severity is not None:
+                hit_type &= severity.isna() | severity.isin(list(severities))
+            may_hide |= hit_type.to_numpy(dtype=bool)
+        elif r.kind == "tax_grade":
+            may_hide |= (kind == "tax_rating").fillna(False).to_numpy(dtype=bool)
     start = pd.to_datetime(rejected["start_date"])
-    hit = rejected.loc[
-        (start.isna() | (start <= as_of)).to_numpy(dtype=bool)
-        & member(rejected["uscc"].astype("str"), universe)
-    ]
+    return rejected.loc[may_hide & (start.isna() | (start <= as_of)).to_numpy(dtype=bool)]
+
+
+def _unreadable_credit(
+    rule: KnockoutRule,
+    rejected: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    universe,
+    rules: KnockoutRules,
+) -> pd.DataFrame:
+    """Firms named by a rejected credit row that may hide a knock-out
+    (:func:`held_back_records`): the row cannot be read, so nobody knows the firm is clean."""
+    held = held_back_records(rejected, as_of, rules)
+    if held.empty:
+        return _empty()
+    hit = held.loc[member(held["uscc"].astype("str"), universe)]
+    start = pd.to_datetime(hit["start_date"])
     kind = (
         hit["record_type"]
         .astype("str")
@@ -186,7 +216,7 @@ def _unreadable_credit(
         hit["uscc"].to_numpy(dtype=object),
         hit["record_type"].to_numpy(dtype=object),
         hit["record_id"].to_numpy(dtype=object),
-        start.loc[hit.index].to_numpy(dtype="datetime64[ns]"),
+        start.to_numpy(dtype="datetime64[ns]"),
         detail.to_numpy(dtype=object),
     )
 
@@ -274,7 +304,7 @@ def evaluate_knockouts(
         elif rule.kind == "tax_grade":
             part = _tax_grade(rule, credit_records, as_of, universe)
         elif rule.kind == "unreadable_credit_record":
-            part = _unreadable_credit(rule, rejected_records, as_of, universe)
+            part = _unreadable_credit(rule, rejected_records, as_of, universe, rules)
         elif rule.kind == "no_valid_patent":
             part = _no_valid_patent(rule, matrix, universe)
         else:

@@ -30,7 +30,12 @@ from data_contracts.identifiers import USCC_ALPHABET, normalize_uscc
 from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
 from screening.run.explain import explain, factor_groups, reasons_wide
-from screening.run.knockouts import evaluate_knockouts, source_dates, summarise_fired
+from screening.run.knockouts import (
+    evaluate_knockouts,
+    held_back_records,
+    source_dates,
+    summarise_fired,
+)
 from screening.run.manifest import canonical_json
 from screening.run.selection import STATUSES, nomination_sources, select, unmatched_caps
 
@@ -372,12 +377,9 @@ def prepare_inputs(
     return inputs
 
 
-def _unreadable_warnings(rejected: pd.DataFrame, as_of: pd.Timestamp) -> list[str]:
-    """The 需要注意 line for rejected credit rows that name a firm, may hide a knock-out and
-    are not dated after ``as_of`` (the firms the ``unreadable_credit_record`` rule holds
-    back)."""
-    start = pd.to_datetime(rejected["start_date"]) if len(rejected) else pd.Series([])
-    known = rejected.loc[(start.isna() | (start <= as_of)).to_numpy(dtype=bool)]
+def _unreadable_warnings(known: pd.DataFrame) -> list[str]:
+    """The 需要注意 line for the rejected credit rows that hold firms back
+    (``knockouts.held_back_records``)."""
     if known.empty:
         return []
     return [
@@ -736,7 +738,9 @@ def screen(
         warnings=[
             *inputs.warnings,
             *(
-                _unreadable_warnings(inputs.rejected_records, as_of)
+                _unreadable_warnings(
+                    held_back_records(inputs.rejected_records, as_of, config.knockouts)
+                )
                 if any(
                     r.enabled and r.kind == "unreadable_credit_record"
                     for r in config.knockouts.rules

@@ -27,8 +27,8 @@ def run(tmp_path_factory):
     data = tmp_path_factory.mktemp("unreadable") / "data"
     shutil.copytree(SAMPLE, data)
     ent = pd.read_csv(data / "enterprises.csv", encoding="gbk", dtype=str)
-    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(8)
-    (u1, n1), (u2, n2), (u3, n3), (u4, n4), (u5, n5), (u6, n6), (u7, n7), (u8, n8) = (
+    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(9)
+    (u1, n1), (u2, n2), (u3, n3), (u4, n4), (u5, n5), (u6, n6), (u7, n7), (u8, n8), (u9, n9) = (
         firms.to_numpy()
     )
     credit = data / "credit_records.csv"
@@ -50,6 +50,8 @@ def run(tmp_path_factory):
         [u7, n7, "纳税信用等级", "2025/02/30", "", "", "D", "T-7", "税务"],
         # a grade written 'D级' is rejected as unknown: it may be a D, held back
         [u8, n8, "纳税信用等级", "2025-04-01", "", "", "D级", "T-8", "税务"],
+        # a general (一般) penalty with a bad date: only serious ones knock out, it hides nothing
+        [u9, n9, "行政处罚", "2025-13-01", "", "一般", "", "T-9", "市场监管"],
     ]
     pd.DataFrame(rows, columns=columns).to_csv(
         credit, mode="a", header=False, index=False, encoding="gbk"
@@ -78,7 +80,7 @@ def test_a_placeholder_end_date_keeps_the_record(run):
 
 
 def test_rejected_negative_records_hold_their_firms_back(run):
-    (_, u2, u3, _, _, u6, u7, u8), screened, report, _ = run
+    (_, u2, u3, _, _, u6, u7, u8, _), screened, report, _ = run
     for uscc in (u2, u3, u6, u7, u8):
         assert "unreadable_credit_record" in _rules(screened, uscc), uscc
         assert screened.loc[uscc, "status"] == "knocked_out"
@@ -91,8 +93,8 @@ def test_rejected_negative_records_hold_their_firms_back(run):
 
 
 def test_rejected_records_that_hide_nothing_or_come_later_do_not(run):
-    (_, _, _, u4, u5, _, _, _), screened, _, _ = run
-    for uscc in (u4, u5):
+    (_, _, _, u4, u5, _, _, _, u9), screened, _, _ = run
+    for uscc in (u4, u5, u9):
         assert "unreadable_credit_record" not in _rules(screened, uscc), uscc
 
 
