@@ -110,7 +110,8 @@ def _placeholders(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.Ch
     if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
         return raw
     folded = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(raw, "NFKC")))
-    words = PLACEHOLDERS + (OPEN_ENDED if spec.kind == "date" and spec.future_ok else ())
+    end_date = spec.kind == "date" and spec.future_ok
+    words = PLACEHOLDERS + (OPEN_ENDED if end_date else ())
     # a word the column's own vocabulary reads is a value, not a placeholder (无 is "no" in
     # a yes/no column)
     own = set(BOOL_MAP) if spec.kind == "bool" else set()
@@ -118,22 +119,15 @@ def _placeholders(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.Ch
         own = {enum_lookup_key(str(k)) for k in spec.enum}
     words = tuple(w for w in words if enum_lookup_key(w) not in own)
     hit = pc.fill_null(pc.is_in(folded, value_set=pa.array(words)), False)
-    mask = (
-        hit.to_numpy(zero_copy_only=False)
-        if isinstance(hit, pa.Array)
-        else np.concatenate(
-            [c.to_numpy(zero_copy_only=False) for c in hit.chunks] or [np.zeros(0, dtype=bool)]
-        )
-    )
+    mask = _np_bool(hit)
     if not mask.any():
         return raw
-    open_ended = spec.kind == "date" and spec.future_ok
     warn.add(
         mask,
         spec.name,
         "placeholder_empty",
         "{column} {value!r} read as "
-        + ("no end date given (empty)" if open_ended else "empty (a placeholder for no value)"),
+        + ("no end date given (empty)" if end_date else "empty (a placeholder for no value)"),
     )
     return pc.if_else(hit, pa.scalar(None, raw.type), raw)
 

@@ -14,6 +14,7 @@ distinct name, and the link table stores USCC, role and method as categoricals.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,20 +133,26 @@ class _Linker:
         firms = arrow_array(pc.unique(arrow_strings(enterprises["uscc"])).drop_null())
         # sorted, so that ranks order (and group) exactly like the USCC strings
         self.firms = firms.take(pc.sort_indices(firms))
-        # each firm's establishment date by rank (NaT: unknown), for telling apart the
-        # candidates of an ambiguous name by the date of the record that names it
-        self.established: dict[str, np.datetime64] = {}
-        if "established" in enterprises:
-            known = enterprises.loc[enterprises["established"].notna(), ["uscc", "established"]]
-            self.established = dict(
-                zip(
-                    known["uscc"].astype("str").tolist(),
-                    known["established"].to_numpy(dtype="datetime64[ns]").tolist(),
-                    strict=True,
-                )
-            )
+        self._enterprises = enterprises
         self.report: dict[str, dict[str, int]] = {}
         self.examples: list[pd.DataFrame] = []
+
+    @functools.cached_property
+    def established(self) -> dict[str, np.datetime64]:
+        """Each firm's founding date by USCC (firms of unknown date left out), for telling
+        apart the candidates of an ambiguous name by the date of the record that names it;
+        built on first use, as most runs have few ambiguous dated mentions."""
+        ent = self._enterprises
+        if "established" not in ent:
+            return {}
+        known = ent.loc[ent["established"].notna(), ["uscc", "established"]]
+        return dict(
+            zip(
+                known["uscc"].astype("str").tolist(),
+                known["established"].to_numpy(dtype="datetime64[ns]").tolist(),
+                strict=True,
+            )
+        )
 
     def ranks(self, codes: pa.Array) -> np.ndarray:
         """Rank of each code among the registry firms; -1 when not a registry code."""

@@ -37,9 +37,9 @@ def rejected_credit_records(data: Any) -> pd.DataFrame:
 
     A row counts unless it was rejected only as a duplicate of an accepted row, and its type
     is a negative record type, unreadable, or a tax rating whose grade is not plainly A, B
-    or M (C, D, empty or unreadable, e.g. ``D级``: an A/B/M rating hides nothing). Each cell comes back as the contract parses
-    it, null where the cell itself failed. Reading the rows again costs a pass over the
-    credit file, only when it had rejects.
+    or M (C, D, empty or unreadable, e.g. ``D级``: an A/B/M rating hides nothing). Each cell
+    comes back as the contract parses it, null where the cell itself failed. Reading the
+    rows again costs a pass over the credit file, only when it had rejects.
     """
     empty = pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_CREDIT_COLUMNS})
     rejects = getattr(data, "rejects", None)

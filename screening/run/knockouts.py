@@ -95,13 +95,23 @@ def _registry_status(rule: KnockoutRule, enterprises: pd.DataFrame) -> pd.DataFr
     )
 
 
-def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index) -> pd.DataFrame:
-    types = set(rule.param("record_types", ()))
-    mask = active["record_type"].isin(types).to_numpy(dtype=bool) & member(active["uscc"], universe)
+def _read_by(rule: KnockoutRule, records: pd.DataFrame, *, unread_severity: bool = False):
+    """Rows of ``records`` a ``credit_active`` rule reads: its record types, and of them the
+    severities it names, if any (``unread_severity``: a missing severity too, as it may be
+    one of them)."""
+    mask = records["record_type"].isin(set(rule.param("record_types", ()))).to_numpy(dtype=bool)
     severities = rule.param("severities")
     if severities:
-        mask &= active["severity"].isin(set(severities)).to_numpy(dtype=bool)
-    hit = active.loc[mask]
+        severity = records["severity"]
+        counted = severity.isin(set(severities))
+        if unread_severity:
+            counted |= severity.isna()
+        mask = mask & counted.to_numpy(dtype=bool)
+    return mask
+
+
+def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index) -> pd.DataFrame:
+    hit = active.loc[_read_by(rule, active) & member(active["uscc"], universe)]
     rtype = hit["record_type"].astype("str")
     start = hit["start_date"].dt.strftime("%Y-%m-%d").fillna("日期不详")
     end_col = "effective_end" if "effective_end" in hit.columns else "end_date"
@@ -160,17 +170,12 @@ def held_back_records(
     if rejected is None or rejected.empty:
         return pd.DataFrame(columns=[] if rejected is None else list(rejected.columns))
     kind = rejected["record_type"].astype("str")
-    severity = rejected["severity"].astype("str") if "severity" in rejected else None
     may_hide = kind.isna().to_numpy(dtype=bool).copy()
     for r in rules.rules:
         if not r.enabled:
             continue
         if r.kind == "credit_active":
-            hit_type = kind.isin(list(r.param("record_types", ()))).fillna(False)
-            severities = r.param("severities")
-            if severities and severity is not None:
-                hit_type &= severity.isna() | severity.isin(list(severities))
-            may_hide |= hit_type.to_numpy(dtype=bool)
+            may_hide |= _read_by(r, rejected, unread_severity=True)
         elif r.kind == "tax_grade":
             may_hide |= (kind == "tax_rating").fillna(False).to_numpy(dtype=bool)
     start = pd.to_datetime(rejected["start_date"])

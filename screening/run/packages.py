@@ -276,7 +276,7 @@ def write_bank_package(
     :func:`package_meta`) once both parts are there. The files are the same either way.
     """
     whole = set(parts) == set(PARTS)
-    if not whole and not set(parts) <= set(PARTS):
+    if not set(parts) <= set(PARTS):
         raise ValueError(f"The 'parts' parameter must name parts of {PARTS}. Got {parts!r}.")
     folder.mkdir(parents=True, exist_ok=not whole)
     wl = inputs.whitelist.loc[bank_mask(inputs.whitelist, bank)].reset_index(drop=True)
