@@ -206,7 +206,6 @@ def _held_indicators(
         for p, _ in valid
     ]
     cites = sum(p.forward_citations for p, _ in valid if pd.notna(p.forward_citations))
-    inv_all = [s for _, s in rows if s["ptype"] == "invention"]
     acquired = 0
     for p, _ in valid:
         for code, when, to_party in events_of.get(p.app_no, []):
@@ -226,9 +225,6 @@ def _held_indicators(
         "avg_claims_per_invention": _mean([p.claims for p, _ in inv if pd.notna(p.claims)]),
         "avg_patent_scope": _mean(subclasses_per_patent),
         "forward_citations_per_year": _ratio(cites, sum(exposure)) if valid else np.nan,
-        "invention_grant_rate": _ratio(
-            sum(s["granted"] for s in inv_all), sum(s["granted"] or s["refused"] for s in inv_all)
-        ),
         "cited_patent_share": _ratio(
             sum(pd.notna(p.forward_citations) and p.forward_citations >= 1 for p, _ in valid),
             n_valid,
@@ -261,7 +257,7 @@ def _held_indicators(
 
 def _filed_indicators(g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Dates) -> pd.Series:
     """Filing indicators of one firm from the applications it filed (one ``apply`` call)."""
-    n_recent = pending = 0
+    n_recent = pending = granted = decided = 0
     years: set[int] = set()
     inventors: dict[str, set[str]] = {}
     for p in g.itertuples():
@@ -272,6 +268,8 @@ def _filed_indicators(g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Da
             years.add(p.app_date.year)
         if st["ptype"] == "invention":
             pending += not st["granted"] and not st["refused"]
+            granted += st["granted"]
+            decided += st["granted"] or st["refused"]
         if p.app_date > d.five_years_ago:
             for who in _split(p.inventors):
                 inventors.setdefault(who, set()).add(p.app_no)
@@ -280,6 +278,7 @@ def _filed_indicators(g: pd.DataFrame, events_of: dict[str, list[tuple]], d: _Da
             "total_application_count": len(g),
             "recent3y_application_count": n_recent,
             "pending_invention_count": pending,
+            "invention_grant_rate": _ratio(granted, decided),
             "filing_continuity_years": len(years),
             "core_inventor_count": sum(len(apps) >= 2 for apps in inventors.values()),
         }

@@ -218,8 +218,6 @@ held_agg AS (
         count(*) FILTER (WHERE valid) AS n_valid,
         count(*) FILTER (WHERE valid AND ptype = 'invention' AND sei) AS n_sei_inv,
         count(*) FILTER (WHERE valid AND self_filed) AS n_self_filed,
-        count(*) FILTER (WHERE ptype = 'invention' AND granted) AS n_inv_granted,
-        count(*) FILTER (WHERE ptype = 'invention' AND (granted OR refused)) AS n_inv_decided,
         avg(claims) FILTER (WHERE valid AND ptype = 'invention') AS avg_claims_per_invention,
         sum(forward_citations) FILTER (WHERE valid) AS cites,
         sum(greatest(date_diff('day', coalesce(pub_date, grant_date), $as_of) / 365.25,
@@ -257,6 +255,8 @@ filed_agg AS (
             AS recent3y_application_count,
         count(*) FILTER (WHERE p.ptype = 'invention' AND NOT p.granted AND NOT p.refused)
             AS pending_invention_count,
+        count(*) FILTER (WHERE p.ptype = 'invention' AND p.granted) AS n_inv_granted,
+        count(*) FILTER (WHERE p.ptype = 'invention' AND (p.granted OR p.refused)) AS n_inv_decided,
         count(DISTINCT year(p.app_date)) FILTER (WHERE year(p.app_date) > year($as_of) - 5)
             AS filing_continuity_years
     FROM filed fl JOIN pstat p USING (app_no)
@@ -299,7 +299,7 @@ SELECT
     coalesce(a.filing_continuity_years, 0) AS filing_continuity_years,
     h.valid_invention_count
         / nullif(h.valid_invention_count + h.valid_utility_model_count, 0) AS invention_share,
-    h.n_inv_granted / nullif(h.n_inv_decided, 0) AS invention_grant_rate,
+    a.n_inv_granted / nullif(a.n_inv_decided, 0) AS invention_grant_rate,
     coalesce(i.ipc_subclass_breadth, 0) AS ipc_subclass_breadth,
     coalesce(c.top_group_n, 0) / nullif(h.n_valid, 0) AS core_ipc_concentration,
     h.n_sei_inv / nullif(h.valid_invention_count, 0) AS sei_invention_share,

@@ -82,9 +82,10 @@ _PATENT = (
        "Valid inventions ÷ (valid inventions + valid utility models); NaN when both are 0.",
        _P, _GK, 1, 0, 1, "%", "share"),
     _f("invention_grant_rate", "发明授权率", "structure",
-       "Among invention applications held at as_of and decided by as_of, the share granted; "
-       "decided = granted, rejected (RJ01) or withdrawn (WD01, incl. deemed withdrawn, unless "
-       "restored by a later or same-day RR01). NaN when none decided.", _P, _GK, 1, 0, 1, "%", "rate"),
+       "Among invention applications the firm filed (as an applicant, whoever holds them now) "
+       "and decided by as_of, the share granted; decided = granted, rejected (RJ01) or "
+       "withdrawn (WD01, incl. deemed withdrawn, unless restored by a later or same-day RR01). "
+       "Patents acquired by transfer do not count. NaN when none decided.", _P, _GK, 1, 0, 1, "%", "rate"),
     _f("ipc_subclass_breadth", "IPC小类覆盖数", "structure",
        "Distinct 4-character IPC subclasses (from ipc_all, else ipc_main) over valid patents.",
        "patents", "grant_date", 0, 0, None, "个", "count"),

@@ -454,9 +454,6 @@ class PatentStore:
               count(*) FILTER (WHERE valid AND ptype = 1) AS valid_utility_model_count,
               count(*) FILTER (WHERE ptype = 0 AND pub_d <= as_of AND NOT granted
                                AND dec_neg IS NULL) AS pending_invention_count,
-              count(*) FILTER (WHERE ptype = 0 AND (granted OR dec_neg IS NOT NULL))
-                AS inv_decided,
-              count(*) FILTER (WHERE ptype = 0 AND granted) AS inv_granted,
               count(*) FILTER (WHERE valid) AS n_valid,
               count(*) FILTER (WHERE valid AND main_group IS NOT NULL) AS n_valid_mg,
               count(*) FILTER (WHERE valid AND ptype = 0 AND sei) AS n_sei_inv,
@@ -560,6 +557,30 @@ class PatentStore:
             GROUP BY m.pair_id
             """
         ).df()
+        # the firm's own examination record: invention applications it filed (whoever holds
+        # them now), decided by as_of; a granted patent bought later is not the firm's grant
+        grants = self.con.execute(
+            """
+            WITH f AS (
+              SELECT q.pair_id, q.as_of, p.app_id, coalesce(p.grant_d <= q.as_of, false) AS granted
+              FROM pairs q JOIN appl a ON a.firm_id = q.firm_id JOIN pat p ON p.app_id = a.app_id
+              WHERE p.ptype = 0 AND p.known <= q.as_of AND p.app_date <= q.as_of),
+            neg AS (
+              SELECT f.pair_id, f.app_id,
+                min(e.d) FILTER (WHERE e.code = 'RJ01') AS rj,
+                max(e.d) FILTER (WHERE e.code = 'WD01') AS wd,
+                max(e.d) FILTER (WHERE e.code = 'RR01') AS rr
+              FROM f JOIN ev e ON e.app_id = f.app_id AND e.d <= f.as_of
+              WHERE NOT f.granted AND e.code IN ('RJ01', 'WD01', 'RR01')
+              GROUP BY f.pair_id, f.app_id)
+            SELECT f.pair_id, count(*) FILTER (WHERE f.granted) AS inv_granted,
+              count(*) FILTER (WHERE f.granted OR n.rj IS NOT NULL
+                               OR (n.wd IS NOT NULL AND (n.rr IS NULL OR n.rr < n.wd)))
+                AS inv_decided
+            FROM f LEFT JOIN neg n ON n.pair_id = f.pair_id AND n.app_id = f.app_id
+            GROUP BY f.pair_id
+            """
+        ).df()
         trans = self.con.execute(
             """
             SELECT q.pair_id, count(*) AS recent_transfer_out_count
@@ -568,7 +589,7 @@ class PatentStore:
             """
         ).df()
         n = self._n_pairs()
-        out = _frame(n, main, breadth, conc, apps, inventors, trans, pledges)
+        out = _frame(n, main, breadth, conc, apps, inventors, trans, pledges, grants)
         nv = out["n_valid"].to_numpy(dtype=float)
         inv = out["valid_invention_count"].to_numpy(dtype=float)
         um = out["valid_utility_model_count"].to_numpy(dtype=float)

@@ -117,6 +117,16 @@ def row(data, uscc, as_of=AS_OF):
     return m.iloc[0]
 
 
+def test_grant_rate_is_the_filers_record_not_the_holders(case, mk):
+    """P7, filed by C and granted, then sold to A: the grant is C's examination record."""
+    data, _ = case
+    c = row(data, mk.uscc(3))
+    assert c["valid_invention_count"] == 0  # C holds nothing now
+    assert c["invention_grant_rate"] == 1.0  # but its one filed invention was granted
+    before_grant = row(data, mk.uscc(3), D("2018-12-31"))
+    assert np.isnan(before_grant["invention_grant_rate"])  # pending then: nothing decided
+
+
 def test_patent_indicators_of_firm_a(case, mk):
     data, _ = case
     r = row(data, mk.uscc(1))
@@ -128,7 +138,7 @@ def test_patent_indicators_of_firm_a(case, mk):
         "pending_invention_count": 1,  # P5
         "filing_continuity_years": 1,  # 2021
         "invention_share": 0.8,
-        "invention_grant_rate": 0.8,  # 4 granted of 5 decided (P6 rejected)
+        "invention_grant_rate": 0.75,  # filed by A: P1 P2 P10 granted, P6 rejected (not P7)
         "ipc_subclass_breadth": 5,  # H01M B60L F16H G06F A61K
         "core_ipc_concentration": 0.4,  # F16H1 on P2 and P3
         "sei_invention_share": 0.75,  # P1 P7 P10 of 4

@@ -221,7 +221,7 @@ class Oracle:
         )
         f["invention_share"] = _div(len(inv), len(inv) + len(um))
         dec = [
-            s for p, s, _ in held if p.patent_type == "invention" and (s["granted"] or s["dec_neg"])
+            s for p, s in filed if p.patent_type == "invention" and (s["granted"] or s["dec_neg"])
         ]
         f["invention_grant_rate"] = _div(sum(s["granted"] for s in dec), len(dec))
         f["ipc_subclass_breadth"] = (
