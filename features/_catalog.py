@@ -7,7 +7,8 @@ reports, the model card and the Chinese explanations all say the same thing. Com
   from the transfer history (TR01): before a transfer, the owners are that transfer's
   ``from_party``; after the last transfer, the patent's current ``owners``.
 * *known at as_of*: a patent is visible from the earliest of its publication date, grant date,
-  PB01/GR01 event date (falling back to the filing date when none is given).
+  PB01/GR01 event date; with none of them given, 18 months after filing (the statutory
+  publication deadline: an application is not public on its filing date).
 * *valid*: granted (grant_date ≤ as_of), within term (invention 20 y, utility model 10 y,
   design 10 y if filed before 2021-06-01 else 15 y, from the filing date), not ended by
   CX01/IW01/AV01 ≤ as_of and not lapsed by CF01 ≤ as_of unless a later RR01 ≤ as_of restored it.

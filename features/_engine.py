@@ -69,7 +69,9 @@ _PATENT_SQL = """
       FROM t_in p)
     SELECT *,
       CASE WHEN ptype = 0 THEN pub0 ELSE least(pub0, grant_d) END AS pub_d,
-      coalesce(least(pub0, grant_d), app_date) AS known,
+      -- an application with no publication or grant date given: public 18 months after
+      -- filing at the latest (Patent Law art. 34), never on its filing date
+      coalesce(least(pub0, grant_d), CAST(app_date + INTERVAL 18 MONTH AS DATE)) AS known,
       coalesce(least(pub0, grant_d), grant_d) AS cite_start,
       CAST(app_date + to_years(CASE ptype WHEN 0 THEN 20 WHEN 1 THEN 10
           WHEN 2 THEN (CASE WHEN app_date < DATE '2021-06-01' THEN 10 ELSE 15 END)
@@ -538,6 +540,7 @@ class PatentStore:
                 count(DISTINCT e.d) AS n_pe_old, min(e.d) AS first_pe
               FROM pairs q JOIN hold h ON h.firm_id = q.firm_id
               JOIN ev e ON e.app_id = h.app_id AND e.code = 'PE01'
+              JOIN pat p ON p.app_id = h.app_id AND p.known <= q.as_of
               WHERE e.d <= q.as_of - INTERVAL 1 YEAR
                 AND (h.hf IS NULL OR h.hf <= e.d) AND (h.ht IS NULL OR h.ht > e.d)
               GROUP BY q.pair_id, q.firm_id, q.as_of, h.app_id),

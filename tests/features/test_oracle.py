@@ -121,7 +121,7 @@ class Oracle:
             else min([x for x in (pub0, grant) if x is not None], default=None)
         )
         known_c = [x for x in (pub0, grant) if x is not None]
-        known = min(known_c) if known_c else p.app_date
+        known = min(known_c) if known_c else p.app_date + pd.DateOffset(months=18)
         term = {"invention": 20, "utility_model": 10}.get(
             p.patent_type, 10 if p.app_date < pd.Timestamp("2021-06-01") else 15
         )
@@ -286,10 +286,12 @@ class Oracle:
         f["recent_acquired_share"] = _div(
             sum(h["acq"] is not None and h["acq"] > _add_years(as_of, -1) for _, _, h in valid), nv
         )
-        # the firm's pledges: PE01 ≤ as_of-1y on a patent it held on that day (held now or
-        # not), against the patent's releases ≤ as_of
+        # the firm's pledges: PE01 ≤ as_of-1y on a patent known at as_of that it held on that
+        # day (held now or not), against the patent's releases ≤ as_of
         released = made = 0
         for p in self.pat.itertuples(index=False):
+            if self.state(p, as_of)["known"] > as_of:
+                continue  # not public yet: none of its pledges is
             evs = self.events.get(p.app_no, [])
             old = {r.event_date for _, _, r in evs
                    if r.event_code == "PE01" and r.event_date <= _add_years(as_of, -1)}  # fmt: skip

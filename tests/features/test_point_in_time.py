@@ -112,7 +112,7 @@ def _truncate(data, t: pd.Timestamp) -> dict[str, pd.DataFrame]:
     known = pd.concat(
         [p["pub_date"], p["grant_date"], p["app_no"].map(pub_ev).astype("datetime64[ns]")], axis=1
     ).min(axis=1)
-    known = known.fillna(p["app_date"])
+    known = known.fillna(p["app_date"] + pd.DateOffset(months=18))  # public by then at the latest
     out["patents"] = p[known <= t].reset_index(drop=True)
     keep = (ev["event_date"] <= t) | (ev["event_code"] == "TR01")
     out["patent_events"] = ev[keep]  # a dated event is public even if its patent is not yet
