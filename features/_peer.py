@@ -138,12 +138,16 @@ def peer_medians(
     median, and one whose share of strictly higher peers is at least 50 % a value at most
     it: an explanation told against it never contradicts the percentile.
 
+    Where more than half of a group's firms have no value (a pledge ratio of firms that never
+    pledged), the median firm has none either: NaN. Told against the median of the few with
+    a value, the typical firm of the group would read as worse than its own median firm.
+
     Returns
     -------
     (medians, pooled)
         ``medians``: one row per group plus :data:`ALL_PEERS`, one column per feature (NaN
-        where no firm has a value). ``pooled``: same shape, True where the group was too
-        small and the whole reference was used.
+        where most firms have no value). ``pooled``: same shape, True where the group was
+        too small and the whole reference was used.
     """
     values = pd.DataFrame({f: _rounded(reference[f]) for f in features}, index=reference.index)
     key = reference[by].astype("object")
@@ -151,9 +155,12 @@ def peer_medians(
     grouped = values.groupby(key.to_numpy(), sort=True, dropna=True)
     medians = grouped.quantile(0.5, interpolation="lower")
     counts = grouped.count()
+    sizes = grouped.size().to_numpy()[:, None]
     overall = values.quantile(0.5, interpolation="lower") if len(values) else values.sum() * np.nan
-    pooled = counts < min_peers
-    medians = medians.mask(pooled, overall, axis=1)
+    overall = overall.mask(values.count() * 2 < len(values))
+    typical_missing = (counts * 2 < sizes) & (sizes >= min_peers)
+    pooled = (counts < min_peers) & ~typical_missing
+    medians = medians.mask(pooled, overall, axis=1).mask(typical_missing)
     medians.loc[ALL_PEERS] = overall
     pooled.loc[ALL_PEERS] = False
     return medians, pooled.astype(bool)

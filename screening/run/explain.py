@@ -64,7 +64,8 @@ def factor_groups(
     ``peer_pct_X`` always joins ``X``. With ``sample`` (a deterministic sample of the
     scored feature matrix), numeric features whose Spearman correlation is at least
     ``threshold`` in absolute value are merged too (single linkage). The lead of a group is
-    its first member in ``features`` order that is not a ``peer_pct_`` feature.
+    its first member in ``features`` order that is not a ``peer_pct_`` feature; a reason
+    names, firm by firm, the member that carries the group's points (:func:`top_reasons`).
 
     Parameters
     ----------
@@ -303,15 +304,15 @@ def explain(
     )
     g = long["g"].to_numpy()
     r = long["row"].to_numpy()
-    lead_names = np.asarray(leads, dtype=object)[g]
+    lead_names = _shown_members(contributions, leads, lead_of, long)
     val_arr = np.full(len(long), np.nan)
     pct_arr = np.full(len(long), np.nan)
     hi_arr = np.full(len(long), np.nan)
     all_arr = np.zeros(len(long), dtype=bool)
     cat_arr = np.full(len(long), "", dtype=object)
-    for gi, lead in enumerate(leads):
-        sel = g == gi
-        if not sel.any() or lead not in values.columns:
+    for lead in dict.fromkeys(lead_names):
+        sel = lead_names == lead
+        if lead not in values.columns:
             continue
         if not pd.api.types.is_numeric_dtype(values[lead]):
             cat_arr[sel] = (
@@ -384,6 +385,38 @@ def explain(
         return reasons
     rest_frame = pd.DataFrame({"uscc": pd.array(uscc, dtype="str"), **rest})
     return reasons, rest_frame
+
+
+def _shown_members(
+    contributions: pd.DataFrame, leads: list[str], lead_of: Mapping[str, str], long: pd.DataFrame
+) -> np.ndarray:
+    """The feature each reason names: in a merged group, the member carrying most of the
+    group's points in the reason's direction for that firm (its peer percentile's points
+    counted with it), so "平均同族规模 … +4.1 分" never stands for points its overseas-family
+    sibling earned. Ties go to the earlier member; a group of one names its lead."""
+    g = long["g"].to_numpy()
+    r = long["row"].to_numpy()
+    shown = np.asarray(leads, dtype=object)[g]
+    col = {f: i for i, f in enumerate(contributions.columns)}
+    points = np.nan_to_num(contributions.to_numpy(dtype="float64"))
+    sign = np.where(long["direction"].to_numpy() == "up", 1.0, -1.0)
+    for gi, lead in enumerate(leads):
+        plain = [
+            f for f in contributions.columns
+            if lead_of.get(f, f) == lead and not f.startswith("peer_pct_")
+        ]  # fmt: skip
+        sel = np.flatnonzero(g == gi)
+        if len(plain) < 2 or not len(sel):
+            continue
+        own = np.column_stack(
+            [
+                points[r[sel], col[f]]
+                + (points[r[sel], col[f"peer_pct_{f}"]] if f"peer_pct_{f}" in col else 0.0)
+                for f in plain
+            ]
+        )
+        shown[sel] = np.asarray(plain, dtype=object)[np.argmax(own * sign[sel, None], axis=1)]
+    return shown
 
 
 def reasons_wide(reasons: pd.DataFrame) -> pd.DataFrame:

@@ -242,3 +242,25 @@ def test_peer_medians_are_the_median_firm_the_percentiles_count():
     # the same rule for the percentiles: I's lone y is ranked among all six firms with a y
     pct = peer_percentiles(ref.iloc[[5]], ref, features=["y"], min_peers=2)["peer_pct_y"]
     assert pct.tolist() == [pytest.approx(100 * 3 / 5)]
+
+
+def test_the_median_firm_has_no_value_where_most_firms_have_none():
+    """A pledge ratio exists only for firms that pledged: where most of a section never did,
+    its typical firm has no ratio, and a firm without one is not told it falls short."""
+    from features import ALL_PEERS, peer_medians
+
+    ref = pd.DataFrame(
+        {
+            "firm_industry_section": list("CCCCCIII"),
+            "r": [1.0, 0.5, None, None, None, 0.2, 0.4, None],
+        }
+    )
+    medians, pooled = peer_medians(ref, "firm_industry_section", ["r"], min_peers=2)
+    assert np.isnan(medians.loc["C", "r"])  # 2 of 5 with a value
+    assert medians.loc["I", "r"] == 0.2  # 2 of 3: the lower median of 0.2, 0.4
+    assert medians.loc[ALL_PEERS, "r"] == 0.4  # 4 of 8 (not fewer than half): 0.2 0.4 0.5 1
+    assert not pooled.to_numpy().any()
+    # a group too small to rank pools to everyone, whose own typical firm decides
+    small = pd.DataFrame({"firm_industry_section": list("CCCA"), "r": [None, None, 1.0, 3.0]})
+    med, pooled = peer_medians(small, "firm_industry_section", ["r"], min_peers=2)
+    assert pooled.loc["A", "r"] and med.loc["A", "r"] == 1.0

@@ -78,6 +78,30 @@ def test_correlated_features_merge_into_one_factor():
         factor_groups(FEATS, specs=SPECS, threshold=0)
 
 
+def test_a_merged_factor_names_the_member_that_carries_its_points():
+    """Two merged features: each firm's reason names the one whose points it states."""
+    feats = ["valid_invention_count", "peer_pct_valid_invention_count",
+             "forward_citations_per_year"]  # fmt: skip
+    lead_of = {f: "valid_invention_count" for f in feats}
+    contributions = pd.DataFrame(
+        [[0.1, 0.0, 4.0], [3.0, 2.0, 1.0], [-0.5, 0.0, -3.0]], columns=feats
+    )
+    values = pd.DataFrame([[1.0, 20.0, 0.8], [9.0, 70.0, 0.1], [0.0, 0.0, 0.0]], columns=feats)
+    pct = pd.DataFrame([[20.0, np.nan, 90.0], [70.0, np.nan, 30.0], [5.0, np.nan, 2.0]],
+                       columns=feats)  # fmt: skip
+    out = explain(contributions, values, pct, ["U1", "U2", "U3"], specs=SPECS,
+                  lead_of=lead_of, top_k=3).set_index("uscc")  # fmt: skip
+    assert out.at["U1", "factor"] == "forward_citations_per_year"
+    assert (
+        out.at["U1", "text"]
+        == "前向被引率 0.80 次/年（高于同行业 90% 企业，含同类指标 3 项），+4.1 分"
+    )
+    # the count and its own percentile's points (3 + 2) outweigh the citations' 1
+    assert out.at["U2", "factor"] == "valid_invention_count"
+    assert out.at["U2", "text"].startswith("有效发明专利数 9 件（高于同行业 70% 企业")
+    assert out.at["U3", "factor"] == "forward_citations_per_year"  # lowering: most negative
+
+
 def test_bad_top_k():
     c = pd.DataFrame([[1.0]], columns=["firm_age_years"])
     with pytest.raises(ValueError, match="'top_k' parameter must be a positive int"):
