@@ -126,6 +126,14 @@ class ReportConfig:
     min_peers: int = 30
     region_names: tuple[tuple[str, str], ...] = ()
 
+    def valid_until(self, as_of: Any) -> Any:
+        """Last day a push made at ``as_of`` is valid: ``validity_months`` later, less a day."""
+        import pandas as pd
+
+        return (
+            pd.Timestamp(as_of) + pd.DateOffset(months=self.validity_months) - pd.Timedelta(days=1)
+        )
+
 
 @dataclass(frozen=True)
 class ResourceConfig:

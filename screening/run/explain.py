@@ -220,6 +220,7 @@ def explain(
     with_rest: bool = False,
     higher: pd.DataFrame | None = None,
     pooled: pd.DataFrame | None = None,
+    no_typical: pd.DataFrame | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Top-k reasons up and down per firm, as a long table.
 
@@ -253,6 +254,11 @@ def explain(
         True where a firm's percentile (and median) for a feature is among all screened
         firms, not its industry (an unknown or too small section): the text then says
         参评企业, not 同行业.
+    no_typical : DataFrame, optional
+        True where most of a firm's peers have no value for a feature (their median firm
+        has none: a pledge ratio where most never pledged). Points are told against that
+        firm, so a value's text says so ("同行业多数企业无此项数据") instead of a percentile
+        among the few with a value, which could read "高于同行业 37% 企业" beside "+4.1 分".
 
     Returns
     -------
@@ -309,6 +315,7 @@ def explain(
     pct_arr = np.full(len(long), np.nan)
     hi_arr = np.full(len(long), np.nan)
     all_arr = np.zeros(len(long), dtype=bool)
+    none_arr = np.zeros(len(long), dtype=bool)
     cat_arr = np.full(len(long), "", dtype=object)
     for lead in dict.fromkeys(lead_names):
         sel = lead_names == lead
@@ -326,6 +333,8 @@ def explain(
             hi_arr[sel] = higher[lead].to_numpy(dtype="float64", na_value=np.nan)[r[sel]]
         if pooled is not None and lead in pooled.columns:
             all_arr[sel] = pooled[lead].to_numpy(dtype=bool)[r[sel]]
+        if no_typical is not None and lead in no_typical.columns:
+            none_arr[sel] = no_typical[lead].to_numpy(dtype=bool)[r[sel]]
     # the extremes are judged on the exact shares ("the highest" only when no peer is
     # higher); the numbers shown are whole percent rounded down: "高于同行业 98% 企业" must
     # not claim more than the data, and the package's percentile fields are those numbers
@@ -335,13 +344,15 @@ def explain(
 
     texts = []
     labels = []
-    for lead, val, cat, lo, hi, everyone, pts, gi in zip(
+    untold = []  # percentiles the text does not tell (most peers have no value)
+    for lead, val, cat, lo, hi, everyone, untypical, pts, gi in zip(
         lead_names,
         val_arr,
         cat_arr,
         raw_lo,
         raw_hi,
         all_arr,
+        none_arr,
         long["points"].to_numpy(),
         g,
         strict=True,
@@ -357,7 +368,10 @@ def explain(
         else:
             body = f"{label} {_fmt_value(val, spec)}"
         notes = []
-        if kind in _PCT_KINDS and not np.isnan(lo):
+        untold.append(kind in _PCT_KINDS and untypical and not np.isnan(val))
+        if untold[-1]:
+            notes.append(f"{'参评企业' if everyone else '同行业'}多数企业无此项数据")
+        elif kind in _PCT_KINDS and not np.isnan(lo):
             notes.append(
                 _peer_note(lo, hi, _spec_get(spec, "direction", 0) or 0, everyone=everyone)
             )
@@ -366,6 +380,9 @@ def explain(
         if notes:
             body += "（" + "，".join(notes) + "）"
         texts.append(f"{body}，{_fmt_points(pts)}")
+    # the package's percentile fields are the numbers the text shows, or none
+    pct_arr = np.where(untold, np.nan, pct_arr) if untold else pct_arr
+    hi_arr = np.where(untold, np.nan, hi_arr) if untold else hi_arr
     reasons = pd.DataFrame(
         {
             "uscc": pd.array(uscc[r], dtype="str"),

@@ -74,9 +74,7 @@ def _dump(path: Path, payload: Any) -> None:
 
 def run_meta(s: Screening, config: RunConfig, batch: str) -> dict[str, Any]:
     """Batch metadata shared by reports, packages and manifests."""
-    valid_until = (
-        s.as_of + pd.DateOffset(months=config.report.validity_months) - pd.Timedelta(days=1)
-    )
+    valid_until = config.report.valid_until(s.as_of)
     return {
         "batch_id": batch,
         "as_of": s.as_of.strftime("%Y-%m-%d"),
@@ -310,7 +308,7 @@ def write_outputs(
         limit=config.report.patents_per_firm,
     )
     patents = scrub_frame(patents, keep=("uscc", "app_no"))  # the unscrubbed copy goes
-    programmes = package_programmes(s.inputs.programmes)
+    programmes = package_programmes(s.inputs.programmes, config.report.valid_until(s.as_of))
     programmes = programmes.loc[member(programmes["uscc"], wl_ids)]
     inputs = PackageInputs(
         meta=meta,

@@ -233,6 +233,11 @@ def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, s
         ),
         ("否决项核查", f"名单内企业均已通过：{checks}"),
         (
+            "资质到期",
+            "“有效资质”中注明“白名单有效期内到期”的资质将在本批白名单有效期内到期；"
+            "评分已计入该资质，到期后请核实是否续期。",
+        ),
+        (
             "文件说明",
             "whitelist.xlsx 供查阅（违约概率以百分比显示）；whitelist.csv 与 whitelist.json "
             "供系统导入，违约概率为小数（0.0059 即 0.59%）。在 Excel 中直接打开 CSV 时，"
@@ -298,6 +303,9 @@ def write_bank_package(
     top_patents = (patents if listed.all() else patents.loc[listed]).assign(
         name=lambda d: d["uscc"].map(names)
     )[list(PATENT_HEADERS)]
+    # firms in the order of the 白名单 sheet (rank), each firm's patents best first
+    in_list_order = np.argsort(firms.get_indexer(top_patents["uscc"]), kind="stable")
+    top_patents = top_patents.iloc[in_list_order]
 
     table = wl[list(WHITELIST_HEADERS)].copy()
     table["score"] = table["score"].round(1)
@@ -427,7 +435,7 @@ class _FirmDetails:
             "text",
         ],
         "patents": ["app_no", "type_zh", "title", "remaining_years", "status", "co_owners"],
-        "programmes": ["programme_zh", "level_zh", "valid_from", "valid_to"],
+        "programmes": ["programme_zh", "level_zh", "valid_from", "valid_to", "lapses_in_validity"],
     }
     _LISTS = {
         "reasons_up": ("reasons", "up"),
@@ -588,6 +596,7 @@ def _write_report(
                         "level": _text(p["level_zh"]),
                         "valid_from": _text(p["valid_from"]),
                         "valid_to": _text(p["valid_to"]),
+                        "lapses": bool(p.get("lapses_in_validity")),
                     }
                     for p in f["programmes"]
                 ],

@@ -608,10 +608,10 @@ def screen(
         # percentiles rank it among: "+" reads "better than the industry's typical firm".
         # A scorer's own reference (the expert's middle of each range, the learned model's
         # training mean) made "发明占比 41%（高于同行业 79% 企业），-0.7 分".
-        offsets, pooled = (
+        offsets, pooled, no_typical = (
             industry_offsets(scorer, matrix, feats, rows, config.report.min_peers)
             if len(rows)
-            else (pd.DataFrame(columns=contributions.columns), pd.DataFrame())
+            else (pd.DataFrame(columns=contributions.columns), pd.DataFrame(), pd.DataFrame())
         )
         contributions = contributions - offsets.to_numpy()
         base_points = pd.Series(
@@ -659,6 +659,7 @@ def screen(
             with_rest=True,
             higher=higher.reset_index(drop=True),
             pooled=pooled,
+            no_typical=no_typical,
         )
         box["rows"] = len(rows)
 
@@ -723,7 +724,7 @@ def screen(
         }
         for r in rules
     ]
-    whitelist = _whitelist_frame(selected, wide, inputs, config, matrix)
+    whitelist = _whitelist_frame(selected, wide, inputs, config, matrix, as_of)
     return Screening(
         as_of=as_of,
         screened=screened,
@@ -944,9 +945,10 @@ def industry_offsets(
 
     Returns
     -------
-    (offsets, pooled)
+    (offsets, pooled, no_typical)
         ``offsets``: rows × the scorer's contribution columns. ``pooled``: rows × numeric
-        features, True where the peers are all screened firms.
+        features, True where the peers are all screened firms. ``no_typical``: same shape,
+        True where most of the peers have no value, so their median firm has none.
     """
     import features
 
@@ -980,11 +982,12 @@ def industry_offsets(
     keys = own.where(own.notna() & own.isin(groups), features.ALL_PEERS).to_numpy()
     flags = pooled.loc[keys].reset_index(drop=True)
     flags.loc[keys == features.ALL_PEERS, :] = True  # unknown section: all firms
-    return points.loc[keys].reset_index(drop=True), flags
+    no_typical = medians.isna().loc[keys].reset_index(drop=True)
+    return points.loc[keys].reset_index(drop=True), flags, no_typical
 
 
 def _whitelist_frame(
-    selected, wide, inputs: ScreenInputs, config: RunConfig, matrix
+    selected, wide, inputs: ScreenInputs, config: RunConfig, matrix, as_of: pd.Timestamp
 ) -> pd.DataFrame:
     wl = selected.loc[selected["status"] == "whitelisted"].merge(wide, on="uscc", how="left")
     names = dict(config.report.region_names)
@@ -997,16 +1000,23 @@ def _whitelist_frame(
     wl["industry_section"] = wl["uscc"].map(section).astype("str") if section is not None else pd.NA
     pledge = inputs.pledgeable.loc[inputs.pledgeable["pledgeable"].fillna(False).astype(bool)]
     wl["pledgeable_count"] = wl["uscc"].map(pledge.groupby("uscc").size()).fillna(0).astype("int64")
-    progs = package_programmes(inputs.programmes)
-    text = progs.assign(
-        t=progs["programme_zh"] + "（至 " + progs["valid_to"].dt.strftime("%Y-%m-%d") + "）"
-    )
+    progs = package_programmes(inputs.programmes, config.report.valid_until(as_of))
+    until = "（至 " + progs["valid_to"].dt.strftime("%Y-%m-%d")
+    lapse = progs["lapses_in_validity"].map({True: "，白名单有效期内到期", False: ""})
+    text = progs.assign(t=progs["programme_zh"] + until.fillna("（长期") + lapse + "）")
     wl["programmes_text"] = wl["uscc"].map(join_by(text["uscc"], text["t"], "；"))
     return wl.sort_values("rank", kind="mergesort").reset_index(drop=True)
 
 
-def package_programmes(active: pd.DataFrame) -> pd.DataFrame:
-    """Active programme memberships in package shape (Chinese names, effective validity)."""
+def package_programmes(
+    active: pd.DataFrame, valid_until: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """Active programme memberships in package shape (Chinese names, effective validity).
+
+    Certificates of one programme at one level that are active together (a renewal
+    overlapping the one it renews) are one membership from the first start to the last
+    end. ``lapses_in_validity``: the membership ends before ``valid_until`` (the push's last
+    valid day), so a score that counts it needs a second look before then."""
     if active.empty:
         return pd.DataFrame(
             {
@@ -1015,6 +1025,7 @@ def package_programmes(active: pd.DataFrame) -> pd.DataFrame:
                 "level_zh": pd.Series(dtype="str"),
                 "valid_from": pd.Series(dtype="datetime64[ns]"),
                 "valid_to": pd.Series(dtype="datetime64[ns]"),
+                "lapses_in_validity": pd.Series(dtype="bool"),
             }
         )
     valid_to = (
@@ -1031,6 +1042,19 @@ def package_programmes(active: pd.DataFrame) -> pd.DataFrame:
             "valid_from": active["valid_from"].astype("datetime64[ns]"),
             "valid_to": valid_to.astype("datetime64[ns]"),
         }
+    )
+    key = ["uscc", "programme_zh", "level_zh"]
+    out["level_zh"] = out["level_zh"].fillna("")
+    # all active at as_of, so they overlap: one span; an open end (no valid_to) stays open
+    span = out.groupby(key, sort=False).agg(
+        valid_from=("valid_from", "min"),
+        valid_to=("valid_to", lambda v: pd.NaT if v.isna().any() else v.max()),
+    )
+    out = span.reset_index().astype({"valid_to": "datetime64[ns]"})
+    out["lapses_in_validity"] = (
+        (out["valid_to"] < valid_until).fillna(False).astype(bool)
+        if valid_until is not None
+        else False
     )
     return out.sort_values(["uscc", "valid_from", "programme_zh"], kind="mergesort").reset_index(
         drop=True

@@ -262,3 +262,23 @@ def test_extremes_are_exact_and_small_peer_groups_say_all_firms():
         higher=higher.iloc[:1].assign(valid_invention_count=50.0),
     )
     assert "（高于同行业不到 1% 的企业）" in lone["text"].iloc[0]
+
+
+def test_against_a_typical_peer_without_a_value_the_text_tells_no_percentile():
+    """Most of the section never pledged: a firm with a ratio is told against that typical
+    firm (no ratio), and the text does not quote a percentile among the few with one."""
+    feats = ["valid_invention_count", "forward_citations_per_year"]
+    contributions = pd.DataFrame([[3.0, 4.1]], columns=feats)
+    values = pd.DataFrame([[5.0, 0.8]], columns=feats)
+    pct = pd.DataFrame([[60.0, 37.0]], columns=feats)
+    higher = pd.DataFrame([[30.0, 62.0]], columns=feats)
+    lead_of = factor_groups(feats, specs=SPECS)
+    none = pd.DataFrame([[False, True]], columns=feats)
+    out = explain(contributions, values, pct, ["U1"], specs=SPECS, lead_of=lead_of,
+                  higher=higher, no_typical=none).set_index("factor")  # fmt: skip
+    assert out.at["forward_citations_per_year", "text"] == (
+        "前向被引率 0.80 次/年（同行业多数企业无此项数据），+4.1 分"
+    )
+    assert np.isnan(out.at["forward_citations_per_year", "percentile"])
+    assert out.at["valid_invention_count", "percentile"] == 60
+    assert "高于同行业 60% 企业" in out.at["valid_invention_count", "text"]

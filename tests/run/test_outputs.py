@@ -169,6 +169,13 @@ def test_excel_header_frozen_filtered_and_notes(tmp_path, inputs, scorer, config
     assert ws.cell(row=2, column=pd_col - 1).number_format == "General"
     assert "全为数字的统一社会信用代码会被转为数字" in notes["文件说明"]
     assert "0371-65950000" in notes["联系方式"]
+    assert "白名单有效期内到期" in notes["资质到期"]
+    # the patent sheet lists firms in the 白名单 sheet's order (rank), not by code
+    listed = [r[1] for r in ws.iter_rows(min_row=2, values_only=True)]
+    patent_firms = [r[0] for r in book["可质押专利"].iter_rows(min_row=2, values_only=True)]
+    firms_in_order = list(dict.fromkeys(patent_firms))
+    assert len(firms_in_order) > 1
+    assert firms_in_order == [u for u in listed if u in set(patent_firms)]
 
 
 def test_long_list_splits_sheets_and_says_so(tmp_path, inputs, scorer, config):
@@ -226,6 +233,8 @@ def test_json_and_report_written_in_firm_chunks_are_the_same(tmp_path, scorer, c
     assert len(doc["firms"]) > 2  # more than one chunk
     assert [f["seq"] for f in doc["firms"]] == list(range(1, len(doc["firms"]) + 1))
     assert all(f["reasons_up"] or f["reasons_down"] for f in doc["firms"])
+    progs = [p for f in doc["firms"] for p in f["programmes"]]
+    assert progs and all(isinstance(p["lapses_in_validity"], bool) for p in progs)
 
 
 def test_bank_filters(tmp_path, inputs, scorer, config):

@@ -1,0 +1,41 @@
+"""Programme memberships as a package shows them: one row per membership, lapse flagged."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from screening.run.pipeline import package_programmes
+
+D = pd.Timestamp
+
+
+def _active(rows):
+    return pd.DataFrame(rows, columns=["uscc", "programme", "level", "valid_from", "valid_to"])
+
+
+def test_overlapping_certificates_are_one_membership_and_lapses_are_flagged():
+    active = _active(
+        [
+            # a renewal overlapping the certificate it renews: one membership 2023 → 2027
+            ("U1", "tech_sme", "provincial", D("2023-05-01"), D("2026-04-30")),
+            ("U1", "tech_sme", "provincial", D("2025-05-01"), D("2027-04-30")),
+            # ends before the push's last valid day (2027-03-29)
+            ("U1", "high_tech", "national", D("2023-10-14"), D("2026-10-13")),
+            # the same programme at another level stays its own row
+            ("U1", "tech_sme", "city", D("2024-01-01"), pd.NaT),
+            ("U2", "ip_standard", None, D("2024-01-01"), D("2027-12-31")),
+        ]
+    )
+    out = package_programmes(active, D("2027-03-29")).set_index(
+        ["uscc", "programme_zh", "level_zh"]
+    )
+    assert len(out) == 4
+    sme = out.loc[("U1", "科技型中小企业", "省级")]
+    assert (sme["valid_from"], sme["valid_to"]) == (D("2023-05-01"), D("2027-04-30"))
+    assert not sme["lapses_in_validity"]
+    assert out.loc[("U1", "高新技术企业", "国家级"), "lapses_in_validity"]
+    city = out.loc[("U1", "科技型中小企业", "市级")]
+    assert pd.isna(city["valid_to"]) and not city["lapses_in_validity"]  # open-ended
+    assert not out.loc[("U2", "知识产权管理体系认证（贯标）", ""), "lapses_in_validity"]
+    # without a validity date nothing is flagged
+    assert not package_programmes(active)["lapses_in_validity"].any()
