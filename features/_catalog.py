@@ -246,8 +246,11 @@ _PROGRAMME = (
        "Highest level among active memberships: 0 none, 1 city, 2 provincial, 3 national "
        "(empty level counts as city).", _PR, "valid_from", 1, 0, 3, "级", "amount"),
     _f("prog_years_held", "资质持有年限", "programme",
-       "Years from the earliest valid_from of any membership active at as_of to as_of; 0 when "
-       "none is active.", _PR, "valid_from", 1, 0, None, "年", "years"),
+       "Years the firm has held programme memberships without a break, up to as_of: from the "
+       "start of its unbroken run of certificates (any programme, renewals included; a gap of "
+       "up to 180 days between one certificate's end and the next start is no break; a "
+       "2013-version 贯标 certificate ends 2025-12-31 at the latest) to as_of; 0 when none is "
+       "active at as_of.", _PR, "valid_from", 1, 0, None, "年", "years"),
 )
 
 _EN = "enterprises"

@@ -681,15 +681,35 @@ class PatentStore:
                 "ip_advantage", "ip_demonstration", "ip_standard",
             )
         )  # fmt: skip
+        # years held: back from as_of through renewals, to the start of the firm's unbroken
+        # run of memberships (any programme; a gap of up to RENEWAL_GRACE_DAYS between one
+        # certificate's end and the next start does not break it), not the start of the
+        # certificate active today (a renewed 高新 read 0.4 years after seven)
         df = self.con.execute(
             f"""
-            SELECT q.pair_id, {flags},
-              max(g.lvl) AS prog_max_level,
-              date_diff('day', min(g.vf), q.as_of) / 365.25 AS prog_years_held
-            FROM pairs q JOIN prog g ON g.firm_id = q.firm_id
-            WHERE g.vf <= q.as_of AND q.as_of <= g.vt
-              AND NOT (g.v2013 AND q.as_of > DATE '2025-12-31')
-            GROUP BY q.pair_id, q.as_of
+            WITH c AS (
+              SELECT q.pair_id, g.vf,
+                least(g.vt, q.as_of, CASE WHEN g.v2013 THEN DATE '2025-12-31' END) AS e
+              FROM pairs q JOIN prog g ON g.firm_id = q.firm_id
+              WHERE g.vf <= q.as_of),
+            o AS (
+              SELECT pair_id, vf, max(e) OVER (
+                PARTITION BY pair_id ORDER BY vf, e
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+              FROM c),
+            run AS (
+              SELECT pair_id, max(vf) AS run_start FROM o
+              WHERE prev_end IS NULL OR vf > prev_end + INTERVAL {RENEWAL_GRACE_DAYS} DAY
+              GROUP BY pair_id),
+            act AS (
+              SELECT q.pair_id, q.as_of, {flags}, max(g.lvl) AS prog_max_level
+              FROM pairs q JOIN prog g ON g.firm_id = q.firm_id
+              WHERE g.vf <= q.as_of AND q.as_of <= g.vt
+                AND NOT (g.v2013 AND q.as_of > DATE '2025-12-31')
+              GROUP BY q.pair_id, q.as_of)
+            SELECT a.* EXCLUDE (as_of),
+              date_diff('day', r.run_start, a.as_of) / 365.25 AS prog_years_held
+            FROM act a JOIN run r ON r.pair_id = a.pair_id
             """
         ).df()
         return _frame(self._n_pairs(), df)
@@ -710,6 +730,12 @@ class PatentStore:
 
 # the characters DuckDB's trim() removes (Unicode space separators), kept for identical keys
 _ZS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+
+
+RENEWAL_GRACE_DAYS = 180
+"""Longest gap between a programme certificate's end and the next one's start that still
+counts as holding memberships without a break (``prog_years_held``): renewals are often
+certified some months after the previous certificate ended."""
 
 
 def _events(patents: pd.DataFrame, events: pd.DataFrame) -> pa.Table:

@@ -470,3 +470,44 @@ def test_a_previous_owners_release_is_not_the_firms(mk):
     m = build_feature_matrix(pairs, data).set_index("uscc")
     assert m.loc[mk.uscc(1), "pledge_release_ratio"] == 0.0
     assert m.loc[mk.uscc(2), "pledge_release_ratio"] == 1.0
+
+
+def test_years_held_runs_back_through_renewals_not_to_the_current_certificate(mk):
+    """高新 held since 2019 and renewed twice (gaps of 78 and 62 days): at 2026-09-30 it has
+    been held 7.4 years, not the 1.0 since the current certificate. A gap of more than
+    180 days breaks the run, and a 2013-version 贯标 certificate ends with 2025."""
+    u = mk.uscc(1)
+    ht = [("2019-05-16", "2022-05-15"), ("2022-08-01", "2025-07-31"), ("2025-10-01", "2028-09-30")]
+    pr = [
+        {
+            "uscc": u,
+            "programme": "high_tech",
+            "level": "national",
+            "valid_from": D(a),
+            "valid_to": D(b),
+        }
+        for a, b in ht
+    ]
+    u2 = mk.uscc(2)
+    pr += [
+        {"uscc": u2, "programme": "tech_sme", "valid_from": D("2019-01-01"), "valid_to": D("2021-12-31")},
+        # two years out, then back: the run starts again
+        {"uscc": u2, "programme": "tech_sme", "valid_from": D("2024-01-01"), "valid_to": D("2026-12-31")},
+        # a 2013-version 贯标 running to 2027 is void after 2025: it cannot bridge to a 2026 start
+        {"uscc": mk.uscc(3), "programme": "ip_standard", "standard_version": "2013",
+         "valid_from": D("2021-01-01"), "valid_to": D("2027-12-31")},
+        {"uscc": mk.uscc(3), "programme": "tech_sme", "valid_from": D("2026-08-01"),
+         "valid_to": D("2026-12-31")},
+    ]  # fmt: skip
+    ent = [mk.firm(1, A), mk.firm(2, B), mk.firm(3, C)]
+    data = mk.tables(ent, [], (), (), pr)
+    as_of = D("2026-09-30")
+    m = build_feature_matrix(
+        pd.DataFrame({"uscc": [u, u2, mk.uscc(3)], "as_of": as_of}), data
+    ).set_index("uscc")
+    assert m.at[u, "prog_years_held"] == pytest.approx(yrs("2019-05-16", "2026-09-30"))
+    assert m.at[u2, "prog_years_held"] == pytest.approx(yrs("2024-01-01", "2026-09-30"))
+    assert m.at[mk.uscc(3), "prog_years_held"] == pytest.approx(yrs("2026-08-01", "2026-09-30"))
+    # before the first renewal was certified: the run is the first certificate's alone
+    early = build_feature_matrix(pd.DataFrame({"uscc": [u], "as_of": [D("2022-05-01")]}), data)
+    assert early.at[0, "prog_years_held"] == pytest.approx(yrs("2019-05-16", "2022-05-01"))

@@ -39,6 +39,9 @@ def _div(a, b):
     return a / b if b else math.nan
 
 
+D2025 = pd.Timestamp("2025-12-31")  # 2013-version 贯标 certificates void after
+
+
 class Oracle:
     def __init__(self, data):
         self.ent = data["enterprises"]
@@ -373,7 +376,7 @@ class Oracle:
         progs = ["little_giant", "srdi_sme", "innovative_sme", "high_tech", "tech_sme",
                  "ip_advantage", "ip_demonstration", "ip_standard"]  # fmt: skip
         out = {f"prog_{p}": 0 for p in progs}
-        lvl, first = 0, None
+        lvl, active, spans = 0, False, []
         for r in self.pr.itertuples(index=False):
             u = r.uscc if not _na(r.uscc) and r.uscc in self.registry else self.name_to.get(r.name)
             if u != firm or not (_na(r.status) or r.status == "valid"):
@@ -382,17 +385,17 @@ class Oracle:
             if _na(vt):
                 vt = (pd.Timestamp(f"{r.valid_from.year + 1}-12-31") if r.programme == "tech_sme"
                       else _add_years(r.valid_from, 3) - pd.Timedelta(days=1))  # fmt: skip
+            void_2013 = r.programme == "ip_standard" and (
+                # 2013 as stated, or unstated on a certificate issued before 2024
+                r.standard_version == "2013"
+                or (_na(r.standard_version) and r.valid_from < pd.Timestamp("2024-01-01"))
+            )
+            if r.valid_from <= as_of:
+                end = min(vt, as_of)
+                spans.append((r.valid_from, min(end, D2025) if void_2013 else end))
             if not (r.valid_from <= as_of <= vt):
                 continue
-            if (
-                r.programme == "ip_standard"
-                # 2013 as stated, or unstated on a certificate issued before 2024
-                and (
-                    r.standard_version == "2013"
-                    or (_na(r.standard_version) and r.valid_from < pd.Timestamp("2024-01-01"))
-                )
-                and as_of > pd.Timestamp("2025-12-31")
-            ):
+            if void_2013 and as_of > D2025:
                 continue
             out[f"prog_{r.programme}"] = 1
             lv = (
@@ -402,9 +405,16 @@ class Oracle:
             )
             lv = lv or {"little_giant": 3, "high_tech": 3, "srdi_sme": 2}.get(r.programme, 1)
             lvl = max(lvl, lv)
-            first = r.valid_from if first is None else min(first, r.valid_from)
+            active = True
         out["prog_max_level"] = lvl
-        out["prog_years_held"] = 0.0 if first is None else (as_of - first).days / YEAR
+        # the unbroken run of certificates up to as_of: a start more than 180 days after
+        # every earlier certificate ended begins a new run
+        start, run_end = None, None
+        for vf, end in sorted(spans):
+            if run_end is None or vf > run_end + pd.Timedelta(days=180):
+                start = vf
+            run_end = end if run_end is None else max(run_end, end)
+        out["prog_years_held"] = (as_of - start).days / YEAR if active else 0.0
         return out
 
     def firm(self, firm, as_of):
