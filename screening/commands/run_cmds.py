@@ -236,7 +236,8 @@ def register(app: typer.Typer) -> None:
             )
         note = {
             "valid": f"signature valid ({result.algorithm})",
-            "absent": "not signed",
+            "absent": "not signed: the hashes catch damage in transit, not a changed "
+            "manifest (ask the issuer to sign pushes: IPWL_SIGNING_KEY)",
             "unchecked": f"signed ({result.algorithm}) but no key given: signature not checked",
         }
         typer.echo(

@@ -306,6 +306,7 @@ def write_outputs(
         s.inputs.pledgeable.loc[member(s.inputs.pledgeable["uscc"], wl_ids)],
         s.inputs.tables.get("patents", pd.DataFrame()),
         limit=config.report.patents_per_firm,
+        names=s.whitelist.set_index("uscc")["name"],
     )
     patents = scrub_frame(patents, keep=("uscc", "app_no"))  # the unscrubbed copy goes
     programmes = package_programmes(s.inputs.programmes, config.report.valid_until(s.as_of))

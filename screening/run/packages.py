@@ -53,7 +53,7 @@ PATENT_HEADERS = {
     "title": "专利名称",
     "remaining_years": "剩余保护期（年）",
     "status": "状态",
-    "co_owners": "全部权利人（共有专利，按专利登记）",
+    "co_owners": "登记权利人（共有或名称与企业不一致时列出）",
 }
 
 

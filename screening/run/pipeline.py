@@ -1079,6 +1079,12 @@ def _best_patents(ok: pd.DataFrame, limit: int | None) -> tuple[np.ndarray, np.n
     return order[rank < limit], rank[rank < limit] + 1
 
 
+def _plain_name(names: pd.Series) -> pd.Series:
+    """Names as compared for the pledge register: NFKC (full-width brackets and letters to
+    half-width) without whitespace."""
+    return names.str.normalize("NFKC").str.replace(r"\s+", "", regex=True)
+
+
 def _titles(app_no: pd.Series, patents: pd.DataFrame) -> pd.Series:
     """The title of each application number in ``patents`` (the first row of a repeated one)."""
     titles = patents.drop_duplicates("app_no").set_index("app_no")["title"]
@@ -1120,7 +1126,10 @@ def _not_kept(rows: pd.DataFrame, feats: list[str]) -> pd.DataFrame:
 
 
 def package_patents(
-    pledgeable: pd.DataFrame, patents: pd.DataFrame, limit: int | None = None
+    pledgeable: pd.DataFrame,
+    patents: pd.DataFrame,
+    limit: int | None = None,
+    names: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Pledgeable patents in package shape, best first within each firm.
 
@@ -1129,6 +1138,10 @@ def package_patents(
     ``rank_in_firm`` numbers them 1…; only the first ``limit`` per firm are kept (all when
     None). The cut happens on numeric keys before any text column is built, so 20M patents
     never become 20M Python strings.
+
+    ``names`` (registered name by uscc): a sole owner registered under another name (a
+    former name, 有限责任公司 for 有限公司; spacing and full-width forms aside) is shown with
+    a status saying so — the pledge registration needs the names to agree (著录项目变更).
     """
     ok = pledgeable.loc[pledgeable["pledgeable"].fillna(False).astype(bool).to_numpy()]
     keep, rank_kept = _best_patents(ok, limit)
@@ -1144,6 +1157,22 @@ def package_patents(
     else:
         owners = pd.Series(pd.NA, index=ok.index, dtype="str")
     n_owners = owners.str.count(";").fillna(0).to_numpy() + 1
+    other_name = np.zeros(len(ok), dtype=bool)
+    if names is not None and len(ok):
+        registered = ok["uscc"].map(names).astype("str")
+        sole = (n_owners == 1) & owners.notna().to_numpy() & registered.notna().to_numpy()
+        differs = sole & (owners != registered).fillna(False).to_numpy(dtype=bool)
+        if differs.any():  # only names that differ as written are normalised
+            idx = np.flatnonzero(differs)
+            other_name[idx] = (
+                _plain_name(owners.iloc[idx]) != _plain_name(registered.iloc[idx])
+            ).to_numpy(dtype=bool)
+    status = np.where(n_owners > 1, "有效，未质押（共有，需共有人同意）", "有效，未质押")
+    status = np.where(
+        other_name,
+        "有效，未质押（登记权利人名称与企业名称不一致，出质前需办理著录项目变更）",
+        status,
+    )
     out = pd.DataFrame(
         {
             "uscc": ok["uscc"].astype("str").to_numpy(),
@@ -1155,8 +1184,8 @@ def package_patents(
             .to_numpy(),
             "title": title.to_numpy(),
             "remaining_years": ok["remaining_years"].astype("float64").to_numpy(),
-            "status": np.where(n_owners > 1, "有效，未质押（共有，需共有人同意）", "有效，未质押"),
-            "co_owners": owners.where(n_owners > 1).to_numpy(),
+            "status": status,
+            "co_owners": owners.where((n_owners > 1) | other_name).to_numpy(),
             "rank_in_firm": rank_kept,
         }
     )

@@ -39,3 +39,31 @@ def test_overlapping_certificates_are_one_membership_and_lapses_are_flagged():
     assert not out.loc[("U2", "知识产权管理体系认证（贯标）", ""), "lapses_in_validity"]
     # without a validity date nothing is flagged
     assert not package_programmes(active)["lapses_in_validity"].any()
+
+
+def test_a_sole_owner_registered_under_another_name_is_shown_and_flagged():
+    from screening.run.pipeline import package_patents
+
+    pledgeable = pd.DataFrame(
+        {
+            "uscc": ["U1", "U1", "U1", "U2"],
+            "app_no": ["CN1", "CN2", "CN3", "CN4"],
+            "patent_type": ["invention"] * 4,
+            "remaining_years": [10.0, 9.0, 8.0, 7.0],
+            "pledgeable": [True] * 4,
+            "title": ["a", "b", "c", "d"],
+            "owners": [
+                "郑州甲科技有限公司",  # as registered
+                "郑州甲科技有限责任公司",  # another company form: the register must agree
+                "郑州甲科技有限公司;郑州乙电子有限公司",  # co-owned: listed as before
+                "郑州乙（河南）电子有限公司 ",  # full-width brackets and a space only
+            ],
+        }
+    )
+    names = pd.Series({"U1": "郑州甲科技有限公司", "U2": "郑州乙(河南)电子有限公司"})
+    out = package_patents(pledgeable, pd.DataFrame(), names=names).set_index("app_no")
+    assert out.at["CN1", "status"] == "有效，未质押" and pd.isna(out.at["CN1", "co_owners"])
+    assert "名称与企业名称不一致" in out.at["CN2", "status"]
+    assert out.at["CN2", "co_owners"] == "郑州甲科技有限责任公司"
+    assert out.at["CN3", "status"] == "有效，未质押（共有，需共有人同意）"
+    assert out.at["CN4", "status"] == "有效，未质押" and pd.isna(out.at["CN4", "co_owners"])
