@@ -182,18 +182,59 @@ def held_back_records(
     return rejected.loc[may_hide & (start.isna() | (start <= as_of)).to_numpy(dtype=bool)]
 
 
+def unknown_severity_records(active: pd.DataFrame, rules: KnockoutRules) -> pd.DataFrame:
+    """Accepted credit records active at as_of that an enabled ``credit_active`` rule would
+    read if their severity were one it counts, but whose severity is not given (an empty
+    严重程度 cell, or no such column at all): a penalty of unknown severity may be a serious
+    one, so it must not pass as a minor one."""
+    if active.empty:
+        return active
+    unknown = np.zeros(len(active), dtype=bool)
+    for r in rules.rules:
+        if r.enabled and r.kind == "credit_active" and r.param("severities"):
+            unknown |= _read_by(r, active, unread_severity=True) & ~_read_by(r, active)
+    return active.loc[unknown]
+
+
+def _unknown_severity(rule: KnockoutRule, active: pd.DataFrame, universe, rules) -> pd.DataFrame:
+    hit = unknown_severity_records(active, rules)
+    hit = hit.loc[member(hit["uscc"], universe)]
+    rtype = hit["record_type"].astype("str")
+    detail = (
+        rtype.map(lambda t: RECORD_TYPE_ZH.get(t, t))
+        + "记录 "
+        + hit["record_id"].astype("str").fillna("无文书号")
+        + "，列入日期 "
+        + hit["start_date"].dt.strftime("%Y-%m-%d").fillna("日期不详")
+        + "，未注明严重程度，无法排除严重处罚；补全严重程度后重跑，或人工核实"
+    )
+    return _frame(
+        rule,
+        hit["uscc"].to_numpy(),
+        rtype.to_numpy(dtype=object),
+        hit["record_id"].to_numpy(dtype=object),
+        hit["start_date"].to_numpy(dtype="datetime64[ns]"),
+        detail.to_numpy(dtype=object),
+    )
+
+
 def _unreadable_credit(
     rule: KnockoutRule,
     rejected: pd.DataFrame | None,
     as_of: pd.Timestamp,
     universe,
     rules: KnockoutRules,
+    active: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Firms named by a rejected credit row that may hide a knock-out
-    (:func:`held_back_records`): the row cannot be read, so nobody knows the firm is clean."""
+    (:func:`held_back_records`): the row cannot be read, so nobody knows the firm is clean;
+    and firms with an active record of unknown severity (:func:`unknown_severity_records`)."""
+    unknown = (
+        _unknown_severity(rule, active, universe, rules) if active is not None else _empty()
+    )
     held = held_back_records(rejected, as_of, rules)
     if held.empty:
-        return _empty()
+        return unknown
     hit = held.loc[member(held["uscc"].astype("str"), universe)]
     start = pd.to_datetime(hit["start_date"])
     kind = (
@@ -216,7 +257,7 @@ def _unreadable_credit(
         + hit["reason"].astype("str")
         + "）；修正该行后重跑，或人工核实"
     )
-    return _frame(
+    rejected_part = _frame(
         rule,
         hit["uscc"].to_numpy(dtype=object),
         hit["record_type"].to_numpy(dtype=object),
@@ -224,6 +265,7 @@ def _unreadable_credit(
         start.to_numpy(dtype="datetime64[ns]"),
         detail.to_numpy(dtype=object),
     )
+    return pd.concat([unknown, rejected_part], ignore_index=True) if len(unknown) else rejected_part
 
 
 def _no_valid_patent(rule: KnockoutRule, matrix: pd.DataFrame, universe) -> pd.DataFrame:
@@ -309,7 +351,9 @@ def evaluate_knockouts(
         elif rule.kind == "tax_grade":
             part = _tax_grade(rule, credit_records, as_of, universe)
         elif rule.kind == "unreadable_credit_record":
-            part = _unreadable_credit(rule, rejected_records, as_of, universe, rules)
+            part = _unreadable_credit(
+                rule, rejected_records, as_of, universe, rules, active_records
+            )
         elif rule.kind == "no_valid_patent":
             part = _no_valid_patent(rule, matrix, universe)
         else:

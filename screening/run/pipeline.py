@@ -35,6 +35,7 @@ from screening.run.knockouts import (
     held_back_records,
     source_dates,
     summarise_fired,
+    unknown_severity_records,
 )
 from screening.run.manifest import canonical_json
 from screening.run.selection import STATUSES, nomination_sources, select, unmatched_caps
@@ -313,7 +314,7 @@ def prepare_inputs(
         keep = pledgeable["pledgeable"].fillna(False).astype(bool).to_numpy()
         pledgeable = pledgeable.loc[keep, list(PLEDGEABLE_COLUMNS)].reset_index(drop=True)
         linked = links.credit_records["uscc"].notna()
-        active = features.active_credit_records(links.credit_records.loc[linked], as_of)
+        active = _active_for_knockouts(links.credit_records.loc[linked], as_of)
         unlinked = unlinked_records(
             features.active_credit_records(
                 _as_written(links.credit_records, written.get("credit_records")).loc[~linked], as_of
@@ -375,6 +376,50 @@ def prepare_inputs(
     gc.collect()
     release_memory()
     return inputs
+
+
+def _active_for_knockouts(records: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Credit records active at ``as_of`` as the knock-outs read them: a record whose
+    severity is not given keeps its severity empty (a rule counting only serious ones holds
+    its firm back: ``knockouts.unknown_severity_records``) and stays listed as long as a
+    serious one would (3 years for a penalty, not the 1 year of a minor one): a serious
+    penalty of 2024 with an empty 严重程度 cell must not pass in 2026."""
+    import features
+
+    if "severity" not in records:
+        records = records.assign(severity=pd.Series(pd.NA, index=records.index, dtype="str"))
+    unknown = records["severity"].isna().to_numpy(dtype=bool)
+    known = features.active_credit_records(records.loc[~unknown], as_of)
+    if not unknown.any():
+        return known
+    as_serious = features.active_credit_records(
+        records.loc[unknown].assign(severity="serious"), as_of
+    )
+    as_serious["severity"] = pd.NA
+    both = pd.concat([known, as_serious], ignore_index=True)
+    return both.sort_values(["uscc", "record_type", "start_date"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _column_absent(notes: Sequence[str], table: str, column: str) -> bool:
+    """Whether the reader noted ``column`` of ``table`` absent from its file."""
+    lead = f"{table}: optional columns absent from "
+    return any(
+        n.startswith(lead) and column in n.split(": ", 2)[-1].split(", ") for n in notes
+    )
+
+
+def _unknown_severity_warnings(unknown: pd.DataFrame, column_given: bool) -> list[str]:
+    """The 需要注意 line for active records whose severity is not given."""
+    if unknown.empty:
+        return []
+    where = "信用记录表没有“严重程度”列" if not column_given else "其“严重程度”为空"
+    return [
+        f"{len(unknown)} 条在有效期内的信用记录（行政处罚等）{where}，无法排除严重处罚：涉及的 "
+        f"{unknown['uscc'].nunique()} 家参评企业按“信用记录无法读取”暂不推送。"
+        "请补全严重程度（严重/一般）后重跑。"
+    ]
 
 
 def _unreadable_warnings(known: pd.DataFrame) -> list[str]:
@@ -739,9 +784,15 @@ def screen(
         warnings=[
             *inputs.warnings,
             *(
-                _unreadable_warnings(
-                    held_back_records(inputs.rejected_records, as_of, config.knockouts)
-                )
+                [
+                    *_unreadable_warnings(
+                        held_back_records(inputs.rejected_records, as_of, config.knockouts)
+                    ),
+                    *_unknown_severity_warnings(
+                        unknown_severity_records(inputs.active_records, config.knockouts),
+                        not _column_absent(inputs.notes, "credit_records", "severity"),
+                    ),
+                ]
                 if any(
                     r.enabled and r.kind == "unreadable_credit_record"
                     for r in config.knockouts.rules

@@ -27,10 +27,11 @@ def run(tmp_path_factory):
     data = tmp_path_factory.mktemp("unreadable") / "data"
     shutil.copytree(SAMPLE, data)
     ent = pd.read_csv(data / "enterprises.csv", encoding="gbk", dtype=str)
-    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(9)
+    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(11)
     (u1, n1), (u2, n2), (u3, n3), (u4, n4), (u5, n5), (u6, n6), (u7, n7), (u8, n8), (u9, n9) = (
-        firms.to_numpy()
+        firms.to_numpy()[:9]
     )
+    (u10, n10), (u11, n11) = firms.to_numpy()[9:]
     credit = data / "credit_records.csv"
     columns = pd.read_csv(credit, encoding="gbk", dtype=str, nrows=0).columns
     rows = [
@@ -52,6 +53,10 @@ def run(tmp_path_factory):
         [u8, n8, "纳税信用等级", "2025-04-01", "", "", "D级", "T-8", "税务"],
         # a general (一般) penalty with a bad date: only serious ones knock out, it hides nothing
         [u9, n9, "行政处罚", "2025-13-01", "", "一般", "", "T-9", "市场监管"],
+        # a penalty of 2024 with no severity given: it may be a serious one (3-year window)
+        [u10, n10, "行政处罚", "2024-12-01", "", "", "", "T-10", "市场监管"],
+        # the same as a general one: its 1-year window is over
+        [u11, n11, "行政处罚", "2024-12-01", "", "一般", "", "T-11", "市场监管"],
     ]
     pd.DataFrame(rows, columns=columns).to_csv(
         credit, mode="a", header=False, index=False, encoding="gbk"
@@ -80,20 +85,69 @@ def test_a_placeholder_end_date_keeps_the_record(run):
 
 
 def test_rejected_negative_records_hold_their_firms_back(run):
-    (_, u2, u3, _, _, u6, u7, u8, _), screened, report, _ = run
+    (_, u2, u3, _, _, u6, u7, u8, _, _, _), screened, report, _ = run
     for uscc in (u2, u3, u6, u7, u8):
         assert "unreadable_credit_record" in _rules(screened, uscc), uscc
         assert screened.loc[uscc, "status"] == "knocked_out"
     # the bundled sample's own messy rows (record type 黑名单 …) are held back too: the
     # warning counts every firm the rule holds back, and names the remedy
     held = screened["rules_fired"].fillna("").str.contains("unreadable_credit_record")
+    held &= screened.index != run[0][9]  # held back for a penalty's unknown severity instead
     warned = [w for w in report["warnings"] if "被拒收的信用记录" in w]
     assert len(warned) == 1 and f"指向 {int(held.sum())} 家参评企业" in warned[0]
     assert "rejects.csv" in warned[0]
 
 
+def test_a_penalty_of_unknown_severity_holds_its_firm_back(run):
+    """An empty 严重程度 cell is not a minor penalty: a serious one is listed for three years,
+    so a 2024 penalty without a severity holds its firm back in 2026 (it passed as 一般)."""
+    uscc, screened, report, _ = run
+    u10, u11 = uscc[9], uscc[10]
+    assert "unreadable_credit_record@2024-12-01#T-10" in _rules(screened, u10)
+    assert "serious_penalty" not in _rules(screened, u10)  # not claimed to be serious
+    assert "T-11" not in _rules(screened, u11)
+    warned = [w for w in report["warnings"] if "严重程度" in w]
+    assert len(warned) == 1 and "“严重程度”为空" in warned[0]
+
+
+def test_no_severity_column_says_so(tmp_path):
+    """A renamed 严重程度 column: every penalty is of unknown severity, and 需要注意 says the
+    column is missing (the serious-penalty rule had silently stopped firing)."""
+    from typer.testing import CliRunner
+
+    from screening.cli import app
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    credit = data / "credit_records.csv"
+    frame = pd.read_csv(credit, encoding="gbk", dtype=str)
+    serious = frame.loc[frame["严重程度"] == "严重", "统一社会信用代码"].dropna()
+    frame.rename(columns={"严重程度": "处罚严重程度"}).to_csv(credit, index=False, encoding="gbk")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["run", "--data", str(data), "--as-of", "2025-12-31", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
+    warned = [w for w in report["warnings"] if "严重程度" in w]
+    assert len(warned) == 1 and "没有“严重程度”列" in warned[0]
+    screened = pd.read_csv(out / "screened.csv", dtype=str).set_index("uscc")
+    held = screened["rules_fired"].fillna("").str.contains("unreadable_credit_record")
+    # every firm with a serious penalty in the window is still kept from the banks
+    recent = frame.loc[
+        (frame["严重程度"] == "严重")
+        & (pd.to_datetime(frame["列入日期"], errors="coerce") > "2022-12-31")
+        & (pd.to_datetime(frame["列入日期"], errors="coerce") <= "2025-12-31")
+    ]
+    assert len(serious) and len(recent)
+    for uscc in recent["统一社会信用代码"].dropna().unique():
+        if uscc in screened.index:
+            assert screened.loc[uscc, "status"] != "whitelisted", uscc
+    assert held.any()
+
+
 def test_rejected_records_that_hide_nothing_or_come_later_do_not(run):
-    (_, _, _, u4, u5, _, _, _, u9), screened, _, _ = run
+    (_, _, _, u4, u5, _, _, _, u9, _, _), screened, _, _ = run
     for uscc in (u4, u5, u9):
         assert "unreadable_credit_record" not in _rules(screened, uscc), uscc
 
