@@ -52,6 +52,7 @@ from screening.run.pipeline import (
     engine_digest,
     package_patents,
     package_programmes,
+    tables_needed,
 )
 from screening.run.safety import neutralise_frame, scrub_frame, scrub_pii
 from screening.run.selection import STATUSES
@@ -646,7 +647,13 @@ def run_screening(
     check_output_folder(out, data_dir, previous)
     prev = read_previous(Path(previous), as_of_ts) if previous is not None else None
     timer = Timer(progress)
-    inputs = prepare_inputs(data_dir, as_of_ts, timer, memory_limit=config.resources.memory_limit)
+    inputs = prepare_inputs(
+        data_dir,
+        as_of_ts,
+        timer,
+        memory_limit=config.resources.memory_limit,
+        needs=tables_needed(config.knockouts),
+    )
     s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
     hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
     # what only the earlier stages read goes before export builds the package inputs

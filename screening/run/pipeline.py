@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.contracts import TABLES
-from data_contracts.errors import ModelError
+from data_contracts.errors import DataError, ModelError
 from data_contracts.identifiers import USCC_ALPHABET, normalize_uscc
 from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
@@ -257,12 +257,19 @@ def batch_id(
 
 
 def prepare_inputs(
-    data_dir: Path, as_of: pd.Timestamp, timer: Timer, *, memory_limit: str | None = None
+    data_dir: Path,
+    as_of: pd.Timestamp,
+    timer: Timer,
+    *,
+    memory_limit: str | None = None,
+    needs: Mapping[str, Sequence[str]] | None = None,
 ) -> ScreenInputs:
     """Validate the data folder and build features (the ``validate`` and ``features`` stages).
 
     ``memory_limit`` caps the feature engine's DuckDB memory (it spills to disk above it);
-    ``None`` leaves DuckDB's default.
+    ``None`` leaves DuckDB's default. ``needs``: optional tables the run cannot do without,
+    with the checks that read them (:func:`tables_needed`): a missing one is an error, not
+    an empty table whose checks every firm then "passes".
     """
     import features
     from data_contracts import read_data_dir, release_memory
@@ -283,6 +290,15 @@ def prepare_inputs(
             "loans: not read by screening run (the loan ledger is the input of "
             "screening train, monitor and report-ledger)"
         )
+        for table, checks in (needs or {}).items():
+            stats = bundle.stats.get(table)
+            if stats is not None and stats.status == "missing":
+                raise DataError(
+                    f"{data_dir} has no {table} table, so the knock-out checks "
+                    f"{'、'.join(checks)} cannot be made (every firm would pass them).",
+                    f"Add {table}.csv (or .xlsx/.parquet) to the data folder, or set "
+                    "enabled: false on those rules in knockouts.yaml to push without them.",
+                )
         box["rows"] = sum(s.rows for s in bundle.stats.values())
     with timer.stage("features") as box:
         # the codes as the input wrote them, for the facts that reach no firm (linking
@@ -378,6 +394,15 @@ def prepare_inputs(
     return inputs
 
 
+def tables_needed(rules: Any) -> dict[str, list[str]]:
+    """Optional input tables the enabled knock-out rules read, with the rules' names."""
+    needs: dict[str, list[str]] = {}
+    for r in rules.rules:
+        if r.enabled and r.kind in ("credit_active", "tax_grade", "unreadable_credit_record"):
+            needs.setdefault("credit_records", []).append(r.name_zh)
+    return needs
+
+
 def _active_for_knockouts(records: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Credit records active at ``as_of`` as the knock-outs read them: a record whose
     severity is not given keeps its severity empty (a rule counting only serious ones holds
@@ -405,9 +430,7 @@ def _active_for_knockouts(records: pd.DataFrame, as_of: pd.Timestamp) -> pd.Data
 def _column_absent(notes: Sequence[str], table: str, column: str) -> bool:
     """Whether the reader noted ``column`` of ``table`` absent from its file."""
     lead = f"{table}: optional columns absent from "
-    return any(
-        n.startswith(lead) and column in n.split(": ", 2)[-1].split(", ") for n in notes
-    )
+    return any(n.startswith(lead) and column in n.split(": ", 2)[-1].split(", ") for n in notes)
 
 
 def _unknown_severity_warnings(unknown: pd.DataFrame, column_given: bool) -> list[str]:

@@ -191,3 +191,34 @@ def test_with_the_rule_disabled_nothing_is_held_back_or_claimed(run, tmp_path):
     assert not screened["rules_fired"].fillna("").str.contains("unreadable").any()
     report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
     assert not [w for w in report["warnings"] if "被拒收的信用记录" in w]
+
+
+def test_no_credit_table_stops_the_run_unless_its_rules_are_off(tmp_path, capsys):
+    """Without credit_records every credit check would pass and the packages would say so:
+    the run stops, naming the checks; with those rules disabled it goes on."""
+    from typer.testing import CliRunner
+
+    from screening.cli import app, main
+    from screening.run.config import default_config_path
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    (data / "credit_records.csv").unlink()
+    args = ["run", "--data", str(data), "--as-of", AS_OF]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--out", str(tmp_path / "o1")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "no credit_records table" in err and "失信被执行人" in err and "remedy" in err
+    assert "Traceback" not in err and not (tmp_path / "o1").exists()
+    cfg = tmp_path / "cfg"
+    shutil.copytree(default_config_path().parent, cfg)
+    rules = (cfg / "knockouts.yaml").read_text(encoding="utf-8")
+    for kind in ("credit_active", "tax_grade", "unreadable_credit_record"):
+        marker = f"    kind: {kind}\n"
+        rules = rules.replace(marker, marker + "    enabled: false\n")
+    (cfg / "knockouts.yaml").write_text(rules, encoding="utf-8")
+    result = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "o2"), "--config", str(cfg / "run.toml")]
+    )
+    assert result.exit_code == 0, result.output
