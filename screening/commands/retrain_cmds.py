@@ -230,10 +230,12 @@ def _print_decision(outcome) -> None:
         for r in outcome.decision.reasons:
             _out.print(f"  {escape(r)}")
     else:
-        _out.print(
-            f"[bold red]refused:[/] {outcome.name}@champion stays at version "
-            f"{outcome.champion_before}"
+        stays = (
+            f"stays at version {outcome.champion_before}"
+            if outcome.champion_before
+            else "stays unset (no champion yet)"
         )
+        _out.print(f"[bold red]refused:[/] {outcome.name}@champion {stays}")
         for r in outcome.decision.reasons:
             _out.print(f"  - {escape(r)}")
 
@@ -249,8 +251,10 @@ def promote(
 ) -> None:
     """Move NAME@champion to VERSION if it is not worse than the champion (exit 3 if refused)."""
     from screening.retrain.pipeline import run_promotion
+    from screening.retrain.registry import lookup_client
 
     cfg, target, label_date = _ledger_setup(config, tracking_dir, as_of)
+    lookup_client(target)  # no store there: say so before reading the data
     with _progress("promote") as (on_table, say):
         bundle = _read(data, on_table)
         outcome = run_promotion(

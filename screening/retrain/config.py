@@ -34,7 +34,12 @@ class LabelConfig:
 
 @dataclass(frozen=True)
 class ValidationConfig:
-    """Out-of-time validation window: the latest ``oot_share`` of labelled loans."""
+    """Out-of-time validation window: the latest ``oot_share`` of labelled loans.
+
+    ``min_oot_bads``: the fewest defaults a model may be tested on. ``train`` refuses a model
+    whose out-of-time test window holds fewer, and ``promote`` refuses to judge a version on
+    a comparison sample with fewer: below about 10 the AUC and KS are noise.
+    """
 
     oot_share: float = 0.25
     min_oot_bads: int = 10
@@ -42,13 +47,21 @@ class ValidationConfig:
 
 @dataclass(frozen=True)
 class GateConfig:
-    """How much worse than the champion a challenger may be and still be promoted."""
+    """How much worse than the champion a challenger may be and still be promoted.
+
+    ``min_auc`` and ``max_calibration_gap`` are absolute floors for a version that has no
+    champion to be compared with (the first champion, or one replacing a champion that
+    cannot be evaluated on today's features): such a version must discriminate at least
+    this well and be calibrated at least this closely on the comparison loans.
+    """
 
     auc_drop: float = 0.01
     ks_drop: float = 0.03
     brier_rise: float = 0.005
     calibration_gap_rise: float = 0.02
     max_score_psi: float = 0.25
+    min_auc: float = 0.65
+    max_calibration_gap: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -175,6 +188,12 @@ def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
         raise ConfigError(
             f"retrain config: psi needs 0 < watch < act, got watch={cfg.psi.watch} act={cfg.psi.act}",
             "the usual levels are watch = 0.10, act = 0.25",
+        )
+    if not cfg.gate.min_auc <= 1 or not cfg.gate.max_calibration_gap <= 1:
+        raise ConfigError(
+            f"retrain config: gate.min_auc and gate.max_calibration_gap must be in [0, 1], got "
+            f"{cfg.gate.min_auc} and {cfg.gate.max_calibration_gap}",
+            "the defaults are min_auc = 0.65 and max_calibration_gap = 0.05",
         )
     if not 2 <= cfg.psi.bins <= 50:
         raise ConfigError(

@@ -110,7 +110,16 @@ def log_training(
             pyfunc_log.setLevel(level)
     version = None
     if register:
-        mv = mlflow.register_model(info.model_uri, register, tags=dict(tags))
+        from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+        # MLflow prints "Successfully registered model …" / "Created version …" straight to
+        # its own stream; the caller reports the version itself
+        enabled = MLFLOW_LOGGING_STREAM.enabled
+        MLFLOW_LOGGING_STREAM.enabled = False
+        try:
+            mv = mlflow.register_model(info.model_uri, register, tags=dict(tags))
+        finally:
+            MLFLOW_LOGGING_STREAM.enabled = enabled
         version = str(mv.version)
     return LoggedRun(run.info.run_id, exp_id, register, version)
 

@@ -46,6 +46,58 @@ def calibration_gap(by_grade: pd.DataFrame) -> float:
     return float(np.average(gap, weights=g["n"]))
 
 
+def calibration_noise(by_grade: pd.DataFrame) -> float:
+    """The calibration gap sampling noise alone gives a perfectly calibrated model.
+
+    Per grade, the observed rate of ``n`` loans with default probability ``p`` misses
+    ``p`` by about ``sqrt(2 / pi) * sqrt(p (1 - p) / n)`` on average (normal
+    approximation); weighted by loans as :func:`calibration_gap` is. 0 when ``by_grade``
+    has no ``n``/``mean_pd`` (nothing to go on).
+    """
+    if by_grade is None or not {"n", "mean_pd"} <= set(by_grade.columns):
+        return 0.0
+    g = by_grade[(by_grade["n"] > 0) & by_grade["mean_pd"].notna()]
+    if g.empty:
+        return 0.0
+    p = g["mean_pd"].astype(float).clip(0, 1)
+    n = g["n"].astype(float)
+    per_grade = np.sqrt(2 / np.pi) * np.sqrt(p * (1 - p) / n)
+    return float(np.average(per_grade, weights=n))
+
+
+def feature_mismatch(
+    model: Any, report: dict[str, Any], columns: Any, registry: str | None
+) -> str | None:
+    """Why ``model`` cannot be evaluated on today's feature matrix, or None if it can.
+
+    Parameters
+    ----------
+    model : Scorer
+        A learned model (``feature_names_in_``).
+    report : dict
+        Its ``training_report.json`` (``feature_registry_version``).
+    columns : iterable of str
+        The columns the current feature builder produces.
+    registry : str, optional
+        The installed feature registry version; None skips that check.
+    """
+    have = set(map(str, columns))
+    missing = [f for f in getattr(model, "feature_names_in_", []) if f not in have]
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        return (
+            f"the current feature builder does not produce its feature(s) "
+            f"{', '.join(missing[:5])}{more}"
+        )
+    trained_on = report.get("feature_registry_version")
+    if registry and trained_on and trained_on != registry:
+        return (
+            f"it was trained on feature registry version {trained_on}, the installed one is "
+            f"{registry} (feature definitions changed)"
+        )
+    return None
+
+
 def evaluate_model(model: Any, reference: dict[str, Any], sample: TrainingSet) -> ModelEvaluation:
     """Score ``sample`` with ``model`` and compute the gate metrics.
 
@@ -58,8 +110,16 @@ def evaluate_model(model: Any, reference: dict[str, Any], sample: TrainingSet) -
     sample : TrainingSet
         Labelled out-of-time loans.
     """
+    from data_contracts.errors import ModelError
     from models.evaluation import evaluate
 
+    problem = feature_mismatch(model, {}, sample.X.columns, None)
+    if problem:
+        raise ModelError(
+            f"model {model.model_id} cannot be evaluated on these loans: {problem}",
+            "evaluate it on features built by the feature registry it was trained on, or "
+            "retrain it with `screening train`",
+        )
     result = model.score(sample.X[model.feature_names_in_], explain=False)
     labels = list(getattr(model.grade_scale_, "labels", [])) or None
     ev = evaluate(sample.y.to_numpy(), result.pd, result.grade, grade_labels=labels)
@@ -83,6 +143,10 @@ _RULES = (
     ("brier", "Brier 分数", False, "brier_rise"),
     ("calibration_gap", "分档校准偏差", False, "calibration_gap_rise"),
 )
+
+
+# absolute floors (GateConfig attribute) applied when there is no champion to compare with
+_FLOORS = {"auc": "min_auc", "calibration_gap": "max_calibration_gap"}
 
 
 @dataclass(frozen=True)
@@ -133,9 +197,11 @@ def decide(
     Parameters
     ----------
     challenger, champion : ModelEvaluation
-        ``champion`` is None when no version holds the alias yet: the challenger then
-        becomes champion unless its own checks fail (too few defaults to judge it, or a
-        score PSI beyond the limit); there is nothing to compare its metrics with.
+        ``champion`` is None when no version holds the alias yet (or the champion cannot
+        be evaluated on today's features): the challenger then becomes champion unless its
+        own checks fail: too few defaults to judge it, a score PSI beyond the limit, or an
+        AUC below ``gate.min_auc`` or a calibration gap above ``gate.max_calibration_gap``
+        (the absolute floors; with a champion the rules are relative to it instead).
     gate : GateConfig
         Tolerances.
     min_bads : int
@@ -149,17 +215,31 @@ def decide(
         new = challenger.metrics[metric]
         old = champion.metrics[metric] if champion else float("nan")
         change = new - old
-        limit = (old - tol) if higher_better else (old + tol)
-        ok = bool(new >= limit if higher_better else new <= limit) if champion else True
-        if champion and not np.isfinite(new):
-            ok = False
-        rows.append((metric, label, old, new, change, limit, ok))
-        if not ok:
-            worse = "lower" if higher_better else "higher"
-            reasons.append(
+        worse = "lower" if higher_better else "higher"
+        if champion is not None:
+            limit = (old - tol) if higher_better else (old + tol)
+            ok = bool(np.isfinite(new) and (new >= limit if higher_better else new <= limit))
+            why = (
                 f"{metric} {new:.4f} is {worse} than the champion's {old:.4f} by more than "
                 f"the tolerance {tol:g}"
             )
+        elif metric in _FLOORS:
+            # nothing to compare with: the version must clear an absolute floor
+            floor = float(getattr(gate, _FLOORS[metric]))
+            noise = calibration_noise(challenger.by_grade) if metric == "calibration_gap" else 0
+            # a gap of a few loans per grade is mostly sampling noise: it is allowed on top
+            limit = floor + noise
+            ok = bool(np.isfinite(new) and (new >= limit if higher_better else new <= limit))
+            allowance = f" plus {noise:.4f} expected from sampling noise" if noise else ""
+            why = (
+                f"{metric} {new:.4f} is {worse} than the floor {floor:g}{allowance} a version "
+                f"needs without a champion to compare with ([gate] {_FLOORS[metric]})"
+            )
+        else:
+            limit, ok, why = float("nan"), True, ""
+        rows.append((metric, label, old, new, change, limit, ok))
+        if not ok:
+            reasons.append(why)
     psi_new = challenger.metrics["score_psi"]
     psi_ok = bool(np.isfinite(psi_new) and psi_new <= gate.max_score_psi)
     if challenger.metrics["n"] < PSI_MIN_LOANS:

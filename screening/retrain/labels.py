@@ -11,10 +11,15 @@ is **unobserved** (its bank stopped reporting, or reports later than the others)
 labelled good, because nobody knows. It is **unlabelled** (too young) before its horizon
 ends.
 
+Ledger rows the reader rejected are not ignored: a rejected report that still plainly shows
+default makes the loan bad, and one that cannot be read, or that would have seen the loan
+further than its accepted reports, keeps it from being labelled good (see
+:func:`label_loans`).
+
 Every loan ends in exactly one ``status``: ``bad``, ``good``, ``unlabelled``,
-``unobserved``, ``not_disbursed`` (disbursed after ``as_of``) or ``unknown_firm`` (its USCC is
+``unobserved``, ``not_disbursed`` (disbursed after ``as_of``), ``unknown_firm`` (its USCC is
 not among the accepted enterprises, so it has no features; reported, never silently
-dropped).
+dropped) or ``rejected`` (every report of the loan was rejected by the reader).
 """
 
 from __future__ import annotations
@@ -28,10 +33,23 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import DataError
+from screening.retrain._rejected_loans import (
+    REJECTED_LOAN_COLUMNS,
+    empty_rejected,
+    rejected_loan_rows,
+)
 from screening.retrain.config import LabelConfig
 
 NPL_CLASSES = ("substandard", "doubtful", "loss")
-STATUSES = ("bad", "good", "unlabelled", "unobserved", "not_disbursed", "unknown_firm")
+STATUSES = (
+    "bad",
+    "good",
+    "unlabelled",
+    "unobserved",
+    "not_disbursed",
+    "unknown_firm",
+    "rejected",
+)
 _LOAN_ATTRS = ["uscc", "bank", "disbursed_on", "maturity", "amount"]
 _REQUIRED = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
 
@@ -46,12 +64,33 @@ def _check_loans(loans: pd.DataFrame) -> None:
         )
 
 
+def _rejected_frame(rejected: pd.DataFrame | None) -> pd.DataFrame:
+    """The rejected rows that name a loan, with the columns the labels read."""
+    if rejected is None or rejected.empty:
+        return empty_rejected()
+    missing = [c for c in ("loan_id", "report_date", "classification", "dpd") if c not in rejected]
+    if missing:
+        raise DataError(
+            f"rejected ledger rows lack column(s) {', '.join(missing)}",
+            "pass the frame of screening.retrain._rejected_loans.rejected_loan_rows",
+        )
+    rej = rejected.loc[rejected["loan_id"].notna()].copy()
+    for c in REJECTED_LOAN_COLUMNS:
+        if c not in rej:
+            rej[c] = False if c == "dpd_unreadable" else pd.NA
+    rej["report_date"] = pd.to_datetime(rej["report_date"])
+    rej["dpd_unreadable"] = rej["dpd_unreadable"].fillna(False).astype(bool)
+    rej["rule"] = rej["rule"].astype("str")
+    return rej
+
+
 def label_loans(
     loans: pd.DataFrame,
     *,
     as_of: pd.Timestamp | str,
     known_usccs: pd.Series | None = None,
     config: LabelConfig | None = None,
+    rejected: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per loan with its label as known at ``as_of``.
 
@@ -66,18 +105,37 @@ def label_loans(
         ``None`` accepts every firm.
     config : LabelConfig, optional
         Horizon and dpd threshold (default 12 months, 90 days).
+    rejected : DataFrame, optional
+        The ledger rows the reader rejected, re-read
+        (:func:`screening.retrain._rejected_loans.rejected_loan_rows`: ``loan_id,
+        report_date, classification, dpd, dpd_unreadable, rule`` and the loan attributes).
+        A label never ignores them: a rejected report that still plainly shows default
+        (次级/可疑/损失 or ``dpd > bad_dpd``) within the horizon makes the loan bad; one
+        that cannot be read (its date, 五级分类 or ``dpd`` failed) within the horizon, or
+        one dated after the loan's last accepted report, keeps it from being labelled good
+        (``unobserved``, ``unobserved_reason = "rejected"``). Rejected rows never make a
+        loan good. A loan whose every report was rejected gets status ``rejected``.
 
     Returns
     -------
     DataFrame
         ``loan_id, uscc, bank, disbursed_on, maturity, amount, first_loan, horizon_end,
         first_bad_on, observed_to, outcome (bad/good/unlabelled/unobserved/None), status,
-        horizon_complete``, sorted by
-        ``disbursed_on, loan_id``. ``status`` is one of :data:`STATUSES`.
+        horizon_complete, unobserved_reason (missing/rejected/None), rejected_reports,
+        rejected_rules, bad_from_rejected``, sorted by ``disbursed_on, loan_id``.
+        ``status`` is one of :data:`STATUSES`.
+
+    Notes
+    -----
+    A report dated after the horizon whose ``dpd`` shows that the loan was already more
+    than ``bad_dpd`` days overdue inside the horizon (``report_date - (dpd - bad_dpd - 1)``
+    days, the first day past ``bad_dpd``, on or before the horizon's end) makes the loan bad
+    from that day.
     """
     config = config or LabelConfig()
     _check_loans(loans)
     as_of = pd.Timestamp(as_of)
+    rej = _rejected_frame(rejected)
     cols = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
     cols += [c for c in ("dpd", "first_loan", "balance") if c in loans.columns]
     rep = loans[cols].sort_values(["loan_id", "report_date"], kind="stable")
@@ -90,16 +148,75 @@ def label_loans(
     out["first_loan"] = (
         first["first_loan"] if "first_loan" in first else pd.Series(pd.NA, index=first.index)
     ).astype("boolean")
+    # loans whose every report was rejected: counted (attributes as the earliest rejected
+    # report reads), never trained on
+    only = sorted(set(rej["loan_id"].astype("str")) - set(out.index.astype("str")))
+    if only:
+        rj = rej.loc[rej["loan_id"].isin(only)].sort_values(
+            ["loan_id", "report_date"], kind="stable", na_position="last"
+        )
+        extra = rj.drop_duplicates("loan_id").set_index("loan_id")[_LOAN_ATTRS].copy()
+        extra["attributes_vary"] = False
+        extra["first_loan"] = pd.array([pd.NA] * len(extra), dtype="boolean")
+        for c in ("disbursed_on", "maturity"):
+            extra[c] = pd.to_datetime(extra[c])
+        extra["amount"] = extra["amount"].astype("float64")
+        out = pd.concat([out, extra.astype({"uscc": "str", "bank": "str"})])
+        out.index.name = "loan_id"
+    all_rejected = pd.Series(out.index.isin(only), index=out.index)
     out["horizon_end"] = out["disbursed_on"] + pd.DateOffset(months=config.horizon_months)
+    start_of, end_of = out["disbursed_on"], out["horizon_end"]
 
+    # evidence of default: accepted reports, and rejected ones whose date is readable
     known = rep[rep["report_date"] <= as_of]
-    start = known["loan_id"].map(out["disbursed_on"])
-    end = known["loan_id"].map(out["horizon_end"])
-    dpd = known["dpd"].astype("Float64").fillna(0) if "dpd" in known else 0
-    is_bad = known["classification"].isin(NPL_CLASSES) | (dpd > config.bad_dpd)
-    in_window = (known["report_date"] >= start) & (known["report_date"] <= end)
-    bad_reports = known.loc[(is_bad & in_window).fillna(False).astype(bool)]
-    first_bad = bad_reports.groupby("loan_id")["report_date"].min()
+    rej_known = rej.loc[rej["report_date"].notna() & (rej["report_date"] <= as_of)]
+    ev = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "loan_id": known["loan_id"].to_numpy(),
+                    "report_date": known["report_date"].to_numpy(),
+                    "classification": known["classification"].to_numpy(),
+                    "dpd": (
+                        known["dpd"].astype("Float64").fillna(0).to_numpy()
+                        if "dpd" in known
+                        else 0.0
+                    ),
+                    "rejected": False,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "loan_id": rej_known["loan_id"].astype("str").to_numpy(),
+                    "report_date": rej_known["report_date"].to_numpy(),
+                    "classification": rej_known["classification"].to_numpy(),
+                    # an unreadable dpd shows nothing (the 五级分类 may still show default)
+                    "dpd": rej_known["dpd"]
+                    .astype("Float64")
+                    .mask(rej_known["dpd_unreadable"].to_numpy())
+                    .fillna(0)
+                    .to_numpy(),
+                    "rejected": True,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    ev["dpd"] = ev["dpd"].astype("float64")
+    ev["report_date"] = pd.to_datetime(ev["report_date"])
+    start = ev["loan_id"].map(start_of)
+    end = ev["loan_id"].map(end_of)
+    over = ev["dpd"] > config.bad_dpd
+    is_bad = ev["classification"].isin(NPL_CLASSES) | over
+    in_window = (ev["report_date"] >= start) & (ev["report_date"] <= end)
+    bad_on = ev["report_date"].where((is_bad & in_window).fillna(False).astype(bool))
+    # a report after the horizon whose dpd says the loan passed bad_dpd inside it
+    crossed = ev["report_date"] - pd.to_timedelta(ev["dpd"] - config.bad_dpd - 1, unit="D")
+    late = (over & (ev["report_date"] > end) & (crossed <= end)).fillna(False).astype(bool)
+    bad_on = bad_on.mask(late, crossed.where(crossed >= start, start))
+    ev["bad_on"] = bad_on
+    first_bad = ev.groupby("loan_id")["bad_on"].min()
+    first_bad_accepted = ev.loc[~ev["rejected"]].groupby("loan_id")["bad_on"].min()
     out["first_bad_on"] = first_bad.reindex(out.index)
 
     # seen through: a report on or after the horizon's end or the maturity, or repaid
@@ -112,19 +229,48 @@ def label_loans(
         observed |= repaid.fillna(False).astype(bool)
     out["observed_to"] = seen_to
 
-    disbursed = out["disbursed_on"] <= as_of
+    # rejected reports that keep a loan from being labelled good: unreadable within the
+    # horizon (or undated), or dated after the last accepted report (they would have seen
+    # the loan further: the report exists, it was rejected) while still inside the horizon,
+    # or later with an unreadable dpd (which may date a default inside it); a readable
+    # report after the horizon says nothing the late-dpd rule above has not read
+    r_start = rej["loan_id"].map(start_of)
+    r_end = rej["loan_id"].map(end_of)
+    r_date = rej["report_date"]
+    unreadable = rej["classification"].isna() | rej["dpd_unreadable"]
+    r_window = (r_date >= r_start) & (r_date <= r_end) & (r_date <= as_of)
+    doubt = r_date.isna() | (unreadable & r_window).fillna(False).astype(bool)
+    gap = ((r_date <= as_of) & ~(r_date <= rej["loan_id"].map(seen_to))).fillna(False)
+    gap &= ((r_date <= r_end) | rej["dpd_unreadable"]).fillna(False)
+    blocking = rej.loc[(doubt | gap.astype(bool)).to_numpy(dtype=bool)]
+    doubted = pd.Series(out.index.isin(rej.loc[doubt.to_numpy(dtype=bool), "loan_id"]), out.index)
+    rules = blocking.groupby("loan_id")["rule"].agg(lambda s: "+".join(sorted(set(s))))
+
+    disbursed = (out["disbursed_on"] <= as_of) | (all_rejected & out["disbursed_on"].isna())
     bad = out["first_bad_on"].notna()
-    matured = out["horizon_end"] <= as_of
-    outcome = np.select(
-        [bad, matured & observed, matured], ["bad", "good", "unobserved"], default="unlabelled"
-    )
+    matured = (out["horizon_end"] <= as_of).fillna(False).astype(bool)
+    good = matured & observed & ~doubted
+    outcome = np.select([bad, good, matured], ["bad", "good", "unobserved"], default="unlabelled")
     out["outcome"] = pd.Series(outcome, index=out.index, dtype="str").where(disbursed)
     status = out["outcome"].copy()
     if known_usccs is not None:
         unknown = ~out["uscc"].isin(pd.Series(known_usccs).dropna().unique())
-        status = status.mask(unknown & disbursed, "unknown_firm")
+        status = status.mask(unknown & disbursed & ~all_rejected, "unknown_firm")
+    status = status.mask(all_rejected & disbursed, "rejected")
     out["status"] = status.fillna("not_disbursed").astype("str")
     out["horizon_complete"] = matured.to_numpy()
+    unobs = out["status"] == "unobserved"
+    by_reject = out.index.isin(blocking["loan_id"])
+    out["unobserved_reason"] = pd.Series(
+        np.where(by_reject, "rejected", "missing"), index=out.index, dtype="str"
+    ).where(unobs)
+    out["rejected_reports"] = (
+        rej.groupby("loan_id").size().reindex(out.index).fillna(0).astype("int64")
+    )
+    out["rejected_rules"] = rules.reindex(out.index).astype("str").where(unobs)
+    out["bad_from_rejected"] = (
+        (out["status"] == "bad") & first_bad_accepted.reindex(out.index).isna()
+    ).astype(bool)
     out = out.reset_index().sort_values(["disbursed_on", "loan_id"], kind="stable")
     return out.reset_index(drop=True)
 
@@ -146,7 +292,21 @@ class LabelReport:
     young_bad_excluded : int
         Bad loans younger than the horizon left out of training (``complete_horizon_only``).
     unobserved_by_bank : dict
-        Loans per bank whose horizon has elapsed but whose reports stop before it.
+        Loans per bank whose horizon has elapsed but whose reports stop before it (the
+        reports are missing from the ledger).
+    unobserved_rejected_by_bank : dict
+        Loans per bank not labelled good because a report of theirs exists but was
+        rejected by the reader (unreadable within the horizon, or dated after the loan's
+        last accepted report).
+    unobserved_reject_rules : dict
+        For those loans: loans per reader rule of the rejected reports (a loan with
+        reports rejected for two rules counts under both).
+    rejected_ledger : dict
+        The rejected ledger rows and what they did to the labels: ``rows``, ``by_rule``
+        (rows per rule combination), ``without_loan_id`` (rows naming no readable loan),
+        ``loans`` (loans with a rejected report), ``bad_from_rejected`` (loans bad only by
+        a rejected report), ``unobserved_rejected`` and ``all_rejected`` (loans whose
+        every report was rejected: status ``rejected``, never trained on).
     attributes_vary : list
         Up to 5 ids of loans whose reports disagree on uscc, bank, disbursement date,
         maturity or amount (the earliest report's values are used), and their count.
@@ -162,6 +322,9 @@ class LabelReport:
     before_own_pledge: int = 0
     """Training loans whose features are taken the day before their own pledge registration
     (see :func:`decision_dates`)."""
+    unobserved_rejected_by_bank: dict[str, int] = field(default_factory=dict)
+    unobserved_reject_rules: dict[str, int] = field(default_factory=dict)
+    rejected_ledger: dict[str, Any] = field(default_factory=dict)
 
     @property
     def loans(self) -> int:
@@ -187,6 +350,9 @@ class LabelReport:
                 "examples": list(self.attributes_vary[1]),
             },
             "before_own_pledge": int(self.before_own_pledge),
+            "unobserved_rejected_by_bank": dict(self.unobserved_rejected_by_bank),
+            "unobserved_reject_rules": dict(self.unobserved_reject_rules),
+            "rejected_ledger": dict(self.rejected_ledger),
         }
 
     def lines(self) -> list[str]:
@@ -197,8 +363,24 @@ class LabelReport:
             f"unlabelled (younger than the horizon) 未满观察期 {c['unlabelled']}, "
             f"unobserved (reports stop before the horizon) 报告中断 {c['unobserved']}, "
             f"disbursed after as-of 晚于基准日 {c['not_disbursed']}, "
-            f"unknown firm 企业不在名录 {c['unknown_firm']}",
+            f"unknown firm 企业不在名录 {c['unknown_firm']}, "
+            f"every report rejected 报告全部被拒 {c['rejected']}",
         ]
+        rl = self.rejected_ledger
+        if rl.get("rows"):
+            rules = ", ".join(f"{r} {n}" for r, n in rl["by_rule"].items())
+            line = (
+                f"{rl['rows']} ledger rows were rejected by the reader ({rules}) 台账被拒行; "
+                f"the labels still read them: {rl['bad_from_rejected']} loans are bad only by "
+                f"a rejected report, {rl['unobserved_rejected']} are not labelled good because "
+                f"of one, {rl['all_rejected']} have every report rejected (not trained on)"
+            )
+            if rl.get("without_loan_id"):
+                line += (
+                    f"; {rl['without_loan_id']} rejected rows name no readable loan and "
+                    "cannot be used"
+                )
+            out.append(line)
         if self.young_bad_excluded:
             out.append(
                 f"{self.young_bad_excluded} bad loans younger than the horizon are left out of "
@@ -210,6 +392,15 @@ class LabelReport:
                 f"loans not labelled good because their bank's reports stop before the end of "
                 f"their horizon or maturity 报告中断未标注: {banks} — ask these banks for the "
                 "missing ledger reports"
+            )
+        if self.unobserved_rejected_by_bank:
+            banks = ", ".join(f"{b} {n}" for b, n in self.unobserved_rejected_by_bank.items())
+            rules = ", ".join(f"{r} {n}" for r, n in self.unobserved_reject_rules.items())
+            out.append(
+                f"loans not labelled good because a ledger report of theirs was rejected "
+                f"({rules}) 报告被拒未标注: {banks} — fix the rejected rows (`screening "
+                "validate DATA --out DIR` lists them with their reasons in rejects.csv) or ask "
+                "these banks to resend them"
             )
         n_vary, vary_ex = self.attributes_vary
         if n_vary:
@@ -239,16 +430,51 @@ def training_mask(labels: pd.DataFrame, config: LabelConfig | None = None) -> pd
     return mask
 
 
+def _by_bank(labels: pd.DataFrame, mask: pd.Series) -> dict[str, int]:
+    counts = labels.loc[mask, "bank"].astype("str").value_counts()
+    return {str(b): int(n) for b, n in sorted(counts.items())}
+
+
 def summarise_labels(
-    labels: pd.DataFrame, as_of: pd.Timestamp, config: LabelConfig | None = None
+    labels: pd.DataFrame,
+    as_of: pd.Timestamp,
+    config: LabelConfig | None = None,
+    rejected: pd.DataFrame | None = None,
 ) -> LabelReport:
-    """Count statuses and pick unknown-firm examples from a :func:`label_loans` table."""
+    """Count statuses and pick unknown-firm examples from a :func:`label_loans` table.
+
+    ``rejected`` (the re-read rejected ledger rows given to :func:`label_loans`) adds the
+    count of rejected rows per rule to the report.
+    """
     counts = {s: int((labels["status"] == s).sum()) for s in STATUSES}
     unknown = labels.loc[labels["status"] == "unknown_firm", ["loan_id", "uscc"]].head(5)
     examples = [(str(a), str(b)) for a, b in unknown.itertuples(index=False)]
     young_bad = int(((labels["status"] == "bad") & ~training_mask(labels, config)).sum())
-    gaps = labels.loc[labels["status"] == "unobserved", "bank"].astype("str").value_counts()
-    by_bank = {str(b): int(n) for b, n in sorted(gaps.items())}
+    unobs = labels["status"] == "unobserved"
+    reason = (
+        labels["unobserved_reason"]
+        if "unobserved_reason" in labels
+        else pd.Series("missing", index=labels.index)
+    )
+    by_bank = _by_bank(labels, unobs & (reason != "rejected"))
+    by_bank_rejected = _by_bank(labels, unobs & (reason == "rejected"))
+    reject_rules: dict[str, int] = {}
+    if by_bank_rejected:
+        per_loan = labels.loc[unobs & (reason == "rejected"), "rejected_rules"].astype("str")
+        exploded = per_loan.str.split("+").explode()
+        reject_rules = {str(r): int(n) for r, n in exploded.value_counts().sort_index().items()}
+    rejected_ledger: dict[str, Any] = {}
+    if rejected is not None and len(rejected):
+        rows_by_rule = rejected["rule"].astype("str").value_counts().sort_index()
+        rejected_ledger = {
+            "rows": int(len(rejected)),
+            "by_rule": {str(r): int(n) for r, n in rows_by_rule.items()},
+            "without_loan_id": int(rejected["loan_id"].isna().sum()),
+            "loans": int(rejected["loan_id"].dropna().nunique()),
+            "bad_from_rejected": int(labels.get("bad_from_rejected", pd.Series(False)).sum()),
+            "unobserved_rejected": int((unobs & (reason == "rejected")).sum()),
+            "all_rejected": counts["rejected"],
+        }
     vary = (
         labels["loan_id"].loc[labels["attributes_vary"].astype(bool)]
         if ("attributes_vary" in labels)
@@ -257,6 +483,9 @@ def summarise_labels(
     return LabelReport(
         pd.Timestamp(as_of), counts, examples, labels, young_bad, by_bank,
         (int(len(vary)), [str(v) for v in vary.head(5)]),
+        unobserved_rejected_by_bank=by_bank_rejected,
+        unobserved_reject_rules=reject_rules,
+        rejected_ledger=rejected_ledger,
     )  # fmt: skip
 
 
@@ -434,7 +663,8 @@ def build_training_set(
     ----------
     bundle : DataBundle
         What ``data_contracts.read_data_dir`` returned (``tables`` with ``enterprises`` and
-        ``loans``).
+        ``loans``). The ledger rows it rejected (``rejects``) are read again from the loans
+        file and used by the labels (:func:`label_loans`, ``rejected``).
     as_of : Timestamp or str
         Date of knowledge of the outcomes (usually the latest ledger report date).
     config : LabelConfig, optional
@@ -450,13 +680,15 @@ def build_training_set(
     TrainingSet
     """
     tables = bundle.tables
+    rejected = rejected_loan_rows(bundle)
     labels = label_loans(
         tables["loans"],
         as_of=as_of,
         known_usccs=tables["enterprises"]["uscc"],
         config=config,
+        rejected=rejected,
     )
-    report = summarise_labels(labels, pd.Timestamp(as_of), config)
+    report = summarise_labels(labels, pd.Timestamp(as_of), config, rejected)
     rows = labels[training_mask(labels, config)].reset_index(drop=True)
     if rows.empty:
         c = report.counts
@@ -464,7 +696,7 @@ def build_training_set(
             f"no labelled loan to train on at {pd.Timestamp(as_of).date()}: of {report.loans} "
             f"loans, {c['unlabelled']} are younger than the horizon, {c['unobserved']} "
             f"unobserved, {c['not_disbursed']} disbursed later, {c['unknown_firm']} of firms "
-            "not in the registry",
+            f"not in the registry, {c['rejected']} with every report rejected",
             "train at a later --as-of (loans need their 12 months), or check that the ledger's "
             "USCCs are the registry's",
         )

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import DataError
+from screening.retrain._rejected_loans import rejected_loan_rows
 from screening.retrain.config import RetrainConfig
 from screening.retrain.labels import FeatureBuilder, _default_builder, label_loans
 from screening.retrain.psi import BinnedReference, psi_level, psi_table
@@ -109,6 +110,7 @@ def _realised(model, bundle, as_of, cut, builder, config) -> tuple[pd.DataFrame,
         as_of=as_of,
         known_usccs=bundle.tables["enterprises"]["uscc"],
         config=config.labels,
+        rejected=rejected_loan_rows(bundle),
     )
     # Matured = the whole horizon observed; a young loan's outcome is not final yet.
     matured = labels[labels["status"].isin(["bad", "good"]) & labels["horizon_complete"]]

@@ -15,10 +15,22 @@ import pandas as pd
 from data_contracts.errors import ModelError
 from screening.retrain.config import RetrainConfig
 from screening.retrain.experiment import DEFAULT_EXPERIMENT, LoggedRun, log_decision, log_training
-from screening.retrain.gate import GateDecision, ModelEvaluation, decide, evaluate_model
+from screening.retrain.gate import (
+    GateDecision,
+    ModelEvaluation,
+    decide,
+    evaluate_model,
+    feature_mismatch,
+)
 from screening.retrain.labels import FeatureBuilder, TrainingSet, build_training_set
-from screening.retrain.registry import CHAMPION, ModelRef, download_model_dir, resolve_version
-from screening.retrain.tracking import TrackingTarget, check_store, make_client
+from screening.retrain.registry import (
+    CHAMPION,
+    ModelRef,
+    download_model_dir,
+    lookup_client,
+    resolve_version,
+)
+from screening.retrain.tracking import TrackingTarget, check_store
 from screening.retrain.train import TrainedModel, load_folder, registry_version, tested_from, train
 
 Progress = Callable[[str], None]
@@ -186,15 +198,23 @@ def run_promotion(
     Both models are scored on the same out-of-time loans: the labelled loans of ``bundle``
     disbursed on or after the challenger's test cut (the newer half of its out-of-time
     window: loans it was neither trained nor calibrated on).
+
+    A challenger that cannot be evaluated on today's features (some missing from the
+    feature builder, or another ``feature_registry_version``) is a ``ModelError``; a
+    champion in that state is not compared, and the challenger is judged on the absolute
+    floors as a first champion is (a warning says why). Looking the models up never creates
+    a store: no registry at ``target`` is a ``ModelError``.
     """
     say = progress or (lambda _m: None)
-    client = make_client(target)
+    # A lookup: a mistyped --tracking-dir is an error, not a new empty store.
+    client = lookup_client(target)
     # Fails early with a clear message when the version does not exist.
     resolve_version(client, ModelRef(name, version=str(version)))
     champion_mv = _current_champion(client, name)
     before = str(champion_mv.version) if champion_mv is not None else None
     as_of = label_date(bundle, as_of)
     warnings: list[str] = []
+    unusable: str | None = None
     with tempfile.TemporaryDirectory(prefix="ipw-promote-") as tmp:
         say(f"downloading {name} version {version}")
         ch_model, ch_ref, ch_rep = load_folder(
@@ -210,6 +230,28 @@ def run_promotion(
         ts = build_training_set(
             bundle, as_of=as_of, config=config.labels, feature_builder=feature_builder
         )
+        # both models must read today's features as they were trained on them: a model
+        # missing some, or trained on other feature definitions, cannot be compared
+        installed = registry_version()
+        problem = feature_mismatch(ch_model, ch_rep, ts.X.columns, installed)
+        if problem:
+            raise ModelError(
+                f"{name} version {version} cannot be evaluated on today's features: {problem}",
+                f"train a new version on this feature registry (`screening train --register "
+                f"{name}`) and promote that one",
+            )
+        if cp is not None:
+            cp_problem = feature_mismatch(cp[0], cp[2], ts.X.columns, installed)
+            if cp_problem:
+                # the champion cannot score today's firms either: it must not block a valid
+                # challenger, which is judged as a first champion is (absolute floors)
+                unusable = (
+                    f"the champion, {name} version {before}, cannot be evaluated on today's "
+                    f"features ({cp_problem}): version {version} is judged on the absolute "
+                    "floors ([gate] min_auc, max_calibration_gap), as a first champion is"
+                )
+                warnings.append(unusable)
+                cp = None
         # the challenger's test window: loans none of it (trees, early stopping, calibration,
         # grade cut-offs) was fitted to; a model trained before the split has only oot_cut
         cut = tested_from(ch_rep)
@@ -248,6 +290,15 @@ def run_promotion(
         )
     else:
         decision = decide(ch_eval, cp_eval, config.gate, min_bads=config.validation.min_oot_bads)
+        if unusable and decision.promote:
+            decision = GateDecision(
+                True,
+                decision.table,
+                [
+                    f"the champion, version {before}, cannot be evaluated on today's features: "
+                    f"version {version} replaces it, clearing the absolute floors"
+                ],
+            )
     decision = GateDecision(decision.promote, decision.table, decision.reasons, warnings)
     if decision.promote:
         client.set_registered_model_alias(name, CHAMPION, str(version))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from data_contracts.errors import ModelError
 from models.base import Scorer
-from screening.retrain.tracking import TrackingTarget, make_client, resolve_tracking
+from screening.retrain.tracking import TrackingTarget, resolve_tracking
 
 CHAMPION = "champion"
 PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
@@ -56,7 +56,10 @@ def parse_model_ref(ref: str) -> ModelRef:
 
 def _target(tracking_uri: str | None) -> TrackingTarget:
     if tracking_uri:
-        return TrackingTarget(uri=tracking_uri)
+        if tracking_uri.startswith("sqlite:///"):
+            return TrackingTarget(uri=tracking_uri)
+        # a folder or file: URI means the embedded store kept there, as for train
+        return resolve_tracking(server_uri=tracking_uri)
     # MLflow itself honours MLFLOW_TRACKING_URI; when the caller passed nothing we follow
     # MLflow if it has been pointed somewhere, otherwise our documented embedded store.
     from mlflow.environment_variables import MLFLOW_TRACKING_URI
@@ -64,6 +67,35 @@ def _target(tracking_uri: str | None) -> TrackingTarget:
     if MLFLOW_TRACKING_URI.is_set():
         return resolve_tracking(server_uri=MLFLOW_TRACKING_URI.get())
     return resolve_tracking()
+
+
+def store_folder(target: TrackingTarget) -> Path | None:
+    """The folder of an embedded (SQLite) store, or None for a tracking server."""
+    if not target.uri.startswith("sqlite:///"):
+        return None
+    return Path(target.uri.removeprefix("sqlite:///")).parent
+
+
+def lookup_client(target: TrackingTarget):
+    """An ``MlflowClient`` for reading the registry at ``target``; never creates a store.
+
+    Raises
+    ------
+    ModelError
+        ``target`` is an embedded store whose database does not exist (a mistyped
+        ``--tracking-dir``, or a folder where nothing was registered): MLflow would create
+        an empty store there and then report the model as unknown.
+    """
+    from mlflow.tracking import MlflowClient
+
+    folder = store_folder(target)
+    if folder is not None and not (folder / "mlflow.db").is_file():
+        raise ModelError(
+            f"no model registry at {folder} (no mlflow.db there)",
+            "pass --tracking-dir with the folder `screening train --register` used, or set "
+            "MLFLOW_TRACKING_URI to the tracking server",
+        )
+    return MlflowClient(tracking_uri=target.uri, registry_uri=target.uri)
 
 
 def resolve_version(client, ref: ModelRef):
@@ -121,7 +153,7 @@ def fetch_model_folder(ref: str, dst: Path, *, tracking_uri: str | None = None) 
             )
         return folder
     parsed = parse_model_ref(ref)
-    return download_model_dir(make_client(_target(tracking_uri)), parsed, Path(dst))
+    return download_model_dir(lookup_client(_target(tracking_uri)), parsed, Path(dst))
 
 
 def load_registered_model(ref: str, *, tracking_uri: str | None = None) -> Scorer:
@@ -144,21 +176,14 @@ def load_registered_model(ref: str, *, tracking_uri: str | None = None) -> Score
     Raises
     ------
     ModelError
-        Malformed reference, unknown name/alias/version, or a version without a model folder.
+        Malformed reference, no registry at the store's folder, unknown
+        name/alias/version, or a version without a model folder.
     """
     from models import load_model
 
     parsed = parse_model_ref(ref)
-    target = _target(tracking_uri)
-    if target.embedded and not Path(target.uri.removeprefix("sqlite:///")).is_file():
-        # reading must not create an empty store (./mlruns/mlflow.db) where none was
-        raise ModelError(
-            f"No MLflow store at {target.uri.removeprefix('sqlite:///')}, so {ref} cannot be "
-            "found there.",
-            "Pass --tracking-dir (the folder train --register used) or set "
-            "MLFLOW_TRACKING_URI, or give a model folder.",
-        )
-    client = make_client(target)
+    # reading must not create an empty store (./mlruns/mlflow.db) where none was
+    client = lookup_client(_target(tracking_uri))
     with tempfile.TemporaryDirectory(prefix="ipw-model-") as tmp:
         folder = download_model_dir(client, parsed, Path(tmp))
         # load_model reads the booster text and card into memory, so the download can go.

@@ -92,12 +92,57 @@ def tracking_error(exc: Exception, target: TrackingTarget):
     )
 
 
+def _local_artifact_dir(location: str | None) -> Path | None:
+    """The folder of a local artifact location (``file:`` URI or plain path), else None."""
+    if not location:
+        return None
+    if location.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(location).path))
+    if "://" in location or location.startswith(("mlflow-artifacts:", "dbfs:")):
+        return None  # a server or cloud store: it answers when the artifacts are logged
+    return Path(location)
+
+
+def check_artifacts_writable(location: str | None) -> None:
+    """Write and remove a probe file where the run's artifacts will go (local stores).
+
+    Raises
+    ------
+    OSError
+        The folder cannot be created or written (read-only, no permission, a file there).
+    """
+    import tempfile
+
+    folder = _local_artifact_dir(location)
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".ipw-probe-"):
+        pass
+
+
 def check_store(target: TrackingTarget, experiment: str) -> None:
-    """Reach the store (and create the experiment) before minutes of work depend on it."""
+    """Reach the store (and create the experiment) before minutes of work depend on it:
+    the tracking database must accept the experiment, and a local artifact store (the
+    embedded ``mlartifacts`` or the experiment's ``file:`` location) must be writable."""
     try:
-        ensure_experiment(make_client(target), target, experiment)
+        client = make_client(target)
+        exp_id = ensure_experiment(client, target, experiment)
+        location = client.get_experiment(exp_id).artifact_location
     except Exception as exc:  # MLflow raises its own and the HTTP/database layers' errors
         raise tracking_error(exc, target) from exc
+    try:
+        check_artifacts_writable(location)
+    except OSError as exc:
+        from data_contracts.errors import ConfigError
+
+        raise ConfigError(
+            f"The MLflow artifact store at {location} cannot be written: {exc.strerror or exc}",
+            "Make that folder writable (or pass another --tracking-dir), then run again; "
+            "nothing was trained.",
+        ) from exc
 
 
 def make_client(target: TrackingTarget):

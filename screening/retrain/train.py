@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_contracts.errors import ConfigError, ModelError
+from data_contracts.errors import ConfigError, DataError, ModelError
 from screening.retrain.config import RetrainConfig
 from screening.retrain.labels import TrainingSet
 from screening.retrain.psi import category_bins, reference_bins
@@ -69,6 +69,8 @@ def fit_model(
     ------
     ModelError
         Too few labelled loans, or a validation window without defaults.
+    DataError
+        Fewer than ``validation.min_oot_bads`` defaults in the out-of-time window.
     """
     n_bad = int(ts.y.sum())
     if len(ts) < 50 or n_bad < 2 * config.validation.min_oot_bads:
@@ -77,9 +79,34 @@ def fit_model(
             f"training needs at least 50 loans and {2 * config.validation.min_oot_bads} bad ones",
             "wait for more loans to pass the 12-month horizon, or keep the expert scorecard",
         )
+    window = ts.time >= ts.oot_split(config.validation.oot_share)
+    _check_window_defaults(ts, config, window, "out-of-time window (its test half holds fewer)")
     model = make_model(config)
     dropped = excluded_features(ts.X, config)
     return model.fit(ts.X.drop(columns=dropped), ts.y, time=ts.time, progress=progress)
+
+
+def _check_window_defaults(
+    ts: TrainingSet, config: RetrainConfig, window: pd.Series, what: str
+) -> None:
+    """Refuse a model whose out-of-time test window holds too few defaults to measure it.
+
+    Checked on the whole out-of-time window before fitting (the test window is part of it,
+    so fewer there means fewer in the test window), and on the test window the fit chose.
+    """
+    need = config.validation.min_oot_bads
+    n_bad = int(ts.y[np.asarray(window, dtype=bool)].sum())
+    if n_bad >= need:
+        return
+    first = pd.Timestamp(ts.time[np.asarray(window, dtype=bool)].min())
+    raise DataError(
+        f"the {what} (loans disbursed from {first.date()}) holds "
+        f"{int(np.asarray(window, dtype=bool).sum())} labelled loans and only {n_bad} "
+        f"defaults at {ts.report.as_of.date()}: at least {need} are needed to measure the "
+        "model (validation.min_oot_bads), fewer make its AUC and KS noise",
+        "train at a later --as-of (more loans past their 12 months), or set a lower "
+        "[validation] min_oot_bads in a copy of retrain.toml passed with --config",
+    )
 
 
 def excluded_features(X: pd.DataFrame, config: RetrainConfig) -> list[str]:
@@ -191,6 +218,10 @@ def train(
         Receives one-line status messages.
     """
     model = fit_model(ts, config, progress=progress)
+    tested_rows = ts.time >= pd.Timestamp(
+        model.card_["training"]["validation"].get("test_cut") or oot_cut(model)
+    )
+    _check_window_defaults(ts, config, tested_rows, "out-of-time test window")
     reference = build_reference(model, ts, config.psi.bins)
     cut = oot_cut(model)
     tested = pd.Timestamp(model.card_["training"]["validation"].get("test_cut") or cut)

@@ -22,7 +22,8 @@ def write_data_folder(
     unknown_loans: int = 1,
     last_report: str = "2025-06-30",
 ) -> Path:
-    """Write enterprises.csv, patents.csv and loans.csv into ``folder``."""
+    """Write enterprises.csv, patents.csv, loans.csv and an empty credit_records.csv into
+    ``folder``."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     ent, pat, loans = [], [], []
@@ -102,4 +103,8 @@ def write_data_folder(
     pd.DataFrame(ent).to_csv(folder / "enterprises.csv", index=False)
     pd.DataFrame(pat).to_csv(folder / "patents.csv", index=False)
     pd.DataFrame(loans).to_csv(folder / "loans.csv", index=False)
+    # no credit records, but the table is there: a run with credit knock-outs needs it
+    (folder / "credit_records.csv").write_text(
+        "uscc,name,record_type,start_date\n", encoding="utf-8"
+    )
     return folder

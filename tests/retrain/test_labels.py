@@ -38,10 +38,26 @@ def test_dpd_over_90_is_bad_but_90_is_not():
 
 
 def test_bad_report_after_horizon_does_not_count():
+    # 91 days overdue on 2023-01-11: past 90 only from that day, after the horizon's end
     rows = loan_rows(
-        "L1", A, "2022-01-10", [("2023-01-10", "normal", 0), ("2023-01-11", "loss", 200)]
+        "L1", A, "2022-01-10", [("2023-01-10", "normal", 0), ("2023-01-11", "loss", 91)]
     )
     assert _one(rows, "2024-01-01").loc["L1", "status"] == "good"
+
+
+def test_report_after_horizon_whose_dpd_dates_the_default_inside_it_is_bad():
+    """dpd 119 on 2023-03-31: more than 90 days overdue since 2023-03-03, inside a horizon
+    ending 2023-03-10, although the last report inside it (2022-12-31) was still 正常."""
+    rows = loan_rows(
+        "L1", A, "2022-03-10", [("2022-12-31", "normal", 0), ("2023-03-31", "substandard", 119)]
+    )
+    rows += loan_rows(
+        "L2", A, "2022-03-10", [("2022-12-31", "normal", 0), ("2023-03-31", "substandard", 111)]
+    )
+    out = _one(rows, "2024-01-01")
+    assert out.loc["L1", "status"] == "bad"
+    assert out.loc["L1", "first_bad_on"] == pd.Timestamp("2023-03-03")
+    assert out.loc["L2", "status"] == "good"  # past 90 days only from 2023-03-11
 
 
 def test_young_loan_without_bad_report_is_unlabelled_and_young_bad_is_bad():
@@ -383,3 +399,149 @@ def test_loans_see_programme_memberships_without_their_undated_status():
     for_loans = _default_builder(pairs, bundle).iloc[0]
     assert as_listed["prog_tech_sme"] == 0 and for_loans["prog_tech_sme"] == 1
     assert "status" in bundle.tables["programmes"]  # the caller's bundle is untouched
+
+
+def _rejected(*rows):
+    """Re-read rejected ledger rows: (loan_id, report_date, classification, dpd, rule)."""
+    return pd.DataFrame(
+        [
+            {
+                "loan_id": lid,
+                "uscc": A,
+                "bank": "郑州银行",
+                "disbursed_on": pd.Timestamp("2022-01-10"),
+                "maturity": pd.Timestamp("2023-01-10"),
+                "amount": 100.0,
+                "report_date": pd.Timestamp(day) if day else pd.NaT,
+                "classification": cls,
+                "dpd": pd.NA if dpd == "unreadable" else dpd,
+                "dpd_unreadable": dpd == "unreadable",
+                "rule": rule,
+            }
+            for lid, day, cls, dpd, rule in rows
+        ]
+    ).astype({"dpd": "Int64"})
+
+
+def test_rejected_reports_are_used_by_the_labels_never_to_make_a_loan_good():
+    """A rejected report that shows default makes the loan bad; one that cannot be read
+    within the horizon, or that would have seen the loan further, keeps it from good."""
+    from screening.retrain.labels import summarise_labels, training_mask
+
+    seen = [("2022-06-30", "normal", 0), ("2023-01-31", "normal", 0)]
+    rows = loan_rows("L1", A, "2022-01-10", seen)  # its 次级 report was rejected
+    rows += loan_rows("L2", A, "2022-01-10", seen)  # a report with an unknown 五级分类
+    rows += loan_rows("L3", A, "2022-01-10", seen)  # a rejected report that reads 正常
+    rows += loan_rows("L4", A, "2022-01-10", [("2022-06-30", "normal", 0)])  # next rejected
+    rows += loan_rows("L5", A, "2022-01-10", [("2022-06-30", "normal", 0)], bank="中原银行")
+    rejected = _rejected(
+        ("L1", "2022-09-30", "substandard", 119, "duplicate_conflict"),
+        ("L1", "2022-09-30", "substandard", 119, "duplicate_conflict"),
+        ("L2", "2022-09-30", None, 0, "enum_unknown"),
+        ("L3", "2022-09-30", "normal", 0, "uscc_check"),
+        ("L4", "2023-01-31", "normal", 0, "uscc_check"),
+        ("L4", "2022-09-30", "normal", "unreadable", "negative_count"),
+        ("L6", "2022-03-31", "normal", 0, "uscc_check"),  # every report rejected
+        (pd.NA, "2022-03-31", "normal", 0, "column_count"),  # names no loan
+    )
+    labels = label_loans(make_loans(rows), as_of="2024-01-01", rejected=rejected)
+    out = labels.set_index("loan_id")
+    assert out["status"].to_dict() == {
+        "L1": "bad", "L2": "unobserved", "L3": "good", "L4": "unobserved",
+        "L5": "unobserved", "L6": "rejected",
+    }  # fmt: skip
+    assert out.loc["L1", "first_bad_on"] == pd.Timestamp("2022-09-30")
+    assert out["bad_from_rejected"].tolist() == [True, False, False, False, False, False]
+    assert out["unobserved_reason"].dropna().to_dict() == {
+        "L2": "rejected", "L4": "rejected", "L5": "missing"
+    }  # fmt: skip
+    # the 正常 report of 2023-01-31, after the horizon (2023-01-10) with a readable dpd, hides
+    # nothing: only the unreadable one inside the horizon keeps L4 from good
+    assert out.loc["L4", "rejected_rules"] == "negative_count"
+    assert labels.loc[training_mask(labels), "loan_id"].tolist() == ["L1", "L3"]
+
+    report = summarise_labels(labels, pd.Timestamp("2024-01-01"), rejected=rejected)
+    assert report.loans == 6 and report.counts["rejected"] == 1
+    assert report.unobserved_by_bank == {"中原银行": 1}
+    assert report.unobserved_rejected_by_bank == {"工商银行": 2}
+    assert report.unobserved_reject_rules == {"enum_unknown": 1, "negative_count": 1}
+    assert report.to_dict()["rejected_ledger"] == {
+        "rows": 8,
+        "by_rule": {
+            "column_count": 1, "duplicate_conflict": 2, "enum_unknown": 1,
+            "negative_count": 1, "uscc_check": 3,
+        },
+        "without_loan_id": 1,
+        "loans": 5,
+        "bad_from_rejected": 1,
+        "unobserved_rejected": 2,
+        "all_rejected": 1,
+    }  # fmt: skip
+    text = "\n".join(report.lines())
+    missing = next(line for line in report.lines() if "missing ledger reports" in line)
+    assert "中原银行 1" in missing and "工商银行" not in missing
+    assert "a ledger report of theirs was rejected (enum_unknown 1" in text
+    assert "工商银行 2 — fix the rejected rows" in text
+    assert "8 ledger rows were rejected" in text and "1 loans are bad only by" in text
+
+
+def test_an_undated_rejected_report_keeps_a_loan_from_good():
+    rows = loan_rows(
+        "L1", A, "2022-01-10", [("2022-06-30", "normal", 0), ("2023-01-31", "normal", 0)]
+    )
+    out = label_loans(
+        make_loans(rows),
+        as_of="2024-01-01",
+        rejected=_rejected(("L1", None, "normal", 0, "date_format")),
+    ).set_index("loan_id")
+    assert out.loc["L1", "status"] == "unobserved"
+    assert out.loc["L1", "unobserved_reason"] == "rejected"
+
+
+def _ledger_folder(folder, lines):
+    from data_contracts.identifiers import make_app_no
+
+    folder.mkdir()
+    (folder / "enterprises.csv").write_text(
+        f"uscc,name,status,region_code\n{A},甲公司,存续,410100\n", encoding="utf-8"
+    )
+    (folder / "patents.csv").write_text(
+        f"app_no,app_date,patent_type,applicants\n{make_app_no(2020, 1, 1)},2020-03-01,发明,甲公司\n",
+        encoding="utf-8",
+    )
+    head = "借据号,统一社会信用代码,贷款银行,放款日期,到期日期,放款金额(万元),报告日期,贷款余额(万元),五级分类,逾期天数\n"
+    (folder / "loans.csv").write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_training_set_reads_the_rejected_ledger_rows_again(tmp_path):
+    """End to end through the reader: the only 次级 report of L1 appears twice with
+    different balances, so the reader rejects both copies (duplicate_conflict). The loan was
+    labelled good from the accepted rows; it is bad. L2's every row is rejected (wrong
+    USCC check character): it is still a loan of the ledger."""
+    from data_contracts import read_data_dir
+
+    loan = f"{A},郑州银行,2022-01-10,2023-01-10,100"
+    bad_usccc = A[:-1] + ("0" if A[-1] != "0" else "1")
+    folder = _ledger_folder(
+        tmp_path / "d",
+        [
+            f"L1,{loan},2022-06-30,100,正常,0",
+            f"L1,{loan},2022-09-30,100,次级,119",
+            f"L1,{loan},2022-09-30,101,次级,119",
+            f"L1,{loan},2023-01-31,0,正常,0",
+            f"L2,{bad_usccc},郑州银行,2022-01-10,2023-01-10,100,2022-06-30,100,正常,0",
+        ],
+    )
+    bundle = read_data_dir(folder)
+    assert len(bundle.tables["loans"]) == 2  # the two copies and L2's row were rejected
+
+    def builder(pairs, _b):
+        return pairs.assign(x=1.0)
+
+    ts = build_training_set(bundle, as_of="2024-01-01", feature_builder=builder)
+    assert ts.loan_ids.tolist() == ["L1"] and ts.y.tolist() == [1]
+    rep = ts.report
+    assert rep.loans == 2 and rep.counts["rejected"] == 1
+    assert rep.rejected_ledger["bad_from_rejected"] == 1
+    assert rep.rejected_ledger["by_rule"] == {"duplicate_conflict": 2, "uscc_check": 1}

@@ -25,7 +25,11 @@ def test_malformed_reference(bad):
 
 
 def test_unknown_model_in_an_empty_store(tmp_path):
-    uri = resolve_tracking(tmp_path / "mlruns").uri
+    from screening.retrain.tracking import check_store
+
+    target = resolve_tracking(tmp_path / "mlruns")
+    check_store(target, "ip-whitelist")  # the store exists, the model does not
+    uri = target.uri
     with pytest.raises(
         ModelError, match=r"models:/nope@champion cannot be resolved in the MLflow registry"
     ):
@@ -119,6 +123,26 @@ def test_a_models_reference_without_a_store_creates_none(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    with pytest.raises(ModelError, match="No MLflow store at"):
+    with pytest.raises(ModelError, match="no model registry at .*mlruns"):
         load_registered_model("models:/ipw@champion")
     assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.parametrize("how", ["run", "monitor", "promote"])
+def test_looking_up_a_model_in_a_folder_without_a_store_creates_nothing(how, tmp_path, monkeypatch):
+    """`screening run --tracking-dir DIR` (the URI of DIR), `screening monitor` (the same
+    through fetch_model_folder) and `promote` each created DIR/mlflow.db, then said the
+    model was unknown; a mistyped folder must be named instead."""
+    from screening.retrain.pipeline import run_promotion
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    target = resolve_tracking(tmp_path / "typo" / "nostore")
+    with pytest.raises(ModelError, match="no model registry at .*nostore") as info:
+        if how == "run":
+            load_registered_model("models:/ipw@champion", tracking_uri=target.uri)
+        elif how == "monitor":
+            fetch_model_folder("models:/ipw@champion", tmp_path, tracking_uri=target.uri)
+        else:
+            run_promotion(object(), name="ipw", version="1", config=None, target=target)
+    assert "--tracking-dir" in info.value.remedy
+    assert not (tmp_path / "typo").exists()

@@ -173,3 +173,33 @@ def test_registry_snapshot_features_are_left_out_of_training_by_default(trained,
     )
     kept = set(ts.X.columns) - set(excluded_features(ts.X, only_export))
     assert registry_snapshots & set(ts.X.columns) <= kept
+
+
+@pytest.mark.parametrize(
+    ("as_of", "checked"),
+    [
+        ("2023-06-30", "window"),  # 9 defaults in the out-of-time window: before fitting
+        ("2024-06-30", "test half"),  # 15 in the window, too few in its newer (test) half
+    ],
+)
+def test_a_model_tested_on_too_few_defaults_is_refused(bundle_and_builder, config, as_of, checked):
+    """`train --as-of 2023-03-31` on the sample tested its model on 3 defaults and promote
+    made it the first champion: fewer than validation.min_oot_bads is noise, not a test."""
+    import re
+
+    import pandas as pd
+
+    from data_contracts.errors import DataError
+
+    bundle, builder = bundle_and_builder
+    ts = build_training_set(bundle, as_of=as_of, feature_builder=builder)
+    assert int(ts.y.sum()) >= 2 * config.validation.min_oot_bads  # enough to train on
+    with pytest.raises(DataError, match=r"only \d+ defaults at .*at least 10 are needed") as e:
+        train(ts, config, registry_hash="r")
+    assert "--as-of" in e.value.remedy and "min_oot_bads" in e.value.remedy
+    since = pd.Timestamp(re.search(r"disbursed from (\S+)\)", str(e.value))[1])
+    oot = ts.oot_split(config.validation.oot_share)
+    assert since == oot if checked == "window" else since > oot
+    # the documented setting lowers the bar
+    lower = parse_retrain_config({"validation": {"min_oot_bads": 2}})
+    assert train(ts, lower, registry_hash="r").model.card_["metrics"]["n_bad"] < 10

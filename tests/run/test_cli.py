@@ -119,10 +119,6 @@ def test_full_disk_is_two_lines_and_keeps_the_previous_output(tmp_path, capsys, 
     from tests.run import _faults
 
     data = write_data_folder(tmp_path / "data", n_firms=60)
-    # a run with credit knock-outs needs the credit table, here with no records
-    (data / "credit_records.csv").write_text(
-        "统一社会信用代码,企业名称,记录类型,列入日期\n", encoding="utf-8"
-    )
     out = tmp_path / "out"
     args = ["run", "--data", str(data), "--as-of", "2025-06-30", "--out", str(out)]
     code, _, err = _cli(args, capsys)

@@ -1,0 +1,96 @@
+"""Ledger reports the reader rejected, read again for the labels.
+
+A loan is labelled from its reports; a report rejected by the reader (two copies of one
+report date with different balances, a USCC with a wrong check character, a negative
+``dpd``, an unknown 五级分类) is still the bank's word about the loan. Labelling from the
+accepted rows alone would turn a loan whose only 次级 report was rejected into a good one,
+so the rejected rows are read again here (only when the ledger had rejects: one more pass
+over the loans file) with each cell parsed as the contract parses it, null where the cell
+itself failed, and :func:`screening.retrain.labels.label_loans` uses what is readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+REJECTED_LOAN_COLUMNS = (
+    "source_row",
+    "loan_id",
+    "uscc",
+    "bank",
+    "disbursed_on",
+    "maturity",
+    "amount",
+    "report_date",
+    "classification",
+    "dpd",
+    "dpd_unreadable",
+    "rule",
+)
+"""What :func:`rejected_loan_rows` gives per rejected row. ``dpd_unreadable`` is true when
+the row's ``dpd`` cell itself failed (an empty cell is 0, as on accepted rows); ``rule`` is
+the reader's rules for the row, sorted and joined with ``+`` (e.g. ``duplicate_conflict``)."""
+
+_READ = (
+    "loan_id",
+    "uscc",
+    "bank",
+    "disbursed_on",
+    "maturity",
+    "amount",
+    "report_date",
+    "classification",
+    "dpd",
+)
+
+
+def empty_rejected() -> pd.DataFrame:
+    """A frame with :data:`REJECTED_LOAN_COLUMNS` and no rows."""
+    out = pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_LOAN_COLUMNS})
+    for c in ("disbursed_on", "maturity", "report_date"):
+        out[c] = pd.Series(dtype="datetime64[ns]")
+    out["dpd"] = pd.Series(dtype="Int64")
+    out["dpd_unreadable"] = pd.Series(dtype="bool")
+    return out
+
+
+def rejected_loan_rows(data: Any) -> pd.DataFrame:
+    """Every rejected ``loans`` row, re-read from the ledger file.
+
+    Parameters
+    ----------
+    data : DataBundle
+        What ``data_contracts.read_data_dir`` returned (``rejects`` and ``files``). An object
+        without them (a hand-made bundle) has no rejected rows.
+
+    Returns
+    -------
+    DataFrame
+        :data:`REJECTED_LOAN_COLUMNS`, one row per rejected data row, sorted by
+        ``source_row``. A row the file cannot give back (a line with the wrong number of
+        fields) keeps its ``rule`` with every cell null, so it is still counted.
+    """
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    if rejects is None or not len(rejects) or "loans" not in files:
+        return empty_rejected()
+    mine = rejects.loc[(rejects["table"] == "loans") & rejects["source_row"].notna()]
+    if mine.empty:
+        return empty_rejected()
+    mine = mine.assign(source_row=mine["source_row"].astype("int64"))
+    rules = mine.groupby("source_row")["rule"].agg(lambda s: "+".join(sorted(set(s.astype("str")))))
+    dpd_failed = mine.loc[mine["column"].astype("str") == "dpd", "source_row"].unique()
+    from data_contracts import read_rows
+
+    rows = read_rows(files["loans"].path, "loans", rules.index.to_numpy(), _READ)
+    out = pd.DataFrame({"source_row": rules.index.to_numpy()}).merge(
+        rows, on="source_row", how="left"
+    )
+    out["dpd_unreadable"] = out["source_row"].isin(dpd_failed).to_numpy(dtype=bool)
+    out["rule"] = out["source_row"].map(rules).astype("str")
+    for c in ("disbursed_on", "maturity", "report_date"):
+        out[c] = pd.to_datetime(out[c])
+    out["dpd"] = out["dpd"].astype("Int64")
+    return out[list(REJECTED_LOAN_COLUMNS)].sort_values("source_row").reset_index(drop=True)
