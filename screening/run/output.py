@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -678,6 +679,42 @@ def run_screening(
 
 RUN_MARKERS = ("run_report.json", "screened.csv")
 """Files every run output holds: a folder with them is an earlier run's output."""
+RUN_FILES = frozenset(
+    {
+        *RUN_MARKERS,
+        "screened.parquet",
+        "rejects.csv",
+        "unlinked.csv",
+        "run_report.html",
+        "timings.json",
+        "packages",
+    }
+)
+"""What a run writes at the top of ``--out``."""
+PACKAGE_FILES = frozenset(
+    {"whitelist.xlsx", "whitelist.csv", "whitelist.json", "report.html", "manifest.json"}
+)
+"""What a run writes into each ``packages/<bank>/``."""
+
+
+def _foreign_entries(out: Path) -> list[str]:
+    """Entries of an earlier run's output folder that no run writes (the analyst's notes, a
+    signed copy): replacing the folder would delete them."""
+    foreign = [p.name for p in sorted(out.iterdir()) if p.name not in RUN_FILES]
+    packages = out / "packages"
+    if packages.is_dir():
+        for bank in sorted(packages.iterdir()):
+            if not bank.is_dir():
+                foreign.append(f"packages/{bank.name}")
+                continue
+            foreign += [
+                f"packages/{bank.name}/{p.name}"
+                for p in sorted(bank.iterdir())
+                if p.name not in PACKAGE_FILES or not p.is_file()
+            ]
+    elif packages.exists():
+        foreign.append("packages")
+    return foreign
 
 
 def check_output_folder(out: Path, data_dir: Path, previous: Path | None = None) -> None:
@@ -693,6 +730,7 @@ def check_output_folder(out: Path, data_dir: Path, previous: Path | None = None)
     remedy = "Pass --out a new or empty folder, or the output folder of an earlier run."
     if out == data or out in data.parents:
         raise OutputError(f"--out {out} is the data folder or contains it.", remedy)
+    _check_writable(out.parent)
     if not out.exists():
         return
     if not out.is_dir():
@@ -703,6 +741,37 @@ def check_output_folder(out: Path, data_dir: Path, previous: Path | None = None)
             f"(no {' and '.join(RUN_MARKERS)}); it would be replaced as a whole.",
             remedy,
         )
+    foreign = _foreign_entries(out)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise OutputError(
+            f"--out {out} is an earlier run's output but also holds what no run writes "
+            f"({shown}); the run replaces the folder as a whole and would delete them.",
+            "Move those files elsewhere first, or pass --out a new folder.",
+        )
+
+
+def _check_writable(parent: Path) -> None:
+    """Fail now, not after an hour of work, when the run could not create its output next
+    to ``out`` (a read-only mount, a folder of another user). A parent still to be made is
+    checked at its nearest existing folder; one that is a file is named."""
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(
+            f"cannot create the output folder under {parent}: it is a file, not a folder.",
+            "Pass --out a path inside a folder.",
+        )
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".ipw-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in {parent} ({exc.strerror or exc}): the run's output goes there.",
+            "Pass --out a folder you can write to, or fix the folder's permissions.",
+        ) from None
 
 
 def _write_run(

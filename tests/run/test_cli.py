@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from screening.cli import main
@@ -169,6 +171,49 @@ def test_an_earlier_runs_output_may_be_replaced(package, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     check_output_folder(tmp_path / "empty", tmp_path / "data")
     check_output_folder(tmp_path / "new", tmp_path / "data")
+
+
+def test_an_earlier_output_holding_the_analysts_files_is_refused(package, tmp_path):
+    """A rerun replaces the folder as a whole: notes or a signed copy the analyst put into an
+    earlier run's output would go with it, so the run refuses and names them."""
+    import shutil
+
+    from data_contracts.errors import OutputError
+    from screening.run.output import check_output_folder
+
+    out = tmp_path / "out"
+    shutil.copytree(package.parent.parent, out)
+    check_output_folder(out, tmp_path / "data")  # as the run left it: fine
+    (out / "审核意见.docx").write_text("n", encoding="utf-8")
+    (package_copy := out / "packages" / package.name / "签字版").mkdir()
+    (package_copy / "a.pdf").write_text("s", encoding="utf-8")
+    with pytest.raises(OutputError) as exc:
+        check_output_folder(out, tmp_path / "data")
+    assert (
+        "审核意见.docx" in exc.value.cause and f"packages/{package.name}/签字版" in exc.value.cause
+    )
+    assert (out / "审核意见.docx").is_file()
+
+
+def test_an_unwritable_output_place_fails_before_any_work(tmp_path, monkeypatch):
+    """Checked at the start, at the nearest folder that exists (the export used to find out
+    at its end). Permissions do not bind root, so a refused write is simulated."""
+    from data_contracts.errors import OutputError
+    from screening.run import output as output_mod
+
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        output_mod.check_output_folder(tmp_path / "afile" / "sub" / "out", tmp_path / "data")
+    tried = []
+
+    def refuse(dir, prefix):  # noqa: A002 - tempfile's own parameter name
+        tried.append(Path(dir))
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(output_mod.tempfile, "NamedTemporaryFile", refuse)
+    with pytest.raises(OutputError, match="cannot write in .*Permission denied"):
+        output_mod.check_output_folder(tmp_path / "ro" / "deep" / "out", tmp_path / "data")
+    assert tried == [tmp_path]  # the nearest existing folder
 
 
 @pytest.mark.parametrize("as_of", ["9999-12-31", "0001-01-01", "", "2026-13-01"])
