@@ -14,10 +14,11 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
@@ -489,7 +490,8 @@ def _write_banks(
                     spool(cut, path)
                     del cut
                     release_memory()  # the cut and its pickling buffers go back to the system
-                running[pool.submit(write_spooled, job, i, str(path), (part,))] = i
+                with _sigint_held():  # a writer may start here: it inherits the mask
+                    running[pool.submit(write_spooled, job, i, str(path), (part,))] = i
 
             def finish(i: int, count: int) -> None:
                 left[i] -= 1
@@ -526,6 +528,24 @@ def _write_banks(
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
     return [done[i] for i in range(n)]
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT in this thread while a writer process may be started, so that the writer
+    starts with it held for good (a signal mask survives ``exec``): Ctrl-C goes to the whole
+    process group, and a writer hit while importing pandas printed a KeyboardInterrupt
+    traceback beside the run's own clean exit. The run stops its writers itself
+    (:func:`_stop_writers`); a Ctrl-C pressed meanwhile reaches the run once released."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None:
+        yield
+        return
+    old = block(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, old)
 
 
 def _stop_writers(pool: ProcessPoolExecutor) -> None:

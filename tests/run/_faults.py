@@ -66,3 +66,12 @@ def fail_second_bank_while_others_write(folder, *args, **kwargs):
         raise RuntimeError("bank-b failed at once")
     time.sleep(120)
     return packages.write_bank_package(folder, *args, **kwargs)
+
+
+def record_signal_mask(folder, *args, **kwargs):
+    """Write the package, then note whether this writer holds SIGINT (``sigint_held`` in
+    the package folder's parent: the run's own outputs must not list it)."""
+    out = packages.write_bank_package(folder, *args, **kwargs)
+    held = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    (folder.parent.parent.parent / f"sigint-{os.getpid()}").write_text(str(held))
+    return out

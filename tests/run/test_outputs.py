@@ -258,6 +258,21 @@ def test_bank_filters(tmp_path, inputs, scorer, config):
         assert verify_package(pk / pkg).signature == "absent"
 
 
+def test_writer_processes_hold_ctrl_c_and_the_run_does_not(
+    tmp_path, inputs, scorer, config, monkeypatch
+):
+    """Ctrl-C reaches the whole process group: a writer process must not raise its own
+    KeyboardInterrupt (a traceback while it imported pandas); the run stops the writers
+    itself, and the run's own Ctrl-C still works afterwards."""
+    config = replace(config, resources=ResourceConfig(workers=2))
+    monkeypatch.setattr(output_mod, "write_bank_package", _faults.record_signal_mask)
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    marks = sorted(tmp_path.glob("sigint-*"))
+    assert marks and {m.read_text() for m in marks} == {"True"}
+    assert all(int(m.name.split("-")[1]) != os.getpid() for m in marks)  # writer processes
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_failed_run_leaves_no_partial_output(
     tmp_path, inputs, scorer, config, monkeypatch, workers
