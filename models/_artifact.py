@@ -68,6 +68,11 @@ def write_model_dir(path: str | os.PathLike, files: Mapping[str, str | bytes]) -
 def read_card(path: str | os.PathLike) -> tuple[Path, dict]:
     folder = Path(path)
     card_path = folder / CARD_FILE
+    if not folder.exists():
+        raise ModelError(
+            f"model folder {folder} does not exist",
+            "check the path, or pass models:/NAME@champion to use the registered champion",
+        )
     if not card_path.is_file():
         raise ModelError(
             f"{folder} is not a model folder: {CARD_FILE} is missing",

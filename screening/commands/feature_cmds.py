@@ -66,6 +66,11 @@ def features_command(
             f"--out must name a .parquet file. Got {str(out)!r} instead.",
             "Pass e.g. --out out/features.parquet.",
         )
+    if not 50 <= fuzzy_threshold <= 100:
+        raise ConfigError(
+            f"--fuzzy-threshold must be between 50 and 100. Got {fuzzy_threshold:g} instead.",
+            "Pass a rapidfuzz ratio, e.g. --fuzzy-threshold 95 (the default).",
+        )
     console = Console(stderr=True, highlight=False)
     columns = (
         TextColumn("{task.description:<22}"),

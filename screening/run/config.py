@@ -578,14 +578,26 @@ def load_run_config(path: str | Path | None = None) -> RunConfig:
         The TOML file; the shipped default when omitted.
     """
     path = Path(path) if path is not None else default_config_path()
+    if path.is_dir():
+        raise ConfigError(
+            f"--config {path} is a folder, not a configuration file.",
+            f"Pass the run.toml inside it (--config {path / 'run.toml'}).",
+        )
     if not path.is_file():
         raise ConfigError(
             f"Configuration file {path} does not exist.",
             "Pass --config with an existing run.toml, or omit it to use the shipped default.",
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8-sig")  # Notepad writes a BOM
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"Configuration file {path} is not UTF-8 text (saved as GBK/ANSI?).",
+            "Save it as UTF-8 (in Notepad: Save as, Encoding UTF-8) and rerun.",
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"Configuration file {path} is not valid TOML: {exc}",
             "Fix the syntax (strings in quotes, one key per line) and rerun.",

@@ -59,6 +59,7 @@ def test_features_command_writes_matrix_and_match_report(folder, tmp_path, capsy
     [
         (["--as-of", "2024-02-30"], "--as-of must be a date"),
         (["--as-of", "2024-01-01", "--out", "x.csv"], "--out must name a .parquet file"),
+        (["--as-of", "2024-01-01", "--fuzzy-threshold", "150"], "--fuzzy-threshold must be"),
     ],
 )
 def test_features_command_prints_two_lines_on_bad_input(folder, tmp_path, capsys, args, message):

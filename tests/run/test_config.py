@@ -180,6 +180,24 @@ def test_missing_or_broken_files(tmp_path):
     bad.write_text('[knockouts]\nrules_file = "missing.yaml"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"'knockouts\.rules_file'.*does not exist"):
         load_run_config(bad)
+    # a run.toml saved as GBK is an encoding problem, not a syntax one
+    bad.write_bytes('[report]\nissuer = "河南省知识产权局"\n'.encode("gbk"))
+    with pytest.raises(ConfigError, match="not UTF-8 text") as exc:
+        load_run_config(bad)
+    assert "UTF-8" in exc.value.remedy
+    with pytest.raises(ConfigError, match="is a folder") as exc:
+        load_run_config(tmp_path)
+    assert "run.toml" in exc.value.remedy
+
+
+def test_a_missing_model_folder_says_so(tmp_path):
+    from data_contracts.errors import ModelError
+    from models import load_model
+
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model(tmp_path / "no-such-model")
+    with pytest.raises(ModelError, match="model_card.json is missing"):
+        load_model(tmp_path)
 
 
 def test_bank_codes_accept_numbers_and_any_case_and_a_bom_file(tmp_path):
