@@ -144,3 +144,30 @@ def test_default_population_is_the_firms_a_pledge_loan_can_go_to(synthetic_model
     assert res.summary["population"] == everyone.summary["population"] - (
         (everyone.summary["population"] + 3) // 4
     )
+
+
+def test_a_default_rate_excess_within_chance_is_watched_not_acted_on():
+    """3 defaults of 21 loans (14.3 %, 95 % interval about 4-34 %) against a predicted 7.7 %
+    is no evidence the model is wrong: a watch, not an act; 30 of 100 against 7.7 % is."""
+    from models.evaluation import jeffreys_interval
+    from screening.retrain.config import MonitorConfig
+    from screening.retrain.monitor import default_rate_alerts
+
+    bad, n = np.array([3, 30, 1]), np.array([21, 100, 25])
+    lo, hi = jeffreys_interval(bad, n)
+    realised = pd.DataFrame(
+        {
+            "grade": ["T7", "T8", "T9"],
+            "n": n,
+            "bad": bad,
+            "observed_rate": bad / n,
+            "mean_pd": [0.077, 0.077, 0.30],
+            "jeffreys_low": lo,
+            "jeffreys_high": hi,
+        }
+    )
+    realised["excess"] = realised["observed_rate"] - realised["mean_pd"]
+    alerts = {a["subject"]: a for a in default_rate_alerts(realised, MonitorConfig())}
+    assert alerts["T7"]["level"] == "watch" and "within chance" in alerts["T7"]["message"]
+    assert alerts["T8"]["level"] == "act" and "within chance" not in alerts["T8"]["message"]
+    assert "T9" not in alerts  # below its prediction
