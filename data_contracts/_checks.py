@@ -27,8 +27,21 @@ from data_contracts._parse import (
     parse_float,
     parse_int,
 )
-from data_contracts._text import clean_code, clean_list, clean_text, enum_lookup_key, take_rows
-from data_contracts.contracts import PROGRAMME_DEFAULT_YEARS, TAX_RATING, ColumnSpec, TableContract
+from data_contracts._text import (
+    _has,
+    clean_code,
+    clean_list,
+    clean_text,
+    enum_lookup_key,
+    take_rows,
+)
+from data_contracts.contracts import (
+    PROGRAMME_DEFAULT_YEARS,
+    TAX_RATING,
+    UNIT_SUFFIXES,
+    ColumnSpec,
+    TableContract,
+)
 from data_contracts.errors import ContractViolation
 from data_contracts.identifiers import PATENT_TYPE_BY_DIGIT, check_app_no, check_uscc
 
@@ -132,12 +145,40 @@ def _placeholders(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.Ch
     return pc.if_else(hit, pa.scalar(None, raw.type), raw)
 
 
+def _unit_suffix(spec: ColumnSpec, raw: pa.ChunkedArray, warn: Issues) -> pa.ChunkedArray:
+    """``raw`` without a suffix that repeats the column's own unit (``1048.6万`` or
+    ``14191.6万元`` in a 万元 column, ``731人`` in a 人 column), warned.
+
+    Another unit (``1.2亿元`` in a 万元 column) is left in place: the cell then fails as
+    unparseable rather than being converted by a guess."""
+    if not spec.unit or len(raw) == 0:
+        return raw
+    if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
+        return raw
+    suffixes = UNIT_SUFFIXES[spec.unit]
+    if not any(_has(raw, s[-1]) for s in suffixes):  # a byte scan: clean columns stop here
+        return raw
+    pattern = r"^(.*\S)\s*(?:" + "|".join(suffixes) + r")\s*$"
+    hit = pc.match_substring_regex(raw, pattern)
+    mask = _np_bool(hit)
+    if not mask.any():
+        return raw
+    warn.add(
+        mask,
+        spec.name,
+        "unit_suffix_stripped",
+        "{column} {value!r} read without its unit: the column is in " + spec.unit,
+    )
+    return pc.if_else(hit, pc.replace_substring_regex(raw, pattern, r"\1"), raw)
+
+
 def parse_column(
     spec: ColumnSpec, raw: pa.ChunkedArray, issues: Issues, warn: Issues
 ) -> pa.ChunkedArray:
     kind = spec.kind
     failures: list[Failure] = []
     raw = _placeholders(spec, raw, warn)
+    raw = _unit_suffix(spec, raw, warn)
     if kind == "uscc":
         codes = clean_code(raw, drop="-")
         verdict = _idvec.uscc_verdicts(codes)

@@ -3,7 +3,8 @@
 CSV encodings are detected from the bytes (BOM -> utf-8-sig; valid UTF-8 -> utf-8; else a
 strict GB18030 decode, reported as ``gbk`` when the text is also valid GBK); nothing is
 assumed. CSV cells are read as strings; parquet keeps its types; XLSX cells become strings
-except real dates.
+except real dates. Records whose every cell is empty (``,,,,``, blank spreadsheet rows) are
+blank lines: set aside and counted, not rows.
 
 Parquet is streamed: only one chunk of raw rows is in memory at a time, whatever the size of
 the file. CSV and XLSX are parsed whole (a CSV's encoding and its ragged lines are found over
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import hashlib
 import io
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -44,7 +47,9 @@ class RawSource:
     """An opened table file, read chunk by chunk with :meth:`chunks` (once).
 
     ``bad_lines`` are CSV lines whose number of fields differs from the header:
-    (data row number, text, fields found).
+    (data row number, text, fields found). ``blank_records`` counts the records set aside
+    because every cell is empty or whitespace (``,,,,`` lines, blank spreadsheet rows):
+    like blank lines they are not rows.
     """
 
     schema: pa.Schema  # raw column names and types; no column: the file has no header row
@@ -52,6 +57,7 @@ class RawSource:
     batches: Callable[[int], Iterator[pa.RecordBatch]]  # called once, with the chunk size
     source_row: np.ndarray | None = None  # data row numbers of all rows; None: 1, 2, 3…
     bad_lines: tuple[tuple[int, str, int], ...] = ()
+    blank_records: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -113,13 +119,50 @@ def _drain(batches: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         yield batches.pop()
 
 
-def find_table_file(folder: Path, table: str) -> Path | None:
-    """The single file holding ``table`` in ``folder``; None when there is none."""
-    found = sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.stem.casefold() == table and p.suffix.casefold() in FORMATS
-    )
+# Files a data folder may hold that are nobody's table: Office lock files (``~$x.xlsx``,
+# while a workbook is open), hidden files, the desktop files of Windows.
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+@dataclass(frozen=True)
+class FolderScan:
+    """The files of a data folder: those named after a table, and the others."""
+
+    tables: dict[str, list[Path]]  # table -> its files (``patents.csv``, ``Patents.XLSX``)
+    unrecognised: tuple[Path, ...]  # files named after no table, or of a type not read
+
+    def similar(self, table: str) -> list[Path]:
+        """Unrecognised files whose names look like ``table``'s (``enterprises (1).csv``,
+        ``enterprises_old.csv``, ``enterprise.csv``, ``enterprises.xls``)."""
+        return [p for p in self.unrecognised if _looks_like(p, table)]
+
+
+def _looks_like(path: Path, table: str) -> bool:
+    stem = path.stem.casefold()  # "enterprises (1)", "enterprises.csv" of a .bak
+    return table in stem or difflib.SequenceMatcher(None, stem, table).ratio() >= 0.8
+
+
+def scan_folder(folder: Path, tables: Iterable[str]) -> FolderScan:
+    """Sort the files of ``folder`` into table files (by name, of a readable type) and
+    unrecognised ones; lock files, hidden files and sub-folders are left out."""
+    known = set(tables)
+    found: dict[str, list[Path]] = {}
+    other = []
+    for p in sorted(folder.iterdir()):
+        name = p.name
+        if name.startswith((".", "~$")) or name.casefold() in _SYSTEM_FILES or not p.is_file():
+            continue
+        stem = p.stem.casefold()
+        if stem in known and p.suffix.casefold() in FORMATS:
+            found.setdefault(stem, []).append(p)
+        else:
+            other.append(p)
+    return FolderScan(found, tuple(other))
+
+
+def table_file(scan: FolderScan, folder: Path, table: str) -> Path | None:
+    """The single file holding ``table`` in a scanned folder; None when there is none."""
+    found = scan.tables.get(table, [])
     if len(found) > 1:
         names = " and ".join(p.name for p in found)
         raise DataError(
@@ -127,6 +170,23 @@ def find_table_file(folder: Path, table: str) -> Path | None:
             f"keep exactly one file for {table} in {folder} and move the others away",
         )
     return found[0] if found else None
+
+
+def rename_hint(table: str, files: list[Path]) -> str:
+    """What to do with files that look like ``table``'s but are not named after it."""
+    if not files:
+        return ""
+    first = files[0]
+    suffix = first.suffix.casefold()
+    if len(files) == 1:
+        if suffix in FORMATS:
+            return f"found {first.name}: rename it to {table}{suffix}"
+        return f"found {first.name}: save it as {table}.csv, .xlsx or .parquet"
+    names = ", ".join(p.name for p in files[:5]) + (", …" if len(files) > 5 else "")
+    return (
+        f"found {names}: rename the one holding the {table} table to {table}.csv, .xlsx "
+        "or .parquet (by its type)"
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -143,7 +203,7 @@ def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
         try:
             return "utf-8-sig", data[3:].decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _undecodable(name, exc) from None
+            raise _undecodable(name, data, exc.start + 3, "UTF-8") from None
     try:
         return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -151,6 +211,7 @@ def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
         # (GBK text is not valid UTF-8 this far; read as GBK it would only be mojibake)
         if exc.reason == "unexpected end of data" and not data[: exc.start].isascii():
             raise _truncated(name, exc.start, len(data)) from None
+        utf8_end = exc.start
     # GBK first: it is what most Chinese exports are, and GB18030 is its superset, so a
     # GBK decode that succeeds gives the same text with one pass fewer.
     try:
@@ -160,15 +221,24 @@ def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
     try:
         return "gb18030", data.decode("gb18030")
     except UnicodeDecodeError as exc:
-        raise _undecodable(name, exc, data) from None
+        if exc.end >= len(data):
+            raise _truncated(name, exc.start, len(data)) from None
+        # The encoding that reads further is the file's own; the fault is where it stops
+        # (rows in GBK appended to a UTF-8 file: UTF-8 reads up to the first of them, while
+        # GB18030 stumbles over the UTF-8 Chinese of the header line).
+        if utf8_end >= exc.start:
+            raise _undecodable(name, data, utf8_end, "UTF-8") from None
+        raise _undecodable(name, data, exc.start, "GB18030") from None
 
 
-def _undecodable(name: str, exc: UnicodeDecodeError, data: bytes | None = None) -> DataError:
-    if data is not None and exc.end >= len(data):
-        return _truncated(name, exc.start, len(data))
+def _undecodable(name: str, data: bytes, offset: int, read_as: str) -> DataError:
+    """The file decodes as ``read_as`` up to ``offset`` and as nothing from there."""
+    line = data.count(b"\n", 0, offset) + 1
     return DataError(
-        f"{name} is neither UTF-8 nor GBK/GB18030 (undecodable bytes at offset {exc.start})",
-        f"re-export {name} as UTF-8 CSV, XLSX or parquet",
+        f"{name} is neither UTF-8 nor GBK/GB18030 (undecodable bytes at offset {offset}, "
+        f"line {line}: the file reads as {read_as} up to there)",
+        f"re-export {name} as UTF-8 CSV, XLSX or parquet (if rows were added to it from "
+        f"another file, check line {line} and after)",
     )
 
 
@@ -196,10 +266,51 @@ def _whole(
     encoding: str,
     source_row: np.ndarray,
     bad_lines: tuple[tuple[int, str, int], ...] = (),
+    drop: np.ndarray | None = None,
+    blank_records: int = 0,
 ) -> RawSource:
-    """A table read whole, handed out in chunks like a streamed one."""
+    """A table read whole, handed out in chunks like a streamed one; the rows of the
+    ``drop`` mask are left out (``source_row`` numbers the others)."""
     batches = table.to_batches()
-    return RawSource(table.schema, encoding, lambda _rows: _drain(batches), source_row, bad_lines)
+
+    def drained(_rows: int) -> Iterator[pa.RecordBatch]:
+        return _drain(batches) if drop is None else _without(_drain(batches), ~drop)
+
+    return RawSource(
+        table.schema, encoding, drained, source_row, bad_lines, blank_records=blank_records
+    )
+
+
+def _without(batches: Iterator[pa.RecordBatch], keep: np.ndarray) -> Iterator[pa.RecordBatch]:
+    """The batches without the rows ``keep`` drops, filtered one batch at a time (a copy of
+    the whole table would double the peak)."""
+    start = 0
+    for batch in batches:
+        mask = keep[start : start + batch.num_rows]
+        start += batch.num_rows
+        yield batch if mask.all() else batch.filter(pa.array(mask))
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray | None:
+    """Rows whose every cell is empty or whitespace (what a spreadsheet writes for an empty
+    row: ``,,,,``); None when there is none.
+
+    Columns with the fewest empty cells go first, so a table without such rows is done
+    after one column."""
+    blank = None
+    for col in sorted(table.columns, key=lambda c: c.null_count):
+        empty = pc.or_kleene(col.is_null(), pc.utf8_is_space(col))
+        blank = empty if blank is None else pc.and_kleene(blank, empty)
+        if not pc.any(blank).as_py():
+            return None
+    if blank is None:
+        return None
+    return np.asarray(pc.fill_null(blank, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _blank_line(text: str, delimiter: str) -> bool:
+    """A ragged line of only separators and whitespace (``,,,,`` wider than the header)."""
+    return not text.replace(delimiter, "").strip()
 
 
 def _csv_head(path: Path) -> tuple[str, bytes, list[str] | None, str]:
@@ -251,11 +362,25 @@ def _read_csv(path: Path) -> RawSource:
         if "\n" in text:
             raise _runaway_quote(path, data, text)
     # Pyarrow numbers rows from the header (= 1), skipping blank lines.
-    lines = tuple(sorted((number - 1, text, fields) for number, text, fields in bad))
+    lines = sorted((number - 1, text, fields) for number, text, fields in bad)
     # Data row numbers skip the lines set aside as invalid.
     total = table.num_rows + len(lines)
     rows = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), [b[0] for b in lines])
-    return _whole(table, encoding, rows, lines)
+    # Records of only empty cells are blank lines too: not rows, and not numbered.
+    blank = _blank_rows(table)
+    gone = np.array([b[0] for b in lines if _blank_line(b[1], delimiter)], dtype=np.int64)
+    if blank is None and not gone.size:
+        return _whole(table, encoding, rows, tuple(lines))
+    if blank is not None:
+        gone = np.union1d(gone, rows[blank])
+        rows = rows[~blank]
+    rows = rows - np.searchsorted(gone, rows)
+    kept = tuple(
+        (int(n - np.searchsorted(gone, n)), t, f)
+        for n, t, f in lines
+        if not _blank_line(t, delimiter)
+    )
+    return _whole(table, encoding, rows, kept, blank, blank_records=int(gone.size))
 
 
 def _runaway_quote(path: Path, data: bytes, text: str) -> DataError:
@@ -385,10 +510,15 @@ def _read_xlsx(path: Path) -> RawSource:
         width = len(names)
         columns: list[list[object]] = [[] for _ in range(width)]
         numbers: list[int] = []
+        skipped = 0  # blank rows since the last record
+        blank = 0  # blank rows between records (those after the last one are formatting)
         for i, row in enumerate(rows, start=1):
             cells = [_xlsx_cell(v) for v in row[:width]]
             if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+                skipped += 1
                 continue  # blank spreadsheet rows are not records
+            blank += skipped
+            skipped = 0
             cells += [None] * (width - len(cells))
             for col, cell in zip(columns, cells, strict=True):
                 col.append(cell)
@@ -399,4 +529,4 @@ def _read_xlsx(path: Path) -> RawSource:
         [pa.array(c, pa.string()) for c in columns],
         names=[n if n else f"column_{j + 1}" for j, n in enumerate(names)],
     )
-    return _whole(table, "xlsx", np.array(numbers, dtype=np.int64))
+    return _whole(table, "xlsx", np.array(numbers, dtype=np.int64), blank_records=blank)

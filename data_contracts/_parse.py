@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts._text import (
+    _has,
     as_string,
     by_dictionary,
     empty_to_null,
@@ -39,6 +40,8 @@ _SERIAL = r"^\d{5}(?:\.\d+)?$"
 _INT = r"^[+-]?0*\d{1,15}(?:\.0*)?$"  # a count of at most 15 digits: exact in int64 and float64
 _MAX_COUNT = 1e15
 _FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+# Commas as thousands separators: groups of three digits after a first group of 1-3.
+_GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
 
 _TRUE = ("是", "y", "yes", "true", "t", "1", "有", "√")
 _FALSE = ("否", "n", "no", "false", "f", "0", "无", "×")
@@ -138,13 +141,18 @@ def _parse_date_text(raw: pa.ChunkedArray) -> tuple[pa.Array, list[np.ndarray]]:
 
 
 def _numeric_text(raw: pa.ChunkedArray) -> pa.ChunkedArray:
-    text = nfkc(as_string(raw))
-    text = pc.replace_substring_regex(text, r"[\s,]", "")
+    """Number text without spaces, and without its commas where they group thousands
+    (``1,234,567.8``); other commas stay, so the number fails (``9601,9`` is not 96019)."""
+    text = pc.replace_substring_regex(nfkc(as_string(raw)), r"\s", "")
+    if _has(text, ","):  # a byte scan: columns without a comma skip the grouping check
+        grouped = pc.match_substring_regex(text, _GROUPED)
+        text = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
     return empty_to_null(text)
 
 
 def parse_int(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Failure]]:
-    """Counts to int64; ``12``, ``12.0``, `` 1,200 `` accepted."""
+    """Counts to int64; ``12``, ``12.0``, `` 1,200 `` accepted (commas only between
+    groups of three digits)."""
     t = raw.type
     if pa.types.is_integer(t):
         return _chunked(pc.cast(raw, pa.int64())), []
@@ -170,7 +178,8 @@ def _parse_int_text(raw: pa.ChunkedArray) -> tuple[pa.Array, list[np.ndarray]]:
 
 
 def parse_float(raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Failure]]:
-    """Amounts to float64; thousands separators and spaces are ignored."""
+    """Amounts to float64; spaces and thousands separators (``1,234.5``; a comma anywhere
+    else makes the text unparseable) are ignored."""
     t = raw.type
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
         vals = pc.cast(raw, pa.float64())

@@ -71,7 +71,8 @@ class TableStats:
     Attributes
     ----------
     rows : int
-        Data rows read from the file (header excluded, blank lines not counted).
+        Data rows read from the file (header excluded; blank lines and blank records not
+        counted).
     accepted, rejected, duplicates : int
         Rows kept; rows rejected for at least one rule (counted once); exact duplicate rows
         dropped (the first copy is kept).
@@ -83,6 +84,10 @@ class TableStats:
         Warnings per rule.
     after_as_of : int
         Accepted rows dated after the run's as-of date: kept as history.
+    blank_records : int
+        Records of the file whose every cell is empty or whitespace (``,,,,`` lines, blank
+        spreadsheet rows between records): like blank lines, not rows (not in ``rows``),
+        counted here so that they can be seen.
     status : str
         ``ok``, ``missing`` (optional table absent, treated as empty) or ``failed``.
     error, remedy : str
@@ -98,6 +103,7 @@ class TableStats:
     warnings: int = 0
     warnings_by_rule: dict[str, int] = field(default_factory=dict)
     after_as_of: int = 0
+    blank_records: int = 0
     status: str = "ok"
     error: str = ""
     remedy: str = ""
@@ -123,6 +129,7 @@ class TableStats:
             "warnings": self.warnings,
             "warnings_by_rule": dict(sorted(self.warnings_by_rule.items())),
             "after_as_of": self.after_as_of,
+            "blank_records": self.blank_records,
             "status": self.status,
             "error": self.error,
             "remedy": self.remedy,
@@ -147,6 +154,10 @@ class DataBundle:
         Things a reader should know (missing optional table, ignored columns, defaults).
     failures : dict of str to IPWhitelistError
         Tables that could not be used at all (only filled with ``errors="collect"``).
+    unrecognised_files : list of str
+        Names of the files of the data folder that were not read: not named after a table
+        (``enterprises_old.csv``, ``readme.txt``) or of a type not read (``patents.xls``).
+        Office lock files (``~$…``), hidden files and sub-folders are left out.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -156,6 +167,7 @@ class DataBundle:
     files: dict[str, FileInfo]
     notes: list[str]
     failures: dict[str, IPWhitelistError] = field(default_factory=dict)
+    unrecognised_files: list[str] = field(default_factory=list)
 
     def usable(self, table: str) -> bool:
         """Whether ``table`` was read and has at least one accepted row."""
@@ -168,4 +180,5 @@ class DataBundle:
             "tables": {name: s.to_dict() for name, s in sorted(self.stats.items())},
             "files": {name: f.to_dict() for name, f in sorted(self.files.items())},
             "notes": list(self.notes),
+            "unrecognised_files": list(self.unrecognised_files),
         }

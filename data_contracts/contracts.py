@@ -52,6 +52,12 @@ DTYPE_OF_KIND: Mapping[str, str] = MappingProxyType(
 )
 
 
+UNIT_SUFFIXES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"万元": ("万元", "万"), "人": ("人",), "天": ("天",)}
+)
+"""Per column unit, the suffixes that say that unit again (longest first)."""
+
+
 def _enum(pairs: Mapping[str, tuple[str, ...]]) -> Mapping[str, str]:
     """Build a lookup ``normalised input -> canonical`` from ``canonical -> accepted inputs``."""
     table: dict[str, str] = {}
@@ -86,6 +92,10 @@ class ColumnSpec:
         A date that may lie after today (an expiry: ``valid_to``, ``maturity``,
         ``end_date``); other dates record something that happened and cannot be in the
         future (``date_in_future``).
+    unit : str
+        Unit of a number column (``万元``, ``人``, ``天``; see ``UNIT_SUFFIXES``): a cell
+        that repeats it (``1048.6万``) is read without it, with a warning; any other unit
+        (``1.2亿元``) is not converted and the cell is unparseable.
     """
 
     name: str
@@ -96,6 +106,7 @@ class ColumnSpec:
     nonneg: bool = False
     pattern: str | None = None
     future_ok: bool = False
+    unit: str = ""
     description: str = ""
 
     @property
@@ -156,6 +167,12 @@ class TableContract:
             )
         lookup: dict[str, str] = {}
         for col in self.columns:
+            if col.unit and (col.unit not in UNIT_SUFFIXES or col.kind not in ("int", "float")):
+                raise ValueError(
+                    f"The 'unit' of column {col.name!r} of table {self.name!r} must be one of "
+                    f"{list(UNIT_SUFFIXES)} on an int or float column. Got {col.unit!r} "
+                    f"on a {col.kind} column instead."
+                )
             for text in (col.name, *col.aliases):
                 for key in {normalize_header(text), strip_parenthetical(normalize_header(text))}:
                     if key in lookup and lookup[key] != col.name:
@@ -199,8 +216,17 @@ _NAME = ("企业名称", "单位名称", "公司名称")
 
 STATUS = _enum(
     {
-        "active": ("存续", "在业", "在营", "开业", "存续(在营、开业、在册)", "在册",
-                   "在营(开业)企业", "在营(开业)", "开业企业"),
+        "active": (
+            "存续",
+            "在业",
+            "在营",
+            "开业",
+            "存续(在营、开业、在册)",
+            "在册",
+            "在营(开业)企业",
+            "在营(开业)",
+            "开业企业",
+        ),
         "suspended": ("歇业", "停业"),
         "revoked": ("吊销", "吊销,未注销", "吊销未注销", "撤销", "撤销登记"),
         "cancelled": ("注销", "canceled"),
@@ -324,10 +350,12 @@ ENTERPRISES = TableContract(
         _c("industry_code", "国民经济行业代码", "国民经济行业", "行业代码", kind="code"),
         _c("park", "所属园区", "园区", kind="text"),
         _c("size", "企业规模", "规模", kind="enum", enum=SIZE),
-        _c("employees", "从业人数", "员工人数", "职工人数", kind="int", nonneg=True),
-        _c("registered_capital", "注册资本(万元)", kind="float", nonneg=True),
-        _c("revenue", "营业收入(万元)", kind="float", nonneg=True),
-        _c("rd_expense", "研发费用(万元)", "研发投入(万元)", kind="float", nonneg=True),
+        _c("employees", "从业人数", "员工人数", "职工人数", kind="int", nonneg=True, unit="人"),
+        _c("registered_capital", "注册资本(万元)", kind="float", nonneg=True, unit="万元"),
+        _c("revenue", "营业收入(万元)", kind="float", nonneg=True, unit="万元"),
+        _c(
+            "rd_expense", "研发费用(万元)", "研发投入(万元)", kind="float", nonneg=True, unit="万元"
+        ),
     ),
     required=True,
     key=("uscc",),
@@ -463,11 +491,19 @@ LOANS = TableContract(
         _c("bank", "贷款银行", "银行", "放款银行", kind="text", required=True),
         _c("disbursed_on", "放款日期", "发放日期", kind="date", required=True),
         _c("maturity", "到期日期", "到期日", kind="date", required=True, future_ok=True),
-        _c("amount", "放款金额(万元)", "贷款金额(万元)", kind="float", required=True, nonneg=True),
+        _c(
+            "amount",
+            "放款金额(万元)",
+            "贷款金额(万元)",
+            kind="float",
+            required=True,
+            nonneg=True,
+            unit="万元",
+        ),
         _c("report_date", "报告日期", "报送日期", kind="date", required=True),
-        _c("balance", "贷款余额(万元)", kind="float", nonneg=True),
+        _c("balance", "贷款余额(万元)", kind="float", nonneg=True, unit="万元"),
         _c("classification", "五级分类", kind="enum", required=True, enum=CLASSIFICATION),
-        _c("dpd", "逾期天数", kind="int", nonneg=True),
+        _c("dpd", "逾期天数", kind="int", nonneg=True, unit="天"),
         _c("pledged_app_nos", "质押专利申请号", "质押专利", kind="app_no_list"),
         _c("pledge_reg_no", "质押登记号", kind="code"),
         _c("first_loan", "是否首贷", "首贷", kind="bool"),
@@ -522,6 +558,8 @@ def reference_markdown() -> str:
                     else f"{values[0]} … ({len(values)} codes)"
                 )
                 kind = f"{kind}: {shown}"
+            if c.unit:
+                kind = f"{kind} ({c.unit})"
             if c.required:
                 req = "yes"
             elif t.uscc_or_name and c.name in ("uscc", "name"):

@@ -42,7 +42,15 @@ from data_contracts._checks import (
     parse_column,
 )
 from data_contracts._dups import find_duplicates
-from data_contracts._files import FORMATS, RawChunk, find_table_file, open_raw, sha256_of
+from data_contracts._files import (
+    FORMATS,
+    RawChunk,
+    open_raw,
+    rename_hint,
+    scan_folder,
+    sha256_of,
+    table_file,
+)
 from data_contracts._issues import Issues, bad_lines_frame, rows_per_rule, sort_issues
 from data_contracts._memory import malloc_pool, release_memory
 from data_contracts._text import as_string, take_rows
@@ -408,10 +416,13 @@ def _validate(
     as_of: dt.date | None,
     keep_columns: tuple[str, ...] | None = None,
     categorical: tuple[str, ...] = (),
+    blank_records: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, TableStats, list[str]]:
     """Duplicates over the kept rows of all chunks, then the table's frames and stats.
 
     Every column is validated; only ``keep_columns`` (all when None) reach the frame.
+    ``blank_records`` (records of only empty cells, set aside by the file reader) are
+    counted and noted.
     """
     kept = _gather(contract, parts)
     found = find_duplicates(contract, kept.cols, np.ones(len(kept.source_row), dtype=bool))
@@ -439,6 +450,11 @@ def _validate(
     out = _to_frame(kept.cols, accepted if dropped.any() else None, categorical)
     all_rejects = _concat(rejects)
     notes = []
+    if blank_records:
+        notes.append(
+            f"{contract.name}: {blank_records} blank records in {file} (every cell empty, "
+            "e.g. lines of only commas) skipped: not rows"
+        )
     if after:
         notes.append(
             f"{contract.name}: {after} accepted rows dated after as-of {as_of} "
@@ -456,6 +472,7 @@ def _validate(
         warnings=len(warnings),
         warnings_by_rule={str(k): int(v) for k, v in warnings["rule"].value_counts().items()},
         after_as_of=after,
+        blank_records=blank_records,
     )
     return out, all_rejects, warnings, stats, notes
 
@@ -510,29 +527,29 @@ def _read_file(
         ) from None
     info = FileInfo(str(path), FORMATS[path.suffix.casefold()], raw.encoding, digest, size)
     if not raw.columns:
-        if contract.required:
-            raise ContractViolation(
-                f"{path.name} is empty (no header row)",
-                f"export {name} again with its header row and records",
-            )
-        notes = [f"optional table {name}: {path.name} is empty: treated as empty"]
-        stats = TableStats(name)
-        frame = empty_frame(contract, keep_columns, categorical)
-        rejects = warnings = empty_issues()
-    else:
-        mapped, ignored = map_headers(contract, raw.columns, path.name)
-        check = partial(_check_chunk, contract, mapped=mapped, file=path.name, today=today)
-        frame, rejects, warnings, stats, notes = _validate(
-            contract,
-            _released(map(check, raw.chunks(CHUNK_ROWS))),
-            raw.bad_lines,
-            len(raw.columns),
-            path.name,
-            as_of=as_of,
-            keep_columns=keep_columns,
-            categorical=categorical,
+        # Not even a header row: a broken export (an export of no record still writes its
+        # header), whether or not the table is required. A header-only file is a valid
+        # empty table.
+        raise ContractViolation(
+            f"{path.name} is empty (no header row)",
+            f"export {name} again with its header row and records"
+            if contract.required
+            else f"export {name} again, or remove {path.name} if the table is not supplied",
         )
-        notes = _column_notes(contract, mapped, ignored, path.name) + notes
+    mapped, ignored = map_headers(contract, raw.columns, path.name)
+    check = partial(_check_chunk, contract, mapped=mapped, file=path.name, today=today)
+    frame, rejects, warnings, stats, notes = _validate(
+        contract,
+        _released(map(check, raw.chunks(CHUNK_ROWS))),
+        raw.bad_lines,
+        len(raw.columns),
+        path.name,
+        as_of=as_of,
+        keep_columns=keep_columns,
+        categorical=categorical,
+        blank_records=raw.blank_records,
+    )
+    notes = _column_notes(contract, mapped, ignored, path.name) + notes
     del raw
     release_memory()
     return DataBundle(
@@ -691,9 +708,16 @@ def read_data_dir(
     result = DataBundle({}, empty_issues(), empty_issues(), {}, {}, [])
     failures: dict[str, IPWhitelistError] = {}
     located: dict[str, Path | None] = {}
+    scan = scan_folder(folder, TABLES)
+    result.unrecognised_files = [p.name for p in scan.unrecognised]
+    if scan.unrecognised:
+        result.notes.append(
+            f"files not read in {folder.name} (not named after a table, or not .csv, .xlsx "
+            f"or .parquet): {', '.join(result.unrecognised_files)}"
+        )
     for contract in contracts:
         try:
-            located[contract.name] = find_table_file(folder, contract.name)
+            located[contract.name] = table_file(scan, folder, contract.name)
         except DataError as exc:
             failures[contract.name] = exc
             continue
@@ -701,7 +725,8 @@ def read_data_dir(
             failures[contract.name] = DataError(
                 f"required table {contract.name} is missing: no {contract.name}.csv, "
                 f".xlsx or .parquet in {folder}",
-                f"export the {contract.name} table into {folder} "
+                rename_hint(contract.name, scan.similar(contract.name))
+                or f"export the {contract.name} table into {folder} "
                 "(see docs/data_contracts.md for its columns)",
             )
     if errors == "raise" and failures:
@@ -712,7 +737,11 @@ def read_data_dir(
         file = located.get(name)
         if name in failures or file is None:
             if name not in failures:
-                result.notes.append(f"optional table {name} missing: treated as empty")
+                hint = rename_hint(name, scan.similar(name))
+                result.notes.append(
+                    f"optional table {name} missing: treated as empty"
+                    + (f" ({hint})" if hint else "")
+                )
                 result.stats[name] = TableStats(name, status="missing")
             result.tables[name] = empty_frame(contract, keep.get(name), cats.get(name, ()))
         else:
@@ -831,9 +860,7 @@ def read_rows(
             else pa.chunked_array([pa.nulls(n, ARROW_TYPE[specs[c].dtype])])
             for c in names
         }
-        part = pa.table(list(cols.values()), names=names).to_pandas(
-            types_mapper=PANDAS_TYPES.get
-        )
+        part = pa.table(list(cols.values()), names=names).to_pandas(types_mapper=PANDAS_TYPES.get)
         part.insert(0, "source_row", chunk.source_row[hit])
         parts.append(part)
     if not parts:

@@ -132,7 +132,9 @@ def test_broken_optional_table_is_reported_but_exit_0(data: Path, capsys) -> Non
 
 def test_bad_dates_and_folder(tmp_path: Path, data: Path, capsys) -> None:
     code, _, stderr = _run(["validate", str(data), "--as-of", "30/06/2026"], capsys)
-    assert code == 2 and "error: --as-of must be a date written YYYY-MM-DD. Got '30/06/2026'" in stderr
+    assert (
+        code == 2 and "error: --as-of must be a date written YYYY-MM-DD. Got '30/06/2026'" in stderr
+    )
     code, _, stderr = _run(["validate", str(data), "--as-of", "9999-12-31"], capsys)
     assert code == 2 and "outside the dates the engine works with" in stderr
     code, _, stderr = _run(["validate", str(tmp_path / "none")], capsys)
@@ -176,3 +178,27 @@ def test_sample_with_mess_is_fully_accounted_for(tmp_path: Path) -> None:
         assert rejected["source_row"].nunique() == stats.rejected, table
     total = sum(s.rejected + s.duplicates for s in bundle.stats.values())
     assert total > 0  # the mess was noticed
+
+
+def test_empty_file_blank_records_and_stray_files_are_reported(
+    data: Path, tmp_path: Path, capsys
+) -> None:
+    (data / "credit_records.csv").write_bytes(b"")  # a broken export, not an empty table
+    (data / "enterprises.csv").write_bytes((ENTERPRISES + ",,,,\n").encode("gbk"))
+    (data / "enterprises_old.csv").write_text("x\n")
+    (data / "~$programmes.xlsx").write_bytes(b"\0")
+    out = tmp_path / "out"
+    code, stdout, stderr = _run(
+        ["validate", str(data), "--out", str(out), "--today", TODAY], capsys
+    )
+    assert code == 0, stderr  # an optional table: reported, the run decides
+    assert "optional table credit_records unusable: credit_records.csv is empty" in stdout
+    assert "Traceback" not in stdout + stderr
+    doc = json.loads((out / "validation.json").read_text(encoding="utf-8"))
+    assert doc["tables"]["credit_records"]["status"] == "failed"
+    assert doc["tables"]["credit_records"]["remedy"] == (
+        "export credit_records again, or remove credit_records.csv if the table is not supplied"
+    )
+    ent = doc["tables"]["enterprises"]
+    assert (ent["rows"], ent["rejected"], ent["blank_records"]) == (3, 1, 1)
+    assert doc["unrecognised_files"] == ["enterprises_old.csv"]

@@ -316,10 +316,10 @@ def test_two_columns_for_one_field(write, patents, tmp_path) -> None:
 
 
 def test_empty_files(tmp_path, folder) -> None:
-    (folder / "loans.csv").write_bytes(b"")
-    bundle = read_data_dir(folder, today=TODAY)
-    assert "optional table loans: loans.csv is empty: treated as empty" in bundle.notes
-    assert bundle.tables["loans"].empty
+    (folder / "loans.csv").write_bytes(b"")  # no header row: a broken export
+    with pytest.raises(ContractViolation, match=r"^loans.csv is empty \(no header row\)$"):
+        read_data_dir(folder, today=TODAY)
+    (folder / "loans.csv").unlink()
     (folder / "patents.csv").write_bytes("\ufeff\n".encode())
     with pytest.raises(ContractViolation, match=r"^patents.csv is empty \(no header row\)$"):
         read_data_dir(folder, today=TODAY)
