@@ -67,7 +67,9 @@ def oracle_validation(model: Any, ts: Any, data_dir: Path) -> dict[str, float] |
     y = np.asarray(ts.y)[val]
     if len(np.unique(y)) < 2:
         return None
-    ours = model.score(ts.X[val], explain=False).pd
+    # the model's own columns: the training table also holds the features it leaves out
+    # (export and registry snapshots), which scoring refuses
+    ours = model.score(ts.X.loc[val, list(model.feature_names_in_)], explain=False).pd
     true_pd = pd.Series(np.asarray(ts.loan_ids)[val]).astype("str").map(loan_pd["true_pd"])
     known = true_pd.notna().to_numpy()
     if len(np.unique(y[known])) < 2:
