@@ -1120,10 +1120,12 @@ def package_programmes(
     key = ["uscc", "programme_zh", "level_zh"]
     out["level_zh"] = out["level_zh"].fillna("")
     # all active at as_of, so they overlap: one span; an open end (no valid_to) stays open
-    span = out.groupby(key, sort=False).agg(
-        valid_from=("valid_from", "min"),
-        valid_to=("valid_to", lambda v: pd.NaT if v.isna().any() else v.max()),
+    # (vectorised: millions of memberships at national scale, no Python call per group)
+    grouped = out.assign(open_end=out["valid_to"].isna()).groupby(key, sort=False)
+    span = grouped.agg(
+        valid_from=("valid_from", "min"), valid_to=("valid_to", "max"), open_end=("open_end", "any")
     )
+    span["valid_to"] = span["valid_to"].mask(span.pop("open_end"))
     out = span.reset_index().astype({"valid_to": "datetime64[ns]"})
     out["lapses_in_validity"] = (
         (out["valid_to"] < valid_until).fillna(False).astype(bool)
