@@ -85,8 +85,9 @@ _PATENT = (
     _f("invention_grant_rate", "发明授权率", "structure",
        "Among invention applications the firm filed (as an applicant, whoever holds them now) "
        "and decided by as_of, the share granted; decided = granted, rejected (RJ01) or "
-       "withdrawn (WD01, incl. deemed withdrawn, unless restored by a later or same-day RR01). "
-       "Patents acquired by transfer do not count. NaN when none decided.", _P, _GK, 1, 0, 1, "%", "rate"),
+       "withdrawn (WD01, incl. deemed withdrawn, unless restored by a later or same-day RR01) "
+       "once published by as_of (a refusal before publication is never public). Patents "
+       "acquired by transfer do not count. NaN when none decided.", _P, _GK, 1, 0, 1, "%", "rate"),
     _f("ipc_subclass_breadth", "IPC小类覆盖数", "structure",
        "Distinct 4-character IPC subclasses (from ipc_all, else ipc_main) over valid patents.",
        "patents", "grant_date", 0, 0, None, "个", "count"),

@@ -577,10 +577,13 @@ class PatentStore:
               WHERE NOT f.granted AND e.code IN ('RJ01', 'WD01', 'RR01')
               GROUP BY f.pair_id, f.app_id)
             SELECT f.pair_id, count(*) FILTER (WHERE f.granted) AS inv_granted,
-              count(*) FILTER (WHERE f.granted OR n.rj IS NOT NULL
-                               OR (n.wd IS NOT NULL AND (n.rr IS NULL OR n.rr < n.wd)))
+              -- a refusal counts once the application was public (published by as_of): one
+              -- withdrawn before publication is never published
+              count(*) FILTER (WHERE f.granted OR (p.pub_d <= f.as_of AND (n.rj IS NOT NULL
+                               OR (n.wd IS NOT NULL AND (n.rr IS NULL OR n.rr < n.wd)))))
                 AS inv_decided
-            FROM f LEFT JOIN neg n ON n.pair_id = f.pair_id AND n.app_id = f.app_id
+            FROM f JOIN pat p ON p.app_id = f.app_id
+            LEFT JOIN neg n ON n.pair_id = f.pair_id AND n.app_id = f.app_id
             GROUP BY f.pair_id
             """
         ).df()

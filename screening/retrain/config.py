@@ -189,7 +189,7 @@ def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
             f"retrain config: psi needs 0 < watch < act, got watch={cfg.psi.watch} act={cfg.psi.act}",
             "the usual levels are watch = 0.10, act = 0.25",
         )
-    if not cfg.gate.min_auc <= 1 or not cfg.gate.max_calibration_gap <= 1:
+    if not (0 <= cfg.gate.min_auc <= 1 and 0 <= cfg.gate.max_calibration_gap <= 1):
         raise ConfigError(
             f"retrain config: gate.min_auc and gate.max_calibration_gap must be in [0, 1], got "
             f"{cfg.gate.min_auc} and {cfg.gate.max_calibration_gap}",

@@ -111,9 +111,10 @@ def label_loans(
         report_date, classification, dpd, dpd_unreadable, rule`` and the loan attributes).
         A label never ignores them: a rejected report that still plainly shows default
         (次级/可疑/损失 or ``dpd > bad_dpd``) within the horizon makes the loan bad; one
-        that cannot be read (its date, 五级分类 or ``dpd`` failed) within the horizon, or
-        one dated after the loan's last accepted report, keeps it from being labelled good
-        (``unobserved``, ``unobserved_reason = "rejected"``). Rejected rows never make a
+        that cannot be read (its date, 五级分类 or ``dpd`` failed) within the horizon keeps
+        it from being labelled good (``unobserved``, ``unobserved_reason = "rejected"``);
+        a loan the accepted reports do not see through whose later report was rejected is
+        ``unobserved`` with that reason too (not "missing"). Rejected rows never make a
         loan good. A loan whose every report was rejected gets status ``rejected``.
 
     Returns

@@ -89,9 +89,10 @@ def lookup_client(target: TrackingTarget):
     from mlflow.tracking import MlflowClient
 
     folder = store_folder(target)
-    if folder is not None and not (folder / "mlflow.db").is_file():
+    database = Path(target.uri.removeprefix("sqlite:///")) if folder is not None else None
+    if database is not None and not database.is_file():
         raise ModelError(
-            f"no model registry at {folder} (no mlflow.db there)",
+            f"no model registry at {folder} (no {database.name} there)",
             "pass --tracking-dir with the folder `screening train --register` used, or set "
             "MLFLOW_TRACKING_URI to the tracking server",
         )

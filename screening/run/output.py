@@ -717,20 +717,28 @@ PACKAGE_FILES = frozenset(
 """What a run writes into each ``packages/<bank>/``."""
 
 
+def _kept(path: Path) -> bool:
+    """Whether ``path`` is something a person would miss: not system or Office clutter
+    (hidden files such as .DS_Store, ``~$`` lock files of an open workbook, Thumbs.db)."""
+    name = path.name
+    return not (name.startswith((".", "~$")) or name.lower() in ("thumbs.db", "desktop.ini"))
+
+
 def _foreign_entries(out: Path) -> list[str]:
     """Entries of an earlier run's output folder that no run writes (the analyst's notes, a
     signed copy): replacing the folder would delete them."""
-    foreign = [p.name for p in sorted(out.iterdir()) if p.name not in RUN_FILES]
+    foreign = [p.name for p in sorted(out.iterdir()) if p.name not in RUN_FILES and _kept(p)]
     packages = out / "packages"
     if packages.is_dir():
         for bank in sorted(packages.iterdir()):
             if not bank.is_dir():
-                foreign.append(f"packages/{bank.name}")
+                if _kept(bank):
+                    foreign.append(f"packages/{bank.name}")
                 continue
             foreign += [
                 f"packages/{bank.name}/{p.name}"
                 for p in sorted(bank.iterdir())
-                if p.name not in PACKAGE_FILES or not p.is_file()
+                if (p.name not in PACKAGE_FILES or not p.is_file()) and _kept(p)
             ]
     elif packages.exists():
         foreign.append("packages")

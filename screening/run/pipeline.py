@@ -292,11 +292,16 @@ def prepare_inputs(
         )
         for table, checks in (needs or {}).items():
             stats = bundle.stats.get(table)
-            if stats is not None and stats.status == "missing":
+            if stats is not None and (stats.status == "missing" or stats.rows == 0):
+                what = (
+                    f"no {table} table"
+                    if stats.status == "missing"
+                    else (f"a {table} table without a single record (a header-only export)")
+                )
                 raise DataError(
-                    f"{data_dir} has no {table} table, so the knock-out checks "
+                    f"{data_dir} has {what}, so the knock-out checks "
                     f"{'、'.join(checks)} cannot be made (every firm would pass them).",
-                    f"Add {table}.csv (or .xlsx/.parquet) to the data folder, or set "
+                    f"Add the {table} records (csv, xlsx or parquet) to the data folder, or set "
                     "enabled: false on those rules in knockouts.yaml to push without them.",
                 )
         box["rows"] = sum(s.rows for s in bundle.stats.values())
@@ -433,15 +438,19 @@ def _column_absent(notes: Sequence[str], table: str, column: str) -> bool:
     return any(n.startswith(lead) and column in n.split(": ", 2)[-1].split(", ") for n in notes)
 
 
-def _unknown_severity_warnings(unknown: pd.DataFrame, column_given: bool) -> list[str]:
-    """The 需要注意 line for active records whose severity is not given."""
+def _unknown_severity_warnings(
+    unknown: pd.DataFrame, column_given: bool, firms: pd.Series
+) -> list[str]:
+    """The 需要注意 line for active records whose severity is not given, counting the
+    screened firms they hold back (``firms``: the registry's codes)."""
+    unknown = unknown.loc[member(unknown["uscc"], pd.Index(firms.to_numpy()))]
     if unknown.empty:
         return []
-    where = "信用记录表没有“严重程度”列" if not column_given else "其“严重程度”为空"
+    why = "信用记录表没有“严重程度”列" if not column_given else "其“严重程度”为空"
     return [
-        f"{len(unknown)} 条在有效期内的信用记录（行政处罚等）{where}，无法排除严重处罚：涉及的 "
-        f"{unknown['uscc'].nunique()} 家参评企业按“信用记录无法读取”暂不推送。"
-        "请补全严重程度（严重/一般）后重跑。"
+        f"{len(unknown)} 条在有效期内的信用记录（行政处罚等）无法判断严重程度（{why}），"
+        f"无法排除严重处罚：涉及的 {unknown['uscc'].nunique()} 家参评企业按“信用记录无法读取”"
+        "暂不推送。请补全严重程度（严重/一般）后重跑。"
     ]
 
 
@@ -814,6 +823,7 @@ def screen(
                     *_unknown_severity_warnings(
                         unknown_severity_records(inputs.active_records, config.knockouts),
                         not _column_absent(inputs.notes, "credit_records", "severity"),
+                        inputs.tables["enterprises"]["uscc"],
                     ),
                 ]
                 if any(
@@ -1118,7 +1128,7 @@ def package_programmes(
         }
     )
     key = ["uscc", "programme_zh", "level_zh"]
-    out["level_zh"] = out["level_zh"].fillna("")
+    out["level_zh"] = out["level_zh"].fillna("")  # a key may not be missing; back below
     # all active at as_of, so they overlap: one span; an open end (no valid_to) stays open
     # (vectorised: millions of memberships at national scale, no Python call per group)
     grouped = out.assign(open_end=out["valid_to"].isna()).groupby(key, sort=False)
@@ -1127,6 +1137,7 @@ def package_programmes(
     )
     span["valid_to"] = span["valid_to"].mask(span.pop("open_end"))
     out = span.reset_index().astype({"valid_to": "datetime64[ns]"})
+    out["level_zh"] = out["level_zh"].mask(out["level_zh"] == "")  # no level: null, as before
     out["lapses_in_validity"] = (
         (out["valid_to"] < valid_until).fillna(False).astype(bool)
         if valid_until is not None

@@ -224,8 +224,10 @@ class Oracle:
         )
         f["invention_share"] = _div(len(inv), len(inv) + len(um))
         dec = [
-            s for p, s in filed if p.patent_type == "invention" and (s["granted"] or s["dec_neg"])
-        ]
+            s for p, s in filed
+            if p.patent_type == "invention"
+            and (s["granted"] or (s["dec_neg"] and s["pub"] is not None and s["pub"] <= as_of))
+        ]  # fmt: skip
         f["invention_grant_rate"] = _div(sum(s["granted"] for s in dec), len(dec))
         f["ipc_subclass_breadth"] = (
             len(set().union(*[s["ipcs"] for _, s, _ in valid])) if valid else 0

@@ -103,8 +103,15 @@ def write_data_folder(
     pd.DataFrame(ent).to_csv(folder / "enterprises.csv", index=False)
     pd.DataFrame(pat).to_csv(folder / "patents.csv", index=False)
     pd.DataFrame(loans).to_csv(folder / "loans.csv", index=False)
-    # no credit records, but the table is there: a run with credit knock-outs needs it
-    (folder / "credit_records.csv").write_text(
-        "uscc,name,record_type,start_date\n", encoding="utf-8"
-    )
+    # one harmless credit record (a run with credit knock-outs refuses an empty table)
+    pd.DataFrame(
+        [
+            {
+                "uscc": ent[0]["uscc"],
+                "record_type": "纳税信用等级",
+                "start_date": "2020-04-01",
+                "value": "A",
+            }
+        ]
+    ).to_csv(folder / "credit_records.csv", index=False)
     return folder

@@ -25,6 +25,8 @@ def test_empty_mapping_gives_documented_defaults():
         ({"gate": {"auc_drop": "small"}}, r"gate.auc_drop must be a float, got 'small'"),
         ({"psi": {"bins": True}}, r"psi.bins must be a int"),
         ({"psi": {"watch": 0.3, "act": 0.2}}, r"needs 0 < watch < act"),
+        ({"gate": {"min_auc": -1}}, r"gate\.min_auc must not be negative"),
+        ({"gate": {"min_auc": 1.2}}, r"gate\.min_auc and gate\.max_calibration_gap must be in"),
         ({"validation": {"oot_share": 1.5}}, r"oot_share must be in \(0, 1\)"),
         ({"labels": {"horizon_months": 0}}, r"horizon_months must be >= 1"),
         ({"monitor": 3}, r"section monitor must be a table"),

@@ -146,3 +146,19 @@ def test_looking_up_a_model_in_a_folder_without_a_store_creates_nothing(how, tmp
             run_promotion(object(), name="ipw", version="1", config=None, target=target)
     assert "--tracking-dir" in info.value.remedy
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_sqlite_registry_under_another_file_name_is_found(tmp_path):
+    """MLFLOW_TRACKING_URI may name any SQLite file: the look-up checks that file, not a
+    mlflow.db beside it (registry.db was refused as 'no model registry')."""
+    import sqlite3
+
+    from screening.retrain.registry import _target, lookup_client
+
+    db = tmp_path / "registry.db"
+    sqlite3.connect(db).close()  # the file exists: the look-up must not refuse it
+    client = lookup_client(_target(f"sqlite:///{db}"))
+    assert client is not None
+    with pytest.raises(ModelError, match=r"no model registry at .* \(no other\.db there\)"):
+        lookup_client(_target(f"sqlite:///{tmp_path / 'other.db'}"))
+    assert not (tmp_path / "other.db").exists()

@@ -184,6 +184,10 @@ def test_an_earlier_output_holding_the_analysts_files_is_refused(package, tmp_pa
     out = tmp_path / "out"
     shutil.copytree(package.parent.parent, out)
     check_output_folder(out, tmp_path / "data")  # as the run left it: fine
+    # system and Office clutter is nobody's work: a Finder's .DS_Store, Excel's lock file
+    (out / ".DS_Store").write_text("x", encoding="utf-8")
+    (out / "packages" / package.name / "~$whitelist.xlsx").write_text("x", encoding="utf-8")
+    check_output_folder(out, tmp_path / "data")
     (out / "审核意见.docx").write_text("n", encoding="utf-8")
     (package_copy := out / "packages" / package.name / "签字版").mkdir()
     (package_copy / "a.pdf").write_text("s", encoding="utf-8")

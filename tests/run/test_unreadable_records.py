@@ -203,7 +203,8 @@ def test_no_credit_table_stops_the_run_unless_its_rules_are_off(tmp_path, capsys
 
     data = tmp_path / "data"
     shutil.copytree(SAMPLE, data)
-    (data / "credit_records.csv").unlink()
+    credit = data / "credit_records.csv"
+    credit.unlink()
     args = ["run", "--data", str(data), "--as-of", AS_OF]
     with pytest.raises(SystemExit) as exc:
         main([*args, "--out", str(tmp_path / "o1")])
@@ -211,6 +212,14 @@ def test_no_credit_table_stops_the_run_unless_its_rules_are_off(tmp_path, capsys
     assert exc.value.code == 2
     assert "no credit_records table" in err and "失信被执行人" in err and "remedy" in err
     assert "Traceback" not in err and not (tmp_path / "o1").exists()
+    # a header-only export is no better: nothing was checked
+    (data / "credit_records.csv").write_text(
+        "统一社会信用代码,记录类型,列入日期\n", encoding="utf-8"
+    )
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--out", str(tmp_path / "o1")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "header-only" in err and "remedy" in err
     cfg = tmp_path / "cfg"
     shutil.copytree(default_config_path().parent, cfg)
     rules = (cfg / "knockouts.yaml").read_text(encoding="utf-8")
