@@ -403,7 +403,7 @@ def source_dates(
 ) -> dict[str, pd.Timestamp | None]:
     """Per rule id, the newest fact date at or before ``as_of`` in the records it reads.
 
-    Shown beside each passed check ("核查依据截至"), so a credit officer sees how fresh the
+    Shown beside each passed check ("数据源最新记录"), so a credit officer sees how fresh the
     data behind a pass was: a credit rule the newest record of its own types (one newest
     record of any type put a 2026-09-29 tax-violation date beside the tax-rating check,
     whose newest rating was 2026-04-30), a patent rule the newest grant or legal event.

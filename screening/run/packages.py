@@ -212,7 +212,9 @@ def _reasons_sheet(
 
 def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, str]]:
     m = inputs.meta
-    checks = "；".join(f"{c['name']}（依据截至 {c['date']}）" for c in inputs.checks)
+    # the date is the newest record of the source the check read (how fresh the data is),
+    # not a date the source was queried: said as such
+    checks = "；".join(f"{c['name']}（数据源最新记录 {c['date']}）" for c in inputs.checks)
     return [
         ("批次号", m["batch_id"]),
         ("数据截至（核查日）", m["as_of"]),
