@@ -119,6 +119,16 @@ def run_training(
     hashes = data_hashes(bundle)
     reg = registry_version()
     trained = train(ts, config, data_hashes=hashes, registry_hash=reg, progress=say)
+    nb = trained.report["new_borrowers"]
+    say(
+        f"first-time borrowers in the test window 首贷企业: {nb['loans']} loans, {nb['bad']} bad"
+        + (
+            f", AUC {nb['auc']:.3f}, KS {nb['ks']:.3f} (firms the model never saw a loan of)"
+            if "auc" in nb
+            else f" ({nb['note']})"
+        )
+        + f"; {nb['repeat_loans']} loans to repeat borrowers"
+    )
     say("writing the model folder and report")
     html = render_model_report(trained.model.evaluation_, trained.model.card_)
     model_dir = trained.save(Path(out), report_html=html)
@@ -126,6 +136,9 @@ def run_training(
     c = trained.report["labels"]["counts"]
     metrics = {f"valid_{k}": v for k, v in trained.metrics.items()}
     metrics.update({f"loans_{k}": float(v) for k, v in c.items()})
+    metrics.update(
+        {f"new_borrowers_{k}": float(v) for k, v in nb.items() if isinstance(v, int | float)}
+    )
     params = {
         "lightgbm": config.lightgbm_params,
         "labels": {"as_of": as_of.date().isoformat(), **vars(config.labels)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from data_contracts.errors import ConfigError, ModelError
@@ -203,3 +204,23 @@ def test_a_model_tested_on_too_few_defaults_is_refused(bundle_and_builder, confi
     # the documented setting lowers the bar
     lower = parse_retrain_config({"validation": {"min_oot_bads": 2}})
     assert train(ts, lower, registry_hash="r").model.card_["metrics"]["n_bad"] < 10
+
+
+def test_first_time_borrowers_are_measured_on_their_own(trained):
+    """The test window's loans split into firms with an earlier loan and firms without; the
+    first-time borrowers' AUC is computed on them alone (the programme is for them)."""
+    from sklearn.metrics import roc_auc_score
+
+    tm, ts = trained
+    nb = tm.report["new_borrowers"]
+    tested = (ts.time >= pd.Timestamp(tm.report["test_cut"])).to_numpy()
+    assert nb["loans"] + nb["repeat_loans"] == tm.report["test_rows"] == int(tested.sum())
+    before = set(ts.uscc[~tested].astype(str))
+    new = tested & ~ts.uscc.astype(str).isin(before).to_numpy()
+    assert nb["loans"] == int(new.sum()) and nb["bad"] == int(np.asarray(ts.y)[new].sum())
+    if "auc" in nb:
+        X = ts.X.loc[new, list(tm.model.feature_names_in_)]
+        expect = roc_auc_score(np.asarray(ts.y)[new], tm.model.score(X, explain=False).pd)
+        assert nb["auc"] == pytest.approx(expect) and 0 <= nb["ks"] <= 1
+    else:
+        assert "no AUC" in nb["note"]
