@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import DataError
+from screening.retrain._rejected_loans import rejected_loan_rows
 from screening.retrain.config import LabelConfig
 from screening.retrain.labels import NPL_CLASSES, label_loans
 from screening.run.selection import STATUSES
@@ -175,6 +176,58 @@ def read_whitelist(path: Path) -> pd.Series:
     return frame[col].str.strip().str.upper().dropna().drop_duplicates().reset_index(drop=True)
 
 
+def _rejected_bad(rejected: pd.DataFrame, as_of: pd.Timestamp, cfg: LabelConfig) -> set:
+    """Loans a rejected report (readable date on or before ``as_of``) shows as NPL."""
+    if rejected.empty:
+        return set()
+    dated = rejected.loc[rejected["report_date"].notna() & (rejected["report_date"] <= as_of)]
+    dpd = dated["dpd"].astype("Float64").mask(dated["dpd_unreadable"].to_numpy()).fillna(0)
+    sour = dated["classification"].isin(NPL_CLASSES) | (dpd > cfg.bad_dpd)
+    return set(dated.loc[sour.fillna(False).astype(bool), "loan_id"].dropna())
+
+
+def _rejected_notes(
+    rejected: pd.DataFrame,
+    latest: pd.DataFrame,
+    bad_loans: set,
+    as_of: pd.Timestamp,
+    cfg: LabelConfig,
+) -> list[str]:
+    """What the rejected ledger rows mean for this report: how many, loans whose newest
+    report was rejected (their status here is an older report's), and loans that show NPL
+    only in a rejected report."""
+    if rejected.empty:
+        return []
+    by_rule = rejected["rule"].value_counts().sort_index()
+    notes = [
+        f"{len(rejected)} ledger rows were rejected by the reader 台账被拒行 ("
+        + ", ".join(f"{k} {v}" for k, v in by_rule.items())
+        + "): balances and classifications here come from the accepted reports"
+    ]
+    dated = rejected.loc[rejected["report_date"].notna() & (rejected["report_date"] <= as_of)]
+    last_ok = dated["loan_id"].map(latest["report_date"])
+    newer = dated.loc[(dated["report_date"] > last_ok).fillna(False).to_numpy(dtype=bool)]
+    unseen = set(rejected["loan_id"].dropna()) - set(latest.index)
+    if unseen:
+        notes.append(
+            f"{len(unseen)} loans appear only in rejected rows: not in any figure above — fix "
+            "the rejected rows (rejects.csv) 贷款全部报告被拒"
+        )
+    if len(newer):
+        notes.append(
+            f"{newer['loan_id'].nunique()} loans have a newer report that was rejected: their "
+            "balance and classification here are from an older report — fix the rejected rows "
+            "(rejects.csv) 最新报告被拒"
+        )
+    only = _rejected_bad(rejected, as_of, cfg) - bad_loans
+    if only:
+        notes.append(
+            f"{len(only)} loans show NPL (次级/可疑/损失 or dpd > {cfg.bad_dpd}) only in a rejected "
+            "report: counted as 出现不良 in the funnel, not in the NPL balances"
+        )
+    return notes
+
+
 def ledger_report(
     bundle: Any,
     *,
@@ -216,6 +269,7 @@ def ledger_report(
             "pass --since earlier than --as-of",
         )
     notes: list[str] = []
+    rejected = rejected_loan_rows(bundle)
     labels = label_loans(loans, as_of=as_of, config=config)
     known = loans[loans["report_date"] <= as_of].sort_values(
         ["loan_id", "report_date"], kind="stable"
@@ -274,6 +328,10 @@ def ledger_report(
     dpd = known["dpd"].astype("Float64").fillna(0) if "dpd" in known else 0
     sour = known["classification"].isin(NPL_CLASSES) | (dpd > cfg.bad_dpd)
     bad_loans = set(known.loc[sour.fillna(False).astype(bool), "loan_id"])
+    notes += _rejected_notes(rejected, latest, bad_loans, as_of, cfg)
+    # a rejected report that still plainly shows NPL is the bank's word too: the funnel
+    # counts the loan as gone bad (the KPIs keep the accepted reports' balances)
+    bad_loans |= _rejected_bad(rejected, as_of, cfg)
     bad = set(per.loc[per["loan_id"].isin(bad_loans), "uscc"].dropna())
     stages = []
     if whitelist is not None:

@@ -209,3 +209,31 @@ def test_balances_last_reported_over_a_quarter_ago_are_noted(bundle):
     assert note.startswith("1 outstanding loans (64.0 万元, of which NPL 1 loans, 64.0 万元)")
     fresh = ledger_report(bundle, as_of="2024-09-30")
     assert not [n for n in fresh.notes if "last reported more than" in n]
+
+
+def test_rejected_ledger_rows_are_told_and_their_npl_counted_in_the_funnel(tmp_path):
+    """The supervisor report reads accepted rows; rejected ones must not vanish: L1's only
+    次级 report was rejected (two copies, different balances) — the funnel counts its firm
+    as gone bad and the notes say so; L2 exists only in rejected rows."""
+    from data_contracts import read_data_dir
+    from tests.retrain.test_labels import A, _ledger_folder
+
+    loan = f"{A},郑州银行,2022-01-10,2023-01-10,100"
+    bad_check = A[:-1] + ("0" if A[-1] != "0" else "1")
+    folder = _ledger_folder(
+        tmp_path / "d",
+        [
+            f"L1,{loan},2022-06-30,100,正常,0",
+            f"L1,{loan},2022-09-30,100,次级,119",
+            f"L1,{loan},2022-09-30,101,次级,119",
+            f"L2,{bad_check},郑州银行,2022-01-10,2023-01-10,100,2022-06-30,100,正常,0",
+        ],
+    )
+    rep = ledger_report(read_data_dir(folder), as_of="2022-12-31")
+    text = "\n".join(rep.notes)
+    assert "3 ledger rows were rejected" in text and "duplicate_conflict 2" in text
+    assert "1 loans appear only in rejected rows" in text
+    assert "1 loans have a newer report that was rejected" in text  # L1's 2022-09-30
+    assert "1 loans show NPL" in text and "only in a rejected report" in text
+    funnel = rep.funnel.set_index("stage")["firms"]
+    assert funnel["bad"] == 1  # L1's firm, by its rejected 次级 report
