@@ -38,9 +38,11 @@ def to_timestamp(as_of: object, what: str = "as_of") -> pd.Timestamp:
     return ts.normalize().as_unit("ns").tz_localize(None)
 
 
-def effective_end(records: pd.DataFrame) -> pd.Series:
+def effective_end(records: pd.DataFrame, unknown_severity: str = "general") -> pd.Series:
     """End of each record's listing (exclusive): ``end_date`` when given, else the type's
-    default window from ``start_date`` (NaT = until removed; tax ratings never end)."""
+    default window from ``start_date`` (NaT = until removed; tax ratings never end).
+    ``unknown_severity``: the window of a penalty whose severity is not given (``general``,
+    1 year; ``serious``, 3 years)."""
     start = records["start_date"].astype("datetime64[ns]")
     end = records["end_date"].astype("datetime64[ns]").copy()
     rtype = records["record_type"].astype("str")
@@ -48,7 +50,7 @@ def effective_end(records: pd.DataFrame) -> pd.Series:
     for t, y in DEFAULT_WINDOW_YEARS.items():
         if y is not None:
             years[rtype == t] = y
-    sev = records["severity"].astype("str").fillna("general")
+    sev = records["severity"].astype("str").fillna(unknown_severity)
     is_pen = rtype == "admin_penalty"
     years[is_pen] = np.where(sev[is_pen] == "serious", 3, 1)
     fill = end.isna() & years.notna()
@@ -58,14 +60,17 @@ def effective_end(records: pd.DataFrame) -> pd.Series:
     return end
 
 
-def active_credit_records(credit_records: pd.DataFrame, as_of: object) -> pd.DataFrame:
+def active_credit_records(
+    credit_records: pd.DataFrame, as_of: object, *, unknown_severity: str = "general"
+) -> pd.DataFrame:
     """Negative credit records listed at ``as_of``.
 
     A record is active when ``start_date ≤ as_of < effective_end`` (``effective_end`` =
     ``end_date``, else ``start_date`` + the type's default window: dishonest_debtor 2 y,
     consumption_restriction 2 y, serious_violation 3 y, major_tax_violation 3 y,
-    admin_penalty 1 y (一般) / 3 y (严重, also when severity is empty: 1 y), abnormal_operation
-    until removed). Tax ratings are not listings: see :func:`latest_tax_ratings`.
+    admin_penalty 1 y (一般) / 3 y (严重, also when severity is empty: 1 y, or 3 y with
+    ``unknown_severity="serious"``), abnormal_operation until removed). Tax ratings are not
+    listings: see :func:`latest_tax_ratings`. A missing severity stays missing in the result.
 
     Parameters
     ----------
@@ -85,7 +90,7 @@ def active_credit_records(credit_records: pd.DataFrame, as_of: object) -> pd.Dat
     for c in ("end_date", "severity"):
         if c not in rec.columns:
             rec[c] = pd.NA
-    rec["effective_end"] = effective_end(rec)
+    rec["effective_end"] = effective_end(rec, unknown_severity)
     start = rec["start_date"].astype("datetime64[ns]")
     active = (
         rec["record_type"].isin(NEGATIVE_TYPES)

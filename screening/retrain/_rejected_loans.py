@@ -33,17 +33,8 @@ REJECTED_LOAN_COLUMNS = (
 the row's ``dpd`` cell itself failed (an empty cell is 0, as on accepted rows); ``rule`` is
 the reader's rules for the row, sorted and joined with ``+`` (e.g. ``duplicate_conflict``)."""
 
-_READ = (
-    "loan_id",
-    "uscc",
-    "bank",
-    "disbursed_on",
-    "maturity",
-    "amount",
-    "report_date",
-    "classification",
-    "dpd",
-)
+_READ = tuple(c for c in REJECTED_LOAN_COLUMNS if c not in ("source_row", "dpd_unreadable", "rule"))
+"""The ledger cells read again: every column above but those this module adds."""
 
 
 def empty_rejected() -> pd.DataFrame:

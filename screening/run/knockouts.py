@@ -110,21 +110,17 @@ def _read_by(rule: KnockoutRule, records: pd.DataFrame, *, unread_severity: bool
     return mask
 
 
-def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index) -> pd.DataFrame:
-    hit = active.loc[_read_by(rule, active) & member(active["uscc"], universe)]
+def _records_fired(rule: KnockoutRule, hit: pd.DataFrame, tail: pd.Series | str) -> pd.DataFrame:
+    """Firings of ``rule`` by the credit records ``hit``, each told as "<type>记录 <文书号>，
+    列入日期 <date>" followed by ``tail``."""
     rtype = hit["record_type"].astype("str")
-    start = hit["start_date"].dt.strftime("%Y-%m-%d").fillna("日期不详")
-    end_col = "effective_end" if "effective_end" in hit.columns else "end_date"
-    end = hit[end_col].dt.strftime("%Y-%m-%d").fillna("未移出") if end_col in hit else "未移出"
-    rid = hit["record_id"].astype("str").fillna("无文书号")
     detail = (
         rtype.map(lambda t: RECORD_TYPE_ZH.get(t, t))
         + "记录 "
-        + rid
+        + hit["record_id"].astype("str").fillna("无文书号")
         + "，列入日期 "
-        + start
-        + "，有效至 "
-        + end
+        + hit["start_date"].dt.strftime("%Y-%m-%d").fillna("日期不详")
+        + tail
     )
     return _frame(
         rule,
@@ -134,6 +130,13 @@ def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index)
         hit["start_date"].to_numpy(dtype="datetime64[ns]"),
         detail.to_numpy(dtype=object),
     )
+
+
+def _credit_active(rule: KnockoutRule, active: pd.DataFrame, universe: pd.Index) -> pd.DataFrame:
+    hit = active.loc[_read_by(rule, active) & member(active["uscc"], universe)]
+    end_col = "effective_end" if "effective_end" in hit.columns else "end_date"
+    end = hit[end_col].dt.strftime("%Y-%m-%d").fillna("未移出") if end_col in hit else "未移出"
+    return _records_fired(rule, hit, "，有效至 " + end)
 
 
 def _tax_grade(rule: KnockoutRule, credit_records: pd.DataFrame, as_of, universe) -> pd.DataFrame:
@@ -199,22 +202,8 @@ def unknown_severity_records(active: pd.DataFrame, rules: KnockoutRules) -> pd.D
 def _unknown_severity(rule: KnockoutRule, active: pd.DataFrame, universe, rules) -> pd.DataFrame:
     hit = unknown_severity_records(active, rules)
     hit = hit.loc[member(hit["uscc"], universe)]
-    rtype = hit["record_type"].astype("str")
-    detail = (
-        rtype.map(lambda t: RECORD_TYPE_ZH.get(t, t))
-        + "记录 "
-        + hit["record_id"].astype("str").fillna("无文书号")
-        + "，列入日期 "
-        + hit["start_date"].dt.strftime("%Y-%m-%d").fillna("日期不详")
-        + "，未注明严重程度，无法排除严重处罚；补全严重程度后重跑，或人工核实"
-    )
-    return _frame(
-        rule,
-        hit["uscc"].to_numpy(),
-        rtype.to_numpy(dtype=object),
-        hit["record_id"].to_numpy(dtype=object),
-        hit["start_date"].to_numpy(dtype="datetime64[ns]"),
-        detail.to_numpy(dtype=object),
+    return _records_fired(
+        rule, hit, "，未注明严重程度，无法排除严重处罚；补全严重程度后重跑，或人工核实"
     )
 
 
@@ -229,9 +218,7 @@ def _unreadable_credit(
     """Firms named by a rejected credit row that may hide a knock-out
     (:func:`held_back_records`): the row cannot be read, so nobody knows the firm is clean;
     and firms with an active record of unknown severity (:func:`unknown_severity_records`)."""
-    unknown = (
-        _unknown_severity(rule, active, universe, rules) if active is not None else _empty()
-    )
+    unknown = _unknown_severity(rule, active, universe, rules) if active is not None else _empty()
     held = held_back_records(rejected, as_of, rules)
     if held.empty:
         return unknown

@@ -335,7 +335,13 @@ def prepare_inputs(
         keep = pledgeable["pledgeable"].fillna(False).astype(bool).to_numpy()
         pledgeable = pledgeable.loc[keep, list(PLEDGEABLE_COLUMNS)].reset_index(drop=True)
         linked = links.credit_records["uscc"].notna()
-        active = _active_for_knockouts(links.credit_records.loc[linked], as_of)
+        # a record whose severity is not given keeps it empty (a rule counting only serious
+        # ones holds its firm back: knockouts.unknown_severity_records) and stays listed as
+        # long as a serious one (3 years for a penalty, not a minor one's 1): a serious
+        # penalty of 2024 with an empty 严重程度 cell must not pass in 2026
+        active = features.active_credit_records(
+            links.credit_records.loc[linked], as_of, unknown_severity="serious"
+        )
         unlinked = unlinked_records(
             features.active_credit_records(
                 _as_written(links.credit_records, written.get("credit_records")).loc[~linked], as_of
@@ -406,30 +412,6 @@ def tables_needed(rules: Any) -> dict[str, list[str]]:
         if r.enabled and r.kind in ("credit_active", "tax_grade", "unreadable_credit_record"):
             needs.setdefault("credit_records", []).append(r.name_zh)
     return needs
-
-
-def _active_for_knockouts(records: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Credit records active at ``as_of`` as the knock-outs read them: a record whose
-    severity is not given keeps its severity empty (a rule counting only serious ones holds
-    its firm back: ``knockouts.unknown_severity_records``) and stays listed as long as a
-    serious one would (3 years for a penalty, not the 1 year of a minor one): a serious
-    penalty of 2024 with an empty 严重程度 cell must not pass in 2026."""
-    import features
-
-    if "severity" not in records:
-        records = records.assign(severity=pd.Series(pd.NA, index=records.index, dtype="str"))
-    unknown = records["severity"].isna().to_numpy(dtype=bool)
-    known = features.active_credit_records(records.loc[~unknown], as_of)
-    if not unknown.any():
-        return known
-    as_serious = features.active_credit_records(
-        records.loc[unknown].assign(severity="serious"), as_of
-    )
-    as_serious["severity"] = pd.NA
-    both = pd.concat([known, as_serious], ignore_index=True)
-    return both.sort_values(["uscc", "record_type", "start_date"], kind="stable").reset_index(
-        drop=True
-    )
 
 
 def _column_absent(notes: Sequence[str], table: str, column: str) -> bool:
