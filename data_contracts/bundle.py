@@ -88,6 +88,11 @@ class TableStats:
         Records of the file whose every cell is empty or whitespace (``,,,,`` lines, blank
         spreadsheet rows between records): like blank lines, not rows (not in ``rows``),
         counted here so that they can be seen.
+    absent_columns : tuple of str
+        Optional columns of the contract the file does not have (canonical names, contract
+        order): every row reads them as missing. Later stages decide from this field, not
+        from the note text, whether a missing value means "not given" for the whole table
+        (e.g. credit records without a severity column).
     status : str
         ``ok``, ``missing`` (optional table absent, treated as empty) or ``failed``.
     error, remedy : str
@@ -104,6 +109,7 @@ class TableStats:
     warnings_by_rule: dict[str, int] = field(default_factory=dict)
     after_as_of: int = 0
     blank_records: int = 0
+    absent_columns: tuple[str, ...] = ()
     status: str = "ok"
     error: str = ""
     remedy: str = ""
@@ -130,6 +136,7 @@ class TableStats:
             "warnings_by_rule": dict(sorted(self.warnings_by_rule.items())),
             "after_as_of": self.after_as_of,
             "blank_records": self.blank_records,
+            "absent_columns": list(self.absent_columns),
             "status": self.status,
             "error": self.error,
             "remedy": self.remedy,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -550,6 +550,9 @@ def _read_file(
         blank_records=raw.blank_records,
     )
     notes = _column_notes(contract, mapped, ignored, path.name) + notes
+    stats = replace(
+        stats, absent_columns=tuple(c for c in contract.column_names if c not in mapped)
+    )
     del raw
     release_memory()
     return DataBundle(

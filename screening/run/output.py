@@ -146,6 +146,7 @@ def run_report(
                     k: st.get(k, 0)
                     for k in ("rows", "accepted", "rejected", "duplicates", "warnings")
                 },
+                "absent_columns": list(st.get("absent_columns", ())),
                 "status": st.get("status", ""),
             }
         )

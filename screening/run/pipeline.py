@@ -414,10 +414,9 @@ def tables_needed(rules: Any) -> dict[str, list[str]]:
     return needs
 
 
-def _column_absent(notes: Sequence[str], table: str, column: str) -> bool:
-    """Whether the reader noted ``column`` of ``table`` absent from its file."""
-    lead = f"{table}: optional columns absent from "
-    return any(n.startswith(lead) and column in n.split(": ", 2)[-1].split(", ") for n in notes)
+def _column_absent(stats: Mapping[str, Mapping[str, Any]], table: str, column: str) -> bool:
+    """Whether ``table``'s file lacks ``column`` (``TableStats.absent_columns``, as dicts)."""
+    return column in stats.get(table, {}).get("absent_columns", ())
 
 
 def _unknown_severity_warnings(
@@ -804,7 +803,7 @@ def screen(
                     ),
                     *_unknown_severity_warnings(
                         unknown_severity_records(inputs.active_records, config.knockouts),
-                        not _column_absent(inputs.notes, "credit_records", "severity"),
+                        not _column_absent(inputs.stats, "credit_records", "severity"),
                         inputs.tables["enterprises"]["uscc"],
                     ),
                 ]

@@ -111,3 +111,25 @@ def test_every_row_is_accounted_for(tmp_path: Path, plan, encoding: str) -> None
     # Messages and rules are always filled.
     assert bundle.rejects["rule"].str.len().gt(0).all()
     assert bundle.rejects["message"].str.len().gt(0).all()
+
+
+def test_absent_optional_columns_are_recorded(tmp_path: Path) -> None:
+    """The optional columns a file lacks are a structured part of its stats (and of
+    ``validation.json``), in contract order; a column present, even with empty cells, is not
+    absent."""
+    rows = [_base_row(i) for i in range(3)]
+    frame = pd.DataFrame(rows)
+    frame["claims"] = ""
+    path = tmp_path / "patents.csv"
+    frame.drop(columns=["grant_date"]).to_csv(path, index=False)
+    stats = read_table(path, "patents", today=TODAY).stats["patents"]
+    assert stats.accepted == 3
+    assert "grant_date" in stats.absent_columns
+    assert "claims" not in stats.absent_columns
+    assert "app_no" not in stats.absent_columns
+    assert stats.to_dict()["absent_columns"] == list(stats.absent_columns)
+
+    frame.to_csv(path, index=False)
+    assert (
+        "grant_date" not in read_table(path, "patents", today=TODAY).stats["patents"].absent_columns
+    )

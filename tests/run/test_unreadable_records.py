@@ -131,6 +131,9 @@ def test_no_severity_column_says_so(tmp_path):
     report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
     warned = [w for w in report["warnings"] if "严重程度" in w]
     assert len(warned) == 1 and "没有“严重程度”列" in warned[0]
+    # the decision rests on the reader's structured record of the absent column
+    credit_stats = next(t for t in report["tables"] if t["table"] == "credit_records")
+    assert "severity" in credit_stats["absent_columns"]
     screened = pd.read_csv(out / "screened.csv", dtype=str).set_index("uscc")
     held = screened["rules_fired"].fillna("").str.contains("unreadable_credit_record")
     # every firm with a serious penalty in the window is still kept from the banks
