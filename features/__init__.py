@@ -29,7 +29,7 @@ ENTITY_ONLY_COLUMNS
     tables may drop them once the links exist).
 """
 
-from features._credit import active_credit_records, latest_tax_ratings
+from features._credit import active_credit_records, effective_end, latest_tax_ratings
 from features._engine import STORE_COLUMNS as _STORE_COLUMNS
 from features._entities import EntityLinks, resolve_entities
 from features._matrix import build_feature_matrix, build_feature_store, pledgeable_patents
@@ -57,6 +57,7 @@ __all__ = [
     "ALL_PEERS",
     "FeatureSpec",
     "active_credit_records",
+    "effective_end",
     "active_programmes",
     "build_feature_matrix",
     "build_feature_store",

@@ -23,11 +23,14 @@ REJECTED_CREDIT_COLUMNS = (
     "severity",
     "value",
     "start_date",
+    "end_date",
+    "end_unread",
     "record_id",
     "reason",
 )
 """What :func:`rejected_credit_records` gives per row (``uscc`` as written when readable,
-``reason`` the reader's messages joined)."""
+``end_unread`` whether the row was rejected for its end date, so that an empty ``end_date``
+means "not given" only when it is false; ``reason`` the reader's messages joined)."""
 
 _HARMLESS_GRADES = ("A", "B", "M")
 
@@ -58,7 +61,7 @@ def rejected_credit_records(data: Any) -> pd.DataFrame:
         files["credit_records"].path,
         "credit_records",
         mine["source_row"].astype("int64").unique(),
-        ("uscc", "name", "record_type", "severity", "value", "start_date", "record_id"),
+        ("uscc", "name", "record_type", "severity", "value", "start_date", "end_date", "record_id"),
     )
     kind = rows["record_type"].astype("str")
     grade = rows["value"].astype("str").str.strip().str.upper()
@@ -73,5 +76,11 @@ def rejected_credit_records(data: Any) -> pd.DataFrame:
         .groupby(mine["source_row"].astype("int64"))["message"]
         .agg(lambda s: "；".join(dict.fromkeys(s)))
     )
-    out = rows.assign(reason=rows["source_row"].astype("int64").map(reasons))
+    # a rule about the end date (unreadable, or before the start) leaves the end unknown
+    end_rules = mine["column"].astype("str").str.contains("end_date", regex=False).fillna(False)
+    end_unread = pd.Index(mine.loc[end_rules.to_numpy(dtype=bool), "source_row"].astype("int64"))
+    source = rows["source_row"].astype("int64")
+    out = rows.assign(
+        reason=source.map(reasons), end_unread=source.isin(end_unread).to_numpy(dtype=bool)
+    )
     return out[list(REJECTED_CREDIT_COLUMNS)].reset_index(drop=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features import latest_tax_ratings
+from features import effective_end, latest_tax_ratings
 from screening.run._frames import join_by, member
 from screening.run.config import KnockoutRule, KnockoutRules
 
@@ -162,14 +162,26 @@ def _tax_grade(rule: KnockoutRule, credit_records: pd.DataFrame, as_of, universe
 
 
 def held_back_records(
-    rejected: pd.DataFrame | None, as_of: pd.Timestamp, rules: KnockoutRules
+    rejected: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    rules: KnockoutRules,
+    credit_records: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The rejected credit rows (``features.EntityLinks.rejected_credit_records``) that may
     hide a knock-out of an enabled rule: their type unreadable, or one an enabled
     ``credit_active`` rule reads with a severity it counts or an unreadable one, or a tax
     rating (the reader keeps only those not plainly A/B/M) while a ``tax_grade`` rule is on;
     not dated after ``as_of``. A rejected 一般 penalty hides nothing when only 严重 ones
-    knock out."""
+    knock out.
+
+    Nor does a rejected row that plainly lies in the past: a listing whose readable end
+    date, or whose longest window from its readable start (a penalty's 3 years whatever
+    its severity, a 失信 listing's 2 …), ends by ``as_of`` (a 2019 row with a garbled
+    severity must not hold its firm back forever; an unreadable end date, or a listing kept
+    until removed, still holds); and a tax rating dated before a rating of the same firm
+    accepted in ``credit_records`` (linked, published by ``as_of``): only the latest grade
+    counts.
+    """
     if rejected is None or rejected.empty:
         return pd.DataFrame(columns=[] if rejected is None else list(rejected.columns))
     kind = rejected["record_type"].astype("str")
@@ -182,7 +194,41 @@ def held_back_records(
         elif r.kind == "tax_grade":
             may_hide |= (kind == "tax_rating").fillna(False).to_numpy(dtype=bool)
     start = pd.to_datetime(rejected["start_date"])
-    return rejected.loc[may_hide & (start.isna() | (start <= as_of)).to_numpy(dtype=bool)]
+    may_hide &= (start.isna() | (start <= as_of)).to_numpy(dtype=bool)
+    return rejected.loc[
+        may_hide & ~_ended(rejected, as_of) & ~_superseded(rejected, credit_records, as_of)
+    ]
+
+
+def _ended(rejected: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Rejected listings that are over at ``as_of`` whatever their unreadable cells say."""
+    if "end_date" not in rejected:
+        return np.zeros(len(rejected), dtype=bool)
+    end_unread = rejected.get("end_unread", pd.Series(True, index=rejected.index))
+    # an end not given is the type's window from the start, the longest one when the
+    # severity is unknown; an end the reader rejected is unknown (NaT: never over)
+    end = effective_end(
+        rejected.assign(
+            start_date=pd.to_datetime(rejected["start_date"]),
+            end_date=pd.to_datetime(rejected["end_date"]),
+        ),
+        unknown_severity="serious",
+    )
+    end = end.where(~end_unread.fillna(True).astype(bool))
+    return (end.notna() & (end <= as_of)).to_numpy(dtype=bool)
+
+
+def _superseded(
+    rejected: pd.DataFrame, credit_records: pd.DataFrame | None, as_of: pd.Timestamp
+) -> np.ndarray:
+    """Rejected tax ratings older than the firm's latest accepted one (not its latest)."""
+    is_rating = (rejected["record_type"].astype("str") == "tax_rating").fillna(False)
+    if credit_records is None or credit_records.empty or not is_rating.any():
+        return np.zeros(len(rejected), dtype=bool)
+    latest = latest_tax_ratings(credit_records, as_of).set_index("uscc")["start_date"]
+    newer = rejected["uscc"].astype("str").map(latest)
+    start = pd.to_datetime(rejected["start_date"])
+    return (is_rating & start.notna() & newer.notna() & (start < newer)).to_numpy(dtype=bool)
 
 
 def unknown_severity_records(active: pd.DataFrame, rules: KnockoutRules) -> pd.DataFrame:
@@ -214,12 +260,13 @@ def _unreadable_credit(
     universe,
     rules: KnockoutRules,
     active: pd.DataFrame | None = None,
+    credit_records: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Firms named by a rejected credit row that may hide a knock-out
     (:func:`held_back_records`): the row cannot be read, so nobody knows the firm is clean;
     and firms with an active record of unknown severity (:func:`unknown_severity_records`)."""
     unknown = _unknown_severity(rule, active, universe, rules) if active is not None else _empty()
-    held = held_back_records(rejected, as_of, rules)
+    held = held_back_records(rejected, as_of, rules, credit_records)
     if held.empty:
         return unknown
     hit = held.loc[member(held["uscc"].astype("str"), universe)]
@@ -339,7 +386,7 @@ def evaluate_knockouts(
             part = _tax_grade(rule, credit_records, as_of, universe)
         elif rule.kind == "unreadable_credit_record":
             part = _unreadable_credit(
-                rule, rejected_records, as_of, universe, rules, active_records
+                rule, rejected_records, as_of, universe, rules, active_records, credit_records
             )
         elif rule.kind == "no_valid_patent":
             part = _no_valid_patent(rule, matrix, universe)

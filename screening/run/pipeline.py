@@ -799,7 +799,12 @@ def screen(
             *(
                 [
                     *_unreadable_warnings(
-                        held_back_records(inputs.rejected_records, as_of, config.knockouts)
+                        held_back_records(
+                            inputs.rejected_records,
+                            as_of,
+                            config.knockouts,
+                            inputs.tables["credit_records"],
+                        )
                     ),
                     *_unknown_severity_warnings(
                         unknown_severity_records(inputs.active_records, config.knockouts),

@@ -27,11 +27,13 @@ def run(tmp_path_factory):
     data = tmp_path_factory.mktemp("unreadable") / "data"
     shutil.copytree(SAMPLE, data)
     ent = pd.read_csv(data / "enterprises.csv", encoding="gbk", dtype=str)
-    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(11)
+    firms = ent.loc[ent["登记状态"] == "存续", ["统一社会信用代码", "企业名称"]].head(16)
     (u1, n1), (u2, n2), (u3, n3), (u4, n4), (u5, n5), (u6, n6), (u7, n7), (u8, n8), (u9, n9) = (
         firms.to_numpy()[:9]
     )
-    (u10, n10), (u11, n11) = firms.to_numpy()[9:]
+    (u10, n10), (u11, n11), (u12, n12), (u13, n13), (u14, n14), (u15, n15), (u16, n16) = (
+        firms.to_numpy()[9:]
+    )
     credit = data / "credit_records.csv"
     columns = pd.read_csv(credit, encoding="gbk", dtype=str, nrows=0).columns
     rows = [
@@ -49,14 +51,26 @@ def run(tmp_path_factory):
         ["91XXXX", n6, "经营异常名录", "2025-13-01", "", "", "", "T-6", "市场监管"],
         # a rejected tax rating whose grade is D may hide a knock-out
         [u7, n7, "纳税信用等级", "2025/02/30", "", "", "D", "T-7", "税务"],
-        # a grade written 'D级' is rejected as unknown: it may be a D, held back
-        [u8, n8, "纳税信用等级", "2025-04-01", "", "", "D级", "T-8", "税务"],
+        # a grade written 'D级', newer than the firm's accepted ratings, is rejected as
+        # unknown: it may be a D and it is the latest, held back
+        [u8, n8, "纳税信用等级", "2026-06-01", "", "", "D级", "T-8", "税务"],
         # a general (一般) penalty with a bad date: only serious ones knock out, it hides nothing
         [u9, n9, "行政处罚", "2025-13-01", "", "一般", "", "T-9", "市场监管"],
         # a penalty of 2024 with no severity given: it may be a serious one (3-year window)
         [u10, n10, "行政处罚", "2024-12-01", "", "", "", "T-10", "市场监管"],
         # the same as a general one: its 1-year window is over
         [u11, n11, "行政处罚", "2024-12-01", "", "一般", "", "T-11", "市场监管"],
+        # rejected (severity unreadable) but plainly over: removed in 2021
+        [u12, n12, "失信被执行人", "2020-01-01", "2021-06-01", "较重", "", "T-12", "法院"],
+        # rejected, no end given: even a serious penalty's 3-year window ended in 2022
+        [u13, n13, "行政处罚", "2019-03-01", "", "较重", "", "T-13", "市场监管"],
+        # a garbled 2019 grade is not the latest: the firm's 2025 A rating is
+        [u14, n14, "纳税信用等级", "2019-04-01", "", "", "D级", "T-14a", "税务"],
+        [u14, n14, "纳税信用等级", "2025-04-01", "", "", "A", "T-14b", "税务"],
+        # listed until removed, no removal given: may still be listed, held back
+        [u15, n15, "经营异常名录", "2019-05-01", "", "较重", "", "T-15", "市场监管"],
+        # an unreadable removal date leaves the end unknown, held back
+        [u16, n16, "失信被执行人", "2020-01-01", "2021-13-01", "", "", "T-16", "法院"],
     ]
     pd.DataFrame(rows, columns=columns).to_csv(
         credit, mode="a", header=False, index=False, encoding="gbk"
@@ -85,8 +99,8 @@ def test_a_placeholder_end_date_keeps_the_record(run):
 
 
 def test_rejected_negative_records_hold_their_firms_back(run):
-    (_, u2, u3, _, _, u6, u7, u8, _, _, _), screened, report, _ = run
-    for uscc in (u2, u3, u6, u7, u8):
+    (_, u2, u3, _, _, u6, u7, u8, _, _, _, _, _, _, u15, u16), screened, report, _ = run
+    for uscc in (u2, u3, u6, u7, u8, u15, u16):
         assert "unreadable_credit_record" in _rules(screened, uscc), uscc
         assert screened.loc[uscc, "status"] == "knocked_out"
     # the bundled sample's own messy rows (record type 黑名单 …) are held back too: the
@@ -150,8 +164,10 @@ def test_no_severity_column_says_so(tmp_path):
 
 
 def test_rejected_records_that_hide_nothing_or_come_later_do_not(run):
-    (_, _, _, u4, u5, _, _, _, u9, _, _), screened, _, _ = run
-    for uscc in (u4, u5, u9):
+    (_, _, _, u4, u5, _, _, _, u9, _, _, u12, u13, u14, _, _), screened, _, rejects = run
+    # the rows were rejected (not accepted as ended listings): what passes them is their dates
+    assert (rejects["value"] == "较重").sum() == 4 and (rejects["value"] == "D级").sum() == 2
+    for uscc in (u4, u5, u9, u12, u13, u14):
         assert "unreadable_credit_record" not in _rules(screened, uscc), uscc
 
 
