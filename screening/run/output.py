@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import hashlib
 import json
 import multiprocessing
 import os
@@ -613,6 +614,11 @@ def atomic_folder(out: Path):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def run_screening(
     data_dir: str | Path,
     out: str | Path,
@@ -678,12 +684,20 @@ def run_screening(
     )
     s = screen(inputs, scorer=scorer, config=config, as_of=as_of_ts, timer=timer)
     hashes = {t: f.get("sha256", "") for t, f in sorted(inputs.files.items())}
+    names = {t: Path(f.get("file", "")).name for t, f in inputs.files.items()}
     # what only the earlier stages read goes before export builds the package inputs
     s = for_export(s, config.report.patents_per_firm)
     del inputs
     gc.collect()
     release_memory()  # the stages' temporaries, before export builds its own
-    batch = batch_id(as_of_ts, hashes, s.model_id, config.digest())
+    batch = batch_id(
+        as_of_ts,
+        hashes,
+        s.model_id,
+        config.digest(),
+        input_files=names,
+        previous=_file_sha256(Path(previous) / "screened.parquet") if previous else "",
+    )
     try:
         report = _write_run(s, out, config, batch, timer, prev, key, max_excel_rows)
     except OSError as exc:  # a full disk, a read-only or foreign-owned output folder

@@ -241,13 +241,23 @@ _ENGINE_LIBRARIES = (
 
 
 def batch_id(
-    as_of: pd.Timestamp, input_hashes: dict[str, str], model_id: str, config_digest: str
+    as_of: pd.Timestamp,
+    input_hashes: dict[str, str],
+    model_id: str,
+    config_digest: str,
+    *,
+    input_files: Mapping[str, str] | None = None,
+    previous: str = "",
 ) -> str:
     """``<year>Q<q>-<8 hex>`` from the as-of date, input hashes, model id, config hash and
-    the engine (:func:`engine_digest`)."""
+    the engine (:func:`engine_digest`), and whatever else shows in the outputs: the input
+    file names (``input_files``, table → name; rejects and reasons cite them) and the
+    SHA-256 of the ``--previous`` run's ``screened.parquet`` (the changes since that push)."""
     payload = {
         "as_of": as_of.strftime("%Y-%m-%d"),
         "inputs": input_hashes,
+        "files": dict(sorted((input_files or {}).items())),
+        "previous": previous,
         "model": model_id,
         "config": config_digest,
         "engine": engine_digest(),

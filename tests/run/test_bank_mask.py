@@ -38,4 +38,3 @@ def test_industry_prefixes_match_codes_with_or_without_the_section_letter(indust
 def test_regions_and_grade_combine():
     bank = BankConfig(id="x", name="x", regions=("4101",), min_grade="T5")
     assert "".join(WL["uscc"][bank_mask(WL, bank)]) == "abd"
-

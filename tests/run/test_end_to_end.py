@@ -168,8 +168,11 @@ def test_packages_signed_and_verifiable(runs, capsys, monkeypatch):
 def test_previous_run_gives_an_empty_change_set(runs):
     root, _, _ = runs
     report = json.loads((root / "c" / "run_report.json").read_text(encoding="utf-8"))
+    first = json.loads((root / "a" / "run_report.json").read_text(encoding="utf-8"))
     changes = report["changes"]
-    assert changes["previous_batch_id"] == report["batch_id"]
+    assert changes["previous_batch_id"] == first["batch_id"]
+    # the change set is part of the run's output, so the previous push is part of its id
+    assert report["batch_id"] != first["batch_id"]
     assert (
         changes["added"] == changes["removed"] == changes["grade_up"] == changes["grade_down"] == []
     )

@@ -109,5 +109,10 @@ def test_batch_id_names_the_engine(monkeypatch):
     assert len(digest) == 12 and digest == pipeline.engine_digest()
     first = pipeline.batch_id(*args)
     assert first.startswith("2026Q3-") and pipeline.batch_id(*args) == first
+    # what else shows in the outputs is part of the id: the cited input file names and
+    # the previous push the changes are taken against
+    named = pipeline.batch_id(*args, input_files={"enterprises": "enterprises.csv"})
+    renamed = pipeline.batch_id(*args, input_files={"enterprises": "Enterprises.CSV"})
+    assert len({first, named, renamed, pipeline.batch_id(*args, previous="cd")}) == 4
     monkeypatch.setattr(pipeline, "engine_digest", lambda: "0" * 12)
     assert pipeline.batch_id(*args) != first
