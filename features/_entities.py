@@ -68,7 +68,9 @@ class EntityLinks:
         TR01 parties: ``app_no, event_date, side ('from'/'to'), party, uscc, method, score``.
     credit_records, programmes, nominations : pd.DataFrame
         The source tables with ``uscc`` replaced by the resolved code (NA when not linked),
-        plus ``match_method`` and ``match_score``; row order kept.
+        plus ``match_method`` and ``match_score``; row order kept. Credit records and
+        nominations also get ``match_candidates``: for a row whose name is ambiguous, the ``;``-joined USCCs of the
+        firms it may name (:meth:`_Linker.candidates`), NA otherwise.
     match_report : dict
         Counts of mentions by method per source, and the fuzzy threshold used.
     rejected_credit_records : pd.DataFrame
@@ -232,6 +234,28 @@ class _Linker:
             method[chosen] = _CODE["name"]
         return firm, method
 
+    def candidates(self, m: _Mentions, dates: np.ndarray | None) -> pd.Series:
+        """The firms each ambiguous mention may be: ``;``-joined USCCs (best match first) of
+        the candidates established by the date of its record (or of unknown founding date);
+        NA for every other mention. Nothing is linked by this: it tells who must be checked
+        (a negative record on one of them holds them all back)."""
+        out = np.full(len(m.method), None, dtype=object)
+        amb = np.flatnonzero((m.method == _CODE["ambiguous"]) & (m.pos >= 0))
+        never = np.datetime64("NaT", "ns")
+        when = (
+            np.asarray(dates, dtype="datetime64[ns]")[amb]
+            if dates is not None
+            else np.full(amb.size, never)
+        )
+        texts = m.lookup.candidates.to_numpy(dtype=object)[m.pos[amb]]
+        for i, text, day in zip(amb.tolist(), texts, when, strict=True):
+            usccs = [c.split(":")[0] for c in text.split(";")] if isinstance(text, str) else []
+            if not np.isnat(day):
+                est = {u: np.datetime64(self.established.get(u, never), "ns") for u in usccs}
+                usccs = [u for u in usccs if np.isnat(est[u]) or est[u] <= day]
+            out[i] = ";".join(usccs) or None
+        return pd.Series(pd.array(out, dtype="str"))
+
     def _lookup(self, names: pa.Array) -> _Lookup:
         m = self.index.match(names)
         method = pd.Categorical(m["method"], categories=METHOD_ORDER).codes
@@ -319,6 +343,8 @@ def _link_rows(
     table["uscc"] = linker.usccs(m.firm)
     table["match_method"] = _methods(m.method)
     table["match_score"] = m.score
+    if source in ("credit_records", "nominations"):
+        table["match_candidates"] = linker.candidates(m, dates)
     return table
 
 

@@ -245,6 +245,38 @@ def unknown_severity_records(active: pd.DataFrame, rules: KnockoutRules) -> pd.D
     return active.loc[unknown]
 
 
+def ambiguous_records_held(ambiguous: pd.DataFrame | None, rules: KnockoutRules) -> pd.DataFrame:
+    """Active credit records whose name fits several firms (one row per candidate firm,
+    ``pipeline.ScreenInputs.ambiguous_records``) that an enabled ``credit_active`` rule
+    would read (a missing severity as one it counts): nobody can tell which of the firms is
+    listed, so each of them is held back until the record carries its code."""
+    if ambiguous is None or ambiguous.empty:
+        return pd.DataFrame(columns=[] if ambiguous is None else list(ambiguous.columns))
+    read = np.zeros(len(ambiguous), dtype=bool)
+    for r in rules.rules:
+        if r.enabled and r.kind == "credit_active":
+            read |= _read_by(r, ambiguous, unread_severity=True)
+    return ambiguous.loc[read]
+
+
+def _ambiguous(rule: KnockoutRule, ambiguous, universe, rules) -> pd.DataFrame:
+    hit = ambiguous_records_held(ambiguous, rules)
+    if hit.empty:
+        return _empty()
+    hit = hit.loc[member(hit["uscc"].astype("str"), universe)]
+    if hit.empty:
+        return _empty()
+    n = hit["candidates"].astype("str").str.count(";") + 1
+    tail = (
+        "，所载名称“"
+        + hit["name"].astype("str").fillna("")
+        + "”对应 "
+        + n.astype("str")
+        + " 家企业，无法确定是哪一家；在该记录中补上统一社会信用代码后重跑，或人工核实"
+    )
+    return _records_fired(rule, hit.assign(start_date=pd.to_datetime(hit["start_date"])), tail)
+
+
 def _unknown_severity(rule: KnockoutRule, active: pd.DataFrame, universe, rules) -> pd.DataFrame:
     hit = unknown_severity_records(active, rules)
     hit = hit.loc[member(hit["uscc"], universe)]
@@ -261,11 +293,17 @@ def _unreadable_credit(
     rules: KnockoutRules,
     active: pd.DataFrame | None = None,
     credit_records: pd.DataFrame | None = None,
+    ambiguous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Firms named by a rejected credit row that may hide a knock-out
     (:func:`held_back_records`): the row cannot be read, so nobody knows the firm is clean;
     and firms with an active record of unknown severity (:func:`unknown_severity_records`)."""
     unknown = _unknown_severity(rule, active, universe, rules) if active is not None else _empty()
+    unknown = pd.concat(
+        [p for p in (unknown, _ambiguous(rule, ambiguous, universe, rules)) if len(p)]
+        or [_empty()],
+        ignore_index=True,
+    )
     held = held_back_records(rejected, as_of, rules, credit_records)
     if held.empty:
         return unknown
@@ -282,6 +320,9 @@ def _unreadable_credit(
         + hit["source_row"].astype("int64").astype("str")
         + " 行"
     )
+    several = (
+        hit["candidates"].notna() if "candidates" in hit else pd.Series(False, index=hit.index)
+    )
     detail = (
         "信用记录（"
         + kind
@@ -289,7 +330,9 @@ def _unreadable_credit(
         + where
         + "："
         + hit["reason"].astype("str")
-        + "）；修正该行后重跑，或人工核实"
+        + "）"
+        + several.map({True: "，且所载名称对应多家企业", False: ""}).astype("str")
+        + "；修正该行后重跑，或人工核实"
     )
     rejected_part = _frame(
         rule,
@@ -340,6 +383,7 @@ def evaluate_knockouts(
     pledgeable: pd.DataFrame,
     as_of: pd.Timestamp,
     rejected_records: pd.DataFrame | None = None,
+    ambiguous_records: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Evaluate every enabled rule for every firm of ``enterprises``.
 
@@ -365,6 +409,11 @@ def evaluate_knockouts(
         Rejected credit rows that may hide a knock-out, linked to firms (``uscc``,
         ``record_type``, ``record_id``, ``start_date``, ``source_row``, ``reason``, ``file``):
         what an ``unreadable_credit_record`` rule reads.
+    ambiguous_records : DataFrame, optional
+        Active credit records whose name fits several firms, one row per candidate firm
+        (``uscc``, ``name``, ``record_type``, ``record_id``, ``start_date``, ``severity``,
+        ``candidates``): an ``unreadable_credit_record`` rule holds each candidate back
+        (:func:`ambiguous_records_held`).
 
     Returns
     -------
@@ -386,7 +435,14 @@ def evaluate_knockouts(
             part = _tax_grade(rule, credit_records, as_of, universe)
         elif rule.kind == "unreadable_credit_record":
             part = _unreadable_credit(
-                rule, rejected_records, as_of, universe, rules, active_records, credit_records
+                rule,
+                rejected_records,
+                as_of,
+                universe,
+                rules,
+                active_records,
+                credit_records,
+                ambiguous_records,
             )
         elif rule.kind == "no_valid_patent":
             part = _no_valid_patent(rule, matrix, universe)

@@ -31,6 +31,7 @@ from screening.run._frames import join_by, member
 from screening.run.config import RunConfig
 from screening.run.explain import explain, factor_groups, reasons_wide
 from screening.run.knockouts import (
+    ambiguous_records_held,
     evaluate_knockouts,
     held_back_records,
     source_dates,
@@ -148,7 +149,12 @@ class ScreenInputs:
         unknown.
     rejected_records : DataFrame
         Rejected credit rows that may hide a knock-out, linked to a firm
-        (``features.EntityLinks.rejected_credit_records``, linked rows only).
+        (``features.EntityLinks.rejected_credit_records``, linked rows only; a row whose
+        name is ambiguous once per candidate firm, ``candidates`` naming them all).
+    ambiguous_records : DataFrame
+        Negative credit records active at as_of (an unknown severity read as serious) whose
+        name fits several firms: one row per candidate firm (``uscc``), ``candidates`` the
+        ``;``-joined codes of all of them (:func:`_on_candidates`).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -174,6 +180,12 @@ class ScreenInputs:
     rejected_records: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(
             columns=["source_row", "uscc", "record_type", "record_id", "start_date", "reason"]
+        )
+    )
+    ambiguous_records: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["uscc", "name", "record_type", "record_id", "start_date", "severity"]
+            + ["candidates"]
         )
     )
 
@@ -358,7 +370,18 @@ def prepare_inputs(
             ),
             _as_written(links.nominations, written.get("nominations")),
         )
-        rejected_records = links.rejected_credit_records
+        # a record whose name fits several firms is linked to none; each of them is held
+        # back while it is active (an ambiguous 失信 listing is not a clean record)
+        ambiguous = _on_candidates(
+            features.active_credit_records(
+                links.credit_records.loc[
+                    ~linked & links.credit_records["match_candidates"].notna()
+                ],
+                as_of,
+                unknown_severity="serious",
+            )
+        )
+        rejected_records = _on_candidates(links.rejected_credit_records)
         rejected_records = rejected_records.loc[rejected_records["uscc"].notna()].assign(
             file=Path(bundle.files["credit_records"].path).name
             if "credit_records" in bundle.files
@@ -390,6 +413,7 @@ def prepare_inputs(
     inputs = ScreenInputs(
         rejected_ids=_rejected_identities(bundle),
         rejected_records=rejected_records,
+        ambiguous_records=ambiguous,
         tables=tables,
         rejects=bundle.rejects,
         matrix=matrix,
@@ -424,6 +448,21 @@ def tables_needed(rules: Any) -> dict[str, list[str]]:
     return needs
 
 
+def _on_candidates(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with each unlinked row whose name is ambiguous (``match_candidates``)
+    repeated once per candidate firm, that firm as its ``uscc`` and all of them, ``;``-joined,
+    as ``candidates`` (NA on the other rows)."""
+    if "match_candidates" not in records:
+        return records.assign(candidates=pd.Series(pd.NA, index=records.index, dtype="str"))
+    out = records.rename(columns={"match_candidates": "candidates"})
+    open_ = (out["uscc"].isna() & out["candidates"].notna()).to_numpy(dtype=bool)
+    if not open_.any():
+        return out.reset_index(drop=True)
+    each = out.loc[open_].assign(uscc=out.loc[open_, "candidates"].str.split(";")).explode("uscc")
+    each["uscc"] = each["uscc"].astype(out["uscc"].dtype)
+    return pd.concat([out.loc[~open_], each], ignore_index=True)
+
+
 def _column_absent(stats: Mapping[str, Mapping[str, Any]], table: str, column: str) -> bool:
     """Whether ``table``'s file lacks ``column`` (``TableStats.absent_columns``, as dicts)."""
     return column in stats.get(table, {}).get("absent_columns", ())
@@ -445,13 +484,28 @@ def _unknown_severity_warnings(
     ]
 
 
+def _ambiguous_warnings(held: pd.DataFrame, firms: pd.Series) -> list[str]:
+    """The 需要注意 line for active records whose name fits several firms, counting the
+    records and the screened firms they hold back (``firms``: the registry's codes)."""
+    held = held.loc[member(held["uscc"].astype("str"), pd.Index(firms.to_numpy()))]
+    if held.empty:
+        return []
+    records = held.drop_duplicates(["name", "record_type", "record_id", "start_date"])
+    return [
+        f"{len(records)} 条在有效期内的负面信用记录只有企业名称，且该名称对应多家企业，"
+        f"无法确定是哪一家：涉及的 {held['uscc'].nunique()} 家参评企业按“信用记录无法读取”"
+        "暂不推送。请在这些记录中补上统一社会信用代码后重跑（名称与候选企业见 unlinked.csv）。"
+    ]
+
+
 def _unreadable_warnings(known: pd.DataFrame) -> list[str]:
     """The 需要注意 line for the rejected credit rows that hold firms back
     (``knockouts.held_back_records``)."""
     if known.empty:
         return []
     return [
-        f"{len(known)} 条被拒收的信用记录（失信、处罚、税务等）指向 {known['uscc'].nunique()} "
+        f"{known['source_row'].nunique() if 'source_row' in known else len(known)} "
+        f"条被拒收的信用记录（失信、处罚、税务等）指向 {known['uscc'].nunique()} "
         "家参评企业，无法确认其是否应被否决：这些企业按“信用记录无法读取”暂不推送。"
         "请按 rejects.csv 修正这些行后重跑。"
     ]
@@ -632,6 +686,7 @@ def screen(
             pledgeable=inputs.pledgeable,
             as_of=as_of,
             rejected_records=inputs.rejected_records,
+            ambiguous_records=inputs.ambiguous_records,
         )
         ko = summarise_fired(fired)
         box["rows"] = len(fired)
@@ -821,6 +876,10 @@ def screen(
                         not _column_absent(inputs.stats, "credit_records", "severity"),
                         inputs.tables["enterprises"]["uscc"],
                     ),
+                    *_ambiguous_warnings(
+                        ambiguous_records_held(inputs.ambiguous_records, config.knockouts),
+                        inputs.tables["enterprises"]["uscc"],
+                    ),
                 ]
                 if any(
                     r.enabled and r.kind == "unreadable_credit_record"
@@ -843,6 +902,7 @@ UNLINKED_COLUMNS = [
     "record_type",
     "start_date",
     "record_id",
+    "candidates",
     "nominated_by",
 ]
 """``unlinked.csv``: one row per fact that reaches no firm. ``kind`` is ``credit_record``
@@ -881,6 +941,8 @@ def unlinked_records(active: pd.DataFrame, nominations: pd.DataFrame) -> pd.Data
                     "record_type": column(active, "record_type"),
                     "start_date": pd.to_datetime(active["start_date"]).dt.strftime("%Y-%m-%d"),
                     "record_id": column(active, "record_id"),
+                    # the firms an ambiguous name fits (held back while the record is active)
+                    "candidates": column(active, "match_candidates"),
                     "nominated_by": None,
                 }
             )
@@ -898,6 +960,7 @@ def unlinked_records(active: pd.DataFrame, nominations: pd.DataFrame) -> pd.Data
                         "record_type": None,
                         "start_date": None,
                         "record_id": None,
+                        "candidates": column(lost, "match_candidates"),
                         "nominated_by": column(lost, "nominated_by"),
                     }
                 )

@@ -325,6 +325,32 @@ def test_dated_lists_are_told_apart_by_founding_date_too(mk, reg):
     assert links.credit_records["match_method"].tolist() == ["name", "ambiguous"]
 
 
+def test_an_ambiguous_credit_record_names_its_candidates(mk, reg):
+    """An ambiguous record is linked to no firm, but it says which firms it may name: those
+    established by its date (or of unknown founding date), so the run can hold them back."""
+    firms = [dict(f) for f in reg]
+    firms[2]["established"] = pd.Timestamp("2010-05-01")
+    firms[3]["established"] = pd.Timestamp("2025-03-01")
+    cr = [
+        {"uscc": None, "name": "郑州华科电子有限责任公司", "record_type": "dishonest_debtor",
+         "start_date": pd.Timestamp("2026-01-01")},
+        {"uscc": None, "name": "郑州华科电子有限责任公司", "record_type": "dishonest_debtor",
+         "start_date": None},
+        {"uscc": None, "name": "郑州甲科技有限公司", "record_type": "dishonest_debtor",
+         "start_date": pd.Timestamp("2026-01-01")},
+        {"uscc": None, "name": "郑州无此企业有限公司", "record_type": "dishonest_debtor",
+         "start_date": pd.Timestamp("2026-01-01")},
+    ]  # fmt: skip
+    links = resolve_entities(mk.tables(firms, [], cr=cr))
+    got = links.credit_records
+    assert got["match_method"].tolist() == ["ambiguous", "ambiguous", "name", "unmatched"]
+    both = {mk.uscc(3), mk.uscc(4)}
+    assert set(got["match_candidates"].iloc[0].split(";")) == both
+    assert set(got["match_candidates"].iloc[1].split(";")) == both  # undated: either
+    assert got["match_candidates"].iloc[2:].isna().all()
+    assert got["uscc"].iloc[:2].isna().all()  # nothing is linked by the candidates
+
+
 def test_a_fuzzy_near_match_to_several_firms_stays_ambiguous_whatever_the_dates(mk, reg):
     """The founding-date rule decides between firms sharing a name's key, not between
     fuzzy look-alikes: a typo near two firms stays a guess, and is not linked."""

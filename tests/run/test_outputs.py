@@ -654,7 +654,9 @@ def test_a_firm_told_among_all_firms_says_so_in_its_chart(tmp_path, inputs, scor
     assert ">参评企业基准<" in html and ">同行业基准<" not in html
     assert "同行业" not in "".join(s.reasons["text"])
     header = (tmp_path / "out" / "unlinked.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == "kind,cause,name,uscc_as_written,record_type,start_date,record_id,nominated_by"
+    assert header == (
+        "kind,cause,name,uscc_as_written,record_type,start_date,record_id,candidates,nominated_by"
+    )
     below = s.screened.loc[s.screened["status"] == "below_threshold", "reason"]
     assert below.str.contains(r"违约概率 \d+\.\d\d%").all()
 

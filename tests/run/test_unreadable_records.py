@@ -250,3 +250,51 @@ def test_no_credit_table_stops_the_run_unless_its_rules_are_off(tmp_path, capsys
         app, [*args, "--out", str(tmp_path / "o2"), "--config", str(cfg / "run.toml")]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_an_ambiguous_listing_holds_back_every_firm_it_may_name(tmp_path):
+    """A 失信 listing given only by a name that fits two registry firms (有限公司 /
+    有限责任公司 share a key) is linked to neither; before, both were pushed. Now both are
+    held back, the detail names the record, and 需要注意 says how to resolve it."""
+    from screening.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    ent = pd.read_csv(data / "enterprises.csv", encoding="gbk", dtype=str)
+    alive = ent.index[ent["登记状态"] == "存续"]
+    x, y, z = alive[20], alive[21], alive[22]
+    base = "郑州歧义测试科技"
+    ent.loc[x, "企业名称"] = base + "有限公司"
+    ent.loc[y, "企业名称"] = base + "有限责任公司"
+    ent.loc[[x, y], "曾用名"] = ""
+    ent.loc[[x, y], "成立日期"] = "2015-01-01"
+    ent.to_csv(data / "enterprises.csv", index=False, encoding="gbk")
+    credit = data / "credit_records.csv"
+    columns = pd.read_csv(credit, encoding="gbk", dtype=str, nrows=0).columns
+    rows = [
+        # the name as neither firm writes it: ambiguous between x and y
+        ["", base + "股份有限公司", "失信被执行人", "2026-03-01", "", "", "", "A-1", "法院"],
+        # the same kind of name on a listing that is over: holds nothing back
+        ["", base + "股份有限公司", "失信被执行人", "2020-03-01", "2021-03-01", "", "", "A-2", "法院"],
+    ]  # fmt: skip
+    pd.DataFrame(rows, columns=columns).to_csv(
+        credit, mode="a", header=False, index=False, encoding="gbk"
+    )
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--data", str(data), "--as-of", AS_OF, "--out", str(out)])
+    assert exc.value.code == 0
+    screened = pd.read_csv(out / "screened.csv", dtype=str).set_index("uscc")
+    for code in ent.loc[[x, y], "统一社会信用代码"]:
+        assert screened.loc[code, "status"] == "knocked_out", code
+        assert "unreadable_credit_record@2026-03-01#A-1" in _rules(screened, code)
+        assert "A-2" not in _rules(screened, code)
+        assert "对应 2 家企业" in str(screened.loc[code, "reason"])
+    assert "A-1" not in _rules(screened, ent.loc[z, "统一社会信用代码"])
+    report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
+    warned = [w for w in report["warnings"] if "该名称对应多家企业" in w]
+    assert len(warned) == 1 and "1 条" in warned[0] and "2 家参评企业" in warned[0]
+    unlinked = pd.read_csv(out / "unlinked.csv", dtype=str)
+    assert (unlinked["cause"] == "ambiguous").sum() == 1
+    listed = unlinked.loc[unlinked["cause"] == "ambiguous", "candidates"].iloc[0].split(";")
+    assert sorted(listed) == sorted(ent.loc[[x, y], "统一社会信用代码"])
