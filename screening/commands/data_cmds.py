@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from data_contracts import REQUIRED_TABLES, TABLES, DataBundle, read_data_dir
-from data_contracts.errors import ConfigError
+from data_contracts.errors import ConfigError, DataError
 from screening._atomic import write_bytes
 from screening.commands._dates import parse_date
 
@@ -174,6 +174,19 @@ def validate(
             highlight=False,
             soft_wrap=True,
         )
+    credit = bundle.stats.get("credit_records")
+    if credit is not None and credit.status == "ok" and credit.rows == 0:
+        console.print(
+            "[bold yellow]warning:[/] credit_records has no record (a header-only export): "
+            "screening run refuses it while credit knock-out rules are enabled",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if bundle.failures:
+        # a folder this command passes is one every later command reads: an unusable
+        # optional table stops `screening run` (or `train` for loans), so it fails here too
+        name, exc = next(iter(bundle.failures.items()))
+        raise DataError(f"optional table {name} unusable: {exc.cause}", exc.remedy)
 
 
 def register(app: typer.Typer) -> None:

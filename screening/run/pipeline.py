@@ -228,12 +228,7 @@ def engine_digest() -> str:
 
     h = hashlib.sha256()
     for package in (data_contracts, features, models, screening):
-        root = Path(package.__file__).resolve().parent
-        files = sorted(
-            p for p in root.rglob("*")
-            if p.is_file() and p.suffix in _ENGINE_SUFFIXES and "__pycache__" not in p.parts
-        )  # fmt: skip
-        for path in files:
+        for path, root in _engine_files(package):
             h.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
             # line endings normalised: a Windows checkout is the same engine
             h.update(hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).digest())
@@ -245,7 +240,27 @@ def engine_digest() -> str:
     return h.hexdigest()[:12]
 
 
-_ENGINE_SUFFIXES = frozenset({".py", ".j2", ".yaml", ".toml", ".json", ".html", ".css", ".js"})
+ENGINE_DATA = {
+    "data_contracts": ("*.yaml",),
+    "features": ("*.yaml",),
+    "models": ("*.yaml", "templates/*.j2"),
+    "screening": ("config/*.toml", "config/*.yaml", "templates/*.j2"),
+}
+"""The engine's files other than its Python modules: the package data it ships (as in
+``pyproject.toml``'s ``[tool.setuptools.package-data]``, which a test keeps equal). Only
+these count, not whatever else lies in the package folders: a model trained with
+``--out models/2026Q3`` in a checkout is data, and must not change the engine digest."""
+
+
+def _engine_files(package: Any) -> list[tuple[Path, Path]]:
+    """``(path, package root)`` of the engine files of ``package``, sorted by path."""
+    root = Path(package.__file__).resolve().parent
+    found = {p for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+    for pattern in ENGINE_DATA[package.__name__]:
+        found.update(root.glob(pattern))
+    return [(p, root) for p in sorted(found) if p.is_file()]
+
+
 _ENGINE_LIBRARIES = (
     "pandas", "numpy", "pyarrow", "duckdb", "lightgbm", "scikit-learn", "xlsxwriter", "orjson",
     "jinja2", "rapidfuzz",

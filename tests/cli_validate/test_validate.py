@@ -123,11 +123,25 @@ def test_missing_required_column_exits_2_with_cause_and_remedy(data: Path, capsy
     assert "patents FAILED" in stdout
 
 
-def test_broken_optional_table_is_reported_but_exit_0(data: Path, capsys) -> None:
+def test_broken_optional_table_is_reported_and_exits_2(data: Path, capsys) -> None:
+    """An unusable optional table stops the commands that read it (run, train), so a folder
+    validate passes is one they accept: it is reported with the others, then exits 2."""
     (data / "loans.csv").write_text("贷款银行\n中国银行\n", encoding="utf-8")
     code, stdout, stderr = _run(["validate", str(data), "--today", TODAY], capsys)
-    assert code == 0
+    assert code == 2
     assert "optional table loans unusable: loans.csv lacks required column loan_id" in stdout
+    err = " ".join(stderr.split())
+    assert "error: optional table loans unusable" in err and "remedy:" in err
+    assert "Traceback" not in stderr
+
+
+def test_a_header_only_credit_table_is_flagged(data: Path, capsys) -> None:
+    """A header-only credit export is a valid empty table, but screening run refuses it
+    while credit rules are on: validate says so."""
+    (data / "credit_records.csv").write_text("统一社会信用代码,记录类型,列入日期\n", encoding="utf-8")
+    code, stdout, _ = _run(["validate", str(data), "--today", TODAY], capsys)
+    assert code == 0
+    assert "credit_records has no record" in " ".join(stdout.split())
 
 
 def test_bad_dates_and_folder(tmp_path: Path, data: Path, capsys) -> None:
@@ -191,7 +205,7 @@ def test_empty_file_blank_records_and_stray_files_are_reported(
     code, stdout, stderr = _run(
         ["validate", str(data), "--out", str(out), "--today", TODAY], capsys
     )
-    assert code == 0, stderr  # an optional table: reported, the run decides
+    assert code == 2, stderr  # an optional table, but the run would stop on it
     assert "optional table credit_records unusable: credit_records.csv is empty" in stdout
     assert "Traceback" not in stdout + stderr
     doc = json.loads((out / "validation.json").read_text(encoding="utf-8"))

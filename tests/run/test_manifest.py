@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -116,3 +118,35 @@ def test_batch_id_names_the_engine(monkeypatch):
     assert len({first, named, renamed, pipeline.batch_id(*args, previous="cd")}) == 4
     monkeypatch.setattr(pipeline, "engine_digest", lambda: "0" * 12)
     assert pipeline.batch_id(*args) != first
+
+
+def test_the_engine_is_its_shipped_files_only(tmp_path, monkeypatch):
+    """The digest covers the modules and the package data the wheel ships (kept equal to
+    pyproject's package-data), and nothing else in the package folders: a model trained
+    into models/<dir> in a checkout (as the README's retraining example once did) changed
+    every later batch id and package byte."""
+    import tomllib
+
+    import models
+    from screening.run import pipeline
+
+    project = tomllib.loads(
+        (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    )
+    shipped = project["tool"]["setuptools"]["package-data"]
+    assert {k: tuple(v) for k, v in shipped.items()} == pipeline.ENGINE_DATA
+
+    pipeline.engine_digest.cache_clear()
+    before = pipeline.engine_digest()
+    names = {p.relative_to(r).as_posix() for p, r in pipeline._engine_files(models)}
+    assert "expert_scorecard.yaml" in names and "templates/model_report.html.j2" in names
+    trained = Path(models.__file__).resolve().parent / f"_probe_{tmp_path.name}"
+    trained.mkdir()
+    try:
+        (trained / "model.json").write_text("{}", encoding="utf-8")
+        (trained / "report.html").write_text("<p>", encoding="utf-8")
+        pipeline.engine_digest.cache_clear()
+        assert pipeline.engine_digest() == before
+    finally:
+        shutil.rmtree(trained)
+        pipeline.engine_digest.cache_clear()
