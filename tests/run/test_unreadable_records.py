@@ -197,10 +197,10 @@ def test_with_the_rule_disabled_nothing_is_held_back_or_claimed(run, tmp_path):
     cfg = tmp_path / "cfg"
     shutil.copytree(shipped, cfg)
     rules = (cfg / "knockouts.yaml").read_text(encoding="utf-8")
-    marker = "    kind: unreadable_credit_record\n"
+    marker = "    kind: unreadable_credit_record\n    enabled: true\n"
     assert marker in rules
     (cfg / "knockouts.yaml").write_text(
-        rules.replace(marker, marker + "    enabled: false\n"), encoding="utf-8"
+        rules.replace(marker, marker.replace("true", "false")), encoding="utf-8"
     )
     out = tmp_path / "out"
     args = ["run", "--data", str(_FOLDERS["data"]), "--as-of", AS_OF, "--out", str(out)]
@@ -243,8 +243,9 @@ def test_no_credit_table_stops_the_run_unless_its_rules_are_off(tmp_path, capsys
     shutil.copytree(default_config_path().parent, cfg)
     rules = (cfg / "knockouts.yaml").read_text(encoding="utf-8")
     for kind in ("credit_active", "tax_grade", "unreadable_credit_record"):
-        marker = f"    kind: {kind}\n"
-        rules = rules.replace(marker, marker + "    enabled: false\n")
+        marker = f"    kind: {kind}\n    enabled: true\n"
+        assert marker in rules
+        rules = rules.replace(marker, marker.replace("true", "false"))
     (cfg / "knockouts.yaml").write_text(rules, encoding="utf-8")
     result = CliRunner().invoke(
         app, [*args, "--out", str(tmp_path / "o2"), "--config", str(cfg / "run.toml")]
