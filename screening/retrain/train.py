@@ -80,7 +80,7 @@ def fit_model(
             "wait for more loans to pass the 12-month horizon, or keep the expert scorecard",
         )
     window = ts.time >= ts.oot_split(config.validation.oot_share)
-    _check_window_defaults(ts, config, window, "out-of-time window (its test half holds fewer)")
+    _check_window_defaults(ts, config, window, "whole out-of-time window (validation and test)")
     model = make_model(config)
     dropped = excluded_features(ts.X, config)
     return model.fit(ts.X.drop(columns=dropped), ts.y, time=ts.time, progress=progress)
