@@ -8,12 +8,16 @@ DataBundle, TableStats, FileInfo
     What the reader returns (docs/data_model.md).
 CONTRACTS, TABLES, REQUIRED_TABLES
     One :class:`TableContract` per input table.
+INVISIBLE
+    The control and invisible format characters the reader strips from text (an Arrow/RE2
+    regex class), for writers that must strip them from text of other origins too.
 release_memory
     Hand freed memory back to the system (Arrow pool, C heap); long jobs call it between
     stages so that the resident size follows what they hold.
 """
 
 from data_contracts._memory import release_memory
+from data_contracts._text import INVISIBLE
 from data_contracts.bundle import DataBundle, FileInfo, TableStats
 from data_contracts.contracts import (
     CONTRACTS,
@@ -26,6 +30,7 @@ from data_contracts.reader import empty_frame, read_data_dir, read_rows, read_ta
 
 __all__ = [
     "CONTRACTS",
+    "INVISIBLE",
     "REQUIRED_TABLES",
     "TABLES",
     "ColumnSpec",

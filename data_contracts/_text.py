@@ -173,9 +173,48 @@ def empty_to_null(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(empty, None, arr) if _any(empty) else arr
 
 
+INVISIBLE = (
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+    r"\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{FEFF}]"
+)
+"""Characters no name or text means to hold: C0 controls and DEL (tab and line breaks
+stay), zero-width spaces and joiners, direction marks, bidi embeddings, overrides (U+202E
+shows a name backwards) and isolates, word joiners, and a stray BOM. They break CSV readers,
+show as ``_x0000_`` in Excel, make two spellings of one firm name differ, and let a name
+look like another on screen."""
+
+
+def _has_invisible(arr: pa.ChunkedArray) -> bool:
+    """Whether any value may hold an :data:`INVISIBLE` character (a byte scan; the exact
+    regex pass runs only then)."""
+    for chunk in _chunks(arr):
+        data = _value_bytes(chunk)
+        if not data.size:
+            continue
+        if ((data < 32) & (data != 9) & (data != 10) & (data != 13)).any() or (data == 127).any():
+            return True
+        # U+200B-200F, U+202A-202E (E2 80 xx), U+2060-2069 (E2 81 A0-A9), U+FEFF (EF BB BF)
+        lead = np.flatnonzero(data[:-2] == 0xE2)
+        if lead.size:
+            b1, b2 = data[lead + 1], data[lead + 2]
+            if (
+                ((b1 == 0x80) & (((b2 >= 0x8B) & (b2 <= 0x8F)) | ((b2 >= 0xAA) & (b2 <= 0xAE))))
+                | ((b1 == 0x81) & (b2 >= 0xA0) & (b2 <= 0xA9))
+            ).any():
+                return True
+        bom = np.flatnonzero(data[:-2] == 0xEF)
+        if bom.size and ((data[bom + 1] == 0xBB) & (data[bom + 2] == 0xBF)).any():
+            return True
+    return False
+
+
 def clean_text(arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Names and free text: keep the characters, strip surrounding whitespace."""
-    return empty_to_null(pc.utf8_trim_whitespace(as_string(arr)))
+    """Names and free text: keep the characters, strip :data:`INVISIBLE` ones and the
+    surrounding whitespace."""
+    out = as_string(arr)
+    if _has_invisible(out):
+        out = pc.replace_substring_regex(out, INVISIBLE, "")
+    return empty_to_null(pc.utf8_trim_whitespace(out))
 
 
 def clean_code(
@@ -225,13 +264,16 @@ def enum_lookup_key(value: str) -> str:
 def clean_list(
     arr: pa.ChunkedArray, *, code: bool = False, remove_spaces: bool = True
 ) -> pa.ChunkedArray:
-    """List cells: split on ``;`` or ``；``, strip items, drop empty ones, join with ``;``.
+    """List cells: split on ``;`` or ``；``, strip items, drop empty ones, join with ``;``;
+    :data:`INVISIBLE` characters go.
 
     ``code=True`` also NFKC-normalises and upper-cases each item and removes its inner
     spaces (USCCs, country codes) or, with ``remove_spaces=False``, collapses them (IPC).
     Order is kept; a cell with no item becomes missing.
     """
     text = as_string(arr)
+    if _has_invisible(text):
+        text = pc.replace_substring_regex(text, INVISIBLE, "")
     if code:
         text = nfkc(text)
         if remove_spaces and _has_space(text):

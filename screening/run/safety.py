@@ -7,20 +7,42 @@ bank may carry an individual's ID-card number or mobile number.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_contracts import INVISIBLE
+
 # Cells Excel (and LibreOffice) treat as formulas or DDE when they start with these.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Patterns run on an ASCII view of the text (:func:`_ascii_view`: every decimal digit,
+# full-width ones too, as its ASCII digit; full-width X, spaces and dashes half-width), so
+# that ０ and 0 are the same digit; the view has the text's length, so spans map back.
+# Between digit groups a writer may put up to two separators (space, dash, dot, slash).
+_SEP = r"[-\s./]{0,2}"
 # 18-digit resident ID: 6-digit region, birth date 18xx/19xx/20xx, 3-digit sequence, check.
-# The date shape keeps an all-digit USCC (e.g. 911000001000013428) from matching.
+# The date shape keeps an all-digit USCC (e.g. 911000001000013428) from matching. Letters
+# around it do not protect it (``ID11010519491231002X``).
 _ID_CARD = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9A-Za-z])"
+    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}(?:18|19|20)[0-9]{{2}}(?:0[1-9]|1[0-2])"
+    rf"(?:0[1-9]|[12][0-9]|3[01]){_SEP}[0-9]{{3}}[0-9Xx](?![0-9])"
+)
+# 15-digit resident ID (issued before 1999): region, yymmdd, 3-digit sequence.
+_ID_CARD_15 = re.compile(
+    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}[0-9]{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    rf"{_SEP}[0-9]{{3}}(?![0-9Xx])"
 )
 # Mainland mobile numbers (11 digits starting 13–19), optionally with +86 / 86 prefix.
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+_MOBILE = re.compile(
+    rf"(?<![0-9])(?:\+?86{_SEP})?1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?![0-9])"
+)
+_PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
+_WIDE = str.maketrans(
+    {"Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "—": "-", "–": "-", "．": ".", "／": "/",
+     "＋": "+"}
+)  # fmt: skip
 REDACTED = "[已脱敏]"
 
 
@@ -44,12 +66,41 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def scrub_pii(text: object) -> object:
-    """Replace ID-card and mobile numbers inside free text by ``[已脱敏]`` and drop control
-    characters (NUL, ESC…; tab and line breaks stay)."""
+    """Replace ID-card (18- and 15-digit) and mobile numbers inside free text by
+    ``[已脱敏]``, whatever the digits' width and the separators between their groups, and
+    drop control and invisible characters (NUL, ESC, zero-width, bidi overrides…; tab and
+    line breaks stay)."""
     if not isinstance(text, str):
         return text
     text = re.sub(_CONTROL, "", text)
-    return _MOBILE.sub(REDACTED, _ID_CARD.sub(REDACTED, text))
+    view = _ascii_view(text)
+    for pattern in _PII:
+        text, view = _redact(text, view, pattern)
+    return text
+
+
+def _ascii_view(text: str) -> str:
+    """``text`` with each decimal digit as its ASCII digit and wide X, spaces and dashes
+    half-width: one character for one, so a match's span is the same in ``text``."""
+    out = text.translate(_WIDE)
+    if out.isascii():
+        return out
+    return "".join(
+        str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c for c in out
+    )
+
+
+def _redact(text: str, view: str, pattern: re.Pattern[str]) -> tuple[str, str]:
+    """``text`` and ``view`` with the spans ``pattern`` finds in ``view`` replaced."""
+    spans = [m.span() for m in pattern.finditer(view)]
+    if not spans:
+        return text, view
+    parts_t, parts_v, last = [], [], 0
+    for a, b in spans:
+        parts_t += [text[last:a], REDACTED]
+        parts_v += [view[last:a], REDACTED]
+        last = b
+    return "".join(parts_t) + text[last:], "".join(parts_v) + view[last:]
 
 
 def scrub_series(series: pd.Series) -> pd.Series:
@@ -62,7 +113,7 @@ def scrub_series(series: pd.Series) -> pd.Series:
     arr = pa.array(text, type=pa.large_string())
     # control characters (NUL, ESC, vertical tab…) never reach a bank: they break CSV
     # readers and show as _x0000_ in Excel; tab and line breaks stay
-    ctrl = pc.fill_null(pc.match_substring_regex(arr, _CONTROL), False)
+    ctrl = pc.fill_null(pc.match_substring_regex(arr, INVISIBLE), False)
     ctrl = ctrl.to_numpy(zero_copy_only=False)
     if ctrl.any():
         text = text.copy()
@@ -74,15 +125,17 @@ def scrub_series(series: pd.Series) -> pd.Series:
     digits = pc.fill_null(pc.greater_equal(counts, 11), False).to_numpy(zero_copy_only=False)
     if not digits.any():
         return text
-    hit = text[digits].str.replace(_ID_CARD, REDACTED, regex=True)
-    hit = hit.str.replace(_MOBILE, REDACTED, regex=True)
     out = text.copy()
-    out[digits] = hit
+    out[digits] = [scrub_pii(t) for t in text[digits].tolist()]
     return out
 
 
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-"""C0 control characters and DEL, except tab, line feed and carriage return."""
+_CONTROL = (
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+    r"\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+"""C0 control characters and DEL (not tab, line feed and carriage return) and the invisible
+format characters of ``data_contracts``' ``INVISIBLE`` (which is the same set for Arrow)."""
 
 
 def scrub_frame(frame: pd.DataFrame, *, keep: tuple[str, ...] = ("uscc",)) -> pd.DataFrame:

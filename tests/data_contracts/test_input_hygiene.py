@@ -287,3 +287,29 @@ def test_several_lookalikes_are_all_named(folder) -> None:
         "found patents (1).csv, patents_old.csv: rename the one holding the patents table to "
         "patents.csv, .xlsx or .parquet (by its type)"
     )
+
+
+# --- invisible characters ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_invisible_characters_leave_names_and_lists(write, enterprises, patents, tmp_path, fmt):
+    """A zero-width space, a bidi override, a NUL or a stray BOM inside a name is no part of
+    it: they made two spellings of one firm differ (so a record missed its firm), broke CSV
+    readers and let a name show backwards. Tab-free visible text is kept as written."""
+    names = enterprises["name"].tolist()
+    dirty = [
+        names[0][:2] + "\u200b" + names[0][2:],
+        "\u202e" + names[1],
+        names[2] + "\x00",
+        "\ufeff" + names[3],
+        names[4],
+    ]
+    path = write("enterprises", enterprises.assign(name=dirty), fmt=fmt, folder=tmp_path / fmt)
+    got = read_table(path, "enterprises", today=TODAY).tables["enterprises"]["name"].tolist()
+    assert got == names
+    applicants = patents["applicants"].astype(str).tolist()
+    applicants[0] = "\u2060" + applicants[0].replace(";", "\u200d;")
+    path = write("patents", patents.assign(applicants=applicants), fmt=fmt, folder=tmp_path / fmt)
+    got = read_table(path, "patents", today=TODAY).tables["patents"]["applicants"]
+    assert got.iloc[0] == patents["applicants"].astype(str).iloc[0]

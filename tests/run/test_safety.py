@@ -76,3 +76,51 @@ def test_control_characters_never_reach_a_bank():
     series = pd.Series(["郑州\x00甲\x1b公司\x0b", "乙\t公司"], dtype="str")
     assert scrub_series(series).tolist() == ["郑州甲公司", "乙\t公司"]
     assert scrub_pii("丙\x00公司") == "丙公司"
+
+
+def test_identifiers_in_any_width_or_spacing_are_scrubbed():
+    """What slipped through: full-width digits (common in Chinese input), a full-width check
+    letter, an ID glued to letters, separators other than a space or a dash, a spaced ID,
+    and the old 15-digit ID. The rest of the text keeps its own characters."""
+    leaks = [
+        "身份证１１０１０５１９４９１２３１００２Ｘ",
+        "手机１３８１２３４５６７８",
+        "11010519491231002Ｘ",
+        "ID11010519491231002X",
+        "138.1234.5678",
+        "138/1234/5678",
+        "138—1234—5678",
+        "138  1234  5678",
+        "+86 138 1234 5678",
+        "110105 19491231 002X",
+        "110105-19491231-002x",
+        "110105491231002",
+    ]
+    for text in leaks:
+        out = scrub_pii("联系人" + text + "号")
+        assert REDACTED in out, text
+        assert sum(c.isdecimal() for c in out) < 3, (text, out)
+        assert out.startswith("联系人") and out.endswith("号")
+    assert scrub_pii("身份证１１０１０５１９４９１２３１００２Ｘ（全角）") == f"身份证{REDACTED}（全角）"
+    series = pd.Series(leaks, dtype="str")
+    assert scrub_series(series).tolist() == [scrub_pii(t) for t in leaks]
+
+
+def test_codes_and_numbers_that_are_not_identifiers_stay():
+    """An all-digit USCC, a 15-digit business licence number, a landline, an application
+    number and a pledge registration number are not personal identifiers."""
+    for text in (
+        "911000001000013428",
+        "410100000012345",
+        "0371-65950000",
+        "CN202310123456.7",
+        "Y2023980012345",
+        "注册资本 12000000 元",
+    ):
+        assert scrub_pii(text) == text, text
+
+
+def test_invisible_characters_never_reach_a_bank():
+    """A bidi override shows a name backwards; zero-width characters make look-alike names."""
+    series = pd.Series(["\u202e司公限有", "郑州\u200b甲\u2066公司\ufeff"], dtype="str")
+    assert scrub_series(series).tolist() == ["司公限有", "郑州甲公司"]
