@@ -8,7 +8,6 @@ below it does none of these things.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 
@@ -72,8 +71,21 @@ def signing_key_from_env():
     return None
 
 
-def _verify_key(package: Path, key_file: Path | None):
-    from screening.run.manifest import MANIFEST, SigningKey
+def verify_keys_from_env(key_file: Path | None = None) -> tuple:
+    """Every key ``screening verify`` holds: ``--key`` alone when given, else each one the
+    environment configures (``IPWL_VERIFY_KEY_ED25519`` or ``IPWL_SIGNING_KEY_ED25519``, and
+    ``IPWL_SIGNING_KEY``).
+
+    The keys are chosen without looking at the manifest: a configured key is always used,
+    so a manifest relabelled to another algorithm (or to none) fails instead of passing as
+    "signature not checked".
+
+    Raises
+    ------
+    ConfigError
+        When ``--key`` or a variable points to a file that does not exist.
+    """
+    from screening.run.manifest import SigningKey
 
     if key_file is not None:
         if not key_file.is_file():
@@ -82,31 +94,24 @@ def _verify_key(package: Path, key_file: Path | None):
             )
         raw = key_file.read_bytes()
         if raw.lstrip().startswith(b"-----BEGIN"):
-            return SigningKey("ed25519", raw)
-        return SigningKey("hmac-sha256", raw.strip())
-    try:
-        payload = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # verify_package reports the unreadable manifest
-    if not isinstance(payload, dict):
-        return None  # likewise
-    signature = payload.get("signature") or {}
-    if not isinstance(signature, dict):
-        signature = {"algorithm": "?"}
-    algorithm = signature.get("algorithm")
-    if algorithm == "ed25519":
-        for var in ("IPWL_VERIFY_KEY_ED25519", "IPWL_SIGNING_KEY_ED25519"):
-            if os.environ.get(var) and Path(os.environ[var]).is_file():
-                return SigningKey("ed25519", Path(os.environ[var]).read_bytes())
-    if algorithm in ("hmac-sha256", None) and os.environ.get("IPWL_SIGNING_KEY"):
-        # also for an unsigned manifest: a key in the environment means a signature is
-        # expected, and verify_package refuses a package without one
-        return SigningKey("hmac-sha256", os.environ["IPWL_SIGNING_KEY"].encode("utf-8"))
-    if algorithm is None:
-        for var in ("IPWL_VERIFY_KEY_ED25519", "IPWL_SIGNING_KEY_ED25519"):
-            if os.environ.get(var) and Path(os.environ[var]).is_file():
-                return SigningKey("ed25519", Path(os.environ[var]).read_bytes())
-    return None
+            return (SigningKey("ed25519", raw),)
+        return (SigningKey("hmac-sha256", raw.strip()),)
+    keys = []
+    for var in ("IPWL_VERIFY_KEY_ED25519", "IPWL_SIGNING_KEY_ED25519"):
+        if os.environ.get(var):
+            path = Path(os.environ[var])
+            if not path.is_file():
+                # a mistyped path must not turn into "no key": the signature would go
+                # unchecked and the package pass
+                raise ConfigError(
+                    f"{var} points to {path}, which does not exist.",
+                    "Point it at the Ed25519 key in PEM format, or unset it.",
+                )
+            keys.append(SigningKey("ed25519", path.read_bytes()))
+            break
+    if os.environ.get("IPWL_SIGNING_KEY"):
+        keys.append(SigningKey("hmac-sha256", os.environ["IPWL_SIGNING_KEY"].encode("utf-8")))
+    return tuple(keys)
 
 
 def _run(
@@ -224,11 +229,15 @@ def register(app: typer.Typer) -> None:
         require_signature: bool = typer.Option(
             False, "--require-signature", help="Fail when the signature cannot be checked."
         ),
+        bank: str | None = typer.Option(
+            None, "--bank", help="Fail unless the package is for this bank id (e.g. icbc-henan)."
+        ),
     ) -> None:
-        """Check every file hash and the signature of a package; exit non-zero on mismatch."""
+        """Check every file hash, the signature and (--bank) the bank of a package; print its
+        batch; exit non-zero on any mismatch."""
         from screening.run.manifest import verify_package
 
-        result = verify_package(package, _verify_key(package, key))
+        result = verify_package(package, verify_keys_from_env(key), bank=bank)
         if require_signature and result.signature != "valid":
             raise VerificationError(
                 f"The signature of {package} was not checked ({result.signature}).",
@@ -243,6 +252,16 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"OK: {result.files_checked} files match the manifest; {note[result.signature]}."
         )
+        bank_text = result.bank_id + (f" ({result.bank_name})" if result.bank_name else "")
+        for label, value in (
+            ("batch", result.batch_id),
+            ("bank", bank_text),
+            ("as of", result.as_of),
+            ("valid until", result.valid_until),
+        ):
+            typer.echo(f"  {label}: {value or '(not stated)'}")
+        for warning in result.warnings:
+            typer.echo(f"warning: {warning}", err=True)
 
     @app.command("demo")
     def demo_cmd(

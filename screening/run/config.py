@@ -207,6 +207,46 @@ _RULE_KINDS = {
 }
 
 
+_BANK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+BANK_ID_MAX = 64
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10)
+}
+
+
+def _bank_id(value: Any, key: str, source: str) -> str:
+    """A bank id: it names the bank's package folder on any disk the package travels to.
+
+    ASCII letters, digits, ``-`` and ``_``, starting with a letter or digit (``-rf`` reads as
+    an option to a shell command), at most :data:`BANK_ID_MAX` characters, and not a Windows
+    device name (``CON``, ``nul``, ``COM1``… name no folder there; ``nul.x`` neither, but a
+    dot is refused anyway). Unique ids are checked by the caller, ignoring letter case.
+    """
+    if not isinstance(value, str) or not value:
+        raise _fail(key, f'is required: a folder name such as "icbc-henan", got {value!r}', source)
+    if not _BANK_ID.fullmatch(value):
+        raise _fail(
+            key,
+            "must be ASCII letters, digits, '-' and '_', starting with a letter or digit "
+            f"(it names the package folder), got {value!r}",
+            source,
+        )
+    if len(value) > BANK_ID_MAX:
+        raise _fail(
+            key,
+            f"is {len(value)} characters long; at most {BANK_ID_MAX} (it names the package folder)",
+            source,
+        )
+    if value.upper() in _WINDOWS_DEVICES:  # a dot is refused above: no "nul.txt"
+        raise _fail(
+            key,
+            f"{value!r} is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, "
+            "LPT1-9) and cannot name the package folder; choose another id",
+            source,
+        )
+    return value
+
+
 def _fail(key: str, problem: str, source: str) -> ConfigError:
     return ConfigError(
         f"Invalid configuration key '{key}' in {source}: {problem}",
@@ -460,26 +500,26 @@ def parse_run_config(
     raw_banks = data.get("banks", [])
     if not isinstance(raw_banks, list) or not raw_banks:
         raise _fail("banks", "must list at least one [[banks]] entry", source)
-    banks, ids = [], set()
+    banks: list[BankConfig] = []
+    ids: dict[str, str] = {}  # lower-cased id -> id as written
     for i, raw in enumerate(raw_banks):
         key = f"banks[{i}]"
         if not isinstance(raw, Mapping):
             raise _fail(key, "must be a table", source)
         _check_keys(raw, {"id", "name", "regions", "industries", "min_grade"}, f"{key}.", source)
-        bid = raw.get("id")
-        if (
-            not isinstance(bid, str)
-            or not bid
-            or not bid.replace("-", "").replace("_", "").isalnum()
-        ):
+        bid = _bank_id(raw.get("id"), f"{key}.id", source)
+        if bid.lower() in ids:
+            first = ids[bid.lower()]
             raise _fail(
                 f"{key}.id",
-                f"must be a folder-safe name (letters, digits, - _), got {bid!r}",
+                f"duplicate bank id {bid!r} (same as {first!r} but for letter case; the "
+                "package folders of ids differing only in case are one folder on Windows "
+                "and macOS)"
+                if first != bid
+                else f"duplicate bank id {bid!r}",
                 source,
             )
-        if bid in ids:
-            raise _fail(f"{key}.id", f"duplicate bank id {bid!r}", source)
-        ids.add(bid)
+        ids[bid.lower()] = bid
         if not raw.get("name"):
             raise _fail(f"{key}.name", "is required", source)
         banks.append(

@@ -221,3 +221,55 @@ def test_bank_codes_accept_numbers_and_any_case_and_a_bom_file(tmp_path):
     (folder / "run.toml").write_bytes(b"\xef\xbb\xbf" + (src / "run.toml").read_bytes())
     (folder / "knockouts.yaml").write_bytes((src / "knockouts.yaml").read_bytes())
     assert load_run_config(folder / "run.toml").banks == shipped.banks
+
+
+@pytest.mark.parametrize(
+    ("bid", "match"),
+    [
+        ("CON", r"'CON' is a reserved device name on Windows"),
+        ("nul", r"'nul' is a reserved device name"),
+        ("Com1", r"'Com1' is a reserved device name"),
+        ("lpt9", r"'lpt9' is a reserved device name"),
+        ("nul.txt", r"ASCII letters, digits, '-' and '_'"),
+        ("-rf", r"starting with a letter or digit.*'-rf'"),
+        ("_x", r"starting with a letter or digit"),
+        ("ＡＢＣ", r"ASCII letters"),  # full-width letters
+        ("a²", r"ASCII letters"),
+        ("١٢٣", r"ASCII letters"),  # Arabic-Indic digits
+        ("银行", r"ASCII letters"),
+        ("a b", r"ASCII letters"),
+        ("a/b", r"ASCII letters"),
+        ("..", r"ASCII letters"),
+        ("bank\n", r"ASCII letters"),
+        ("a" * 65, r"is 65 characters long; at most 64"),
+        ("x" * 300, r"is 300 characters long; at most 64"),
+        ("", r"is required"),
+        (5, r"is required"),
+    ],
+)
+def test_bank_ids_name_a_folder_on_any_disk(bid, match):
+    data = {**BASE, "banks": [{"id": "ok", "name": "甲"}, {"id": bid, "name": "乙"}]}
+    with pytest.raises(ConfigError, match=r"'banks\[1\]\.id'.*" + match) as exc:
+        parse_run_config(data, rules=shipped_rules())
+    assert exc.value.remedy
+
+
+def test_bank_ids_are_unique_ignoring_case():
+    data = {
+        **BASE,
+        "banks": [{"id": "icbc-henan", "name": "甲"}, {"id": "ICBC-henan", "name": "乙"}],
+    }
+    with pytest.raises(
+        ConfigError, match=r"'banks\[1\]\.id'.*duplicate.*'ICBC-henan'.*'icbc-henan'.*case"
+    ):
+        parse_run_config(data, rules=shipped_rules())
+
+
+def test_good_bank_ids_and_the_shipped_ones_pass():
+    ids = ["a" * 64, "COM10", "console", "nul-bank", "9bank", "Bank_1", "icbc-henan"]
+    cfg = parse_run_config(
+        {**BASE, "banks": [{"id": i, "name": "行"} for i in ids]}, rules=shipped_rules()
+    )
+    assert [b.id for b in cfg.banks] == ids
+    shipped = [b.id for b in load_run_config().banks]
+    assert shipped == ["icbc-henan", "ccb-henan", "zhengzhou-bank", "zhongyuan-bank"]
