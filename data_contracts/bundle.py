@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +166,10 @@ class DataBundle:
         Names of the files of the data folder that were not read: not named after a table
         (``enterprises_old.csv``, ``readme.txt``) or of a type not read (``patents.xls``).
         Office lock files (``~$…``), hidden files and sub-folders are left out.
+    as_of : date or None
+        The date the folder was read for (``read_data_dir(as_of=…)``): facts whose date
+        cannot be read are taken as known by then, not at every earlier date. ``None`` when
+        not given.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -175,6 +180,7 @@ class DataBundle:
     notes: list[str]
     failures: dict[str, IPWhitelistError] = field(default_factory=dict)
     unrecognised_files: list[str] = field(default_factory=list)
+    as_of: dt.date | None = None
 
     def usable(self, table: str) -> bool:
         """Whether ``table`` was read and has at least one accepted row."""

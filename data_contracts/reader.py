@@ -708,7 +708,7 @@ def read_data_dir(
     contracts = [_contract(n) for n in names]
     keep = _keep_columns(columns)
     cats = _categorical_columns(categorical)
-    result = DataBundle({}, empty_issues(), empty_issues(), {}, {}, [])
+    result = DataBundle({}, empty_issues(), empty_issues(), {}, {}, [], as_of=as_of)
     failures: dict[str, IPWhitelistError] = {}
     located: dict[str, Path | None] = {}
     scan = scan_folder(folder, TABLES)

@@ -18,8 +18,23 @@ STATE_CODES = ("PE01", "PP01", "CF01", "CX01", "IW01", "IP01", "AV01", "TR01")
 invalidation, transfer); a release (PC01, PD01, RR01) never can."""
 
 _EARLIEST = np.datetime64("1900-01-01", "D")
-"""The date of a rejected event whose date is unreadable: it may be any date, so it counts
-at every as_of."""
+"""The date of a rejected event whose date is unreadable when the data's own date is not
+known: it may be any date, so it counts at every as_of."""
+
+
+def _undated_from(data: Any) -> np.datetime64:
+    """When a rejected event of unreadable date counts: from the date the data was read for
+    (``DataBundle.as_of``; a screening run's as-of), else from :data:`_EARLIEST`.
+
+    The event happened by the data's date, but nobody can say it happened by an earlier
+    one: counting it at every earlier as_of (a training row dated at a loan's disbursement)
+    put a lapse or pledge of later years into the firm's past, the label-related leak a
+    backtest must not have. At the data's own date, and after, it still counts.
+    """
+    as_of = getattr(data, "as_of", None)
+    if as_of is None:
+        return _EARLIEST
+    return max(np.datetime64(pd.Timestamp(as_of).date(), "D"), _EARLIEST)
 
 
 def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -28,7 +43,8 @@ def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarra
 
     A rejected event counts when its application number is the patent's (read as written,
     also when only its check character is wrong: the 12 digits match), its code is one of
-    :data:`STATE_CODES` or unreadable; an unreadable date counts from :data:`_EARLIEST`.
+    :data:`STATE_CODES` or unreadable; an unreadable date counts from the date the data was
+    read for (:func:`_undated_from`).
     Without this, a patent whose pledge (PE01) or lapse (CF01) was mistyped would be shown
     to banks as 有效，未质押. Reading the rejected rows again costs a pass over the events
     file, only when the reader rejected event rows. The result is as small as the rejects:
@@ -66,7 +82,7 @@ def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarra
     if ev.empty:
         return none
     when = ev["event_date"].astype("datetime64[ns]").to_numpy().astype("datetime64[D]")
-    when = np.where(np.isnat(when), _EARLIEST, np.maximum(when, _EARLIEST))
+    when = np.where(np.isnat(when), _undated_from(data), np.maximum(when, _EARLIEST))
     first = pd.Series(when).groupby(ev["body"].to_numpy()).min()
     # each body's canonical number (CN + 12 digits + . + check), looked up among the patents
     # (the few numbers are the hash table, the patents are probed: no table of 20M numbers)

@@ -97,3 +97,25 @@ def test_the_pledge_features_count_what_the_list_lists(sample, tmp_path, date, d
     (copy,) = tmp_path.glob("data-PE01-*")
     assert clean[0] == clean[1]
     assert _counts(copy, uscc, AS_OF) == (clean[0] - dropped, clean[1] - dropped)
+
+
+def test_an_undated_rejected_event_counts_from_the_datas_own_date(sample, tmp_path):
+    """A rejected event whose date cannot be read happened by the date the data was read
+    for, not by every earlier date: at a training row's past as_of it must not show (a
+    later lapse or pledge put into the firm's past leaks the outcome), at the data's own
+    date it still makes the patent unpledgeable. Without a data date it counts always."""
+    _with_event(sample, tmp_path, "PE01", "2026-02-30", rule="date_unparseable")
+    (copy,) = tmp_path.glob("data-PE01-2026-02-30-*")
+    _, uscc, app_no = sample
+    earlier = pd.Timestamp("2024-06-30")
+    bundle = read_data_dir(copy, as_of=AS_OF.date())
+    assert bundle.as_of == AS_OF.date()
+    pairs = pd.DataFrame({"uscc": [uscc, uscc], "as_of": [earlier, AS_OF]})
+    listed = pledgeable_patents(bundle, pairs).set_index(["as_of", "app_no"])
+    then = listed.loc[(earlier, app_no)]
+    assert bool(then["pledgeable"]), "the undated reject was put into the past"
+    assert not bool(listed.loc[(AS_OF, app_no), "pledgeable"])
+    # the same folder read without its date: the event may be of any date
+    bundle.as_of = None
+    undated = pledgeable_patents(bundle, pairs).set_index(["as_of", "app_no"])
+    assert not bool(undated.loc[(earlier, app_no), "pledgeable"])
