@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import DataError
+from data_contracts.identifiers import APP_NO_PATTERN, app_no_check_char, normalize_app_no
 from screening.retrain._rejected_loans import (
     REJECTED_LOAN_COLUMNS,
     empty_rejected,
@@ -548,11 +549,108 @@ class TrainingSet:
 FeatureBuilder = Callable[[pd.DataFrame, Any], pd.DataFrame]
 
 
+_OWN_PLEDGE_COLUMNS = ("app_no", "event_code", "event_date")
+
+
+def _pledged_patents(rows: pd.DataFrame, loans: pd.DataFrame) -> pd.DataFrame:
+    """``loan_id, app_no``: the patents each loan of ``rows`` pledged, as listed by its
+    earliest report that lists any (the reader gives them canonical)."""
+    empty = pd.DataFrame({"loan_id": pd.Series(dtype="str"), "app_no": pd.Series(dtype="str")})
+    if "pledged_app_nos" not in loans.columns or rows.empty:
+        return empty
+    listed = (
+        loans.loc[loans["pledged_app_nos"].notna(), ["loan_id", "report_date", "pledged_app_nos"]]
+        .sort_values(["loan_id", "report_date"], kind="stable")
+        .drop_duplicates("loan_id")
+    )
+    listed = listed.loc[listed["loan_id"].astype("str").isin(rows["loan_id"].astype("str"))]
+    if listed.empty:
+        return empty
+    pledged = (
+        listed.assign(app_no=listed["pledged_app_nos"].astype("str").str.split(r"[;；]"))
+        .explode("app_no")
+        .assign(app_no=lambda d: d["app_no"].str.strip())
+    )
+    pledged = pledged.loc[pledged["app_no"].str.len() > 0, ["loan_id", "app_no"]]
+    return pledged.astype({"loan_id": "str", "app_no": "str"}).reset_index(drop=True)
+
+
+def rejected_pledge_events(data: Any, app_nos: Any) -> pd.DataFrame:
+    """Rejected ``patent_events`` rows that may be the registration of a pledge of one of
+    ``app_nos`` (canonical numbers): ``app_no`` (canonical), ``event_code`` (``PE01``, or
+    null when the code could not be read), ``event_date``.
+
+    A loan's own pledge registration may be a row the reader rejected (its application
+    number has a wrong check character, its code is not a known one, ...). The feature store
+    still honours such a row: it makes the patent 状态待核实 from its date
+    (``features/_rejected_events.py``), so at the disbursement date the loan's own pledge
+    would show. The rows are read again from the events file as the feature store reads
+    them: the number as written when only its check character is wrong (its 12 digits
+    name the patent), else the reader's. Kept: a readable date (a row whose date cannot be
+    read dates nothing) and a code that is ``PE01`` or unreadable (see
+    :func:`decision_dates`). Rejected copies of a duplicate are kept too: their number,
+    code and date are what every copy says. This costs one pass over the events file, only
+    when the reader rejected event rows and some loan lists pledged patents.
+    """
+    empty = pd.DataFrame(
+        {
+            "app_no": pd.Series(dtype="str"),
+            "event_code": pd.Series(dtype="str"),
+            "event_date": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    if rejects is None or not len(rejects) or "patent_events" not in files:
+        return empty
+    wanted = pd.Series(pd.unique(pd.Series(app_nos, dtype="str").dropna()), dtype="str")
+    wanted = set(wanted.str.extract(APP_NO_PATTERN)["body"].dropna())
+    sel = (rejects["table"] == "patent_events") & rejects["source_row"].notna()
+    if not wanted or not sel.any():
+        return empty
+    from data_contracts import read_rows
+
+    rej = rejects.loc[sel, ["source_row", "column", "value"]]
+    rows = read_rows(
+        files["patent_events"].path, "patent_events",
+        rej["source_row"].astype("int64").unique(), _OWN_PLEDGE_COLUMNS,
+    )  # fmt: skip
+    if rows.empty:
+        return empty
+    # the number as written when it is what failed (every accepted spelling), else the
+    # reader's canonical one
+    typed = rej.loc[rej["column"] == "app_no"].drop_duplicates("source_row")
+    written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
+    body = pd.Series(
+        written["body"].to_numpy(), index=typed["source_row"].astype("int64").to_numpy(),
+        dtype="str",
+    )  # fmt: skip
+    canonical = rows["app_no"].astype("str").str.slice(2, 14)
+    ev = rows.assign(
+        body=rows["source_row"].map(body).astype("str").fillna(canonical),
+        event_date=pd.to_datetime(rows["event_date"]),
+    )
+    code = ev["event_code"].astype("str")
+    ev = ev.loc[
+        ev["body"].isin(wanted) & ev["event_date"].notna() & (code.isna() | (code == "PE01"))
+    ]
+    if ev.empty:
+        return empty
+    return pd.DataFrame(
+        {
+            "app_no": pd.Series([f"CN{b}.{app_no_check_char(b)}" for b in ev["body"]], dtype="str"),
+            "event_code": pd.Series(ev["event_code"].to_numpy(), dtype="str"),
+            "event_date": pd.Series(ev["event_date"].to_numpy(dtype="datetime64[ns]")),
+        }
+    )
+
+
 def decision_dates(
     rows: pd.DataFrame,
     loans: pd.DataFrame,
     events: pd.DataFrame | None,
     within_days: int,
+    rejected: pd.DataFrame | None = None,
 ) -> pd.Series:
     """The as-of of each loan's training row: the day the bank saw the firm.
 
@@ -566,6 +664,15 @@ def decision_dates(
     ``within_days`` = 0) keeps its disbursement date. Older pledges of the same patents stay
     facts of the past, as any other event.
 
+    Rejected event rows (``rejected``, from :func:`rejected_pledge_events`) count too: the
+    feature store marks their patents 状态待核实 from their date, so a rejected own pledge
+    would show at disbursement as an accepted one does. A rejected ``PE01`` counts as an
+    accepted one. A rejected row whose code could not be read, on one of the loan's pledged
+    patents inside the window, is most likely that pledge, and counts only for a patent
+    without a readable ``PE01`` in the window: if it was something else, the row is merely
+    taken earlier than it had to be (a few weeks' staler features, never a later fact),
+    whereas ignoring a mistyped pledge would show the pledge itself.
+
     Parameters
     ----------
     rows : DataFrame
@@ -575,6 +682,9 @@ def decision_dates(
     events : DataFrame or None
         The canonical ``patent_events`` table (``app_no, event_code, event_date``).
     within_days : int
+    rejected : DataFrame, optional
+        Rejected event rows (``app_no, event_code, event_date``; a null code is unreadable,
+        a null date is ignored).
 
     Returns
     -------
@@ -582,43 +692,49 @@ def decision_dates(
         Timestamps aligned with ``rows``.
     """
     disbursed = pd.Series(pd.to_datetime(rows["disbursed_on"]).to_numpy(), index=rows.index)
-    if (
-        within_days <= 0
-        or events is None
-        or events.empty
-        or "pledged_app_nos" not in loans.columns
-        or rows.empty
-    ):
+    cand = []
+    if events is not None and not events.empty:
+        cand.append(
+            events.loc[events["event_code"] == "PE01", ["app_no", "event_date"]].assign(
+                readable=True
+            )
+        )
+    if rejected is not None and not rejected.empty:
+        code = rejected["event_code"].astype("str")
+        keep = rejected["event_date"].notna() & (code.isna() | (code == "PE01"))
+        cand.append(
+            rejected.loc[keep, ["app_no", "event_date"]].assign(
+                readable=(code[keep] == "PE01").to_numpy(dtype=bool)
+            )
+        )
+    if within_days <= 0 or not cand or rows.empty:
         return disbursed
-    listed = (
-        loans.loc[loans["pledged_app_nos"].notna(), ["loan_id", "report_date", "pledged_app_nos"]]
-        .sort_values(["loan_id", "report_date"], kind="stable")
-        .drop_duplicates("loan_id")
-    )
-    pledged = (
-        listed.assign(app_no=listed["pledged_app_nos"].astype("str").str.split(r"[;；]"))
-        .explode("app_no")
-        .assign(app_no=lambda d: d["app_no"].str.strip())
-    )
-    pledged = pledged.loc[pledged["app_no"].str.len() > 0, ["loan_id", "app_no"]]
-    pe01 = events.loc[events["event_code"] == "PE01", ["app_no", "event_date"]].astype(
-        {"app_no": "str"}
+    pledged = _pledged_patents(rows, loans)
+    regs = pd.concat(cand, ignore_index=True).astype(
+        {"app_no": "str", "event_date": "datetime64[ns]", "readable": "bool"}
     )
     own = (
         rows[["loan_id", "disbursed_on"]]
-        .merge(pledged.astype({"loan_id": "str"}), on="loan_id")
-        .merge(pe01, on="app_no")
+        .astype({"loan_id": "str"})
+        .merge(pledged, on="loan_id")
+        .merge(regs, on="app_no")
     )
     lag = own["disbursed_on"] - own["event_date"]
     own = own.loc[(lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=within_days))]
     if own.empty:
         return disbursed
+    # a row of unreadable code stands for a patent's registration only when the patent has
+    # no readable one in the window
+    has_readable = own.groupby(["loan_id", "app_no"], sort=False)["readable"].transform("any")
+    own = own.loc[own["readable"] | ~has_readable]
     # each patent's latest registration up to disbursement is this loan's (an earlier one in
     # the window belongs to a loan it renewed); the loan's own pledge began with the first
     # of its patents' registrations
     latest = own.groupby(["loan_id", "app_no"], sort=False)["event_date"].max()
     first = latest.groupby(level="loan_id").min() - pd.Timedelta(days=1)
-    before = first.reindex(rows["loan_id"].to_numpy()).to_numpy(dtype="datetime64[ns]")
+    before = first.reindex(rows["loan_id"].astype("str").to_numpy()).to_numpy(
+        dtype="datetime64[ns]"
+    )
     return pd.Series(
         np.where(np.isnat(before), disbursed.to_numpy(dtype="datetime64[ns]"), before),
         index=rows.index,
@@ -702,8 +818,18 @@ def build_training_set(
             "USCCs are the registry's",
         )
     config = config or LabelConfig()
+    rejected_events = None
+    if config.own_pledge_days > 0:
+        # the loans' own pledges the reader rejected (a mistyped number or code) still
+        # show in the features: read them again, only for the loans' pledged patents
+        pledged = _pledged_patents(rows, tables["loans"])
+        rejected_events = rejected_pledge_events(bundle, pledged["app_no"])
     rows["as_of"] = decision_dates(
-        rows, tables["loans"], tables.get("patent_events"), config.own_pledge_days
+        rows,
+        tables["loans"],
+        tables.get("patent_events"),
+        config.own_pledge_days,
+        rejected=rejected_events,
     )
     report = dataclasses.replace(
         report, before_own_pledge=int((rows["as_of"] != rows["disbursed_on"]).sum())
