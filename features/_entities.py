@@ -5,7 +5,10 @@ Order of evidence: a USCC present in the source and found in the registry wins; 
 normalised name is looked up among registry names and 曾用名 (``features._names``); otherwise a
 fuzzy match above ``fuzzy_threshold`` is accepted only when exactly one firm reaches it. Names
 that match several firms are *ambiguous* and names that match none are *unmatched*: neither
-is linked, both are counted and shown with scores in the match report.
+is linked, both are counted and shown with scores in the match report. An ambiguous name is
+still told apart by deductions from facts: the founding dates of its candidates against the
+date of its record (``_Linker._by_date``), and, for an owner or a transfer party, the one
+candidate linked to the same patent by code (``_Linker._by_code``).
 
 Memory: millions of mentions are held as integers (dictionary ids of the names, ranks of the
 firms among the sorted registry USCCs, method codes); text is only looked up once per
@@ -24,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
+from data_contracts.identifiers import APP_NO_PATTERN, app_no_check_char, normalize_app_no
 from features._duck import check_memory_limit, duck, reports_out_of_memory
 from features._names import (
     DEFAULT_FUZZY_THRESHOLD,
@@ -65,7 +69,9 @@ class EntityLinks:
         until ``held_to`` (NaT = still), ``n_owners`` owners in total, ``acquired_on`` = date
         of the TR01 that brought it in, NaT when it held from filing).
     event_links : pd.DataFrame
-        TR01 parties: ``app_no, event_date, side ('from'/'to'), party, uscc, method, score``.
+        TR01 parties: ``app_no, event_date, side ('from'/'to'), party, uscc, method, score``;
+        the accepted TR01 rows, then the rejected ones that still state a transfer
+        (:func:`_rejected_transfers`; ``app_no`` is then the patent's own number).
     credit_records, programmes, nominations : pd.DataFrame
         The source tables with ``uscc`` replaced by the resolved code (NA when not linked),
         plus ``match_method`` and ``match_score``; row order kept. Credit records and
@@ -119,6 +125,47 @@ class _Lookup:
 
 
 @dataclass
+class _CodeLinks:
+    """Firms linked to patents by a code given with an applicant: the patent row of each
+    applicant mention, its code id (-1: none) and each code id's firm rank (-1: a code not
+    in the registry). The arrays are the applicants' own (no copy); :meth:`keys` reads the
+    few patents asked for."""
+
+    row: np.ndarray
+    code: np.ndarray
+    code_firm: np.ndarray
+
+    def keys(self, rows: np.ndarray, n_firms: int) -> np.ndarray:
+        """Sorted distinct ``patent_row * n_firms + firm`` of the firms linked by code to
+        the patents ``rows``."""
+        if not len(rows) or not len(self.row):
+            return np.zeros(0, dtype=np.int64)
+        need = np.zeros(max(int(self.row.max()), int(rows.max())) + 1, dtype=bool)
+        need[rows] = True
+        sel = need[self.row] & (self.code >= 0)
+        firm = self.code_firm[self.code[sel]]
+        ok = firm >= 0
+        return np.unique(self.row[sel][ok].astype(np.int64) * n_firms + firm[ok])
+
+    def of(self, rows: np.ndarray, n_firms: int) -> _CodeLinks:
+        """The links of the patents ``rows`` only (kept for the transfer parties after the
+        applicants' arrays are freed)."""
+        keys = self.keys(rows, n_firms)
+        return _CodeLinks(keys // n_firms, np.arange(len(keys)), (keys % n_firms).astype(np.int32))
+
+
+@dataclass
+class _Context:
+    """Where mentions are: each mention's list (``lists``: an owner list, one side of a
+    transfer), each list's patent row (``list_row``, -1: no known patent) and the firms
+    linked to those patents by code (``codes``)."""
+
+    lists: np.ndarray
+    list_row: np.ndarray
+    codes: _CodeLinks
+
+
+@dataclass
 class _Mentions:
     """The link of each mention, and where its name is in the lookup (-1: none looked up)."""
 
@@ -138,6 +185,19 @@ class _Linker:
         self._enterprises = enterprises
         self.report: dict[str, dict[str, int]] = {}
         self.examples: list[pd.DataFrame] = []
+        # firms linked by code to the transferred patents (set by _link_patents)
+        empty = np.zeros(0, dtype=np.int64)
+        self.transfer_codes = _CodeLinks(empty, empty, np.zeros(0, dtype=np.int32))
+
+    @functools.cached_property
+    def founded(self) -> np.ndarray:
+        """:attr:`established` by firm rank (NaT: unknown)."""
+        out = np.full(len(self.firms), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+        if self.established:
+            ranks = self.ranks(pa.array(list(self.established), type=self.firms.type))
+            days = np.array(list(self.established.values()), dtype="datetime64[ns]")
+            out[ranks[ranks >= 0]] = days[ranks >= 0]
+        return out
 
     @functools.cached_property
     def established(self) -> dict[str, np.datetime64]:
@@ -171,10 +231,12 @@ class _Linker:
         names: pa.Array,
         code_firm: np.ndarray | None = None,
         dates: np.ndarray | None = None,
+        context: _Context | None = None,
     ) -> _Mentions:
         """Resolve mentions given as ids into ``names`` (-1: no name) and, optionally, the
-        rank of a code given with each mention (-1: none or not in the registry) and the
-        date of the record each mention is in (NaT: unknown; see :meth:`_by_date`)."""
+        rank of a code given with each mention (-1: none or not in the registry), the date
+        of the record each mention is in (NaT: unknown; see :meth:`_by_date`) and the
+        patent it is about (see :meth:`_by_code`)."""
         look = ids if code_firm is None else np.where(code_firm >= 0, -1, ids)
         used = np.bincount(look[look >= 0], minlength=len(names)) > 0
         where = np.full(len(names) + 1, -1, dtype=np.int32)  # the extra slot maps -1 to -1
@@ -190,6 +252,8 @@ class _Linker:
             coded = code_firm >= 0
             firm = np.where(coded, code_firm, firm)
             method = np.where(coded, np.int8(_CODE["uscc"]), method)
+        if context is not None:
+            firm, method = self._by_code(found, pos, dates, firm, method, context)
         return _Mentions(firm.astype(np.int32), method.astype(np.int8), score, pos, found)
 
     def _by_date(
@@ -232,6 +296,63 @@ class _Linker:
             firm, method = firm.copy(), method.copy()
             firm[chosen] = self.ranks(pa.array(chosen_uscc, type=self.firms.type))
             method[chosen] = _CODE["name"]
+        return firm, method
+
+    def _by_code(
+        self,
+        found: _Lookup,
+        pos: np.ndarray,
+        dates: np.ndarray | None,
+        firm: np.ndarray,
+        method: np.ndarray,
+        ctx: _Context,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """An ambiguous mention about a patent (an owner, a transfer party) whose candidates
+        include exactly one firm linked to that patent by code (a coded applicant), not
+        named by another mention of the same list and established by the record's date
+        (or of unknown date): the mention is that firm, by name. A firm that filed under
+        its former name, which another firm now bears, keeps its patent: without this its
+        current name in the owners column matched both. Like :meth:`_by_date`, a deduction
+        (the code says who the patent's applicant is), only for names whose normalised key
+        several firms share; nothing else is decided."""
+        exact = np.isclose(_at(found.score, pos, np.nan), 100.0)
+        todo = np.flatnonzero((method == _CODE["ambiguous"]) & (pos >= 0) & exact)
+        if not todo.size:
+            return firm, method
+        row = ctx.list_row[ctx.lists[todo]]
+        todo, row = todo[row >= 0], row[row >= 0]
+        known = ctx.codes.keys(row, len(self.firms))
+        if not todo.size or not known.size:
+            return firm, method
+        # each todo mention's candidates as firm ranks: (mention, candidate) pairs
+        upos, inv = np.unique(pos[todo], return_inverse=True)
+        texts = found.candidates.to_numpy(dtype=object)[upos]
+        per = [[c.split(":")[0] for c in t.split(";")] if isinstance(t, str) else [] for t in texts]
+        n_c = np.array([len(c) for c in per], dtype=np.int64)
+        ranks = self.ranks(pa.array([u for c in per for u in c], type=self.firms.type))
+        counts = n_c[inv]
+        mention = np.repeat(np.arange(todo.size), counts)
+        offset = np.arange(len(mention)) - np.repeat(np.cumsum(counts) - counts, counts)
+        cand = ranks[(np.cumsum(n_c) - n_c)[inv][mention] + offset]
+        n_firms = len(self.firms)
+        ok = (cand >= 0) & np.isin(row[mention].astype(np.int64) * n_firms + cand, known)
+        if dates is not None:  # a firm founded after the record is not the one it names
+            when = np.asarray(dates, dtype="datetime64[ns]")[todo][mention]
+            est = self.founded[np.maximum(cand, 0)]
+            ok &= np.isnat(when) | np.isnat(est) | (est <= when)
+        # a firm another mention of the same list names is not this one too
+        lists = ctx.lists[todo]
+        in_list = np.zeros(int(ctx.lists.max()) + 1, dtype=bool)
+        in_list[lists] = True
+        other = np.flatnonzero(in_list[ctx.lists] & (firm >= 0))
+        named = ctx.lists[other].astype(np.int64) * n_firms + firm[other]
+        ok &= ~np.isin(lists[mention].astype(np.int64) * n_firms + cand, named)
+        one = np.bincount(mention[ok], minlength=todo.size) == 1
+        pick = ok & one[mention]
+        if pick.any():
+            firm, method = firm.copy(), method.copy()
+            firm[todo[mention[pick]]] = cand[pick]
+            method[todo[mention[pick]]] = _CODE["name"]
         return firm, method
 
     def candidates(self, m: _Mentions, dates: np.ndarray | None) -> pd.Series:
@@ -478,12 +599,103 @@ def _tr01(events: pd.DataFrame) -> pd.DataFrame:
     return tr.assign(**{c: as_text(tr[c]) for c in ("from_party", "to_party") if c in tr})
 
 
-def _transfers(patents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Dated TR01 events of known patents (the first row of their app_no), in order of
+_TRANSFER_COLUMNS = ["app_no", "event_date", "from_party", "to_party"]
+_READ_AGAIN = ("app_no", "event_code", "event_date", "from_party", "to_party")
+"""The cells a rejected event row is read again for; a row whose code, date or party cell
+is what failed is no readable transfer."""
+
+
+def _transfer_events(patents: pd.DataFrame, events: pd.DataFrame, data: Any = None) -> pd.DataFrame:
+    """Every transfer: the accepted TR01 rows, then the rejected ones read again as
+    transfers (:func:`_rejected_transfers`, when ``data`` is a bundle whose reader rejected
+    event rows); ``app_no, event_date, from_party, to_party`` and ``patent_row`` (the first
+    patent row of the number, -1: none)."""
+    tr = _tr01(events)[_TRANSFER_COLUMNS]
+    tr = tr.assign(patent_row=_first_rows(patents["app_no"], tr["app_no"]))
+    extra = _rejected_transfers(data, patents)
+    if extra.empty:
+        return tr
+    # a rejected copy of an accepted transfer (same patent, date and parties) adds nothing
+    extra = extra.astype({"event_date": tr["event_date"].dtype})
+    keys = ["patent_row", "event_date", "from_party", "to_party"]
+    both = extra.merge(tr[keys].drop_duplicates(), on=keys, how="left", indicator=True)
+    extra = extra.loc[(both["_merge"] == "left_only").to_numpy()].drop_duplicates(keys)
+    if extra.empty:
+        return tr
+    tr = tr.assign(app_no=as_text(tr["app_no"]))
+    return pd.concat([tr, extra[tr.columns]], ignore_index=True)
+
+
+def _rejected_transfers(data: Any, patents: pd.DataFrame) -> pd.DataFrame:
+    """The event rows the reader rejected that still state a transfer, as
+    :func:`_transfer_events` rows: read again from the file, the event code is TR01, the
+    date and both party cells are readable (none of them is what failed) and the number is
+    a patent's, as written or with only its check character wrong (its 12 digits match;
+    ``features._rejected_events`` reads them alike). A sale recorded in a row with a
+    mistyped check digit then moves the patent on its date, not at every date through the
+    current ``owners``. A row whose code is unreadable is no transfer (its patent is
+    状态待核实 from its date instead). The file is read again only for the rows that may
+    qualify: rejected on other cells than the code, date and parties, not as duplicates,
+    and (when the number is what failed) naming a patent."""
+    none = pd.DataFrame(
+        {c: pd.Series(dtype="str") for c in _TRANSFER_COLUMNS}
+        | {"event_date": pd.Series(dtype="datetime64[ns]"), "patent_row": pd.Series(dtype="int64")}
+    )
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    if rejects is None or not len(rejects) or "patent_events" not in files or not len(patents):
+        return none
+    mine = rejects.loc[(rejects["table"] == "patent_events") & rejects["source_row"].notna()]
+    if mine.empty:
+        return none
+    src = mine["source_row"].astype("int64").to_numpy()
+    column = mine["column"].astype("str")
+    unusable = column.isin(_READ_AGAIN[1:]) | mine["rule"].astype("str").str.startswith(
+        "duplicate_"
+    )
+    # the body of a number that is what failed: its 12 digits must be a patent's
+    typed = (column == "app_no").to_numpy(dtype=bool)
+    written = mine["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
+    body = written["body"].where(typed)
+    number = body.map(lambda b: f"CN{b}.{app_no_check_char(b)}" if isinstance(b, str) else None)
+    unknown = typed & (
+        number.isna().to_numpy() | (_first_rows(patents["app_no"], number.astype("str")) < 0)
+    )
+    drop = np.unique(src[unusable.to_numpy(dtype=bool) | unknown])
+    wanted = np.setdiff1d(np.unique(src), drop)
+    if not wanted.size:
+        return none
+    from data_contracts import read_rows
+
+    rows = read_rows(files["patent_events"].path, "patent_events", wanted, _READ_AGAIN)
+    rows = rows.loc[(rows["event_code"].astype("str") == "TR01").fillna(False).to_numpy(dtype=bool)]
+    rows = rows.loc[rows["event_date"].notna().to_numpy()]
+    if rows.empty:
+        return none
+    # the number as written when it is what failed, else the reader's canonical one
+    as_written = pd.Series(number.to_numpy(), index=src).loc[lambda x: x.notna()]
+    as_written = as_written[~as_written.index.duplicated()]
+    app_no = rows["source_row"].map(as_written).astype("str").fillna(rows["app_no"].astype("str"))
+    out = pd.DataFrame(
+        {
+            "app_no": app_no.to_numpy(),
+            "event_date": rows["event_date"].to_numpy(dtype="datetime64[ns]"),
+            "from_party": rows["from_party"].astype("str").to_numpy(),
+            "to_party": rows["to_party"].astype("str").to_numpy(),
+        }
+    ).astype({c: "str" for c in ("app_no", "from_party", "to_party")})
+    out["patent_row"] = _first_rows(patents["app_no"], out["app_no"])
+    return out.loc[out["patent_row"] >= 0].reset_index(drop=True)
+
+
+def _transfers(
+    patents: pd.DataFrame, events: pd.DataFrame, transfers: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Dated transfers of known patents (the first row of their app_no; ``transfers`` from
+    :func:`_transfer_events`, by default the accepted TR01 of ``events``), in order of
     ``patent_row, event_date`` then input order, with ``k`` (1, 2, … per patent) and the next
     transfer's ``next_date`` and ``next_from``."""
-    tr = _tr01(events)[["app_no", "event_date", "from_party", "to_party"]]
-    tr = tr.assign(patent_row=_first_rows(patents["app_no"], tr["app_no"]))
+    tr = _transfer_events(patents, events) if transfers is None else transfers
     tr = tr.loc[(tr["patent_row"] >= 0) & tr["event_date"].notna()]
     tr = tr.reset_index(drop=True).reset_index(names="seq")
     tr = tr.sort_values(["patent_row", "event_date", "seq"], kind="stable").reset_index(drop=True)
@@ -683,15 +895,21 @@ def _link_patents(
     events: pd.DataFrame,
     memory_limit: str | None,
     reuse: bool = True,
+    transfers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Applicant and owner links of every patent (``EntityLinks.patent_links``).
 
     ``reuse=False`` links every owner list on its own (the tests compare both ways).
+    ``transfers``: :func:`_transfer_events` (by default the accepted TR01 of ``events``).
+    Keeps on ``linker`` the firms linked by code to the transferred patents, for
+    :func:`_event_links`.
     """
     n_pat = len(patents)
     a = _applicants(patents, linker)
     linker.record("patent_applicants", (a.links, None))
-    tr = _transfers(patents, events)
+    if transfers is None:
+        transfers = _transfer_events(patents, events)
+    tr = _transfers(patents, events, transfers)
     moved = np.zeros(n_pat, dtype=bool)
     moved[tr["patent_row"].to_numpy()] = True
     reused = _reusable(patents, a, moved) & reuse
@@ -705,7 +923,11 @@ def _link_patents(
         since[before_first] = patents["app_date"].to_numpy(dtype="datetime64[ns]")[
             ep.row[before_first]
         ]
-    own = linker.link(ep.ids, ep.names, _owner_codes(a, ep, n_pat), since[ep.parent])
+    codes = _CodeLinks(a.parent, a.code, a.code_firm)
+    context = _Context(ep.parent, ep.row, codes)
+    own = linker.link(ep.ids, ep.names, _owner_codes(a, ep, n_pat), since[ep.parent], context)
+    named = transfers["patent_row"].to_numpy()
+    linker.transfer_codes = codes.of(named[named >= 0], len(linker.firms))
     linker.record("patent_owners", (a.links, reused[a.parent]), (own, None))
     owners = _owner_links(ep, own, memory_limit)
     del ep, own
@@ -716,13 +938,17 @@ def _link_patents(
     return _patent_links(applicants, n_names, reused, owners, pd.Index(_str(linker.firms)))
 
 
-def _event_links(linker: _Linker, events: pd.DataFrame) -> pd.DataFrame:
-    """TR01 parties (``EntityLinks.event_links``)."""
-    tr = _tr01(events).reset_index(drop=True)
+def _event_links(linker: _Linker, transfers: pd.DataFrame) -> pd.DataFrame:
+    """Transfer parties (``EntityLinks.event_links``) of ``transfers``
+    (:func:`_transfer_events`)."""
+    tr = transfers.reset_index(drop=True)
+    rows = tr["patent_row"].to_numpy()
     parts = []
     for side, col in (("from", "from_party"), ("to", "to_party")):
         p, ids, names = split_ids(tr[col])
-        m = linker.link(ids, names, dates=tr["event_date"].to_numpy(dtype="datetime64[ns]")[p])
+        dates = tr["event_date"].to_numpy(dtype="datetime64[ns]")[p]
+        context = _Context(p, rows, linker.transfer_codes)
+        m = linker.link(ids, names, dates=dates, context=context)
         linker.record(f"transfer_{side}_parties", (m, None))
         parts.append(
             pd.DataFrame(
@@ -799,8 +1025,10 @@ def resolve_entities(
         categorical=True,
     )
     linker = _Linker(ent, fuzzy_threshold)
-    links = _link_patents(linker, patents, events, memory_limit)
-    ev_links = _event_links(linker, events)
+    transfers = _transfer_events(patents, events, data)
+    links = _link_patents(linker, patents, events, memory_limit, transfers=transfers)
+    ev_links = _event_links(linker, transfers)
+    del transfers
     credit = _link_rows(linker, "credit_records", get_table(data, "credit_records"))
     progs = _link_rows(linker, "programmes", get_table(data, "programmes"))
     noms = _link_rows(linker, "nominations", get_table(data, "nominations"))

@@ -158,11 +158,12 @@ def test_missing_required_table_is_named(mk, reg):
 
 
 # -- lean representation: owner links reused from applicant links, chunked splitting --------
-def _random_patent_tables(mk, reg, seed: int, n: int = 120):
+def _random_patent_tables(mk, reg, seed: int, n: int = 120, pool=None):
     """Applicant lists with repeated names, aligned/misaligned/unregistered codes, owners
     equal to, absent from or different from the applicants, and TR01 transfers."""
     rng = np.random.default_rng(seed)
-    pool = [r["name"] for r in reg] + ["郑州老甲有限公司", "张三", "郑州乙(河南)电子有限公司"]
+    if pool is None:
+        pool = [r["name"] for r in reg] + ["郑州老甲有限公司", "张三", "郑州乙(河南)电子有限公司"]
     codes = [mk.uscc(i) for i in range(1, 7)] + ["91350100M000100Y43"]
     pats, evs = [], []
     for k in range(n):
@@ -360,3 +361,139 @@ def test_a_fuzzy_near_match_to_several_firms_stays_ambiguous_whatever_the_dates(
     links = _links(mk, firms, ["河南中原智能装备制造研究有限公司"], fuzzy_threshold=90)
     assert _applicant_links(links).empty
     assert links.match_report["sources"]["patent_applicants"]["by_method"]["ambiguous"] == 1
+
+
+# -- an ambiguous owner or transfer party that is the patent's coded applicant ---------------
+# Firm 1 filed under its former name 新乡永润医药科技 and now bears 新乡永润生物工程, the name
+# firm 2 bore before: the owners column's current name matches both firms.
+RENAMED = "新乡永润生物工程有限公司"
+
+
+@pytest.fixture
+def renamed(mk):
+    return [
+        mk.firm(1, RENAMED, former_names="新乡永润医药科技有限公司",
+                established=pd.Timestamp("2020-10-08")),
+        mk.firm(2, "新乡永润生物科技有限公司", former_names=RENAMED,
+                established=pd.Timestamp("2019-05-27")),
+        mk.firm(3, "郑州其他科技有限公司", established=pd.Timestamp("2010-01-01")),
+    ]  # fmt: skip
+
+
+def _utility_model(mk, applicants, codes, owners, serial=1):
+    return mk.patent(2021, 2, serial, app_date=pd.Timestamp("2021-02-05"),
+                     grant_date=pd.Timestamp("2021-12-20"), applicants=applicants,
+                     applicant_usccs=codes, owners=owners)  # fmt: skip
+
+
+def _owner_usccs(links) -> list[str]:
+    pl = links.patent_links
+    return pl.loc[pl["role"] == "owner", "uscc"].astype("str").tolist()
+
+
+def test_an_ambiguous_owner_that_is_the_patents_coded_applicant_is_that_firm(mk, renamed):
+    """The owners column gives firm 1's current name, also firm 2's 曾用名: of the two, only
+    firm 1 is the patent's applicant by its USCC, so the owner is firm 1 (a deduction, like
+    the founding-date rule, counted as a link by name). Before, the owner stayed ambiguous
+    and firm 1 lost the patent at every date, screening included."""
+    from features import build_feature_matrix
+
+    pat = _utility_model(mk, "新乡永润医药科技有限公司", mk.uscc(1), RENAMED)
+    data = mk.tables(renamed, [pat])
+    links = resolve_entities(data)
+    pl = links.patent_links
+    owner = pl[pl["role"] == "owner"]
+    assert owner["uscc"].tolist() == [mk.uscc(1)] and owner["method"].tolist() == ["name"]
+    assert owner["n_owners"].tolist() == [1]
+    rep = links.match_report["sources"]["patent_owners"]["by_method"]
+    assert (rep["ambiguous"], rep["name"]) == (0, 1)
+    pairs = pd.DataFrame(
+        {"uscc": [mk.uscc(1), mk.uscc(2)], "as_of": [pd.Timestamp("2022-06-30")] * 2}
+    )
+    matrix = build_feature_matrix(pairs, data, links=links)
+    assert matrix["valid_utility_model_count"].tolist() == [1, 0]
+    assert matrix["self_filed_share"].tolist()[0] == 1.0
+
+    # the applicant given by name only: nothing says which firm the owner is
+    uncoded = _utility_model(mk, "新乡永润医药科技有限公司", None, RENAMED)
+    links = resolve_entities(mk.tables(renamed, [uncoded]))
+    assert _owner_usccs(links) == []
+    assert links.match_report["sources"]["patent_owners"]["by_method"]["ambiguous"] == 1
+
+
+@pytest.mark.parametrize(
+    ("applicants", "codes", "owners", "linked"),
+    [
+        # both candidates are coded applicants: either may be the owner
+        ("新乡永润医药科技有限公司;新乡永润生物科技有限公司", "1;2", RENAMED, []),
+        # the coded applicant is the list's other owner (it keeps its applicant code):
+        # the ambiguous one is someone else
+        ("新乡永润医药科技有限公司", "1", f"{RENAMED};新乡永润医药科技有限公司", [1]),
+        # the coded applicant is no candidate
+        ("郑州其他科技有限公司", "3", RENAMED, []),
+    ],
+    ids=["both-coded", "named-by-another-owner", "coded-firm-not-a-candidate"],
+)
+def test_an_ambiguous_owner_stays_ambiguous_unless_one_coded_candidate_is_left(
+    mk, renamed, applicants, codes, owners, linked
+):
+    usccs = ";".join(mk.uscc(int(c)) for c in codes.split(";"))
+    links = resolve_entities(mk.tables(renamed, [_utility_model(mk, applicants, usccs, owners)]))
+    assert links.match_report["sources"]["patent_owners"]["by_method"]["ambiguous"] == 1
+    assert _owner_usccs(links) == [mk.uscc(i) for i in linked]
+
+
+def test_an_ambiguous_transfer_party_that_is_the_patents_coded_applicant_is_that_firm(mk, renamed):
+    """Firm 1 filed the patent (coded) and sold it: the TR01 names the seller by firm 1's
+    current name, which firm 2 bore before. The seller is firm 1, in the transfer's
+    parties and as the owner before the sale (dated by the filing date, when both firms
+    existed: the founding dates cannot tell them apart), so the sale counts as firm 1's
+    transfer out and firm 1 holds the patent until it."""
+    from features import build_feature_matrix
+
+    pat = _utility_model(mk, "新乡永润医药科技有限公司", mk.uscc(1), "郑州其他科技有限公司")
+    ev = [{"app_no": pat["app_no"], "event_code": "TR01", "event_date": pd.Timestamp("2023-03-01"),
+           "from_party": RENAMED, "to_party": "郑州其他科技有限公司"}]  # fmt: skip
+    data = mk.tables(renamed, [pat], ev)
+    links = resolve_entities(data)
+    el = links.event_links
+    seller = el[el["side"] == "from"]
+    assert seller["uscc"].tolist() == [mk.uscc(1)] and seller["method"].tolist() == ["name"]
+    rep = links.match_report["sources"]["transfer_from_parties"]["by_method"]
+    assert (rep["ambiguous"], rep["name"]) == (0, 1)
+    pl = links.patent_links
+    owners = pl[pl["role"] == "owner"].sort_values("held_from", na_position="first")
+    assert owners["uscc"].astype("str").tolist() == [mk.uscc(1), mk.uscc(3)]
+    assert owners["held_to"].tolist()[0] == pd.Timestamp("2023-03-01")
+    when = [pd.Timestamp("2022-06-30"), pd.Timestamp("2024-01-01")]
+    pairs = pd.DataFrame({"uscc": [mk.uscc(1)] * 2, "as_of": when})
+    matrix = build_feature_matrix(pairs, data, links=links)
+    assert matrix["valid_utility_model_count"].tolist() == [1, 0]
+    assert matrix["recent_transfer_out_count"].tolist() == [0, 1]
+
+
+def test_owners_told_apart_by_the_coded_applicant_are_the_same_reused_or_linked_anew(mk, renamed):
+    """The coded-applicant rule never fires on an owner list that is the applicant list (the
+    coded firm is then the list's other name), so reusing the applicant links stays exact.
+    (Founding dates left out: they tell apart an applicant by its filing date, and the
+    owners of a never-transferred patent have no date.)"""
+    pool = [RENAMED, RENAMED, "新乡永润医药科技有限公司", "新乡永润生物科技有限公司",
+            "郑州其他科技有限公司", "张三"]  # fmt: skip
+    reg = [{k: v for k, v in f.items() if k != "established"} for f in renamed]
+    by_code = ambiguous = 0
+    for seed in range(6):
+        data = _random_patent_tables(mk, reg, seed, pool=pool)
+        ent, pats = get_table(data, "enterprises"), get_table(data, "patents")
+        ev = get_table(data, "patent_events")
+        runs = []
+        for reuse in (True, False):
+            linker = _Linker(ent, DEFAULT_FUZZY_THRESHOLD)
+            runs.append((_link_patents(linker, pats, ev, None, reuse=reuse), linker))
+        (fast, lf), (slow, ls) = runs
+        pd.testing.assert_frame_equal(fast, slow)
+        assert lf.report == ls.report
+        owner = fast["role"] == "owner"
+        by_code += int((owner & (fast["uscc"] == mk.uscc(1)) & (fast["method"] == "name")).sum())
+        ambiguous += lf.report["patent_owners"]["ambiguous"]
+    # not vacuous: owners named RENAMED were told apart by the code, others stayed ambiguous
+    assert by_code > 0 and ambiguous > 0
