@@ -166,6 +166,9 @@ class DataBundle:
         Names of the files of the data folder that were not read: not named after a table
         (``enterprises_old.csv``, ``readme.txt``) or of a type not read (``patents.xls``).
         Office lock files (``~$…``), hidden files and sub-folders are left out.
+    derived : dict
+        Views later layers compute from the bundle once and keep with it (e.g. the rejected
+        legal-event rows read again from their file); not part of what the reader returns.
     as_of : date or None
         The date the folder was read for (``read_data_dir(as_of=…)``): facts whose date
         cannot be read are taken as known by then, not at every earlier date. ``None`` when
@@ -181,6 +184,7 @@ class DataBundle:
     failures: dict[str, IPWhitelistError] = field(default_factory=dict)
     unrecognised_files: list[str] = field(default_factory=list)
     as_of: dt.date | None = None
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def usable(self, table: str) -> bool:
         """Whether ``table`` was read and has at least one accepted row."""

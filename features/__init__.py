@@ -11,6 +11,11 @@ build_feature_store(data, *, links, memory_limit=None)
     Build the store the two above share ahead of them; afterwards they read only the
     patents' required columns and no event column (a caller may drop the rest).
 active_credit_records(credit_records, as_of), latest_tax_ratings(credit_records, as_of)
+effective_end(records)
+    Each credit record's listing end (its end date, else its type's default window).
+rejected_event_rows(data)
+    The legal-event rows the reader rejected, read again once per bundle: what the state,
+    transfers and a training row's decision date still learn from them.
 active_programmes(programmes, as_of)
 peer_percentiles(matrix, reference, by="firm_industry_section", features=...)
 peer_medians(reference, by, features, min_peers=1)
@@ -36,6 +41,7 @@ from features._matrix import build_feature_matrix, build_feature_store, pledgeab
 from features._names import DEFAULT_FUZZY_THRESHOLD
 from features._peer import ALL_PEERS, peer_medians, peer_percentiles
 from features._programmes import active_programmes
+from features._rejected_events import rejected_event_rows
 from features._tables import COLUMNS as _COLUMNS
 from features._tables import REPEATED as _REPEATED
 from features._tables import REQUIRED as REQUIRED_COLUMNS
@@ -69,5 +75,6 @@ __all__ = [
     "peer_percentiles",
     "pledgeable_patents",
     "registry",
+    "rejected_event_rows",
     "resolve_entities",
 ]

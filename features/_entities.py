@@ -27,7 +27,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts.errors import DataError
-from data_contracts.identifiers import APP_NO_PATTERN, app_no_check_char, normalize_app_no
 from features._duck import check_memory_limit, duck, reports_out_of_memory
 from features._names import (
     DEFAULT_FUZZY_THRESHOLD,
@@ -41,6 +40,7 @@ from features._names import (
     take_text,
 )
 from features._rejected_credit import rejected_credit_records
+from features._rejected_events import rejected_event_rows
 from features._tables import get_table
 
 METHODS = ("uscc", "name", "former_name", "fuzzy", "ambiguous", "unmatched")
@@ -628,60 +628,38 @@ def _transfer_events(patents: pd.DataFrame, events: pd.DataFrame, data: Any = No
 
 def _rejected_transfers(data: Any, patents: pd.DataFrame) -> pd.DataFrame:
     """The event rows the reader rejected that still state a transfer, as
-    :func:`_transfer_events` rows: read again from the file, the event code is TR01, the
-    date and both party cells are readable (none of them is what failed) and the number is
-    a patent's, as written or with only its check character wrong (its 12 digits match;
-    ``features._rejected_events`` reads them alike). A sale recorded in a row with a
-    mistyped check digit then moves the patent on its date, not at every date through the
-    current ``owners``. A row whose code is unreadable is no transfer (its patent is
-    状态待核实 from its date instead). The file is read again only for the rows that may
-    qualify: rejected on other cells than the code, date and parties, not as duplicates,
-    and (when the number is what failed) naming a patent."""
+    :func:`_transfer_events` rows (``features._rejected_events.rejected_event_rows``, read
+    once per bundle): the event code is TR01, the date and both party cells are readable
+    (none of them is what failed), the row is no duplicate, and its number is a patent's, as
+    written or with only its check character wrong (its 12 digits match). A sale recorded
+    in a row with a mistyped check digit then moves the patent on its date, not at every
+    date through the current ``owners``. A row whose code is unreadable is no transfer (its
+    patent is 状态待核实 from its date instead)."""
     none = pd.DataFrame(
         {c: pd.Series(dtype="str") for c in _TRANSFER_COLUMNS}
         | {"event_date": pd.Series(dtype="datetime64[ns]"), "patent_row": pd.Series(dtype="int64")}
     )
-    rejects = getattr(data, "rejects", None)
-    files = getattr(data, "files", None) or {}
-    if rejects is None or not len(rejects) or "patent_events" not in files or not len(patents):
+    if not len(patents):
         return none
-    mine = rejects.loc[(rejects["table"] == "patent_events") & rejects["source_row"].notna()]
-    if mine.empty:
-        return none
-    src = mine["source_row"].astype("int64").to_numpy()
-    column = mine["column"].astype("str")
-    unusable = column.isin(_READ_AGAIN[1:]) | mine["rule"].astype("str").str.startswith(
-        "duplicate_"
+    ev = rejected_event_rows(data)
+    failed = ev["failed"].astype("str").str.split(";")
+    clean = ~failed.map(lambda cols: bool(set(cols) & set(_READ_AGAIN[1:]))).astype(bool)
+    keep = (
+        clean
+        & ~ev["duplicate"].astype(bool)
+        & (ev["event_code"].astype("str") == "TR01").fillna(False).astype(bool)
+        & ev["event_date"].notna()
+        & ev["app_no"].notna()
     )
-    # the body of a number that is what failed: its 12 digits must be a patent's
-    typed = (column == "app_no").to_numpy(dtype=bool)
-    written = mine["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
-    body = written["body"].where(typed)
-    number = body.map(lambda b: f"CN{b}.{app_no_check_char(b)}" if isinstance(b, str) else None)
-    unknown = typed & (
-        number.isna().to_numpy() | (_first_rows(patents["app_no"], number.astype("str")) < 0)
-    )
-    drop = np.unique(src[unusable.to_numpy(dtype=bool) | unknown])
-    wanted = np.setdiff1d(np.unique(src), drop)
-    if not wanted.size:
+    ev = ev.loc[keep.to_numpy(dtype=bool)]
+    if ev.empty:
         return none
-    from data_contracts import read_rows
-
-    rows = read_rows(files["patent_events"].path, "patent_events", wanted, _READ_AGAIN)
-    rows = rows.loc[(rows["event_code"].astype("str") == "TR01").fillna(False).to_numpy(dtype=bool)]
-    rows = rows.loc[rows["event_date"].notna().to_numpy()]
-    if rows.empty:
-        return none
-    # the number as written when it is what failed, else the reader's canonical one
-    as_written = pd.Series(number.to_numpy(), index=src).loc[lambda x: x.notna()]
-    as_written = as_written[~as_written.index.duplicated()]
-    app_no = rows["source_row"].map(as_written).astype("str").fillna(rows["app_no"].astype("str"))
     out = pd.DataFrame(
         {
-            "app_no": app_no.to_numpy(),
-            "event_date": rows["event_date"].to_numpy(dtype="datetime64[ns]"),
-            "from_party": rows["from_party"].astype("str").to_numpy(),
-            "to_party": rows["to_party"].astype("str").to_numpy(),
+            "app_no": ev["app_no"].to_numpy(),
+            "event_date": ev["event_date"].to_numpy(dtype="datetime64[ns]"),
+            "from_party": ev["from_party"].to_numpy(),
+            "to_party": ev["to_party"].to_numpy(),
         }
     ).astype({c: "str" for c in ("app_no", "from_party", "to_party")})
     out["patent_row"] = _first_rows(patents["app_no"], out["app_no"])

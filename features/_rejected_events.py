@@ -37,6 +37,105 @@ def _undated_from(data: Any) -> np.datetime64:
     return max(np.datetime64(pd.Timestamp(as_of).date(), "D"), _EARLIEST)
 
 
+REJECTED_EVENT_COLUMNS = (
+    "source_row",
+    "app_no",
+    "event_code",
+    "event_date",
+    "from_party",
+    "to_party",
+    "failed",
+    "duplicate",
+)
+"""What :func:`rejected_event_rows` gives per rejected row."""
+
+_CACHE_KEY = "features.rejected_event_rows"
+
+
+def rejected_event_rows(data: Any) -> pd.DataFrame:
+    """Every ``patent_events`` row the reader rejected, read again from its file, once per
+    data bundle (the result is kept in ``DataBundle.derived``; later calls copy it).
+
+    Columns :data:`REJECTED_EVENT_COLUMNS`: ``app_no`` is the canonical number of the
+    patent the row names: as written when the number is what failed (read as the reader
+    reads it: every accepted spelling) and only its check character is wrong, its 12 digits
+    then naming the patent; else the reader's; null when neither can be read.
+    ``event_code``, ``event_date``, ``from_party``, ``to_party`` are parsed as the contract
+    parses them, null where the cell itself failed; ``failed`` the columns the row failed
+    on, ``;``-joined (empty when it was rejected only as a duplicate); ``duplicate``
+    whether one of its rules was a duplicate rule.
+
+    The legal-event state (:func:`unverified_since`), the transfers of entity resolution and
+    a training row's decision date each read these rows: one pass over the events file
+    serves them all, and only when the reader rejected event rows.
+    """
+    empty = pd.DataFrame(
+        {
+            "source_row": pd.Series(dtype="int64"),
+            **{c: pd.Series(dtype="str") for c in ("app_no", "event_code")},
+            "event_date": pd.Series(dtype="datetime64[ns]"),
+            **{c: pd.Series(dtype="str") for c in ("from_party", "to_party", "failed")},
+            "duplicate": pd.Series(dtype="bool"),
+        }
+    )
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    if rejects is None or not len(rejects) or "patent_events" not in files:
+        return empty
+    cache = getattr(data, "derived", None)
+    if isinstance(cache, dict) and _CACHE_KEY in cache:
+        return cache[_CACHE_KEY].copy()
+    out = _read_rejected_events(rejects, files["patent_events"].path, empty)
+    if isinstance(cache, dict):
+        cache[_CACHE_KEY] = out
+    return out.copy()
+
+
+def _read_rejected_events(rejects: pd.DataFrame, path: Any, empty: pd.DataFrame) -> pd.DataFrame:
+    mine = rejects.loc[(rejects["table"] == "patent_events") & rejects["source_row"].notna()]
+    if mine.empty:
+        return empty
+    from data_contracts import read_rows
+
+    source = mine["source_row"].astype("int64")
+    rows = read_rows(
+        path, "patent_events", source.unique(),
+        ("app_no", "event_code", "event_date", "from_party", "to_party"),
+    )  # fmt: skip
+    if rows.empty:
+        return empty
+    # the number as written when it is what failed (read as the reader reads it: every
+    # accepted spelling), else the reader's canonical one
+    typed = mine.loc[mine["column"] == "app_no"].drop_duplicates("source_row")
+    written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
+    body = pd.Series(
+        written["body"].to_numpy(), index=typed["source_row"].astype("int64").to_numpy(),
+        dtype="str",
+    )  # fmt: skip
+    src = rows["source_row"].astype("int64")
+    body = src.map(body).astype("str").fillna(rows["app_no"].astype("str").str.slice(2, 14))
+    number = [f"CN{b}.{app_no_check_char(b)}" if isinstance(b, str) else None for b in body]
+    by_row = mine.assign(source_row=source, column=mine["column"].astype("str"))
+    is_dup = by_row["rule"].astype("str").str.startswith("duplicate_")
+    # the cells a row failed on (its duplicate rules name no failing cell)
+    failed = (
+        by_row.loc[~is_dup].groupby("source_row")["column"].agg(lambda c: ";".join(sorted(set(c))))
+    )
+    dup = is_dup.groupby(by_row["source_row"]).any()
+    return pd.DataFrame(
+        {
+            "source_row": src.to_numpy(),
+            "app_no": pd.array(number, dtype="str"),
+            "event_code": pd.Series(rows["event_code"].to_numpy(), dtype="str"),
+            "event_date": rows["event_date"].to_numpy(dtype="datetime64[ns]"),
+            "from_party": pd.Series(rows["from_party"].to_numpy(), dtype="str"),
+            "to_party": pd.Series(rows["to_party"].to_numpy(), dtype="str"),
+            "failed": pd.Series(src.map(failed).fillna("").to_numpy(), dtype="str"),
+            "duplicate": src.map(dup).fillna(False).to_numpy(dtype=bool),
+        }
+    )
+
+
 def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The patents of ``app_no`` (canonical numbers) named by a rejected legal event that
     may change their state: their rows and the first such event's date (``datetime64[D]``).
@@ -51,42 +150,22 @@ def unverified_since(data: Any, app_no: pa.Array) -> tuple[np.ndarray, np.ndarra
     a hash look-up of a few canonical numbers among the patents, not a column per patent.
     """
     none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype="datetime64[D]"))
-    rejects = getattr(data, "rejects", None)
-    files = getattr(data, "files", None) or {}
-    if rejects is None or not len(rejects) or "patent_events" not in files or not len(app_no):
+    if not len(app_no):
         return none
-    sel = (rejects["table"] == "patent_events") & rejects["source_row"].notna()
-    sel &= ~rejects["rule"].astype("str").str.startswith("duplicate_")
-    if not sel.any():
-        return none
-    from data_contracts import read_rows
-
-    rej = rejects.loc[sel, ["source_row", "column", "value"]]
-    rows = read_rows(
-        files["patent_events"].path, "patent_events",
-        rej["source_row"].astype("int64").unique(), ("app_no", "event_code", "event_date"),
-    )  # fmt: skip
-    # the number as written when it is what failed (read as the reader reads it: every
-    # accepted spelling), else the reader's canonical one
-    typed = rej.loc[rej["column"] == "app_no"].drop_duplicates("source_row")
-    written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
-    body = pd.Series(
-        written["body"].to_numpy(), index=typed["source_row"].astype("int64").to_numpy(),
-        dtype="str",
-    )  # fmt: skip
-    canonical = rows["app_no"].astype("str").str.slice(2, 14)
-    ev = rows.assign(body=rows["source_row"].map(body).astype("str").fillna(canonical))
-    ev = ev.dropna(subset=["body"])
+    ev = rejected_event_rows(data)
+    # a row rejected only as a duplicate repeats an accepted one: it hides nothing
+    only_dup = ev["duplicate"] & (ev["failed"].astype("str") == "")
+    ev = ev.loc[~only_dup.to_numpy(dtype=bool) & ev["app_no"].notna().to_numpy(dtype=bool)]
     code = ev["event_code"].astype("str")
-    ev = ev.loc[code.isna() | code.isin(STATE_CODES)]
+    ev = ev.loc[(code.isna() | code.isin(STATE_CODES)).to_numpy(dtype=bool)]
     if ev.empty:
         return none
-    when = ev["event_date"].astype("datetime64[ns]").to_numpy().astype("datetime64[D]")
+    when = ev["event_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     when = np.where(np.isnat(when), _undated_from(data), np.maximum(when, _EARLIEST))
-    first = pd.Series(when).groupby(ev["body"].to_numpy()).min()
-    # each body's canonical number (CN + 12 digits + . + check), looked up among the patents
-    # (the few numbers are the hash table, the patents are probed: no table of 20M numbers)
-    numbers = pa.array([f"CN{b}.{app_no_check_char(b)}" for b in first.index], app_no.type)
+    first = pd.Series(when).groupby(ev["app_no"].astype("str").to_numpy()).min()
+    # looked up among the patents (the few numbers are the hash table, the patents are
+    # probed: no table of 20M numbers)
+    numbers = pa.array(first.index.tolist(), app_no.type)
     at = pc.index_in(app_no, value_set=numbers, skip_nulls=True)
     named = np.flatnonzero(pc.is_valid(at).to_numpy(zero_copy_only=False))
     if not len(named):

@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import DataError
-from data_contracts.identifiers import APP_NO_PATTERN, app_no_check_char, normalize_app_no
 from screening.retrain._rejected_loans import (
     REJECTED_LOAN_COLUMNS,
     empty_rejected,
@@ -549,9 +548,6 @@ class TrainingSet:
 FeatureBuilder = Callable[[pd.DataFrame, Any], pd.DataFrame]
 
 
-_OWN_PLEDGE_COLUMNS = ("app_no", "event_code", "event_date")
-
-
 def _pledged_patents(rows: pd.DataFrame, loans: pd.DataFrame) -> pd.DataFrame:
     """``loan_id, app_no``: the patents each loan of ``rows`` pledged, as listed by its
     earliest report that lists any (the reader gives them canonical)."""
@@ -583,62 +579,27 @@ def rejected_pledge_events(data: Any, app_nos: Any) -> pd.DataFrame:
     A loan's own pledge registration may be a row the reader rejected (its application
     number has a wrong check character, its code is not a known one, ...). The feature store
     still honours such a row: it makes the patent 状态待核实 from its date
-    (``features/_rejected_events.py``), so at the disbursement date the loan's own pledge
-    would show. The rows are read again from the events file as the feature store reads
-    them: the number as written when only its check character is wrong (its 12 digits
-    name the patent), else the reader's. Kept: a readable date (a row whose date cannot be
-    read dates nothing) and a code that is ``PE01`` or unreadable (see
-    :func:`decision_dates`). Rejected copies of a duplicate are kept too: their number,
-    code and date are what every copy says. This costs one pass over the events file, only
-    when the reader rejected event rows and some loan lists pledged patents.
+    (``features.rejected_event_rows``, the rows read again once per bundle, its number as
+    written when only the check character is wrong), so at the disbursement date the loan's
+    own pledge would show. Kept: a readable date (a row whose date cannot be read dates
+    nothing) and a code that is ``PE01`` or unreadable (see :func:`decision_dates`).
+    Rejected copies of a duplicate are kept too: their number, code and date are what every
+    copy says.
     """
-    empty = pd.DataFrame(
-        {
-            "app_no": pd.Series(dtype="str"),
-            "event_code": pd.Series(dtype="str"),
-            "event_date": pd.Series(dtype="datetime64[ns]"),
-        }
-    )
-    rejects = getattr(data, "rejects", None)
-    files = getattr(data, "files", None) or {}
-    if rejects is None or not len(rejects) or "patent_events" not in files:
-        return empty
-    wanted = pd.Series(pd.unique(pd.Series(app_nos, dtype="str").dropna()), dtype="str")
-    wanted = set(wanted.str.extract(APP_NO_PATTERN)["body"].dropna())
-    sel = (rejects["table"] == "patent_events") & rejects["source_row"].notna()
-    if not wanted or not sel.any():
-        return empty
-    from data_contracts import read_rows
+    from features import rejected_event_rows
 
-    rej = rejects.loc[sel, ["source_row", "column", "value"]]
-    rows = read_rows(
-        files["patent_events"].path, "patent_events",
-        rej["source_row"].astype("int64").unique(), _OWN_PLEDGE_COLUMNS,
-    )  # fmt: skip
-    if rows.empty:
-        return empty
-    # the number as written when it is what failed (every accepted spelling), else the
-    # reader's canonical one
-    typed = rej.loc[rej["column"] == "app_no"].drop_duplicates("source_row")
-    written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
-    body = pd.Series(
-        written["body"].to_numpy(), index=typed["source_row"].astype("int64").to_numpy(),
-        dtype="str",
-    )  # fmt: skip
-    canonical = rows["app_no"].astype("str").str.slice(2, 14)
-    ev = rows.assign(
-        body=rows["source_row"].map(body).astype("str").fillna(canonical),
-        event_date=pd.to_datetime(rows["event_date"]),
-    )
+    wanted = set(pd.Series(app_nos, dtype="str").dropna())
+    ev = rejected_event_rows(data)
     code = ev["event_code"].astype("str")
-    ev = ev.loc[
-        ev["body"].isin(wanted) & ev["event_date"].notna() & (code.isna() | (code == "PE01"))
-    ]
-    if ev.empty:
-        return empty
+    keep = (
+        ev["app_no"].isin(wanted)
+        & ev["event_date"].notna()
+        & (code.isna() | (code == "PE01")).astype(bool)
+    )
+    ev = ev.loc[keep.to_numpy(dtype=bool)]
     return pd.DataFrame(
         {
-            "app_no": pd.Series([f"CN{b}.{app_no_check_char(b)}" for b in ev["body"]], dtype="str"),
+            "app_no": pd.Series(ev["app_no"].to_numpy(), dtype="str"),
             "event_code": pd.Series(ev["event_code"].to_numpy(), dtype="str"),
             "event_date": pd.Series(ev["event_date"].to_numpy(dtype="datetime64[ns]")),
         }

@@ -143,12 +143,13 @@ def test_a_rejected_copy_of_an_accepted_sale_is_not_a_second_sale(mk, tmp_path, 
     assert links.match_report["sources"]["transfer_from_parties"]["mentions"] == 1
 
 
-def test_the_events_file_is_read_again_only_for_rows_that_may_be_transfers(
-    mk, tmp_path, folder, monkeypatch
-):
-    """Rows rejected for their code, or whose mistyped number names no patent, cannot be a
-    transfer of a known patent: the file is not read again for them (a pass over the
-    events file at national scale)."""
+def test_the_events_file_is_read_again_once_for_every_use(mk, tmp_path, folder, monkeypatch):
+    """Rows rejected for their code, or whose mistyped number names no patent, are no
+    transfer of a known patent; and however many parts look at the rejected rows (entity
+    resolution, the patents' state, the pledge list), the events file is read again once
+    per bundle (a pass over it at national scale)."""
+    from features import pledgeable_patents, rejected_event_rows
+
     app_no = folder([_sale(event_code="TR1"), _sale(event_date=D("2022-01-01"))])
     path = tmp_path / "patent_events.csv"
     other = "CN201920000001.3"  # a body no patent has
@@ -158,9 +159,16 @@ def test_the_events_file_is_read_again_only_for_rows_that_may_be_transfers(
     bundle = _read(tmp_path)
     assert sorted(bundle.rejects["rule"].tolist()) == ["app_no_check", "enum_unknown"]
 
-    def fail(*args, **kwargs):
-        raise AssertionError("the events file was read again")
+    calls = []
+    real = data_contracts.read_rows
 
-    monkeypatch.setattr(data_contracts, "read_rows", fail)
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data_contracts, "read_rows", counted)
     links = resolve_entities(bundle)
     assert links.event_links.empty
+    pledgeable_patents(bundle, D("2026-09-30"), links=links)
+    assert len(rejected_event_rows(bundle)) == 2
+    assert calls.count("patent_events") == 1
