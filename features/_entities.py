@@ -36,6 +36,7 @@ from features._names import (
     as_text,
     encode,
     is_text_categorical,
+    name_keys,
     split_ids,
     take_text,
 )
@@ -620,6 +621,7 @@ def _transfer_events(patents: pd.DataFrame, events: pd.DataFrame, data: Any = No
     keys = ["patent_row", "event_date", "from_party", "to_party"]
     both = extra.merge(tr[keys].drop_duplicates(), on=keys, how="left", indicator=True)
     extra = extra.loc[(both["_merge"] == "left_only").to_numpy()].drop_duplicates(keys)
+    extra = extra.loc[_sold_by_a_holder(extra.reset_index(drop=True), patents, tr)]
     if extra.empty:
         return tr
     tr = tr.assign(app_no=as_text(tr["app_no"]))
@@ -663,7 +665,39 @@ def _rejected_transfers(data: Any, patents: pd.DataFrame) -> pd.DataFrame:
         }
     ).astype({c: "str" for c in ("app_no", "from_party", "to_party")})
     out["patent_row"] = _first_rows(patents["app_no"], out["app_no"])
+    # the number is what failed: its 12 digits name the patent only if no digit is wrong
+    mistyped = ev["failed"].astype("str").str.split(";").map(lambda cols: "app_no" in cols)
+    out["mistyped"] = mistyped.to_numpy(dtype=bool)
     return out.loc[out["patent_row"] >= 0].reset_index(drop=True)
+
+
+def _sold_by_a_holder(extra: pd.DataFrame, patents: pd.DataFrame, tr: pd.DataFrame) -> np.ndarray:
+    """Which rejected transfers of a mistyped number (``mistyped``) have a seller who held
+    the patent they name: one of its applicants or owners, or the buyer of an earlier
+    accepted transfer of it (names compared by matching key). A typo among the 12 digits
+    lands on another patent, whose holder did not sell it; such a row is left out (the
+    patent then keeps its current owners, as without the row). Rows whose number was read
+    are kept."""
+    keep = np.ones(len(extra), dtype=bool)
+    typo = np.flatnonzero(extra["mistyped"].to_numpy(dtype=bool))
+    if not typo.size:
+        return keep
+    for i in typo.tolist():
+        row = extra.iloc[i]
+        p = int(row["patent_row"])
+        cells = [patents["applicants"].iloc[p]]
+        if "owners" in patents:
+            cells.append(patents["owners"].iloc[p])
+        names = [n for c in cells if not pd.isna(c) for n in str(c).split(";")]
+        earlier = tr.loc[
+            (tr["patent_row"] == p) & (tr["event_date"] < row["event_date"]), "to_party"
+        ]
+        for party in earlier.astype("str").dropna().tolist():
+            names.extend(party.split(";"))
+        holders = set(name_keys(pd.Series(names, dtype="str")).drop_null().to_pylist())
+        sellers = name_keys(pd.Series(str(row["from_party"]).split(";"), dtype="str"))
+        keep[i] = bool(holders & set(sellers.drop_null().to_pylist()))
+    return keep
 
 
 def _transfers(

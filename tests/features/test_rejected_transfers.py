@@ -172,3 +172,25 @@ def test_the_events_file_is_read_again_once_for_every_use(mk, tmp_path, folder, 
     pledgeable_patents(bundle, D("2026-09-30"), links=links)
     assert len(rejected_event_rows(bundle)) == 2
     assert calls.count("patent_events") == 1
+
+
+def test_a_mistyped_number_whose_seller_never_held_that_patent_moves_nothing(mk, tmp_path, folder):
+    """Twelve digits with a typo may name another real patent: a rejected sale whose seller
+    is not that patent's applicant, owner or earlier buyer is left out (the patent keeps
+    its current owners, as without the row); the same row with the holder as seller is a
+    sale."""
+    app_no = folder([_sale(from_party="郑州无关科技有限公司")])
+    (tmp_path / "patent_events.csv").write_text(
+        (tmp_path / "patent_events.csv").read_text().replace(app_no, _wrong_check(app_no))
+    )
+    matrix, links = _holders(_read(tmp_path), mk)
+    assert matrix["valid_utility_model_count"].tolist() == [0, 0, 1, 1]  # the buyer always
+    assert matrix["recent_transfer_out_count"].tolist() == [0, 0, 0, 0]
+    assert links.event_links.empty
+    # the seller written with another company form is still the holder (same matching key)
+    app_no = folder([_sale(from_party=SELLER.replace("有限公司", "有限责任公司"))])
+    (tmp_path / "patent_events.csv").write_text(
+        (tmp_path / "patent_events.csv").read_text().replace(app_no, _wrong_check(app_no))
+    )
+    matrix, _ = _holders(_read(tmp_path), mk)
+    assert matrix["valid_utility_model_count"].tolist() == [1, 0, 0, 1]
