@@ -153,7 +153,8 @@ class ScreenInputs:
         name is ambiguous once per candidate firm, ``candidates`` naming them all).
     ambiguous_records : DataFrame
         Negative credit records active at as_of (an unknown severity read as serious) whose
-        name fits several firms: one row per candidate firm (``uscc``), ``candidates`` the
+        normalised name is that of several firms (:func:`_fits_several`): one row per
+        candidate firm (``uscc``), ``candidates`` the
         ``;``-joined codes of all of them (:func:`_on_candidates`).
     """
 
@@ -389,9 +390,7 @@ def prepare_inputs(
         # back while it is active (an ambiguous 失信 listing is not a clean record)
         ambiguous = _on_candidates(
             features.active_credit_records(
-                links.credit_records.loc[
-                    ~linked & links.credit_records["match_candidates"].notna()
-                ],
+                links.credit_records.loc[~linked & _fits_several(links.credit_records)],
                 as_of,
                 unknown_severity="serious",
             )
@@ -463,14 +462,26 @@ def tables_needed(rules: Any) -> dict[str, list[str]]:
     return needs
 
 
+def _fits_several(records: pd.DataFrame) -> pd.Series:
+    """Rows whose name, normalised, is that of several registry firms (match score 100):
+    the record is about one of them. A fuzzy near-match to several firms is not: the record
+    may name a firm outside the registry, and holding back two firms for it would be a
+    guess (it stays in unlinked.csv for a person to check)."""
+    if "match_candidates" not in records or "match_score" not in records:
+        return pd.Series(False, index=records.index)
+    exact = np.isclose(records["match_score"].to_numpy(dtype="float64", na_value=np.nan), 100.0)
+    return records["match_candidates"].notna() & exact
+
+
 def _on_candidates(records: pd.DataFrame) -> pd.DataFrame:
-    """``records`` with each unlinked row whose name is ambiguous (``match_candidates``)
-    repeated once per candidate firm, that firm as its ``uscc`` and all of them, ``;``-joined,
-    as ``candidates`` (NA on the other rows)."""
+    """``records`` with each unlinked row whose name is that of several firms
+    (:func:`_fits_several`) repeated once per candidate firm, that firm as its ``uscc`` and
+    all of them, ``;``-joined, as ``candidates`` (NA on the other rows)."""
     if "match_candidates" not in records:
         return records.assign(candidates=pd.Series(pd.NA, index=records.index, dtype="str"))
+    several = _fits_several(records).to_numpy(dtype=bool)
     out = records.rename(columns={"match_candidates": "candidates"})
-    open_ = (out["uscc"].isna() & out["candidates"].notna()).to_numpy(dtype=bool)
+    open_ = out["uscc"].isna().to_numpy(dtype=bool) & several
     if not open_.any():
         return out.reset_index(drop=True)
     each = out.loc[open_].assign(uscc=out.loc[open_, "candidates"].str.split(";")).explode("uscc")

@@ -269,6 +269,13 @@ def test_an_ambiguous_listing_holds_back_every_firm_it_may_name(tmp_path):
     ent.loc[y, "企业名称"] = base + "有限责任公司"
     ent.loc[[x, y], "曾用名"] = ""
     ent.loc[[x, y], "成立日期"] = "2015-01-01"
+    # two long names one character apart: a third spelling is a fuzzy near-match to both,
+    # which may be a firm outside the registry: listed, not held back
+    v, w = alive[23], alive[24]
+    near = "河南省郑州市歧义测试智能装备制造研究"
+    ent.loc[v, "企业名称"] = near + "院有限公司"
+    ent.loc[w, "企业名称"] = near + "所有限公司"
+    ent.loc[[v, w], "曾用名"] = ""
     ent.to_csv(data / "enterprises.csv", index=False, encoding="gbk")
     credit = data / "credit_records.csv"
     columns = pd.read_csv(credit, encoding="gbk", dtype=str, nrows=0).columns
@@ -277,6 +284,7 @@ def test_an_ambiguous_listing_holds_back_every_firm_it_may_name(tmp_path):
         ["", base + "股份有限公司", "失信被执行人", "2026-03-01", "", "", "", "A-1", "法院"],
         # the same kind of name on a listing that is over: holds nothing back
         ["", base + "股份有限公司", "失信被执行人", "2020-03-01", "2021-03-01", "", "", "A-2", "法院"],
+        ["", near + "室有限公司", "失信被执行人", "2026-03-01", "", "", "", "A-3", "法院"],
     ]  # fmt: skip
     pd.DataFrame(rows, columns=columns).to_csv(
         credit, mode="a", header=False, index=False, encoding="gbk"
@@ -292,10 +300,17 @@ def test_an_ambiguous_listing_holds_back_every_firm_it_may_name(tmp_path):
         assert "A-2" not in _rules(screened, code)
         assert "对应 2 家企业" in str(screened.loc[code, "reason"])
     assert "A-1" not in _rules(screened, ent.loc[z, "统一社会信用代码"])
+    for code in ent.loc[[v, w], "统一社会信用代码"]:
+        assert "A-3" not in _rules(screened, code), code
     report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
     warned = [w for w in report["warnings"] if "该名称对应多家企业" in w]
     assert len(warned) == 1 and "1 条" in warned[0] and "2 家参评企业" in warned[0]
     unlinked = pd.read_csv(out / "unlinked.csv", dtype=str)
-    assert (unlinked["cause"] == "ambiguous").sum() == 1
-    listed = unlinked.loc[unlinked["cause"] == "ambiguous", "candidates"].iloc[0].split(";")
-    assert sorted(listed) == sorted(ent.loc[[x, y], "统一社会信用代码"])
+    amb = unlinked.loc[unlinked["cause"] == "ambiguous"].set_index("record_id")
+    assert sorted(amb.index) == ["A-1", "A-3"]
+    assert sorted(amb.loc["A-1", "candidates"].split(";")) == sorted(
+        ent.loc[[x, y], "统一社会信用代码"]
+    )
+    assert sorted(amb.loc["A-3", "candidates"].split(";")) == sorted(
+        ent.loc[[v, w], "统一社会信用代码"]
+    )
