@@ -742,7 +742,9 @@ def build_training_set(
     bundle : DataBundle
         What ``data_contracts.read_data_dir`` returned (``tables`` with ``enterprises`` and
         ``loans``). The ledger rows it rejected (``rejects``) are read again from the loans
-        file and used by the labels (:func:`label_loans`, ``rejected``).
+        file and used by the labels (:func:`label_loans`, ``rejected``). A bundle read
+        without a date (``as_of`` None) gets ``as_of``: its undated rejected facts are
+        taken as known by the label date, not at every decision date.
     as_of : Timestamp or str
         Date of knowledge of the outcomes (usually the latest ledger report date).
     config : LabelConfig, optional
@@ -758,6 +760,11 @@ def build_training_set(
     TrainingSet
     """
     tables = bundle.tables
+    if getattr(bundle, "as_of", "") is None:
+        # the folder holds what was known at the label date: a rejected fact whose date
+        # cannot be read happened by then, not by every loan's earlier decision date
+        # (features' rejected legal events); a bundle read for another date keeps it
+        bundle.as_of = pd.Timestamp(as_of).date()
     rejected = rejected_loan_rows(bundle)
     labels = label_loans(
         tables["loans"],

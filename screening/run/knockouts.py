@@ -215,7 +215,10 @@ def _ended(rejected: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
         unknown_severity="serious",
     )
     end = end.where(~end_unread.fillna(True).astype(bool))
-    return (end.notna() & (end <= as_of)).to_numpy(dtype=bool)
+    # a tax rating is no listing: it leaves only when a newer one comes (_superseded); an
+    # end date on its row says nothing (the accepted path ignores it too)
+    rating = (rejected["record_type"].astype("str") == "tax_rating").fillna(False)
+    return (end.notna() & (end <= as_of) & ~rating.astype(bool)).to_numpy(dtype=bool)
 
 
 def _superseded(

@@ -381,8 +381,12 @@ def prepare_inputs(
             links.credit_records.loc[linked], as_of, unknown_severity="serious"
         )
         unlinked = unlinked_records(
+            # a penalty of unknown severity is listed as long as a serious one, as for the
+            # linked records: an ambiguous one it holds back must be listed here too
             features.active_credit_records(
-                _as_written(links.credit_records, written.get("credit_records")).loc[~linked], as_of
+                _as_written(links.credit_records, written.get("credit_records")).loc[~linked],
+                as_of,
+                unknown_severity="serious",
             ),
             _as_written(links.nominations, written.get("nominations")),
         )

@@ -129,6 +129,10 @@ def test_training_row_of_a_loan_whose_own_pledge_row_was_rejected(tmp_path):
     assert ts.report.before_own_pledge == 2
     # the loan's own pledge does not show: its patent is pledgeable the day before
     assert ts.X["pledgeable_patent_count"].tolist()[0] == 1
+    # L2's undated rejected row happened by the label date, not by every earlier date: the
+    # bundle read without a date (as `screening train` reads it) takes the label date
+    assert bundle.as_of == pd.Timestamp("2024-01-01").date()
+    assert ts.X["pledgeable_patent_count"].tolist()[1] == 1
     at_disbursement = build_feature_matrix(
         pd.DataFrame({"uscc": [uscc(1)], "as_of": [pd.Timestamp("2022-01-10")]}), bundle
     )

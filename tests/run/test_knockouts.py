@@ -192,3 +192,28 @@ def test_negative_records_and_nominations_that_reach_no_firm_are_warned():
     # no nominating office: said so, not "nan"
     anonymous = unlinked_warnings(unlinked_records(active.iloc[:0], noms.assign(nominated_by=None)))
     assert anonymous[0].endswith("91410100123456788Y（推荐单位未注明）（见 unlinked.csv）")
+
+
+def test_a_rejected_rating_with_a_past_end_date_still_holds_its_firm():
+    """A tax rating is no listing: an end date on its row says nothing (the accepted path
+    ignores it), so a garbled D rating that is the firm's latest holds it back whatever
+    its row's end date; a listing whose end date is over does not."""
+    from screening.run.knockouts import held_back_records
+
+    as_of = pd.Timestamp("2026-06-30")
+    rejected = pd.DataFrame(
+        {
+            "source_row": [1, 2],
+            "uscc": [USCC["A"], USCC["B"]],
+            "record_type": ["tax_rating", "dishonest_debtor"],
+            "severity": [None, None],
+            "value": ["D级", None],
+            "start_date": pd.to_datetime(["2026-05-10", "2024-01-01"]),
+            "end_date": pd.to_datetime(["2026-06-01", "2025-01-01"]),
+            "end_unread": [False, False],
+            "record_id": ["T-1", "J-1"],
+            "reason": ["等级无法识别", "严重程度无法识别"],
+        }
+    )
+    held = held_back_records(rejected, as_of, shipped_rules())
+    assert held["record_id"].tolist() == ["T-1"]

@@ -285,6 +285,8 @@ def test_an_ambiguous_listing_holds_back_every_firm_it_may_name(tmp_path):
         # the same kind of name on a listing that is over: holds nothing back
         ["", base + "股份有限公司", "失信被执行人", "2020-03-01", "2021-03-01", "", "", "A-2", "法院"],
         ["", near + "室有限公司", "失信被执行人", "2026-03-01", "", "", "", "A-3", "法院"],
+        # a penalty of unknown severity, over if minor, active if serious: held and listed
+        ["", base + "股份有限公司", "行政处罚", "2025-03-01", "", "", "", "A-4", "市场监管"],
     ]  # fmt: skip
     pd.DataFrame(rows, columns=columns).to_csv(
         credit, mode="a", header=False, index=False, encoding="gbk"
@@ -297,6 +299,7 @@ def test_an_ambiguous_listing_holds_back_every_firm_it_may_name(tmp_path):
     for code in ent.loc[[x, y], "统一社会信用代码"]:
         assert screened.loc[code, "status"] == "knocked_out", code
         assert "unreadable_credit_record@2026-03-01#A-1" in _rules(screened, code)
+        assert "unreadable_credit_record@2025-03-01#A-4" in _rules(screened, code)
         assert "A-2" not in _rules(screened, code)
         assert "对应 2 家企业" in str(screened.loc[code, "reason"])
     assert "A-1" not in _rules(screened, ent.loc[z, "统一社会信用代码"])
@@ -304,10 +307,10 @@ def test_an_ambiguous_listing_holds_back_every_firm_it_may_name(tmp_path):
         assert "A-3" not in _rules(screened, code), code
     report = json.loads((out / "run_report.json").read_text(encoding="utf-8"))
     warned = [w for w in report["warnings"] if "该名称对应多家企业" in w]
-    assert len(warned) == 1 and "1 条" in warned[0] and "2 家参评企业" in warned[0]
+    assert len(warned) == 1 and "2 条" in warned[0] and "2 家参评企业" in warned[0]
     unlinked = pd.read_csv(out / "unlinked.csv", dtype=str)
     amb = unlinked.loc[unlinked["cause"] == "ambiguous"].set_index("record_id")
-    assert sorted(amb.index) == ["A-1", "A-3"]
+    assert sorted(amb.index) == ["A-1", "A-3", "A-4"]  # every record held back is listed
     assert sorted(amb.loc["A-1", "candidates"].split(";")) == sorted(
         ent.loc[[x, y], "统一社会信用代码"]
     )
