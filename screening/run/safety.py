@@ -39,6 +39,19 @@ _MOBILE = re.compile(
     rf"(?<![0-9])(?:\+?86{_SEP})?1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?![0-9])"
 )
 _PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
+# A run of digits with any separators between them (``1101 0519 4912 3100 26``,
+# ``110105-1949-12-31-0026``, ``138-001-38000``): its digits alone, separators dropped,
+# are tested whole against these. The patterns above catch the usual groupings inside
+# longer text; this catches any other grouping of one number.
+_RUN = re.compile(r"(?<![0-9])\+?[0-9](?:[-\s./·・、,，:]{0,2}[0-9])*(?:[-\s./·・、,，]{0,2}[Xx])?")
+_WHOLE = (
+    re.compile(
+        r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+        r"[0-9]{3}[0-9Xx]"
+    ),
+    re.compile(r"[1-9][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}"),
+    re.compile(r"(?:\+?86)?1[3-9][0-9]{9}"),
+)
 _WIDE = str.maketrans(
     {"Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "—": "-", "–": "-", "．": ".", "／": "/",
      "＋": "+"}
@@ -76,7 +89,7 @@ def scrub_pii(text: object) -> object:
     view = _ascii_view(text)
     for pattern in _PII:
         text, view = _redact(text, view, pattern)
-    return text
+    return _redact_runs(text, view)
 
 
 def _ascii_view(text: str) -> str:
@@ -88,6 +101,23 @@ def _ascii_view(text: str) -> str:
     return "".join(
         str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c for c in out
     )
+
+
+def _redact_runs(text: str, view: str) -> str:
+    """``text`` with every digit run of ``view`` (:data:`_RUN`) whose digits alone are an
+    ID-card or mobile number (:data:`_WHOLE`) replaced."""
+    spans = [
+        m.span()
+        for m in _RUN.finditer(view)
+        if any(p.fullmatch(re.sub(r"[^0-9Xx+]", "", m.group())) for p in _WHOLE)
+    ]
+    if not spans:
+        return text
+    parts, last = [], 0
+    for a, b in spans:
+        parts += [text[last:a], REDACTED]
+        last = b
+    return "".join(parts) + text[last:]
 
 
 def _redact(text: str, view: str, pattern: re.Pattern[str]) -> tuple[str, str]:

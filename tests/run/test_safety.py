@@ -95,13 +95,21 @@ def test_identifiers_in_any_width_or_spacing_are_scrubbed():
         "110105 19491231 002X",
         "110105-19491231-002x",
         "110105491231002",
+        # any other grouping of one number (diff review)
+        "1101 0519 4912 3100 26",
+        "110105-1949-12-31-0026",
+        "110105·19491231·0026",
+        "138-001-38000",
     ]
     for text in leaks:
         out = scrub_pii("联系人" + text + "号")
         assert REDACTED in out, text
         assert sum(c.isdecimal() for c in out) < 3, (text, out)
         assert out.startswith("联系人") and out.endswith("号")
-    assert scrub_pii("身份证１１０１０５１９４９１２３１００２Ｘ（全角）") == f"身份证{REDACTED}（全角）"
+    assert (
+        scrub_pii("身份证１１０１０５１９４９１２３１００２Ｘ（全角）")
+        == f"身份证{REDACTED}（全角）"
+    )
     series = pd.Series(leaks, dtype="str")
     assert scrub_series(series).tolist() == [scrub_pii(t) for t in leaks]
 
@@ -116,6 +124,9 @@ def test_codes_and_numbers_that_are_not_identifiers_stay():
         "CN202310123456.7",
         "Y2023980012345",
         "注册资本 12000000 元",
+        "注册资本 12,000,000 元",
+        "编号 1234-5678-9012-3456",
+        "2024.05.06 12:30",
     ):
         assert scrub_pii(text) == text, text
 
