@@ -682,22 +682,40 @@ def _sold_by_a_holder(extra: pd.DataFrame, patents: pd.DataFrame, tr: pd.DataFra
     typo = np.flatnonzero(extra["mistyped"].to_numpy(dtype=bool))
     if not typo.size:
         return keep
-    for i in typo.tolist():
-        row = extra.iloc[i]
-        p = int(row["patent_row"])
-        cells = [patents["applicants"].iloc[p]]
-        if "owners" in patents:
-            cells.append(patents["owners"].iloc[p])
-        names = [n for c in cells if not pd.isna(c) for n in str(c).split(";")]
-        earlier = tr.loc[
-            (tr["patent_row"] == p) & (tr["event_date"] < row["event_date"]), "to_party"
-        ]
-        for party in earlier.astype("str").dropna().tolist():
-            names.extend(party.split(";"))
-        holders = set(name_keys(pd.Series(names, dtype="str")).drop_null().to_pylist())
-        sellers = name_keys(pd.Series(str(row["from_party"]).split(";"), dtype="str"))
-        keep[i] = bool(holders & set(sellers.drop_null().to_pylist()))
+    rows = extra.iloc[typo][["patent_row", "event_date", "from_party"]].assign(i=typo)
+    prow = rows["patent_row"].to_numpy(dtype=np.int64)
+    # every name a holder may bear, per typo row: the patent's applicants and owners, and
+    # the buyers of its earlier transfers (one pass over the transfers of those patents)
+    held = [
+        pd.DataFrame({"i": typo, "names": _text_at(patents[col], prow)})
+        for col in ("applicants", "owners")
+        if col in patents
+    ]
+    mine = tr.loc[tr["patent_row"].isin(np.unique(prow)), ["patent_row", "event_date", "to_party"]]
+    earlier = rows.merge(mine, on="patent_row", suffixes=("", "_tr"))
+    earlier = earlier.loc[earlier["event_date_tr"] < earlier["event_date"]]
+    held.append(
+        pd.DataFrame({"i": earlier["i"].to_numpy(), "names": earlier["to_party"].to_numpy()})
+    )
+    holders = _name_key_pairs(pd.concat(held, ignore_index=True))
+    sellers = _name_key_pairs(pd.DataFrame({"i": typo, "names": rows["from_party"].to_numpy()}))
+    sold = sellers.merge(holders, on=["i", "key"])["i"].unique()
+    keep[typo] = np.isin(typo, sold)
     return keep
+
+
+def _text_at(col: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """The cells ``rows`` of a text column as Python strings (None where missing)."""
+    values = col.iloc[rows].astype("str")
+    return values.where(values.notna(), None).to_numpy(dtype=object)
+
+
+def _name_key_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """``i, key``: the matching key of every ``;``-separated name of ``frame['names']``."""
+    names = frame.assign(name=frame["names"].astype("str").str.split(";")).explode("name")
+    keys = name_keys(pd.Series(names["name"].to_numpy(), dtype="str"))
+    out = pd.DataFrame({"i": names["i"].to_numpy(), "key": keys.to_pandas()})
+    return out.dropna().drop_duplicates()
 
 
 def _transfers(
@@ -952,26 +970,36 @@ def _link_patents(
 
 def _event_links(linker: _Linker, transfers: pd.DataFrame) -> pd.DataFrame:
     """Transfer parties (``EntityLinks.event_links``) of ``transfers``
-    (:func:`_transfer_events`)."""
+    (:func:`_transfer_events`).
+
+    Both sides of every transfer are linked in one pass, each transfer one list: a firm
+    one side names is no candidate of the other side's ambiguous name (a patent filed under
+    a firm's former name that another firm now bears, then sold to that other firm, must
+    not be deduced sold by the seller to itself)."""
     tr = transfers.reset_index(drop=True)
     rows = tr["patent_row"].to_numpy()
+    sides = [("from", *split_ids(tr["from_party"])), ("to", *split_ids(tr["to_party"]))]
+    n_from_names = len(sides[0][3])
+    parent = np.concatenate([sides[0][1], sides[1][1]])
+    ids = np.concatenate([sides[0][2], sides[1][2].astype(np.int64) + n_from_names])
+    names = pa.concat_arrays([sides[0][3], sides[1][3].cast(sides[0][3].type)])
+    dates = tr["event_date"].to_numpy(dtype="datetime64[ns]")[parent]
+    context = _Context(parent, rows, linker.transfer_codes)
+    m = linker.link(ids.astype(sides[0][2].dtype), names, dates=dates, context=context)
+    is_from = np.arange(len(parent)) < len(sides[0][1])
     parts = []
-    for side, col in (("from", "from_party"), ("to", "to_party")):
-        p, ids, names = split_ids(tr[col])
-        dates = tr["event_date"].to_numpy(dtype="datetime64[ns]")[p]
-        context = _Context(p, rows, linker.transfer_codes)
-        m = linker.link(ids, names, dates=dates, context=context)
-        linker.record(f"transfer_{side}_parties", (m, None))
+    for (side, p, _, _), sel in ((sides[0], is_from), (sides[1], ~is_from)):
+        linker.record(f"transfer_{side}_parties", (m, sel))
         parts.append(
             pd.DataFrame(
                 {
                     "app_no": _str(arrow_strings(tr["app_no"]).take(pa.array(p, type=pa.int64()))),
                     "event_date": tr["event_date"].to_numpy()[p],
                     "side": pd.Series(np.full(len(p), side, dtype=object), dtype="str"),
-                    "party": _str(names.take(pa.array(ids))),
-                    "uscc": linker.usccs(m.firm),
-                    "method": _methods(m.method),
-                    "score": m.score,
+                    "party": _str(names.take(pa.array(ids[sel]))),
+                    "uscc": linker.usccs(m.firm[sel]),
+                    "method": _methods(m.method[sel]),
+                    "score": m.score[sel],
                 }
             )
         )

@@ -472,6 +472,26 @@ def test_an_ambiguous_transfer_party_that_is_the_patents_coded_applicant_is_that
     assert matrix["recent_transfer_out_count"].tolist() == [0, 1]
 
 
+def test_a_buyer_bearing_the_sellers_former_name_is_not_the_seller(mk, renamed):
+    """Firm 1 filed (coded) and sold the patent; the TR01 names the seller by firm 1's
+    current name and the buyer by a name both firms bore. The buyer's name fits firm 1 (the
+    coded applicant) and firm 2, but a firm one side of the transfer names is no candidate
+    of the other side: the buyer is not deduced to be the seller (it stays ambiguous, as
+    before the coded-applicant rule), and firm 1 is not made to sell to itself."""
+    pat = _utility_model(mk, "新乡永润医药科技有限公司", mk.uscc(1), RENAMED)
+    ev = [{"app_no": pat["app_no"], "event_code": "TR01", "event_date": pd.Timestamp("2023-03-01"),
+           "from_party": "新乡永润医药科技有限公司", "to_party": RENAMED}]  # fmt: skip
+    renamed = [dict(f) for f in renamed]
+    # firm 1 now bears another name; its former name is 新乡永润医药科技有限公司 and
+    # RENAMED is firm 2's former name and firm 1's former-former name: the buyer is unclear
+    renamed[0]["name"] = "新乡永润医药科技有限公司"
+    renamed[0]["former_names"] = RENAMED
+    links = resolve_entities(mk.tables(renamed, [pat], ev))
+    el = links.event_links.set_index("side")
+    assert el.loc["from", "uscc"] == mk.uscc(1)
+    assert pd.isna(el.loc["to", "uscc"]) and el.loc["to", "method"] == "ambiguous"
+
+
 def test_owners_told_apart_by_the_coded_applicant_are_the_same_reused_or_linked_anew(mk, renamed):
     """The coded-applicant rule never fires on an owner list that is the applicant list (the
     coded firm is then the list's other name), so reusing the applicant links stays exact.
