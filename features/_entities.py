@@ -350,6 +350,11 @@ class _Linker:
         ok &= ~np.isin(lists[mention].astype(np.int64) * n_firms + cand, named)
         one = np.bincount(mention[ok], minlength=todo.size) == 1
         pick = ok & one[mention]
+        # two ambiguous mentions of one list deduced to be the same firm (both sides of a
+        # transfer between two firms that swapped names): neither is decided
+        chosen = lists[mention[pick]].astype(np.int64) * n_firms + cand[pick]
+        seen, times = np.unique(chosen, return_counts=True)
+        pick[np.flatnonzero(pick)[np.isin(chosen, seen[times > 1])]] = False
         if pick.any():
             firm, method = firm.copy(), method.copy()
             firm[todo[mention[pick]]] = cand[pick]
@@ -606,11 +611,17 @@ _READ_AGAIN = ("app_no", "event_code", "event_date", "from_party", "to_party")
 is what failed is no readable transfer."""
 
 
-def _transfer_events(patents: pd.DataFrame, events: pd.DataFrame, data: Any = None) -> pd.DataFrame:
+def _transfer_events(
+    patents: pd.DataFrame,
+    events: pd.DataFrame,
+    data: Any = None,
+    enterprises: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Every transfer: the accepted TR01 rows, then the rejected ones read again as
     transfers (:func:`_rejected_transfers`, when ``data`` is a bundle whose reader rejected
-    event rows); ``app_no, event_date, from_party, to_party`` and ``patent_row`` (the first
-    patent row of the number, -1: none)."""
+    event rows; ``enterprises`` gives the holders' other names, see
+    :func:`_sold_by_a_holder`); ``app_no, event_date, from_party, to_party`` and
+    ``patent_row`` (the first patent row of the number, -1: none)."""
     tr = _tr01(events)[_TRANSFER_COLUMNS]
     tr = tr.assign(patent_row=_first_rows(patents["app_no"], tr["app_no"]))
     extra = _rejected_transfers(data, patents)
@@ -621,7 +632,7 @@ def _transfer_events(patents: pd.DataFrame, events: pd.DataFrame, data: Any = No
     keys = ["patent_row", "event_date", "from_party", "to_party"]
     both = extra.merge(tr[keys].drop_duplicates(), on=keys, how="left", indicator=True)
     extra = extra.loc[(both["_merge"] == "left_only").to_numpy()].drop_duplicates(keys)
-    extra = extra.loc[_sold_by_a_holder(extra.reset_index(drop=True), patents, tr)]
+    extra = extra.loc[_sold_by_a_holder(extra.reset_index(drop=True), patents, tr, enterprises)]
     if extra.empty:
         return tr
     tr = tr.assign(app_no=as_text(tr["app_no"]))
@@ -671,13 +682,19 @@ def _rejected_transfers(data: Any, patents: pd.DataFrame) -> pd.DataFrame:
     return out.loc[out["patent_row"] >= 0].reset_index(drop=True)
 
 
-def _sold_by_a_holder(extra: pd.DataFrame, patents: pd.DataFrame, tr: pd.DataFrame) -> np.ndarray:
+def _sold_by_a_holder(
+    extra: pd.DataFrame,
+    patents: pd.DataFrame,
+    tr: pd.DataFrame,
+    enterprises: pd.DataFrame | None = None,
+) -> np.ndarray:
     """Which rejected transfers of a mistyped number (``mistyped``) have a seller who held
-    the patent they name: one of its applicants or owners, or the buyer of an earlier
-    accepted transfer of it (names compared by matching key). A typo among the 12 digits
-    lands on another patent, whose holder did not sell it; such a row is left out (the
-    patent then keeps its current owners, as without the row). Rows whose number was read
-    are kept."""
+    the patent they name: one of its applicants (by name or by code) or owners, or the
+    buyer of an earlier accepted transfer of it, under any name the registry knows for that
+    firm (``enterprises``: current and former names), compared by matching key. A typo
+    among the 12 digits lands on another patent, whose holder did not sell it; such a row
+    is left out (the patent then keeps its current owners, as without the row). Rows whose
+    number was read are kept."""
     keep = np.ones(len(extra), dtype=bool)
     typo = np.flatnonzero(extra["mistyped"].to_numpy(dtype=bool))
     if not typo.size:
@@ -698,6 +715,9 @@ def _sold_by_a_holder(extra: pd.DataFrame, patents: pd.DataFrame, tr: pd.DataFra
         pd.DataFrame({"i": earlier["i"].to_numpy(), "names": earlier["to_party"].to_numpy()})
     )
     holders = _name_key_pairs(pd.concat(held, ignore_index=True))
+    if enterprises is not None and len(enterprises):
+        holders = _with_aliases(holders, enterprises, typo, _text_at(patents["applicant_usccs"], prow)
+                                if "applicant_usccs" in patents else None)  # fmt: skip
     sellers = _name_key_pairs(pd.DataFrame({"i": typo, "names": rows["from_party"].to_numpy()}))
     sold = sellers.merge(holders, on=["i", "key"])["i"].unique()
     keep[typo] = np.isin(typo, sold)
@@ -710,9 +730,35 @@ def _text_at(col: pd.Series, rows: np.ndarray) -> np.ndarray:
     return values.where(values.notna(), None).to_numpy(dtype=object)
 
 
+def _with_aliases(
+    holders: pd.DataFrame, enterprises: pd.DataFrame, i: np.ndarray, codes: np.ndarray | None
+) -> pd.DataFrame:
+    """``holders`` (``i, key``) with every name the registry knows for the firms they are:
+    the firms bearing or having borne one of the keys, and the applicants by code
+    (``codes``, per ``i``: ``;``-joined USCCs)."""
+    names = enterprises[["uscc", "name"]].astype({"uscc": "str", "name": "str"})
+    if "former_names" in enterprises:
+        former = enterprises[["uscc", "former_names"]].astype("str")
+        names = pd.concat(
+            [names, former.rename(columns={"former_names": "name"})], ignore_index=True
+        )
+    alias = _name_key_pairs(
+        pd.DataFrame({"i": names["uscc"].to_numpy(), "names": names["name"].to_numpy()})
+    ).rename(columns={"i": "uscc"})
+    firms = [holders.merge(alias, on="key")[["i", "uscc"]]]
+    if codes is not None:
+        coded = pd.DataFrame({"i": i, "uscc": codes}).dropna()
+        coded = coded.assign(uscc=coded["uscc"].astype("str").str.split(r"[;；]")).explode("uscc")
+        firms.append(coded.assign(uscc=coded["uscc"].str.strip()))
+    firms = pd.concat(firms, ignore_index=True).drop_duplicates()
+    more = firms.merge(alias, on="uscc")[["i", "key"]]
+    return pd.concat([holders, more], ignore_index=True).drop_duplicates()
+
+
 def _name_key_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    """``i, key``: the matching key of every ``;``-separated name of ``frame['names']``."""
-    names = frame.assign(name=frame["names"].astype("str").str.split(";")).explode("name")
+    """``i, key``: the matching key of every ``;``- or ``；``-separated name of
+    ``frame['names']``."""
+    names = frame.assign(name=frame["names"].astype("str").str.split(r"[;；]")).explode("name")
     keys = name_keys(pd.Series(names["name"].to_numpy(), dtype="str"))
     out = pd.DataFrame({"i": names["i"].to_numpy(), "key": keys.to_pandas()})
     return out.dropna().drop_duplicates()
@@ -1065,7 +1111,7 @@ def resolve_entities(
         categorical=True,
     )
     linker = _Linker(ent, fuzzy_threshold)
-    transfers = _transfer_events(patents, events, data)
+    transfers = _transfer_events(patents, events, data, ent)
     links = _link_patents(linker, patents, events, memory_limit, transfers=transfers)
     ev_links = _event_links(linker, transfers)
     del transfers

@@ -39,17 +39,21 @@ _MOBILE = re.compile(
     rf"(?<![0-9])(?:\+?86{_SEP})?1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?![0-9])"
 )
 _PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
-# A run of digits with any separators between them (``1101 0519 4912 3100 26``,
-# ``110105-1949-12-31-0026``, ``138-001-38000``): its digits alone, separators dropped,
-# are tested whole against these. The patterns above catch the usual groupings inside
-# longer text; this catches any other grouping of one number.
-_RUN = re.compile(r"(?<![0-9])\+?[0-9](?:[-\s./·・、,，:]{0,2}[0-9])*(?:[-\s./·・、,，]{0,2}[Xx])?")
+# A run of digits with spaces, dashes, dots or middle dots between them (``1101 0519 4912
+# 3100 26``, ``110105-1949-12-31-0026``, ``138-001-38000``): its digits alone, separators
+# dropped, are tested whole against these. The patterns above catch the usual groupings
+# inside longer text; this catches any other grouping of one number. Commas, 、 and slashes
+# end a run (they separate numbers, and group amounts), and so does a dot before a last
+# group of one or two digits (``150000000.00`` is an amount, not a mobile number). The old
+# 15-digit ID is left to the pattern above (6-6-3 or unbroken): regrouped, many 15-digit
+# account and licence numbers have its shape.
+_RUN = re.compile(r"(?<![0-9])\+?[0-9](?:[-\s.·・]{0,2}[0-9])*(?:[-\s.·・]{0,2}[Xx])?")
+_AMOUNT_END = re.compile(r"\.[0-9]{1,2}$")
 _WHOLE = (
     re.compile(
         r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
         r"[0-9]{3}[0-9Xx]"
     ),
-    re.compile(r"[1-9][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}"),
     re.compile(r"(?:\+?86)?1[3-9][0-9]{9}"),
 )
 _WIDE = str.maketrans(
@@ -109,7 +113,8 @@ def _redact_runs(text: str, view: str) -> str:
     spans = [
         m.span()
         for m in _RUN.finditer(view)
-        if any(p.fullmatch(re.sub(r"[^0-9Xx+]", "", m.group())) for p in _WHOLE)
+        if not _AMOUNT_END.search(m.group())
+        and any(p.fullmatch(re.sub(r"[^0-9Xx+]", "", m.group())) for p in _WHOLE)
     ]
     if not spans:
         return text

@@ -492,6 +492,22 @@ def test_a_buyer_bearing_the_sellers_former_name_is_not_the_seller(mk, renamed):
     assert pd.isna(el.loc["to", "uscc"]) and el.loc["to", "method"] == "ambiguous"
 
 
+def test_two_mentions_of_one_transfer_are_never_deduced_to_be_one_firm(mk):
+    """Two firms that swapped names, a transfer between them named by both names: each side
+    fits both firms, and the coded applicant would be picked for both (a firm selling to
+    itself). Neither side is decided."""
+    n1, n2 = "新乡永润医药科技有限公司", "新乡永润生物工程有限公司"
+    ent = [
+        mk.firm(1, n1, former_names=n2, established=pd.Timestamp("2010-01-01")),
+        mk.firm(2, n2, former_names=n1, established=pd.Timestamp("2010-01-01")),
+    ]
+    pat = _utility_model(mk, n1, mk.uscc(1), n2)
+    ev = [{"app_no": pat["app_no"], "event_code": "TR01", "event_date": pd.Timestamp("2023-03-01"),
+           "from_party": n1, "to_party": n2}]  # fmt: skip
+    el = resolve_entities(mk.tables(ent, [pat], ev)).event_links
+    assert el["uscc"].isna().all() and set(el["method"]) == {"ambiguous"}
+
+
 def test_owners_told_apart_by_the_coded_applicant_are_the_same_reused_or_linked_anew(mk, renamed):
     """The coded-applicant rule never fires on an owner list that is the applicant list (the
     coded firm is then the list's other name), so reusing the applicant links stays exact.

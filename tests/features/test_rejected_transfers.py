@@ -194,3 +194,32 @@ def test_a_mistyped_number_whose_seller_never_held_that_patent_moves_nothing(mk,
     )
     matrix, _ = _holders(_read(tmp_path), mk)
     assert matrix["valid_utility_model_count"].tolist() == [1, 0, 0, 1]
+
+
+NEW_NAME = "河南兴鼎智能装备有限公司"
+
+
+@pytest.mark.parametrize("categorical", [False, True], ids=["plain", "categorical"])
+@pytest.mark.parametrize(
+    "seller",
+    [SELLER, NEW_NAME, f"{SELLER}；{NEW_NAME}"],
+    ids=["name-filed-under", "renamed-since", "full-width-list"],
+)
+def test_a_renamed_seller_of_a_mistyped_sale_is_still_its_holder(mk, tmp_path, seller, categorical):
+    """The seller filed under its former name and sells under its current one (second diff
+    review): the registry says both names are the coded applicant's, so the sale counts;
+    a full-width ； separates the sellers like everywhere else."""
+    ent = [
+        mk.firm(1, NEW_NAME, former_names=SELLER, established=D("2015-10-04")),
+        mk.firm(2, BUYER, established=D("2010-01-01")),
+    ]
+    pat = mk.patent(2019, 2, 7, app_date=D("2019-06-23"), grant_date=D("2020-02-19"),
+                    applicants=SELLER, applicant_usccs=mk.uscc(1), owners=BUYER)  # fmt: skip
+    ev = [{"app_no": pat["app_no"], **_sale(from_party=seller)}]
+    tables = mk.tables(ent, [pat], ev)
+    for name in ("enterprises", "patents", "patent_events"):
+        tables[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    path = tmp_path / "patent_events.csv"
+    path.write_text(path.read_text().replace(pat["app_no"], _wrong_check(pat["app_no"])))
+    matrix, _ = _holders(_read(tmp_path, categorical), mk)
+    assert matrix["valid_utility_model_count"].tolist() == [1, 0, 0, 1]
