@@ -350,10 +350,14 @@ class _Linker:
         ok &= ~np.isin(lists[mention].astype(np.int64) * n_firms + cand, named)
         one = np.bincount(mention[ok], minlength=todo.size) == 1
         pick = ok & one[mention]
-        # two ambiguous mentions of one list deduced to be the same firm (both sides of a
-        # transfer between two firms that swapped names): neither is decided
+        # two different ambiguous names of one list deduced to be the same firm (both sides
+        # of a transfer between two firms that swapped names): neither is decided. The same
+        # name written twice (an owner listed twice, a seller kept as co-owner) is one firm.
         chosen = lists[mention[pick]].astype(np.int64) * n_firms + cand[pick]
-        seen, times = np.unique(chosen, return_counts=True)
+        texts = found.names.take(pa.array(pos[todo[mention[pick]]], type=pa.int64()))
+        names = pd.factorize(np.asarray(texts.to_pylist(), dtype=object))[0].astype(np.int64)
+        distinct = np.unique(np.stack([chosen, names]), axis=1)[0]
+        seen, times = np.unique(distinct, return_counts=True)
         pick[np.flatnonzero(pick)[np.isin(chosen, seen[times > 1])]] = False
         if pick.any():
             firm, method = firm.copy(), method.copy()

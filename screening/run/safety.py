@@ -47,7 +47,8 @@ _PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
 # group of one or two digits (``150000000.00`` is an amount, not a mobile number). The old
 # 15-digit ID is left to the pattern above (6-6-3 or unbroken): regrouped, many 15-digit
 # account and licence numbers have its shape.
-_RUN = re.compile(r"(?<![0-9])\+?[0-9](?:[-\s.·・]{0,2}[0-9])*(?:[-\s.·・]{0,2}[Xx])?")
+_RUN = re.compile(r"(?<![0-9])\+?[0-9](?:[- \t.·・]{0,2}[0-9])*(?:[- \t.·・]{0,2}[Xx])?")
+_GROUP = re.compile(r"\+?[0-9]+[Xx]?|[Xx]")
 _AMOUNT_END = re.compile(r"\.[0-9]{1,2}$")
 _WHOLE = (
     re.compile(
@@ -108,14 +109,32 @@ def _ascii_view(text: str) -> str:
 
 
 def _redact_runs(text: str, view: str) -> str:
-    """``text`` with every digit run of ``view`` (:data:`_RUN`) whose digits alone are an
-    ID-card or mobile number (:data:`_WHOLE`) replaced."""
-    spans = [
-        m.span()
-        for m in _RUN.finditer(view)
-        if not _AMOUNT_END.search(m.group())
-        and any(p.fullmatch(re.sub(r"[^0-9Xx+]", "", m.group())) for p in _WHOLE)
-    ]
+    """``text`` with every stretch of consecutive digit groups of a run of ``view``
+    (:data:`_RUN`) whose digits alone are an ID-card or mobile number (:data:`_WHOLE`)
+    replaced: the whole run (``1101 0519 4912 3100 26``) or part of it (``138-001-38000
+    2024-05-06``), longest first from the left."""
+    spans = []
+    for run in _RUN.finditer(view):
+        body = run.group()
+        if _AMOUNT_END.search(body):  # an amount's cents: drop them, keep the rest
+            body = body[: _AMOUNT_END.search(body).start()]
+        groups = [(g.start() + run.start(), g.end() + run.start(), g.group())
+                  for g in _GROUP.finditer(body)]  # fmt: skip
+        i = 0
+        while i < len(groups):
+            best = None
+            digits = ""
+            for j in range(i, len(groups)):
+                digits += groups[j][2]
+                if len(digits) > 18:
+                    break
+                if any(p.fullmatch(digits) for p in _WHOLE):
+                    best = j
+            if best is None:
+                i += 1
+                continue
+            spans.append((groups[i][0], groups[best][1]))
+            i = best + 1
     if not spans:
         return text
     parts, last = [], 0

@@ -508,6 +508,31 @@ def test_two_mentions_of_one_transfer_are_never_deduced_to_be_one_firm(mk):
     assert el["uscc"].isna().all() and set(el["method"]) == {"ambiguous"}
 
 
+@pytest.mark.parametrize(
+    "owners", [f"{RENAMED};{RENAMED}", f"{RENAMED}；{RENAMED}"], ids=["twice", "full-width"]
+)
+def test_an_owner_written_twice_is_still_deduced(mk, renamed, owners):
+    """The same ambiguous name twice in one list is one firm, not two names deduced to be
+    the same firm (third diff review: the owner row vanished)."""
+    links = resolve_entities(mk.tables(renamed, [_utility_model(mk, "新乡永润医药科技有限公司",
+                                                                mk.uscc(1), owners)]))  # fmt: skip
+    assert set(_owner_usccs(links)) == {mk.uscc(1)}
+
+
+def test_a_seller_kept_as_co_owner_is_deduced_on_both_sides(mk, renamed):
+    """A transfer that adds a co-owner names the seller on both sides by the same name: the
+    same firm on both sides, as before the one-list rule."""
+    pat = _utility_model(
+        mk, "新乡永润医药科技有限公司", mk.uscc(1), f"{RENAMED};郑州其他科技有限公司"
+    )
+    ev = [{"app_no": pat["app_no"], "event_code": "TR01", "event_date": pd.Timestamp("2023-03-01"),
+           "from_party": RENAMED, "to_party": f"{RENAMED};郑州其他科技有限公司"}]  # fmt: skip
+    el = resolve_entities(mk.tables(renamed, [pat], ev)).event_links
+    seller = el.loc[el["side"] == "from", "uscc"].tolist()
+    buyers = el.loc[el["side"] == "to", "uscc"].astype("str").tolist()
+    assert seller == [mk.uscc(1)] and buyers == [mk.uscc(1), mk.uscc(3)]
+
+
 def test_owners_told_apart_by_the_coded_applicant_are_the_same_reused_or_linked_anew(mk, renamed):
     """The coded-applicant rule never fires on an owner list that is the applicant list (the
     coded firm is then the list's other name), so reusing the applicant links stays exact.

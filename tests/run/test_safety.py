@@ -105,6 +105,10 @@ def test_identifiers_in_any_width_or_spacing_are_scrubbed():
         "138-001-38000, 139-001-39000",
         "1101 0519 4912 3100 26、1380 013 8000",
         "成立于2015.03.18，1380 013 8000",
+        # beside another number in the same run (third diff review)
+        "张三 138-001-38000 0371-65950000",
+        "138-001-38000 2024-05-06",
+        "138 001 38000 12.5",
     ]
     for text in leaks:
         out = scrub_pii("联系人" + text + "号")
