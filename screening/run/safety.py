@@ -47,7 +47,9 @@ _PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
 # group of one or two digits (``150000000.00`` is an amount, not a mobile number). The old
 # 15-digit ID is left to the pattern above (6-6-3 or unbroken): regrouped, many 15-digit
 # account and licence numbers have its shape.
-_RUN = re.compile(r"(?<![0-9])\+?[0-9](?:[- \t.·・]{0,2}[0-9])*(?:[- \t.·・]{0,2}[Xx])?")
+_RUN = re.compile(
+    r"(?<![0-9])\+?[0-9](?:[- \t.·・()（）]{0,3}[0-9])*(?:[- \t.·・()（）]{0,3}[Xx])?"
+)
 _GROUP = re.compile(r"\+?[0-9]+[Xx]?|[Xx]")
 _AMOUNT_END = re.compile(r"\.[0-9]{1,2}$")
 _WHOLE = (
@@ -58,8 +60,8 @@ _WHOLE = (
     re.compile(r"(?:\+?86)?1[3-9][0-9]{9}"),
 )
 _WIDE = str.maketrans(
-    {"Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "—": "-", "–": "-", "．": ".", "／": "/",
-     "＋": "+"}
+    {"Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "—": "-", "–": "-", "‐": "-", "‑": "-",
+     "‒": "-", "．": ".", "／": "/", "＋": "+"}
 )  # fmt: skip
 REDACTED = "[已脱敏]"
 

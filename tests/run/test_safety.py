@@ -109,6 +109,10 @@ def test_identifiers_in_any_width_or_spacing_are_scrubbed():
         "张三 138-001-38000 0371-65950000",
         "138-001-38000 2024-05-06",
         "138 001 38000 12.5",
+        "（138）0013-8000",
+        "+86 (138) 0013 8000",
+        "138‐0013‐8000",
+        "138 - 0013 - 8000",
     ]
     for text in leaks:
         out = scrub_pii("联系人" + text + "号")
@@ -143,6 +147,8 @@ def test_codes_and_numbers_that_are_not_identifiers_stay():
         "账号 4101 0100 0105 123",
         "注册号 4101 0000 0123 456",
         "13.5, 14.2, 15.8, 16",
+        "（2024）豫01执123号",
+        "(0371)6595 0000",
     ):
         assert scrub_pii(text) == text, text
 
