@@ -228,7 +228,11 @@ def _superseded(
     is_rating = (rejected["record_type"].astype("str") == "tax_rating").fillna(False)
     if credit_records is None or credit_records.empty or not is_rating.any():
         return np.zeros(len(rejected), dtype=bool)
-    latest = latest_tax_ratings(credit_records, as_of).set_index("uscc")["start_date"]
+    firms = rejected.loc[is_rating.to_numpy(dtype=bool), "uscc"].astype("str")
+    # only those firms' records: this runs for the rule and again for the run's warnings,
+    # and a national credit table is millions of rows
+    theirs = credit_records.loc[member(credit_records["uscc"].astype("str"), pd.Index(firms))]
+    latest = latest_tax_ratings(theirs, as_of).set_index("uscc")["start_date"]
     newer = rejected["uscc"].astype("str").map(latest)
     start = pd.to_datetime(rejected["start_date"])
     return (is_rating & start.notna() & newer.notna() & (start < newer)).to_numpy(dtype=bool)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import hashlib
 import json
 import multiprocessing
 import os
@@ -37,7 +36,7 @@ from screening.run.changes import compare, read_previous
 from screening.run.charts import waterfall_svg
 from screening.run.config import GRADES, RunConfig
 from screening.run.explain import GROUP_ZH
-from screening.run.manifest import SigningKey, write_manifest
+from screening.run.manifest import SigningKey, sha256_file, write_manifest
 from screening.run.packages import (
     PARTS,
     PackageInputs,
@@ -614,11 +613,6 @@ def atomic_folder(out: Path):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def run_screening(
     data_dir: str | Path,
     out: str | Path,
@@ -696,7 +690,7 @@ def run_screening(
         s.model_id,
         config.digest(),
         input_files=names,
-        previous=_file_sha256(Path(previous) / "screened.parquet") if previous else "",
+        previous=sha256_file(Path(previous) / "screened.parquet") if previous else "",
     )
     try:
         report = _write_run(s, out, config, batch, timer, prev, key, max_excel_rows)

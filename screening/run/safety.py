@@ -22,21 +22,21 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # that ０ and 0 are the same digit; the view has the text's length, so spans map back.
 # Between digit groups a writer may put up to two separators (space, dash, dot, slash).
 _SEP = r"[-\s./]{0,2}"
-# 18-digit resident ID: 6-digit region, birth date 18xx/19xx/20xx, 3-digit sequence, check.
-# The date shape keeps an all-digit USCC (e.g. 911000001000013428) from matching. Letters
-# around it do not protect it (``ID11010519491231002X``).
-_ID_CARD = re.compile(
-    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}(?:18|19|20)[0-9]{{2}}(?:0[1-9]|1[0-2])"
-    rf"(?:0[1-9]|[12][0-9]|3[01]){_SEP}[0-9]{{3}}[0-9Xx](?![0-9])"
-)
+# The shapes the patterns below share: a region code, a month and day, a birth date of
+# 18xx/19xx/20xx (which keeps an all-digit USCC such as 911000001000013428 from reading as
+# an ID), and a mobile prefix (13–19).
+_REGION = r"[1-9][0-9]{5}"
+_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_BIRTH = rf"(?:18|19|20)[0-9]{{2}}{_MMDD}"
+_MOBILE_HEAD = r"1[3-9][0-9]"
+# 18-digit resident ID: region, birth date, 3-digit sequence, check. Letters around it do
+# not protect it (``ID11010519491231002X``).
+_ID_CARD = re.compile(rf"(?<![0-9]){_REGION}{_SEP}{_BIRTH}{_SEP}[0-9]{{3}}[0-9Xx](?![0-9])")
 # 15-digit resident ID (issued before 1999): region, yymmdd, 3-digit sequence.
-_ID_CARD_15 = re.compile(
-    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}[0-9]{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-    rf"{_SEP}[0-9]{{3}}(?![0-9Xx])"
-)
+_ID_CARD_15 = re.compile(rf"(?<![0-9]){_REGION}{_SEP}[0-9]{{2}}{_MMDD}{_SEP}[0-9]{{3}}(?![0-9Xx])")
 # Mainland mobile numbers (11 digits starting 13–19), optionally with +86 / 86 prefix.
 _MOBILE = re.compile(
-    rf"(?<![0-9])(?:\+?86{_SEP})?1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?![0-9])"
+    rf"(?<![0-9])(?:\+?86{_SEP})?{_MOBILE_HEAD}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?![0-9])"
 )
 _PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
 # A run of digits with spaces, dashes, dots or middle dots between them (``1101 0519 4912
@@ -53,11 +53,8 @@ _RUN = re.compile(
 _GROUP = re.compile(r"\+?[0-9]+[Xx]?|[Xx]")
 _AMOUNT_END = re.compile(r"\.[0-9]{1,2}$")
 _WHOLE = (
-    re.compile(
-        r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-        r"[0-9]{3}[0-9Xx]"
-    ),
-    re.compile(r"(?:\+?86)?1[3-9][0-9]{9}"),
+    re.compile(rf"{_REGION}{_BIRTH}[0-9]{{3}}[0-9Xx]"),
+    re.compile(rf"(?:\+?86)?{_MOBILE_HEAD}[0-9]{{8}}"),
 )
 _WIDE = str.maketrans(
     {"Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "—": "-", "–": "-", "‐": "-", "‑": "-",

@@ -188,9 +188,9 @@ def _random_patent_tables(mk, reg, seed: int, n: int = 120, pool=None):
     return mk.tables(reg, pats, evs)
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_owner_links_reused_from_applicants_equal_owner_links_linked_anew(mk, reg, seed):
-    data = _random_patent_tables(mk, reg, seed)
+def _linked_both_ways(data):
+    """Patent links of ``data`` with owner lists reused from the applicants and linked anew,
+    checked equal (links and match report): ``(links, linker)`` of the reusing run."""
     ent, pats = get_table(data, "enterprises"), get_table(data, "patents")
     ev = get_table(data, "patent_events")
     runs = []
@@ -200,6 +200,15 @@ def test_owner_links_reused_from_applicants_equal_owner_links_linked_anew(mk, re
     (fast, lf), (slow, ls) = runs
     pd.testing.assert_frame_equal(fast, slow)
     assert lf.report == ls.report
+    return fast, lf, ls
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_owner_links_reused_from_applicants_equal_owner_links_linked_anew(mk, reg, seed):
+    data = _random_patent_tables(mk, reg, seed)
+    ent, pats = get_table(data, "enterprises"), get_table(data, "patents")
+    ev = get_table(data, "patent_events")
+    _, lf, ls = _linked_both_ways(data)
     pd.testing.assert_frame_equal(pd.concat(lf.examples), pd.concat(ls.examples))
     # not vacuous: most owner lists were reused, some were linked anew
     a = _applicants(pats, _Linker(ent, DEFAULT_FUZZY_THRESHOLD))
@@ -543,16 +552,7 @@ def test_owners_told_apart_by_the_coded_applicant_are_the_same_reused_or_linked_
     reg = [{k: v for k, v in f.items() if k != "established"} for f in renamed]
     by_code = ambiguous = 0
     for seed in range(6):
-        data = _random_patent_tables(mk, reg, seed, pool=pool)
-        ent, pats = get_table(data, "enterprises"), get_table(data, "patents")
-        ev = get_table(data, "patent_events")
-        runs = []
-        for reuse in (True, False):
-            linker = _Linker(ent, DEFAULT_FUZZY_THRESHOLD)
-            runs.append((_link_patents(linker, pats, ev, None, reuse=reuse), linker))
-        (fast, lf), (slow, ls) = runs
-        pd.testing.assert_frame_equal(fast, slow)
-        assert lf.report == ls.report
+        fast, lf, _ = _linked_both_ways(_random_patent_tables(mk, reg, seed, pool=pool))
         owner = fast["role"] == "owner"
         by_code += int((owner & (fast["uscc"] == mk.uscc(1)) & (fast["method"] == "name")).sum())
         ambiguous += lf.report["patent_owners"]["ambiguous"]
