@@ -11,6 +11,8 @@ CONTRACTS, TABLES, REQUIRED_TABLES
 INVISIBLE
     The control and invisible format characters the reader strips from text (an Arrow/RE2
     regex class), for writers that must strip them from text of other origins too.
+read_rows, rejected_rows
+    Read some rows of a table file again (rejected rows, with why they were rejected).
 release_memory
     Hand freed memory back to the system (Arrow pool, C heap); long jobs call it between
     stages so that the resident size follows what they hold.
@@ -26,11 +28,20 @@ from data_contracts.contracts import (
     ColumnSpec,
     TableContract,
 )
-from data_contracts.reader import empty_frame, read_data_dir, read_rows, read_table, row_identities
+from data_contracts.reader import (
+    REJECTION_COLUMNS,
+    empty_frame,
+    read_data_dir,
+    read_rows,
+    read_table,
+    rejected_rows,
+    row_identities,
+)
 
 __all__ = [
     "CONTRACTS",
     "INVISIBLE",
+    "REJECTION_COLUMNS",
     "REQUIRED_TABLES",
     "TABLES",
     "ColumnSpec",
@@ -42,6 +53,7 @@ __all__ = [
     "read_data_dir",
     "read_rows",
     "read_table",
+    "rejected_rows",
     "release_memory",
     "row_identities",
 ]

@@ -869,3 +869,76 @@ def read_rows(
     if not parts:
         return empty
     return pd.concat(parts, ignore_index=True)
+
+
+REJECTION_COLUMNS = ("read", "rules", "failed", "duplicate", "only_duplicate", "reason")
+"""What :func:`rejected_rows` adds to each rejected row's cells: ``read`` whether the file
+gave the row back (a line with the wrong number of fields does not: its cells are null);
+``rules`` the reader's rules for the row, sorted and ``+``-joined; ``failed`` the columns
+its rules other than duplicate rules name, sorted and ``;``-joined (empty when it was
+rejected only as a duplicate); ``duplicate`` whether one of its rules is a duplicate rule,
+``only_duplicate`` whether all are; ``reason`` its messages, ``；``-joined in order."""
+
+
+def rejected_rows(data: object, table: str, columns: Iterable[str]) -> pd.DataFrame:
+    """Every rejected row of ``table`` that has a source row, read again from its file.
+
+    Parameters
+    ----------
+    data : DataBundle
+        What :func:`read_data_dir` returned (``rejects`` and ``files``). An object without
+        them (a hand-made bundle) has no rejected rows.
+    table : str
+        The table whose rejected rows are wanted.
+    columns : iterable of str
+        The cells to read back, each parsed as the contract parses it (null where the cell
+        itself failed, see :func:`read_rows`).
+
+    Returns
+    -------
+    DataFrame
+        ``source_row``, ``columns`` and :data:`REJECTION_COLUMNS`, one row per rejected
+        row, sorted by ``source_row``. Reading the rows again costs a pass over the table's
+        file, only when it had rejects.
+    """
+    names = list(columns)
+    rejects = getattr(data, "rejects", None)
+    files = getattr(data, "files", None) or {}
+    mine = empty_issues()
+    if rejects is not None and len(rejects) and table in files:
+        mine = rejects.loc[(rejects["table"] == table) & rejects["source_row"].notna()]
+    source = mine["source_row"].astype("int64")
+    rule = mine["rule"].astype("str")
+    dup = rule.str.startswith("duplicate_").fillna(False).astype(bool)
+    by_row = pd.DataFrame(
+        {
+            "source_row": source.to_numpy(),
+            "rule": rule.to_numpy(),
+            # the cells a row failed on (its duplicate rules name its key, no failing cell)
+            "failed": mine["column"].astype("str").where(~dup).to_numpy(),
+            "dup": dup.to_numpy(),
+            "message": mine["message"].astype("str").to_numpy(),
+        }
+    ).groupby("source_row", sort=True)
+    why = pd.DataFrame(
+        {
+            "rules": by_row["rule"].agg(lambda s: "+".join(sorted(set(s)))),
+            "failed": by_row["failed"].agg(lambda s: ";".join(sorted(set(s.dropna())))),
+            "duplicate": by_row["dup"].any(),
+            "only_duplicate": by_row["dup"].all(),
+            "reason": by_row["message"].agg(lambda s: "；".join(dict.fromkeys(s))),
+        }
+    )
+    if why.empty:
+        cells = read_rows("", table, [], names)
+    else:
+        cells = read_rows(files[table].path, table, why.index.to_numpy(), names)
+    out = pd.DataFrame({"source_row": why.index.to_numpy(dtype=np.int64)}).merge(
+        cells, on="source_row", how="left"
+    )
+    out["read"] = out["source_row"].isin(cells["source_row"]).to_numpy(dtype=bool)
+    for c in ("rules", "failed", "reason"):
+        out[c] = pd.Series(out["source_row"].map(why[c]).to_numpy(), dtype="str")
+    for c in ("duplicate", "only_duplicate"):
+        out[c] = out["source_row"].map(why[c]).to_numpy(dtype=bool)
+    return out[["source_row", *names, *REJECTION_COLUMNS]]

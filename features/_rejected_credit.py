@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from data_contracts import rejected_rows
 from data_contracts.contracts import NEGATIVE_RECORD_TYPES
 
 REJECTED_CREDIT_COLUMNS = (
@@ -33,6 +34,7 @@ REJECTED_CREDIT_COLUMNS = (
 means "not given" only when it is false; ``reason`` the reader's messages joined)."""
 
 _HARMLESS_GRADES = ("A", "B", "M")
+_READ = ("uscc", "name", "record_type", "severity", "value", "start_date", "end_date", "record_id")
 
 
 def rejected_credit_records(data: Any) -> pd.DataFrame:
@@ -45,24 +47,11 @@ def rejected_credit_records(data: Any) -> pd.DataFrame:
     rows again costs a pass over the credit file, only when it had rejects.
     """
     empty = pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_CREDIT_COLUMNS})
-    rejects = getattr(data, "rejects", None)
-    files = getattr(data, "files", None) or {}
-    if rejects is None or not len(rejects) or "credit_records" not in files:
+    rows = rejected_rows(data, "credit_records", _READ)
+    # a row rejected only as a duplicate repeats an accepted one: it hides nothing
+    rows = rows.loc[(rows["read"] & ~rows["only_duplicate"]).to_numpy(dtype=bool)]
+    if rows.empty:
         return empty
-    mine = rejects.loc[(rejects["table"] == "credit_records") & rejects["source_row"].notna()]
-    duplicate = mine["rule"].astype("str").str.startswith("duplicate_")
-    only_duplicate = duplicate.groupby(mine["source_row"]).all()
-    mine = mine.loc[mine["source_row"].map(~only_duplicate).astype(bool)]
-    if mine.empty:
-        return empty
-    from data_contracts import read_rows
-
-    rows = read_rows(
-        files["credit_records"].path,
-        "credit_records",
-        mine["source_row"].astype("int64").unique(),
-        ("uscc", "name", "record_type", "severity", "value", "start_date", "end_date", "record_id"),
-    )
     kind = rows["record_type"].astype("str")
     grade = rows["value"].astype("str").str.strip().str.upper()
     # a grade that is not plainly A, B or M (C, D, empty, or unreadable such as 'D级')
@@ -71,16 +60,7 @@ def rejected_credit_records(data: Any) -> pd.DataFrame:
     rows = rows.loc[may_hide.to_numpy(dtype=bool)]
     if rows.empty:
         return empty
-    reasons = (
-        mine.assign(message=mine["message"].astype("str"))
-        .groupby(mine["source_row"].astype("int64"))["message"]
-        .agg(lambda s: "；".join(dict.fromkeys(s)))
-    )
     # a rule about the end date (unreadable, or before the start) leaves the end unknown
-    end_rules = mine["column"].astype("str").str.contains("end_date", regex=False).fillna(False)
-    end_unread = pd.Index(mine.loc[end_rules.to_numpy(dtype=bool), "source_row"].astype("int64"))
-    source = rows["source_row"].astype("int64")
-    out = rows.assign(
-        reason=source.map(reasons), end_unread=source.isin(end_unread).to_numpy(dtype=bool)
-    )
+    end_unread = rows["failed"].astype("str").str.contains("end_date", regex=False)
+    out = rows.assign(end_unread=end_unread.fillna(False).to_numpy(dtype=bool))
     return out[list(REJECTED_CREDIT_COLUMNS)].reset_index(drop=True)

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_contracts import rejected_rows
 from data_contracts.identifiers import APP_NO_PATTERN, app_no_check_char, normalize_app_no
 
 STATE_CODES = ("PE01", "PP01", "CF01", "CX01", "IW01", "IP01", "AV01", "TR01")
@@ -85,28 +86,23 @@ def rejected_event_rows(data: Any) -> pd.DataFrame:
     cache = getattr(data, "derived", None)
     if isinstance(cache, dict) and _CACHE_KEY in cache:
         return cache[_CACHE_KEY].copy()
-    out = _read_rejected_events(rejects, files["patent_events"].path, empty)
+    out = _read_rejected_events(rejects, data, empty)
     if isinstance(cache, dict):
         cache[_CACHE_KEY] = out
     return out.copy()
 
 
-def _read_rejected_events(rejects: pd.DataFrame, path: Any, empty: pd.DataFrame) -> pd.DataFrame:
-    mine = rejects.loc[(rejects["table"] == "patent_events") & rejects["source_row"].notna()]
-    if mine.empty:
-        return empty
-    from data_contracts import read_rows
-
-    source = mine["source_row"].astype("int64")
-    rows = read_rows(
-        path, "patent_events", source.unique(),
-        ("app_no", "event_code", "event_date", "from_party", "to_party"),
-    )  # fmt: skip
+def _read_rejected_events(rejects: pd.DataFrame, data: Any, empty: pd.DataFrame) -> pd.DataFrame:
+    rows = rejected_rows(
+        data, "patent_events", ("app_no", "event_code", "event_date", "from_party", "to_party")
+    )
+    rows = rows.loc[rows["read"].to_numpy(dtype=bool)]
     if rows.empty:
         return empty
     # the number as written when it is what failed (read as the reader reads it: every
     # accepted spelling), else the reader's canonical one
-    typed = mine.loc[mine["column"] == "app_no"].drop_duplicates("source_row")
+    mine = rejects.loc[(rejects["table"] == "patent_events") & (rejects["column"] == "app_no")]
+    typed = mine.loc[mine["source_row"].notna()].drop_duplicates("source_row")
     written = typed["value"].map(normalize_app_no).astype("str").str.extract(APP_NO_PATTERN)
     body = pd.Series(
         written["body"].to_numpy(), index=typed["source_row"].astype("int64").to_numpy(),
@@ -115,13 +111,6 @@ def _read_rejected_events(rejects: pd.DataFrame, path: Any, empty: pd.DataFrame)
     src = rows["source_row"].astype("int64")
     body = src.map(body).astype("str").fillna(rows["app_no"].astype("str").str.slice(2, 14))
     number = [f"CN{b}.{app_no_check_char(b)}" if isinstance(b, str) else None for b in body]
-    by_row = mine.assign(source_row=source, column=mine["column"].astype("str"))
-    is_dup = by_row["rule"].astype("str").str.startswith("duplicate_")
-    # the cells a row failed on (its duplicate rules name no failing cell)
-    failed = (
-        by_row.loc[~is_dup].groupby("source_row")["column"].agg(lambda c: ";".join(sorted(set(c))))
-    )
-    dup = is_dup.groupby(by_row["source_row"]).any()
     return pd.DataFrame(
         {
             "source_row": src.to_numpy(),
@@ -130,8 +119,8 @@ def _read_rejected_events(rejects: pd.DataFrame, path: Any, empty: pd.DataFrame)
             "event_date": rows["event_date"].to_numpy(dtype="datetime64[ns]"),
             "from_party": pd.Series(rows["from_party"].to_numpy(), dtype="str"),
             "to_party": pd.Series(rows["to_party"].to_numpy(), dtype="str"),
-            "failed": pd.Series(src.map(failed).fillna("").to_numpy(), dtype="str"),
-            "duplicate": src.map(dup).fillna(False).to_numpy(dtype=bool),
+            "failed": pd.Series(rows["failed"].to_numpy(), dtype="str"),
+            "duplicate": rows["duplicate"].to_numpy(dtype=bool),
         }
     )
 

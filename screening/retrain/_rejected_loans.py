@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from data_contracts import rejected_rows
+
 REJECTED_LOAN_COLUMNS = (
     "source_row",
     "loan_id",
@@ -63,25 +65,15 @@ def rejected_loan_rows(data: Any) -> pd.DataFrame:
         ``source_row``. A row the file cannot give back (a line with the wrong number of
         fields) keeps its ``rule`` with every cell null, so it is still counted.
     """
-    rejects = getattr(data, "rejects", None)
-    files = getattr(data, "files", None) or {}
-    if rejects is None or not len(rejects) or "loans" not in files:
+    rows = rejected_rows(data, "loans", _READ)
+    if rows.empty:
         return empty_rejected()
-    mine = rejects.loc[(rejects["table"] == "loans") & rejects["source_row"].notna()]
-    if mine.empty:
-        return empty_rejected()
-    mine = mine.assign(source_row=mine["source_row"].astype("int64"))
-    rules = mine.groupby("source_row")["rule"].agg(lambda s: "+".join(sorted(set(s.astype("str")))))
-    dpd_failed = mine.loc[mine["column"].astype("str") == "dpd", "source_row"].unique()
-    from data_contracts import read_rows
-
-    rows = read_rows(files["loans"].path, "loans", rules.index.to_numpy(), _READ)
-    out = pd.DataFrame({"source_row": rules.index.to_numpy()}).merge(
-        rows, on="source_row", how="left"
+    out = rows.assign(
+        dpd_unreadable=rows["failed"].astype("str").str.split(";").map(lambda c: "dpd" in c),
+        rule=rows["rules"],
     )
-    out["dpd_unreadable"] = out["source_row"].isin(dpd_failed).to_numpy(dtype=bool)
-    out["rule"] = out["source_row"].map(rules).astype("str")
+    out["dpd_unreadable"] = out["dpd_unreadable"].fillna(False).astype(bool)
     for c in ("disbursed_on", "maturity", "report_date"):
         out[c] = pd.to_datetime(out[c])
     out["dpd"] = out["dpd"].astype("Int64")
-    return out[list(REJECTED_LOAN_COLUMNS)].sort_values("source_row").reset_index(drop=True)
+    return out[list(REJECTED_LOAN_COLUMNS)].reset_index(drop=True)

@@ -160,13 +160,13 @@ def test_the_events_file_is_read_again_once_for_every_use(mk, tmp_path, folder, 
     assert sorted(bundle.rejects["rule"].tolist()) == ["app_no_check", "enum_unknown"]
 
     calls = []
-    real = data_contracts.read_rows
+    real = data_contracts.reader.read_rows
 
     def counted(*args, **kwargs):
         calls.append(args[1])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(data_contracts, "read_rows", counted)
+    monkeypatch.setattr(data_contracts.reader, "read_rows", counted)
     links = resolve_entities(bundle)
     assert links.event_links.empty
     pledgeable_patents(bundle, D("2026-09-30"), links=links)
