@@ -20,8 +20,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Patterns run on an ASCII view of the text (:func:`_ascii_view`: every decimal digit,
 # full-width ones too, as its ASCII digit; full-width X, spaces and dashes half-width), so
 # that ０ and 0 are the same digit; the view has the text's length, so spans map back.
-# Between digit groups a writer may put up to two separators (space, dash, dot, slash).
-_SEP = r"[-\s./]{0,2}"
+# Between digit groups a writer may put up to two separators (space, dash, dot, slash,
+# underscore).
+_SEP = r"[-\s./_]{0,2}"
 # The shapes the patterns below share: a region code, a month and day, a birth date of
 # 18xx/19xx/20xx (which keeps an all-digit USCC such as 911000001000013428 from reading as
 # an ID), and a mobile prefix (13–19).
@@ -39,7 +40,7 @@ _MOBILE = re.compile(
     rf"(?<![0-9])(?:\+?86{_SEP})?{_MOBILE_HEAD}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?![0-9])"
 )
 _PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
-# A run of digits with spaces, dashes, dots or middle dots between them (``1101 0519 4912
+# A run of digits with spaces, dashes, dots, underscores or middle dots between them (``1101 0519 4912
 # 3100 26``, ``110105-1949-12-31-0026``, ``138-001-38000``): its digits alone, separators
 # dropped, are tested whole against these. The patterns above catch the usual groupings
 # inside longer text; this catches any other grouping of one number. Commas, 、 and slashes
@@ -48,7 +49,7 @@ _PII = (_ID_CARD, _ID_CARD_15, _MOBILE)
 # 15-digit ID is left to the pattern above (6-6-3 or unbroken): regrouped, many 15-digit
 # account and licence numbers have its shape.
 _RUN = re.compile(
-    r"(?<![0-9])\+?[0-9](?:[- \t.·・()（）]{0,3}[0-9])*(?:[- \t.·・()（）]{0,3}[Xx])?"
+    r"(?<![0-9])\+?[0-9](?:[- \t._·・()（）]{0,3}[0-9])*(?:[- \t._·・()（）]{0,3}[Xx])?"
 )
 _GROUP = re.compile(r"\+?[0-9]+[Xx]?|[Xx]")
 _AMOUNT_END = re.compile(r"\.[0-9]{1,2}$")
@@ -58,7 +59,7 @@ _WHOLE = (
 )
 _WIDE = str.maketrans(
     {"Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "—": "-", "–": "-", "‐": "-", "‑": "-",
-     "‒": "-", "．": ".", "／": "/", "＋": "+"}
+     "‒": "-", "．": ".", "／": "/", "＋": "+", "＿": "_"}
 )  # fmt: skip
 REDACTED = "[已脱敏]"
 

@@ -52,7 +52,7 @@ def test_any_id_card_is_scrubbed(idcard, prefix):
 
 
 _PIECES = st.one_of(
-    st.text(alphabet="0123456789１２３４５６７８９０٣٤-+ 企业Xx\x00\x1b\x0b\t", max_size=25),
+    st.text(alphabet="0123456789１２３４５６７８９０٣٤-+_＿ 企业Xx\x00\x1b\x0b\t", max_size=25),
     st.from_regex(
         r"[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|1\d|2[0-8])\d{3}[0-9X]", fullmatch=True
     ),
@@ -113,6 +113,11 @@ def test_identifiers_in_any_width_or_spacing_are_scrubbed():
         "+86 (138) 0013 8000",
         "138‐0013‐8000",
         "138 - 0013 - 8000",
+        # underscores (fourth diff review), half- and full-width
+        "138_0013_8000",
+        "138＿0013＿8000",
+        "110105_19491231_002X",
+        "1101_0519_4912_3100_26",
     ]
     for text in leaks:
         out = scrub_pii("联系人" + text + "号")
