@@ -44,6 +44,8 @@ WHITELIST_HEADERS = {
     "pledgeable_count": "可质押专利数",
     "reasons_up": "主要加分因素",
     "reasons_down": "主要减分因素",
+    "base_points": "同行业基准分",
+    "other_points": "其他因素合计分",
 }
 PATENT_HEADERS = {
     "uscc": "统一社会信用代码",
@@ -68,7 +70,8 @@ class PackageInputs:
         ``contact``, ``config_sha256``, ``input_files``.
     whitelist : DataFrame
         One row per whitelisted firm in rank order (columns of :data:`WHITELIST_HEADERS`
-        except ``seq``, plus ``industry_section``, ``base_points``).
+        except ``seq``, plus ``industry_section``; ``base_points`` + the points of the firm's
+        reasons + ``other_points`` is its score, all to 0.1).
     reasons : DataFrame
         Long reasons table (``explain.REASON_COLUMNS``).
     programmes : DataFrame
@@ -190,6 +193,10 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return orjson.loads(out.to_json(orient="records", force_ascii=False, double_precision=10))
 
 
+_REASON_SHEET_ONLY = ("reasons_up", "reasons_down", "base_points", "other_points")
+"""Columns of the list that the workbook shows on its 评分理由 sheet, not on 白名单."""
+
+
 def _reasons_sheet(
     wl: pd.DataFrame, reasons: pd.DataFrame
 ) -> tuple[pd.DataFrame, list[str], list[int]]:
@@ -197,8 +204,15 @@ def _reasons_sheet(
     sheet, which matters because writing cells is the cost of a large workbook."""
     k = int(reasons["slot"].max()) if len(reasons) else 3
     wide = reasons.pivot(index="uscc", columns=["direction", "slot"], values="text")
-    frame = pd.DataFrame({"uscc": wl["uscc"], "name": wl["name"], "score": wl["score"].round(1)})
-    headers = ["统一社会信用代码", "企业名称", "评分"]
+    frame = pd.DataFrame(
+        {
+            "uscc": wl["uscc"],
+            "name": wl["name"],
+            "score": wl["score"].round(1),
+            "base_points": wl["base_points"].round(1),
+        }
+    )
+    headers = ["统一社会信用代码", "企业名称", "评分", WHITELIST_HEADERS["base_points"]]
     for direction, label in (("up", "加分因素"), ("down", "减分因素")):
         for slot in range(1, k + 1):
             col = (direction, slot)
@@ -207,7 +221,10 @@ def _reasons_sheet(
                 values if values is not None else [pd.NA] * len(wl), dtype="str"
             )
             headers.append(f"{label}{slot}")
-    return frame, headers, [21, 36, 8] + [48] * (2 * k)
+    # what the listed reasons leave: base + reasons + this = score, as shown
+    frame["other_points"] = wl["other_points"].round(1)
+    headers.append(WHITELIST_HEADERS["other_points"])
+    return frame, headers, [21, 36, 8, 12] + [48] * (2 * k) + [14]
 
 
 def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, str]]:
@@ -376,12 +393,8 @@ def _write_workbook(
         [
             Sheet(
                 "白名单",
-                table.drop(columns=["reasons_up", "reasons_down"]),
-                [
-                    v
-                    for k, v in WHITELIST_HEADERS.items()
-                    if k not in ("reasons_up", "reasons_down")
-                ],
+                table.drop(columns=list(_REASON_SHEET_ONLY)),
+                [v for k, v in WHITELIST_HEADERS.items() if k not in _REASON_SHEET_ONLY],
                 (6, 21, 36, 12, 10, 10, 24, 8, 6, 10, 18, 30, 12),
                 {"pd": "0.00%"},  # the number stays a fraction; the reader sees 0.59%
             ),

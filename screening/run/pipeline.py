@@ -878,6 +878,7 @@ def screen(
         for r in rules
     ]
     whitelist = _whitelist_frame(selected, wide, inputs, config, matrix, as_of)
+    whitelist = _with_points_breakdown(whitelist, reasons, base_points)
     return Screening(
         as_of=as_of,
         screened=screened,
@@ -1179,6 +1180,23 @@ def _whitelist_frame(
     text = progs.assign(t=progs["programme_zh"] + until.fillna("（长期") + lapse + "）")
     wl["programmes_text"] = wl["uscc"].map(join_by(text["uscc"], text["t"], "；"))
     return wl.sort_values("rank", kind="mergesort").reset_index(drop=True)
+
+
+def _with_points_breakdown(
+    wl: pd.DataFrame, reasons: pd.DataFrame, base_points: pd.Series
+) -> pd.DataFrame:
+    """``wl`` with ``base_points`` (the industry's typical firm, the start of every reason's
+    points) and ``other_points`` (every factor not listed among the reasons), both to 0.1
+    point, such that the score as shown (to 0.1) is ``base_points`` + the listed reasons'
+    points as shown + ``other_points``: a credit officer reading the workbook, CSV or JSON
+    can add a firm's points up to its score (only report.html drew it, for its first firms).
+    """
+    points = pd.to_numeric(reasons["points"], errors="coerce").astype("float64").round(1)
+    listed = points.groupby(reasons["uscc"].to_numpy()).sum()
+    base = pd.to_numeric(wl["uscc"].map(base_points), errors="coerce").astype("float64").round(1)
+    taken = pd.to_numeric(wl["uscc"].map(listed), errors="coerce").astype("float64").fillna(0.0)
+    other = wl["score"].astype("float64").round(1) - base - taken
+    return wl.assign(base_points=base, other_points=other.round(1))
 
 
 def package_programmes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,9 +155,14 @@ def test_excel_header_frozen_filtered_and_notes(tmp_path, inputs, scorer, config
     assert ws.auto_filter.ref is not None and ws.auto_filter.ref.startswith("A1:")
     assert ws["B1"].value == "统一社会信用代码"
     reasons = list(book["评分理由"].iter_rows(values_only=True))
-    assert reasons[0][:4] == ("统一社会信用代码", "企业名称", "评分", "加分因素1")
+    assert reasons[0][:5] == ("统一社会信用代码", "企业名称", "评分", "同行业基准分", "加分因素1")
+    assert reasons[0][-1] == "其他因素合计分"
     assert reasons[1][0] == USCC["A"]
-    assert reasons[1][3] == "有效发明专利数 14 件（为同行业最高水平，含同类指标 2 项），+25.0 分"
+    assert reasons[1][4] == "有效发明专利数 14 件（为同行业最高水平，含同类指标 2 项），+25.0 分"
+    # a firm's points add up to its score as shown: base + the listed reasons + the rest
+    for row in reasons[1:]:
+        listed = [float(m) for t in row[4:-1] if t for m in re.findall(r"([+-][0-9.]+) 分$", t)]
+        assert abs(row[3] + sum(listed) + row[-1] - row[2]) < 1e-6, row
     notes = {r[0]: r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)}
     assert notes["批次号"] == "2026Q3-0000test"
     assert notes["数据截至（核查日）"] == "2026-09-30"
