@@ -548,3 +548,119 @@ def source_dates(
         else:  # the registry extract carries no date of its own
             out[rule.id] = None
     return out
+
+
+def passed_check_details(
+    rules: KnockoutRules,
+    firms: Sequence[str],
+    *,
+    enterprises: pd.DataFrame,
+    credit_records: pd.DataFrame | None,
+    matrix: pd.DataFrame,
+    pledgeable_count: pd.Series,
+    as_of: pd.Timestamp,
+    labels: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """What each enabled rule found for each of ``firms`` (firms that passed every rule),
+    in Chinese: ``uscc, rule_id, detail``, one row per firm and enabled rule, rule order.
+
+    A pass is shown with the firm's own facts beside the source's freshness: its registry
+    status, its latest tax rating and date, its most recent record of a credit rule's types
+    and when it ended (a 2024 经营异常 listing removed in 2025 is not "no record"), its valid
+    patent and pledgeable patent counts. ``credit_records`` are the linked records
+    (``uscc, record_type, severity, start_date, end_date, value``); ``pledgeable_count`` is
+    indexed by firm; ``labels`` names the features a ``no_valid_patent`` rule counts.
+    """
+    as_of = pd.Timestamp(as_of)
+    ids = pd.Index(pd.unique(np.asarray(firms, dtype=object)))
+    labels = labels or {}
+    credit = None
+    if credit_records is not None and len(credit_records):
+        credit = credit_records.loc[member(credit_records["uscc"].astype("str"), ids)]
+        credit = credit.loc[(credit["start_date"] <= as_of).fillna(False).to_numpy(dtype=bool)]
+    # only these firms' rows (a national matrix is a million rows of a hundred columns)
+    ent = enterprises.loc[member(enterprises["uscc"].astype("str"), ids), ["uscc", "status"]]
+    status = ent.drop_duplicates("uscc").set_index("uscc")["status"].reindex(ids)
+    counts = matrix.loc[member(matrix["uscc"].astype("str"), ids)]
+    counts = counts.drop_duplicates("uscc").set_index("uscc").reindex(ids)
+    parts = []
+    for rule in rules.rules:
+        if not rule.enabled:
+            continue
+        if rule.kind == "registry_status":
+            detail = "登记状态：" + status.map(
+                lambda s: _STATUS_ZH.get(s, s) if isinstance(s, str) else "缺失"
+            )
+        elif rule.kind == "credit_active":
+            detail = _latest_past(rule, credit, ids)
+        elif rule.kind == "tax_grade":
+            detail = _latest_rating(credit, ids, as_of)
+        elif rule.kind == "unreadable_credit_record":
+            detail = pd.Series("无被拒收或无法确认归属的相关信用记录", index=ids)
+        elif rule.kind == "no_valid_patent":
+            cols = list(
+                rule.param("features", ("valid_invention_count", "valid_utility_model_count"))
+            )
+            detail = pd.Series("", index=ids, dtype=object)
+            for i, c in enumerate(cols):
+                n = counts[c].fillna(0).astype("int64") if c in counts else pd.Series(0, index=ids)
+                detail = detail + ("，" if i else "") + labels.get(c, c) + " " + n.astype("str")
+        else:
+            n = pledgeable_count.reindex(ids).fillna(0).astype("int64")
+            detail = "可质押专利 " + n.astype("str") + " 件"
+        parts.append(
+            pd.DataFrame(
+                {
+                    "uscc": ids.to_numpy(),
+                    "rule_id": rule.id,
+                    "detail": detail.to_numpy(dtype=object),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in ("uscc", "rule_id", "detail")})
+    return pd.concat(parts, ignore_index=True).astype("str")
+
+
+def _latest_past(rule: KnockoutRule, credit: pd.DataFrame | None, ids: pd.Index) -> pd.Series:
+    """Per firm: its most recent record of the rule's types (and severities), when it began
+    and ended, or that it has none."""
+    out = pd.Series("无此类记录", index=ids, dtype=object)
+    if credit is None or credit.empty:
+        return out
+    mine = credit.loc[_read_by(rule, credit)]
+    if mine.empty:
+        return out
+    end = effective_end(
+        mine.assign(end_date=mine.get("end_date", pd.NaT)),
+        unknown_severity="serious",
+    )
+    mine = mine.assign(_end=end).sort_values(["uscc", "start_date"], kind="mergesort")
+    last = mine.groupby("uscc", sort=False).tail(1).set_index("uscc")
+    n = mine.groupby("uscc", sort=False).size()
+    text = (
+        "曾有 "
+        + n.reindex(last.index).astype("str")
+        + " 条，最近一条 "
+        + last["start_date"].dt.strftime("%Y-%m-%d")
+        + " 列入、"
+        + last["_end"].dt.strftime("%Y-%m-%d").fillna("日期不详")
+        + " 移出或期满，核查日已不在有效期内"
+    )
+    return text.reindex(ids).fillna(out).astype(object)
+
+
+def _latest_rating(credit: pd.DataFrame | None, ids: pd.Index, as_of: pd.Timestamp) -> pd.Series:
+    """Per firm: its latest tax rating published by ``as_of`` and its date, or none."""
+    out = pd.Series("无纳税信用评价记录", index=ids, dtype=object)
+    if credit is None or credit.empty:
+        return out
+    latest = latest_tax_ratings(credit, as_of).drop_duplicates("uscc").set_index("uscc")
+    text = (
+        "最近评价 "
+        + latest["value"].astype("str")
+        + " 级（"
+        + latest["start_date"].dt.strftime("%Y-%m-%d")
+        + "）"
+    )
+    return text.reindex(ids).fillna(out).astype(object)

@@ -324,6 +324,7 @@ def write_outputs(
         checks=s.checks,
         chart=_chart_factory(s),
         created=dt.datetime(s.as_of.year, s.as_of.month, s.as_of.day),
+        firm_checks=scrub_frame(s.firm_checks, keep=("uscc", "rule_id")),
     )
     gc.collect()
     release_memory()  # the temporaries of the shared inputs, before the banks are cut

@@ -81,7 +81,8 @@ class PackageInputs:
         Pledgeable patents: ``uscc``, ``app_no``, ``type_zh``, ``title``,
         ``remaining_years``, ``status``, ``co_owners``.
     checks : list of dict
-        Knock-out checks every pushed firm passed: ``rule_id``, ``name``, ``date``.
+        Knock-out checks every pushed firm passed: ``rule_id``, ``name``, ``date`` (the
+        newest record of the source the check read).
     chart : callable
         ``chart(uscc) -> svg`` (cached by the caller so banks share charts).
     """
@@ -94,6 +95,9 @@ class PackageInputs:
     checks: list[dict[str, str]]
     chart: Callable[[str], str]
     created: dt.datetime = field(default_factory=lambda: dt.datetime(2000, 1, 1))
+    firm_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """What each check found for the firms a report details (``uscc, rule_id, detail``);
+    a firm without rows shows the checks alone."""
 
 
 def bank_mask(whitelist: pd.DataFrame, bank: BankConfig) -> np.ndarray:
@@ -170,6 +174,7 @@ def bank_inputs(inputs: PackageInputs, bank: BankConfig, detail_limit: int) -> P
         return frame.loc[member(frame["uscc"], firms)]
 
     detailed = wl["uscc"].iloc[:detail_limit].tolist()
+    checks = inputs.firm_checks
     return replace(
         inputs,
         whitelist=wl,
@@ -177,6 +182,9 @@ def bank_inputs(inputs: PackageInputs, bank: BankConfig, detail_limit: int) -> P
         programmes=mine(inputs.programmes),
         patents=mine(inputs.patents),
         chart=DrawnCharts({u: inputs.chart(u) for u in detailed}),
+        firm_checks=checks.loc[member(checks["uscc"], pd.Index(detailed))]
+        if len(checks)
+        else checks,
     )
 
 
@@ -227,11 +235,28 @@ def _reasons_sheet(
     return frame, headers, [21, 36, 8, 12] + [48] * (2 * k) + [14]
 
 
+def _bank_scope(bank: BankConfig) -> str:
+    """The part of the whitelist ``bank`` receives, in Chinese."""
+    parts = [f"行政区划代码以 {'、'.join(bank.regions)} 开头" if bank.regions else "全部地区"]
+    if bank.industries:
+        parts.append(f"行业 {'、'.join(bank.industries)}")
+    parts.append(
+        f"等级 {bank.min_grade} 及以上（T1 至 {bank.min_grade}）"
+        if bank.min_grade
+        else "白名单全部等级"
+    )
+    return "；".join(parts) + "。等级按违约概率分档，T1 违约概率最低。"
+
+
 def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, str]]:
     m = inputs.meta
     # the date is the newest record of the source the check read (how fresh the data is),
     # not a date the source was queried: said as such
     checks = "；".join(f"{c['name']}（数据源最新记录 {c['date']}）" for c in inputs.checks)
+    checks += (
+        "。括号内日期为该数据源全部记录中最新一条的日期（数据新鲜度），各企业相同；"
+        "report.html 逐企业列出本企业情况（如最近一次纳税信用评价及日期）"
+    )
     return [
         ("批次号", m["batch_id"]),
         ("数据截至（核查日）", m["as_of"]),
@@ -246,9 +271,18 @@ def _notes(inputs: PackageInputs, bank: BankConfig, n: int) -> list[tuple[str, s
         (
             "口径",
             "评分越高风险越低；等级 T1 最优、T10 最差；违约概率指放款后 12 个月内违约的概率，"
-            "其依据见“模型依据”；理由以分值计，相对同行业中位企业（“同行业基准”）；"
-            "行业内可比企业过少时与全部参评企业比较（“参评企业”）；"
-            "图中“其他·某类”为未列出的该类因素合计，“其余”为其他各类合计。",
+            "其依据见“模型依据”。",
+        ),
+        ("本行名单范围", _bank_scope(bank)),
+        (
+            "评分理由",
+            "理由以分值计，相对同行业基准（同行业中位企业的得分）：同行业指国民经济行业门类"
+            "（GB/T 4754，如“制造业”），不是 4 位行业代码；行业内可比企业过少时与全部参评企业"
+            "比较（“参评企业”）。“高于同行业 X% 企业”只在该指标有数据的企业中比较；"
+            "“多数企业无此项数据”指同行业过半企业无此项数据，基准按无数据计分，相对基准的"
+            "加减分较小。“含同类指标 N 项”指理由合并了 N 项高度相关的指标（如不同口径的发明"
+            "专利数），分值为其合计。同行业基准分 + 列出的加减分 + 其他因素合计分 = 评分"
+            "（均保留一位小数）；图中“其他·某类”为未列出的该类因素合计，“其余”为其他各类合计。",
         ),
         ("否决项核查", f"名单内企业均已通过：{checks}"),
         (
@@ -410,6 +444,8 @@ def _write_workbook(
             *_notes(inputs, bank, len(wl)),
             (
                 "可质押专利",
+                "可质押指核查日：企业为登记权利人（共有的需其他权利人同意）、已授权且有效、"
+                "未质押、未被保全、剩余保护期超过 1 年（请按贷款期限另行核对）；"
                 f"每家企业列出最优的 {patents_per_firm} 件（发明优先、剩余保护期长者优先）；"
                 "白名单表“可质押专利数”为全部件数，完整清单可向推送单位索取。",
             ),
@@ -591,6 +627,12 @@ def _write_report(
     ``sections``: their GB/T 4754 section letters, named beside the industry code)."""
     details = []
     head = table.iloc[: len(detailed)]  # the detailed firms are the first of the list
+    found: dict[str, dict[str, str]] = {}
+    if len(inputs.firm_checks):
+        for u, rule_id, text in inputs.firm_checks[["uscc", "rule_id", "detail"]].itertuples(
+            index=False
+        ):
+            found.setdefault(u, {})[rule_id] = text
     sections = sections if sections is not None else [None] * len(detailed)
     for row, f, section in zip(_list_rows(head, len(detailed)), detailed, sections, strict=True):
         patents = f["pledgeable_patents"]
@@ -603,6 +645,10 @@ def _write_report(
                 else row["industry"],
                 "park": _text(f["park"]),
                 "chart": inputs.chart(f["uscc"]),
+                "checks": [
+                    {**c, "detail": found.get(f["uscc"], {}).get(c["rule_id"], "")}
+                    for c in inputs.checks
+                ],
                 "up": [r["text"] for r in f["reasons_up"]],
                 "down": [r["text"] for r in f["reasons_down"]],
                 "programmes": [

@@ -34,11 +34,13 @@ from screening.run.knockouts import (
     ambiguous_records_held,
     evaluate_knockouts,
     held_back_records,
+    passed_check_details,
     source_dates,
     summarise_fired,
     unknown_severity_records,
 )
 from screening.run.manifest import canonical_json
+from screening.run.packages import bank_mask
 from screening.run.selection import STATUSES, nomination_sources, select, unmatched_caps
 
 STAGES = ("validate", "features", "knockouts", "score", "select", "explain", "export")
@@ -208,6 +210,9 @@ class Screening:
     checks: list[dict[str, str]]
     inputs: ScreenInputs
     warnings: list[str] = field(default_factory=list)
+    firm_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """What each check found for the firms the banks' reports detail (``uscc, rule_id,
+    detail``: ``knockouts.passed_check_details``)."""
 
 
 @functools.cache
@@ -590,11 +595,13 @@ and monitoring use (at national scale it is millions of rows to validate for not
 _LATER_COLUMNS = {
     "patents": ("grant_date",),
     "patent_events": ("event_date",),
-    "credit_records": ("uscc", "record_type", "severity", "start_date", "value", "record_id"),
-}
+    "credit_records": (
+        "uscc", "record_type", "severity", "start_date", "end_date", "value", "record_id",
+    ),
+}  # fmt: skip
 """What the stages after features read of these tables: the source dates shown beside each
-passed knock-out check, and the tax ratings of the tax-grade rule (every other credit rule
-reads the active records)."""
+passed knock-out check, the tax ratings of the tax-grade rule (every other credit rule
+reads the active records), and the past records a detailed firm's passed checks name."""
 _DROP_AFTER_FEATURES = {"programmes", "nominations"}  # kept resolved in ScreenInputs
 
 
@@ -879,6 +886,27 @@ def screen(
     ]
     whitelist = _whitelist_frame(selected, wide, inputs, config, matrix, as_of)
     whitelist = _with_points_breakdown(whitelist, reasons, base_points)
+    # the firms a bank's report.html details (its first detail_limit): what each check
+    # found for them, with their own facts
+    detailed = sorted(
+        {
+            u
+            for bank in config.banks
+            for u in whitelist.loc[bank_mask(whitelist, bank), "uscc"]
+            .iloc[: config.report.detail_limit]
+            .tolist()
+        }
+    )
+    firm_checks = passed_check_details(
+        config.knockouts,
+        detailed,
+        enterprises=inputs.tables["enterprises"],
+        credit_records=inputs.tables.get("credit_records"),
+        matrix=matrix,
+        pledgeable_count=whitelist.set_index("uscc")["pledgeable_count"],
+        as_of=as_of,
+        labels={name: spec.label_zh for name, spec in inputs.specs.items()},
+    )
     return Screening(
         as_of=as_of,
         screened=screened,
@@ -921,6 +949,7 @@ def screen(
             *unmatched_caps(scored, config.selection),
         ],
         checks=checks,
+        firm_checks=firm_checks,
         inputs=inputs,
     )
 

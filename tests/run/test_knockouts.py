@@ -217,3 +217,65 @@ def test_a_rejected_rating_with_a_past_end_date_still_holds_its_firm():
     )
     held = held_back_records(rejected, as_of, shipped_rules())
     assert held["record_id"].tolist() == ["T-1"]
+
+
+def test_each_passed_check_states_the_firms_own_facts():
+    """Credit-officer review: the date beside a passed check is the source's newest record,
+    the same for every firm, and the firm's own tax grade never reached the bank. Each check
+    a detailed firm passed now says what it found for that firm: its latest rating and date,
+    its past listing of a rule's type with when it began and ended, its patent counts."""
+    from screening.run.knockouts import passed_check_details
+
+    inputs = build_inputs()
+    credit = inputs.tables["credit_records"]
+    past = pd.DataFrame(
+        {
+            "uscc": [USCC["A"], USCC["A"], USCC["A"]],
+            "record_type": ["abnormal_operation", "abnormal_operation", "abnormal_operation"],
+            "start_date": pd.to_datetime(["2022-03-01", "2024-07-06", "2026-12-01"]),
+            "end_date": pd.to_datetime(["2022-09-01", "2025-01-04", None]),
+            "record_id": ["ABN-1", "ABN-2", "ABN-LATER"],
+        }
+    ).astype({"uscc": "str", "record_type": "str", "record_id": "str"})
+    credit = pd.concat([credit, past], ignore_index=True)
+    pledgeable = inputs.pledgeable.loc[inputs.pledgeable["pledgeable"]].groupby("uscc").size()
+    got = passed_check_details(
+        shipped_rules(),
+        [USCC["A"], USCC["H"]],
+        enterprises=inputs.tables["enterprises"],
+        credit_records=credit,
+        matrix=inputs.matrix,
+        pledgeable_count=pledgeable,
+        as_of=AS_OF,
+        labels={"valid_invention_count": "有效发明专利数"},
+    )
+    enabled = [r.id for r in shipped_rules().rules if r.enabled]
+    assert len(got) == 2 * len(enabled)  # every enabled rule, for each firm
+    a = dict(
+        zip(
+            got.loc[got["uscc"] == USCC["A"], "rule_id"],
+            got.loc[got["uscc"] == USCC["A"], "detail"],
+            strict=True,
+        )
+    )
+    h = dict(
+        zip(
+            got.loc[got["uscc"] == USCC["H"], "rule_id"],
+            got.loc[got["uscc"] == USCC["H"], "detail"],
+            strict=True,
+        )
+    )
+    assert list(a) == enabled
+    assert a["tax_grade_cd"] == "最近评价 A 级（2026-04-15）"
+    # the two past listings are counted; the one dated after as_of is not known yet
+    assert a["abnormal_operation"] == (
+        "曾有 2 条，最近一条 2024-07-06 列入、2025-01-04 移出或期满，核查日已不在有效期内"
+    )
+    # a general penalty is no record of a rule that counts serious ones only
+    assert a["serious_penalty"] == "无此类记录"
+    assert a["registry_status"] == "登记状态：存续"
+    assert a["no_pledgeable_patent"] == f"可质押专利 {pledgeable[USCC['A']]} 件"
+    n = int(inputs.matrix.set_index("uscc").loc[USCC["A"], "valid_invention_count"])
+    assert a["no_valid_patent"].startswith(f"有效发明专利数 {n}")
+    assert h["tax_grade_cd"] == "无纳税信用评价记录"
+    assert h["abnormal_operation"] == "无此类记录"

@@ -176,6 +176,10 @@ def test_excel_header_frozen_filtered_and_notes(tmp_path, inputs, scorer, config
     assert "全为数字的统一社会信用代码会被转为数字" in notes["文件说明"]
     assert "0371-65950000" in notes["联系方式"]
     assert "白名单有效期内到期" in notes["资质到期"]
+    # what the bank receives and how the points read (credit-officer review)
+    assert "T1 至" in notes["本行名单范围"] or "全部等级" in notes["本行名单范围"]
+    assert "GB/T 4754" in notes["评分理由"] and "其他因素合计分" in notes["评分理由"]
+    assert "剩余保护期超过 1 年" in notes["可质押专利"]
     # the patent sheet lists firms in the 白名单 sheet's order (rank), not by code
     listed = [r[1] for r in ws.iter_rows(min_row=2, values_only=True)]
     patent_firms = [r[0] for r in book["可质押专利"].iter_rows(min_row=2, values_only=True)]
@@ -683,3 +687,15 @@ def test_an_empty_package_is_a_warning_naming_unknown_regions():
         "乙银行（b）的推送包为空：其地区 999999 不对应任何参评企业（请核对 run.toml 中该银行的 regions）",
         "丙银行（c）的推送包为空：没有白名单企业符合其地区、行业和最低等级",
     ]
+
+
+def test_report_sections_state_each_check_for_the_firm(tmp_path, inputs, scorer, config):
+    """A detailed firm's 否决项核查 says what each check found for it (its own tax rating
+    and date), beside the source's newest record date."""
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    html = (tmp_path / "out" / "packages" / "bank-a" / "report.html").read_text("utf-8")
+    section = html[html.index(f'id="firm-{USCC["A"]}"') :]
+    section = section[: section.index("</section>")]
+    assert "本企业情况" in section
+    assert "最近评价 A 级（2026-04-15）" in section
+    assert "登记状态：存续" in section
