@@ -830,7 +830,7 @@ def screen(
         "未达门槛（等级 "
         + screened["grade"].astype("str")
         + "，违约概率 "
-        + (screened["pd"] * 100).map(lambda v: f"{v:.2f}").astype("str")
+        + (screened["pd"] * 100).map(lambda v: f"{v:.3f}").astype("str")
         + "%"
         + (f"；门槛 {min_grade}" if min_grade else "")
         + (f"，违约概率不高于 {config.selection.max_pd:.2%}" if config.selection.max_pd else "")
@@ -1094,6 +1094,21 @@ def model_basis(scorer: Any) -> str:
     A credit officer must not take the cold-start scorecard's PD (anchored by assumption)
     for one measured on loan outcomes, nor a learned model's for more than its sample.
     """
+    return _basis(scorer) + _grade_bands(scorer)
+
+
+def _grade_bands(scorer: Any) -> str:
+    """The PD range of each grade, in Chinese (a bank's cut-off reads as a PD)."""
+    scale = getattr(scorer, "grade_scale_", None)
+    cuts = [float(c) for c in getattr(scale, "cutoffs", ()) or ()]
+    if not cuts:
+        return ""
+    bands = [f"T{k + 1} ≤ {c:.2%}" for k, c in enumerate(cuts)]
+    bands.append(f"T{len(cuts) + 1} > {cuts[-1]:.2%}")
+    return "等级分档（违约概率）：" + "，".join(bands) + "。"
+
+
+def _basis(scorer: Any) -> str:
     card = getattr(scorer, "card_", None) or {}
     kind = card.get("kind") or getattr(scorer, "kind", "")
     if kind == "expert":

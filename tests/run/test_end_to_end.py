@@ -236,6 +236,7 @@ def test_a_reason_never_contradicts_its_peer_percentile(runs):
 def test_packages_say_what_the_pd_rests_on(runs):
     """The sample run scores with the cold-start scorecard: every view of the package says
     its PDs are anchored by assumption, not measured on loans."""
+    import markupsafe
     import openpyxl
 
     root, _, _ = runs
@@ -249,7 +250,10 @@ def test_packages_say_what_the_pd_rests_on(runs):
         openpyxl.load_workbook(folder / "whitelist.xlsx")["说明"].iter_rows(values_only=True)
     )
     assert notes["模型依据"] == meta["model_basis"]
-    assert meta["model_basis"] in (folder / "report.html").read_text(encoding="utf-8")
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert str(markupsafe.escape(meta["model_basis"])) in html
+    # the PD range of each grade, so that a bank's grade cut-off reads as a PD
+    assert "T1 ≤ " in meta["model_basis"] and "T10 > " in meta["model_basis"]
 
 
 def test_a_learned_model_names_its_sample_and_calibration():

@@ -668,7 +668,7 @@ def test_a_firm_told_among_all_firms_says_so_in_its_chart(tmp_path, inputs, scor
         "kind,cause,name,uscc_as_written,record_type,start_date,record_id,candidates,nominated_by"
     )
     below = s.screened.loc[s.screened["status"] == "below_threshold", "reason"]
-    assert below.str.contains(r"违约概率 \d+\.\d\d%").all()
+    assert below.str.contains(r"违约概率 \d+\.\d{3}%").all()
 
 
 def test_an_empty_package_is_a_warning_naming_unknown_regions():
