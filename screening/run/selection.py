@@ -19,7 +19,8 @@ STATUSES = ("whitelisted", "below_threshold", "knocked_out", "rejected_input")
 def nomination_sources(
     nominations: pd.DataFrame, as_of: pd.Timestamp | None = None
 ) -> pd.DataFrame:
-    """One row per nominated firm: ``uscc``, ``nominated_by`` (sources joined by ``;``).
+    """One row per nominated firm: ``uscc``, ``nominated_by`` (sources joined by ``;``, each
+    with its date and note when given: ``开封市知识产权局（2026-08-01，首贷培育）``).
 
     With ``as_of``, a nomination dated after it (``nominated_on``) is not known yet and
     does not count; an undated one does.
@@ -33,8 +34,26 @@ def nomination_sources(
         known &= ~(dated > pd.Timestamp(as_of)).fillna(False).astype(bool)
     if not known.any():
         return empty
-    noms = nominations.loc[known, ["uscc", "nominated_by"]].copy()
-    noms["nominated_by"] = noms["nominated_by"].fillna("未注明").astype("str")
+    noms = nominations.loc[known].copy()
+    # when and why the office nominated the firm: a credit officer asks both (nominations
+    # are tens of thousands at national scale: one Python join per row is fine)
+    on = (
+        pd.to_datetime(noms["nominated_on"]).dt.strftime("%Y-%m-%d")
+        if "nominated_on" in noms
+        else pd.Series(pd.NA, index=noms.index, dtype="str")
+    )
+    note = (
+        noms["note"].astype("str").str.strip()
+        if "note" in noms
+        else pd.Series(pd.NA, index=noms.index, dtype="str")
+    )
+    labels = []
+    for source, day, text in zip(
+        noms["nominated_by"].fillna("未注明").astype("str"), on, note, strict=True
+    ):
+        detail = "，".join(x for x in (day, text) if isinstance(x, str) and x)
+        labels.append(f"{source}（{detail}）" if detail else source)
+    noms = pd.DataFrame({"uscc": noms["uscc"].to_numpy(), "nominated_by": labels})
     noms = noms.drop_duplicates().sort_values(["uscc", "nominated_by"], kind="mergesort")
     joined = join_by(noms["uscc"], noms["nominated_by"], ";")
     return pd.DataFrame(

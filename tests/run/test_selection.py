@@ -193,5 +193,20 @@ def test_a_nomination_dated_after_as_of_is_not_known_yet():
     )
     got = nomination_sources(noms, pd.Timestamp("2026-09-30"))
     assert got["uscc"].tolist() == ["U1", "U3"]  # U2 later, U3 undated, the last unlinked
-    assert got["nominated_by"].tolist() == ["郑州高新区", "未注明"]
+    # each source with when it nominated the firm (credit-officer review)
+    assert got["nominated_by"].tolist() == ["郑州高新区（2026-09-01）", "未注明"]
     assert nomination_sources(noms)["uscc"].tolist() == ["U1", "U2", "U3"]
+
+
+def test_a_nomination_names_its_source_date_and_note():
+    noms = pd.DataFrame(
+        {
+            "uscc": ["U1", "U1", "U2"],
+            "nominated_by": ["开封市知识产权局", "郑州高新区", "洛阳市"],
+            "nominated_on": pd.to_datetime(["2026-08-01", None, None]),
+            "note": ["首贷培育", None, "  "],
+        }
+    )
+    got = nomination_sources(noms, pd.Timestamp("2026-09-30")).set_index("uscc")["nominated_by"]
+    assert got["U1"] == "开封市知识产权局（2026-08-01，首贷培育）;郑州高新区"
+    assert got["U2"] == "洛阳市"  # a blank note says nothing
