@@ -29,13 +29,17 @@ REJECTED_LOAN_COLUMNS = (
     "classification",
     "dpd",
     "dpd_unreadable",
+    "date_unreadable",
     "rule",
 )
 """What :func:`rejected_loan_rows` gives per rejected row. ``dpd_unreadable`` is true when
-the row's ``dpd`` cell itself failed (an empty cell is 0, as on accepted rows); ``rule`` is
+the row's ``dpd`` cell itself failed (an empty cell is 0, as on accepted rows);
+``date_unreadable`` when its ``report_date`` failed a rule (unreadable, after today, before
+the disbursement: the date it gives is not the report's); ``rule`` is
 the reader's rules for the row, sorted and joined with ``+`` (e.g. ``duplicate_conflict``)."""
 
-_READ = tuple(c for c in REJECTED_LOAN_COLUMNS if c not in ("source_row", "dpd_unreadable", "rule"))
+_ADDED = ("source_row", "dpd_unreadable", "date_unreadable", "rule")
+_READ = tuple(c for c in REJECTED_LOAN_COLUMNS if c not in _ADDED)
 """The ledger cells read again: every column above but those this module adds."""
 
 
@@ -46,6 +50,7 @@ def empty_rejected() -> pd.DataFrame:
         out[c] = pd.Series(dtype="datetime64[ns]")
     out["dpd"] = pd.Series(dtype="Int64")
     out["dpd_unreadable"] = pd.Series(dtype="bool")
+    out["date_unreadable"] = pd.Series(dtype="bool")
     return out
 
 
@@ -68,11 +73,12 @@ def rejected_loan_rows(data: Any) -> pd.DataFrame:
     rows = rejected_rows(data, "loans", _READ)
     if rows.empty:
         return empty_rejected()
+    failed = rows["failed"].astype("str").str.split(";")
     out = rows.assign(
-        dpd_unreadable=rows["failed"].astype("str").str.split(";").map(lambda c: "dpd" in c),
+        dpd_unreadable=failed.map(lambda c: "dpd" in c).fillna(False).astype(bool),
+        date_unreadable=failed.map(lambda c: "report_date" in c).fillna(False).astype(bool),
         rule=rows["rules"],
     )
-    out["dpd_unreadable"] = out["dpd_unreadable"].fillna(False).astype(bool)
     for c in ("disbursed_on", "maturity", "report_date"):
         out[c] = pd.to_datetime(out[c])
     out["dpd"] = out["dpd"].astype("Int64")

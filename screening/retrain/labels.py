@@ -77,8 +77,13 @@ def _rejected_frame(rejected: pd.DataFrame | None) -> pd.DataFrame:
     rej = rejected.loc[rejected["loan_id"].notna()].copy()
     for c in REJECTED_LOAN_COLUMNS:
         if c not in rej:
-            rej[c] = False if c == "dpd_unreadable" else pd.NA
-    rej["report_date"] = pd.to_datetime(rej["report_date"])
+            rej[c] = False if c in ("dpd_unreadable", "date_unreadable") else pd.NA
+    # a report date the reader rejected (after today, before the disbursement) is not the
+    # report's date: the report is undated, so it keeps the loan from being labelled good
+    # and dates no default (a 损失 "of 2018" on a loan of 2023 was read as before the
+    # horizon and ignored, and the loan trained on as good)
+    wrong = rej["date_unreadable"].fillna(False).astype(bool).to_numpy()
+    rej["report_date"] = pd.to_datetime(rej["report_date"]).mask(wrong)
     rej["dpd_unreadable"] = rej["dpd_unreadable"].fillna(False).astype(bool)
     rej["rule"] = rej["rule"].astype("str")
     return rej

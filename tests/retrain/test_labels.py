@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import hypothesis.strategies as st
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 
 from data_contracts.errors import DataError
+from screening.retrain._rejected_loans import rejected_loan_rows
 from screening.retrain.config import LabelConfig
 from screening.retrain.labels import STATUSES, build_training_set, label_loans
 from tests.retrain._data import loan_rows, make_loans, uscc
@@ -545,3 +548,36 @@ def test_training_set_reads_the_rejected_ledger_rows_again(tmp_path):
     assert rep.loans == 2 and rep.counts["rejected"] == 1
     assert rep.rejected_ledger["bad_from_rejected"] == 1
     assert rep.rejected_ledger["by_rule"] == {"duplicate_conflict": 2, "uscc_check": 1}
+
+
+def test_a_rejected_report_date_is_no_date(tmp_path):
+    """Retraining review: a 损失 report dated before its loan's disbursement (rejected,
+    report_before_disbursement) was read as before the horizon and ignored, and the loan
+    trained on as good; a report dated after today (date_in_future) left its loan
+    "unobserved, missing" though the bank had sent it. A report date the reader rejected is
+    no date: the loan is never labelled good, and the reason is the rejected row."""
+    from data_contracts import read_data_dir
+
+    loan = f"{A},郑州银行,2023-03-01,2024-03-01,100"
+    seen = [f",{loan},2023-06-30,100,正常,0", f",{loan},2024-03-31,0,正常,0"]
+    folder = _ledger_folder(
+        tmp_path / "d",
+        [
+            *(f"L1{r}" for r in seen),
+            f"L1,{loan},2022-12-31,100,次级,120",  # before the disbursement
+            *(f"L2{r}" for r in seen[:1]),
+            f"L2,{loan},2031-06-30,100,正常,0",  # after today: the loan's later report
+            *(f"L3{r}" for r in seen),  # a clean loan beside them
+        ],
+    )
+    bundle = read_data_dir(folder, today=dt.date(2026, 11, 23))
+    rules = set(bundle.rejects["rule"])
+    assert {"report_before_disbursement", "date_in_future"} <= rules
+    labels = label_loans(
+        bundle.tables["loans"], as_of="2025-06-30", rejected=rejected_loan_rows(bundle)
+    ).set_index("loan_id")
+    assert labels["status"].to_dict() == {"L1": "unobserved", "L2": "unobserved", "L3": "good"}
+    assert labels.loc["L1", "unobserved_reason"] == "rejected"
+    assert labels.loc["L2", "unobserved_reason"] == "rejected"
+    assert labels.loc["L1", "rejected_rules"] == "report_before_disbursement"
+    assert labels.loc["L2", "rejected_rules"] == "date_in_future"
