@@ -508,7 +508,8 @@ LOANS = TableContract(
         _c("pledge_reg_no", "质押登记号", kind="code"),
         _c("first_loan", "是否首贷", "首贷", kind="bool"),
     ),
-    key=("loan_id", "report_date"),
+    # a 借据号 is unique within its bank only: two banks' loans may share one
+    key=("bank", "loan_id", "report_date"),
     date_order=(
         ("disbursed_on", "maturity", "maturity_before_disbursement"),
         ("disbursed_on", "report_date", "report_before_disbursement"),

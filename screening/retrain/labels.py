@@ -54,6 +54,47 @@ _LOAN_ATTRS = ["uscc", "bank", "disbursed_on", "maturity", "amount"]
 _REQUIRED = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
 
 
+def qualify_loan_ids(
+    loans: pd.DataFrame, rejected: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+    """``loans`` and ``rejected`` with every loan id that more than one bank reports
+    renamed ``ID@bank`` on each row that names its bank, and those ids (sorted).
+
+    A 借据号 is unique within its bank only. Keyed by the id alone, two banks' loans of one
+    id were one loan: attributes from the earliest report, outcomes from both (a repaid
+    loan labelled bad by another bank's 损失 report, the other loan gone from the counts).
+    Ids used by one bank are left as they are.
+    """
+    frames = [f for f in (loans, rejected) if f is not None and len(f) and "bank" in f]
+    if not frames:
+        return loans, rejected, []
+    pairs = pd.concat([f[["loan_id", "bank"]].astype("str") for f in frames]).dropna()
+    banks = pairs.drop_duplicates().groupby("loan_id")["bank"].size()
+    shared = sorted(banks.index[banks > 1].tolist())
+    if not shared:
+        return loans, rejected, []
+
+    def qualify(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None or not len(frame) or "bank" not in frame:
+            return frame
+        ids = frame["loan_id"].astype("str")
+        hit = (ids.isin(shared) & frame["bank"].notna()).to_numpy(dtype=bool)
+        if not hit.any():
+            return frame
+        out = frame.copy()
+        out["loan_id"] = ids.where(~hit, ids + "@" + frame["bank"].astype("str"))
+        return out
+
+    return qualify(loans), qualify(rejected), shared
+
+
+def ledger_tables(bundle: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The bundle's accepted ledger reports and its rejected ledger rows read again, loan ids
+    told apart by bank where banks share one (:func:`qualify_loan_ids`)."""
+    loans, rejected, shared = qualify_loan_ids(bundle.tables["loans"], rejected_loan_rows(bundle))
+    return loans, rejected if rejected is not None else empty_rejected(), shared
+
+
 def _check_loans(loans: pd.DataFrame) -> None:
     missing = [c for c in _REQUIRED if c not in loans.columns]
     if missing:
@@ -331,6 +372,9 @@ class LabelReport:
     unobserved_rejected_by_bank: dict[str, int] = field(default_factory=dict)
     unobserved_reject_rules: dict[str, int] = field(default_factory=dict)
     rejected_ledger: dict[str, Any] = field(default_factory=dict)
+    shared_loan_ids: tuple[int, list[str]] = (0, [])
+    """Loan ids reported by more than one bank (told apart as ``ID@bank``) and up to 5 of
+    them."""
 
     @property
     def loans(self) -> int:
@@ -359,6 +403,10 @@ class LabelReport:
             "unobserved_rejected_by_bank": dict(self.unobserved_rejected_by_bank),
             "unobserved_reject_rules": dict(self.unobserved_reject_rules),
             "rejected_ledger": dict(self.rejected_ledger),
+            "shared_loan_ids": {
+                "ids": int(self.shared_loan_ids[0]),
+                "examples": list(self.shared_loan_ids[1]),
+            },
         }
 
     def lines(self) -> list[str]:
@@ -407,6 +455,13 @@ class LabelReport:
                 f"({rules}) 报告被拒未标注: {banks} — fix the rejected rows (`screening "
                 "validate DATA --out DIR` lists them with their reasons in rejects.csv) or ask "
                 "these banks to resend them"
+            )
+        n_shared, shared_ex = self.shared_loan_ids
+        if n_shared:
+            out.append(
+                f"{n_shared} loan ids are reported by more than one bank (e.g. "
+                f"{', '.join(shared_ex)}): each bank's loan is a loan of its own, named ID@bank "
+                "同一借据号由多家银行报送，按银行区分"
             )
         n_vary, vary_ex = self.attributes_vary
         if n_vary:
@@ -770,15 +825,16 @@ def build_training_set(
         # cannot be read happened by then, not by every loan's earlier decision date
         # (features' rejected legal events); a bundle read for another date keeps it
         bundle.as_of = pd.Timestamp(as_of).date()
-    rejected = rejected_loan_rows(bundle)
+    loans, rejected, shared = ledger_tables(bundle)
     labels = label_loans(
-        tables["loans"],
+        loans,
         as_of=as_of,
         known_usccs=tables["enterprises"]["uscc"],
         config=config,
         rejected=rejected,
     )
     report = summarise_labels(labels, pd.Timestamp(as_of), config, rejected)
+    report = dataclasses.replace(report, shared_loan_ids=(len(shared), shared[:5]))
     rows = labels[training_mask(labels, config)].reset_index(drop=True)
     if rows.empty:
         c = report.counts
@@ -795,11 +851,11 @@ def build_training_set(
     if config.own_pledge_days > 0:
         # the loans' own pledges the reader rejected (a mistyped number or code) still
         # show in the features: read them again, only for the loans' pledged patents
-        pledged = _pledged_patents(rows, tables["loans"])
+        pledged = _pledged_patents(rows, loans)
         rejected_events = rejected_pledge_events(bundle, pledged["app_no"])
     rows["as_of"] = decision_dates(
         rows,
-        tables["loans"],
+        loans,
         tables.get("patent_events"),
         config.own_pledge_days,
         rejected=rejected_events,

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import DataError
-from screening.retrain._rejected_loans import rejected_loan_rows
 from screening.retrain.config import LabelConfig
-from screening.retrain.labels import NPL_CLASSES, label_loans
+from screening.retrain.labels import NPL_CLASSES, label_loans, ledger_tables
 from screening.run.selection import STATUSES
 
 STALE_DAYS = 92
@@ -269,7 +268,8 @@ def ledger_report(
             "pass --since earlier than --as-of",
         )
     notes: list[str] = []
-    rejected = rejected_loan_rows(bundle)
+    # each bank's loan its own, where banks share a 借据号 (labels.qualify_loan_ids)
+    loans, rejected, _shared = ledger_tables(bundle)
     labels = label_loans(loans, as_of=as_of, config=config)
     known = loans[loans["report_date"] <= as_of].sort_values(
         ["loan_id", "report_date"], kind="stable"

@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.errors import DataError
-from screening.retrain._rejected_loans import rejected_loan_rows
 from screening.retrain.config import RetrainConfig
-from screening.retrain.labels import FeatureBuilder, _default_builder, label_loans
+from screening.retrain.labels import FeatureBuilder, _default_builder, label_loans, ledger_tables
 from screening.retrain.psi import BinnedReference, psi_level, psi_table
 from screening.retrain.train import tested_from
 
@@ -105,12 +104,13 @@ def _realised(model, bundle, as_of, cut, builder, config) -> tuple[pd.DataFrame,
         # population drift still says something without a ledger; realised rates cannot
         info = {"matured_loans": 0, "sample_loans": 0, "sample": "no_ledger", "since": None}
         return pd.DataFrame(columns=cols), info
+    loans, rejected, _shared = ledger_tables(bundle)
     labels = label_loans(
-        bundle.tables["loans"],
+        loans,
         as_of=as_of,
         known_usccs=bundle.tables["enterprises"]["uscc"],
         config=config.labels,
-        rejected=rejected_loan_rows(bundle),
+        rejected=rejected,
     )
     # Matured = the whole horizon observed; a young loan's outcome is not final yet.
     matured = labels[labels["status"].isin(["bad", "good"]) & labels["horizon_complete"]]

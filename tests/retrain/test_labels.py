@@ -581,3 +581,41 @@ def test_a_rejected_report_date_is_no_date(tmp_path):
     assert labels.loc["L2", "unobserved_reason"] == "rejected"
     assert labels.loc["L1", "rejected_rules"] == "report_before_disbursement"
     assert labels.loc["L2", "rejected_rules"] == "date_in_future"
+
+
+def test_two_banks_loans_of_one_id_are_two_loans(tmp_path):
+    """Retraining review: a 借据号 is unique within its bank only. Keyed by the id alone,
+    firm A's repaid loan at 郑州银行 took the 损失 reports of B's loan at 中原银行 of the same
+    id and was trained on as bad, and B's loan vanished from the counts; two banks reporting
+    on one quarter-end were rejected as duplicate copies."""
+    from data_contracts import read_data_dir
+
+    a = f"{A},郑州银行,2023-03-01,2024-03-01,100"
+    b = f"{B},中原银行,2023-05-01,2024-05-01,300"
+    folder = _ledger_folder(
+        tmp_path / "d",
+        [
+            f"L9,{a},2023-06-30,100,正常,0",
+            f"L9,{a},2024-03-31,0,正常,0",
+            f"L9,{b},2023-06-30,300,正常,0",  # same id and date, another bank
+            f"L9,{b},2023-12-31,300,损失,200",
+            f"L8,{a},2023-06-30,100,正常,0",
+            f"L8,{a},2024-03-31,0,正常,0",
+        ],
+    )
+    (folder / "enterprises.csv").write_text(
+        f"uscc,name,status,region_code\n{A},甲公司,存续,410100\n{B},乙公司,存续,410100\n",
+        encoding="utf-8",
+    )
+    bundle = read_data_dir(folder)
+    assert bundle.rejects.empty  # two banks' rows of one date are no duplicate
+
+    def builder(pairs, _b):
+        return pairs.assign(x=1.0)
+
+    ts = build_training_set(bundle, as_of="2025-06-30", feature_builder=builder)
+    got = dict(zip(ts.loan_ids, ts.y, strict=True))
+    assert got == {"L8": 0, "L9@郑州银行": 0, "L9@中原银行": 1}
+    assert ts.report.loans == 3
+    assert ts.report.shared_loan_ids == (1, ["L9"])
+    assert any("reported by more than one bank" in line for line in ts.report.lines())
