@@ -8,8 +8,9 @@ ExpertScorecard, load_expert_spec, parse_expert_spec
     Cold-start scorecard from the versioned weights file ``models/expert_scorecard.yaml``.
 LearnedModel
     Monotone LightGBM with out-of-time validation, calibration and exact explanations.
-load_model
-    Load a model folder (either kind) written by ``save``.
+load_model, check_model_target
+    Load a model folder (either kind) written by ``save``; refuse a folder to write one into
+    that holds something else.
 evaluate, Evaluation, render_model_report
     Metrics (AUC, KS, Gini, Brier, calibration by grade, PSI, importance) and the HTML report.
 top_reasons
@@ -20,6 +21,7 @@ ScoreResult, Scorer
 
 from __future__ import annotations
 
+from models._artifact import check_model_target
 from models.base import Scorer, ScoreResult
 from models.evaluation import Evaluation, evaluate, jeffreys_interval, psi
 from models.expert import ExpertScorecard, ExpertSpec, load_expert_spec, parse_expert_spec
@@ -38,6 +40,7 @@ __all__ = [
     "ScoreResult",
     "ScoreScale",
     "Scorer",
+    "check_model_target",
     "evaluate",
     "jeffreys_interval",
     "load_expert_spec",

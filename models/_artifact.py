@@ -37,6 +37,20 @@ def content_id(*texts: str) -> str:
     return h.hexdigest()[:16]
 
 
+def check_model_target(path: str | os.PathLike) -> None:
+    """Refuse ``path`` as a model folder to write when it holds something else: a file, or
+    a folder with files but no model card (a model folder is replaced whole). Commands call
+    it before their work, not only when the model is written at the end."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ModelError(f"{target} exists and is a file", "choose an empty or new --out folder")
+    if target.is_dir() and not (target / CARD_FILE).exists() and any(target.iterdir()):
+        raise ModelError(
+            f"{target} exists and is not a model folder",
+            "choose an empty or new --out folder",
+        )
+
+
 def write_model_dir(path: str | os.PathLike, files: Mapping[str, str | bytes]) -> Path:
     """Write ``files`` into folder ``path`` atomically, replacing an existing folder."""
     target = Path(path)
@@ -48,12 +62,8 @@ def write_model_dir(path: str | os.PathLike, files: Mapping[str, str | bytes]) -
             data = content.encode("utf-8") if isinstance(content, str) else content
             (tmp / name).write_bytes(data)
         old = None
+        check_model_target(target)
         if target.exists():
-            if not (target / CARD_FILE).exists() and any(target.iterdir()):
-                raise ModelError(
-                    f"{target} exists and is not a model folder",
-                    "choose an empty or new --out folder",
-                )
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
         os.replace(tmp, target)

@@ -45,7 +45,9 @@ def load_config(path: Path | None):
             f"config file {path or 'retrain.toml'} is not valid TOML: {exc}",
             "fix the syntax (see screening/config/retrain.toml)",
         ) from None
-    return parse_retrain_config(raw)
+    return parse_retrain_config(
+        raw, str(path) if path is not None else "screening/config/retrain.toml"
+    )
 
 
 def tracking_target(tracking_dir: Path | None):
@@ -140,8 +142,10 @@ def train(
     config: Path | None = ConfigOpt,
 ) -> None:
     """Train the learned model on the loan ledger, log it to MLflow and register a version."""
+    from models import check_model_target
     from screening.retrain.pipeline import run_training
 
+    check_model_target(out)  # before minutes of labels, features and training
     cfg, target, label_date = _ledger_setup(config, tracking_dir, as_of)
     with _progress("train") as (on_table, say):
         bundle = _read(data, on_table)

@@ -119,13 +119,16 @@ class RetrainConfig:
         return dict(self.lightgbm)
 
 
-def _section(cls, raw: Any, name: str):
+_DEFAULT_SOURCE = "screening/config/retrain.toml"
+
+
+def _section(cls, raw: Any, name: str, source: str = _DEFAULT_SOURCE):
     if raw is None:
         return cls()
     if not isinstance(raw, dict):
         raise ConfigError(
             f"retrain config: section {name} must be a table, got {type(raw).__name__}",
-            "fix screening/config/retrain.toml",
+            f"fix {source}",
         )
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(raw) - set(known))
@@ -142,21 +145,22 @@ def _section(cls, raw: Any, name: str):
         if (isinstance(value, bool) and kind is not bool) or not ok:
             raise ConfigError(
                 f"retrain config: {name}.{key} must be a {kind.__name__}, got {value!r}",
-                "fix screening/config/retrain.toml",
+                f"fix {source}",
             )
         if kind in (int, float) and value < 0:
             # every count, threshold and tolerance here is non-negative: a negative gate
             # tolerance would refuse every challenger, a negative minimum accept none
             raise ConfigError(
                 f"retrain config: {name}.{key} must not be negative, got {value!r}",
-                "fix screening/config/retrain.toml",
+                f"fix {source}",
             )
         values[key] = kind(value)
     return cls(**values)
 
 
-def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
-    """Validate a parsed TOML mapping and freeze it.
+def parse_retrain_config(raw: dict[str, Any], source: str = _DEFAULT_SOURCE) -> RetrainConfig:
+    """Validate a parsed TOML mapping and freeze it (``source``: the file it came from, named
+    in the errors' remedies).
 
     Raises
     ------
@@ -171,12 +175,12 @@ def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
             f"use only {', '.join(sorted(known))}",
         )
     cfg = RetrainConfig(
-        labels=_section(LabelConfig, raw.get("labels"), "labels"),
-        validation=_section(ValidationConfig, raw.get("validation"), "validation"),
-        gate=_section(GateConfig, raw.get("gate"), "gate"),
-        psi=_section(PsiConfig, raw.get("psi"), "psi"),
-        monitor=_section(MonitorConfig, raw.get("monitor"), "monitor"),
-        features=_section(FeatureConfig, raw.get("features"), "features"),
+        labels=_section(LabelConfig, raw.get("labels"), "labels", source),
+        validation=_section(ValidationConfig, raw.get("validation"), "validation", source),
+        gate=_section(GateConfig, raw.get("gate"), "gate", source),
+        psi=_section(PsiConfig, raw.get("psi"), "psi", source),
+        monitor=_section(MonitorConfig, raw.get("monitor"), "monitor", source),
+        features=_section(FeatureConfig, raw.get("features"), "features", source),
         lightgbm=tuple(sorted((raw.get("lightgbm") or {}).items())),
     )
     if not 0 < cfg.validation.oot_share < 1:
@@ -205,4 +209,32 @@ def parse_retrain_config(raw: dict[str, Any]) -> RetrainConfig:
             "retrain config: labels.horizon_months must be >= 1 and labels.bad_dpd >= 0",
             "input_format.md defines 12 months and 90 days",
         )
+    check_lightgbm_params(cfg, source)
     return cfg
+
+
+def check_lightgbm_params(cfg: RetrainConfig, source: str = _DEFAULT_SOURCE) -> None:
+    """The learned model's parameters, checked when the file is read (not after labels
+    and features, minutes into a run), named as the file names them."""
+    import inspect
+    import re
+
+    from models.learned import LearnedModel
+
+    params = cfg.lightgbm_params
+    allowed = set(inspect.signature(LearnedModel.__init__).parameters) - {"self", "feature_specs"}
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"retrain config: unknown lightgbm parameter(s) {', '.join(unknown)}",
+            f"use only {', '.join(sorted(allowed - {'validation_fraction'}))} in {source}",
+        )
+    try:
+        LearnedModel(**params)._validate_params()
+    except ConfigError as exc:
+        found = re.search(r"'(\w+)' parameter", exc.cause)
+        name = found.group(1) if found else "?"
+        raise ConfigError(
+            f"retrain config: lightgbm.{name} = {params.get(name)!r} is not accepted ({exc.cause})",
+            f"fix lightgbm.{name} in {source}",
+        ) from None

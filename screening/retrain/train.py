@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_contracts.errors import ConfigError, DataError, ModelError
-from screening.retrain.config import RetrainConfig
+from data_contracts.errors import DataError, ModelError
+from screening.retrain.config import RetrainConfig, check_lightgbm_params
 from screening.retrain.labels import TrainingSet
 from screening.retrain.psi import category_bins, reference_bins
 
@@ -44,18 +44,10 @@ def registry_version(specs: Any | None = None) -> str:
 
 def make_model(config: RetrainConfig):
     """An unfitted ``models.LearnedModel`` with the configured parameters."""
-    import inspect
-
     from models.learned import LearnedModel
 
+    check_lightgbm_params(config)  # a config built in code, not read from a file
     params = config.lightgbm_params
-    allowed = set(inspect.signature(LearnedModel.__init__).parameters) - {"self", "feature_specs"}
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"retrain config: unknown lightgbm parameter(s) {', '.join(unknown)}",
-            f"use only {', '.join(sorted(allowed - {'validation_fraction'}))}",
-        )
     params["validation_fraction"] = config.validation.oot_share
     return LearnedModel(**params)
 

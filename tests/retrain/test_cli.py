@@ -285,3 +285,20 @@ def test_train_without_a_ledger(capsys, data_folder, tmp_path):
     assert code == 2
     assert "the data folder has no loan ledger" in " ".join(err.split())
     assert not (tmp_path / "m").exists()
+
+
+def test_train_refuses_an_out_folder_of_other_files_before_training(capsys, data_folder, tmp_path):
+    """Retraining review: `train --out` at a folder of other files was refused only after
+    the whole training run. It is refused first: no MLflow store is even created."""
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "q3.xlsx").write_bytes(b"not a model")
+    store = tmp_path / "mlruns"
+    code, _, err = run(
+        capsys, "train", "--data", str(data_folder), "--out", str(out), "--tracking-dir", str(store)
+    )
+    assert code == 2
+    assert f"{out} exists and is not a model folder" in err
+    assert "Traceback" not in err
+    assert not store.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["q3.xlsx"]

@@ -37,3 +37,28 @@ def test_empty_mapping_gives_documented_defaults():
 def test_bad_config_names_the_key(raw, match):
     with pytest.raises(ConfigError, match=match):
         parse_retrain_config(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ({"lightgbm": {"num_leaves": "eight"}}, r"lightgbm\.num_leaves = 'eight' is not accepted"),
+        ({"lightgbm": {"structure": "forest"}}, r"lightgbm\.structure = 'forest'"),
+        ({"lightgbm": {"num_leafs": 8}}, r"unknown lightgbm parameter\(s\) num_leafs"),
+    ],
+)
+def test_model_parameters_are_checked_when_the_file_is_read(raw, match):
+    """Retraining review: a bad [lightgbm] value failed only after labels and features,
+    naming LearnedModel's parameter rather than the file's key."""
+    with pytest.raises(ConfigError, match=match) as err:
+        parse_retrain_config(raw, "cfg/mine.toml")
+    assert "cfg/mine.toml" in err.value.remedy
+
+
+def test_remedies_name_the_file_the_user_passed():
+    with pytest.raises(ConfigError) as err:
+        parse_retrain_config({"labels": {"bad_dpd": -5}}, "cfg/c5.toml")
+    assert err.value.remedy == "fix cfg/c5.toml"
+    with pytest.raises(ConfigError) as err:
+        parse_retrain_config({"labels": {"bad_dpd": -5}})
+    assert err.value.remedy == "fix screening/config/retrain.toml"

@@ -96,8 +96,13 @@ def test_evaluate_model_on_its_own_test_window_matches_the_card(trained):
 
 
 def test_unknown_lightgbm_parameter_is_refused(trained):
+    """Refused when the file is read, and by train for a config built in code."""
+    import dataclasses
+
     _, ts = trained
-    cfg = parse_retrain_config({"lightgbm": {"num_leafs": 8}})
+    with pytest.raises(ConfigError, match=r"unknown lightgbm parameter\(s\) num_leafs"):
+        parse_retrain_config({"lightgbm": {"num_leafs": 8}})
+    cfg = dataclasses.replace(parse_retrain_config({}), lightgbm=(("num_leafs", 8),))
     with pytest.raises(ConfigError, match=r"unknown lightgbm parameter\(s\) num_leafs"):
         train(ts, cfg, registry_hash="r")
 
