@@ -32,8 +32,7 @@ def parse_date(text: str | None, option: str) -> dt.date | None:
         ) from None
     if not EARLIEST <= day <= LATEST:
         raise ConfigError(
-            f"{option} {day} is outside the dates the engine works with "
-            f"({EARLIEST} to {LATEST}).",
+            f"{option} {day} is outside the dates the engine works with ({EARLIEST} to {LATEST}).",
             f"Pass the date the data is as of, e.g. {option} 2026-09-30.",
         )
     return day

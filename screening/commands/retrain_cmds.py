@@ -69,6 +69,21 @@ def _quiet_mlflow() -> None:
 
 
 @contextmanager
+def _store_errors(target):
+    """An MLflow failure on ``target`` as two lines whose remedy names what the user chose
+    the store with (``--tracking-dir``, ``./mlruns`` or ``MLFLOW_TRACKING_URI``); the
+    command line's last resort only knows the environment."""
+    from screening.retrain.tracking import tracking_error
+
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "mlflow":
+            raise
+        raise tracking_error(exc, target) from exc
+
+
+@contextmanager
 def _progress(title: str):
     with Progress(
         SpinnerColumn(),
@@ -147,7 +162,7 @@ def train(
 
     check_model_target(out)  # before minutes of labels, features and training
     cfg, target, label_date = _ledger_setup(config, tracking_dir, as_of)
-    with _progress("train") as (on_table, say):
+    with _store_errors(target), _progress("train") as (on_table, say):
         bundle = _read(data, on_table)
         outcome = run_training(
             bundle,
@@ -259,7 +274,7 @@ def promote(
 
     cfg, target, label_date = _ledger_setup(config, tracking_dir, as_of)
     lookup_client(target)  # no store there: say so before reading the data
-    with _progress("promote") as (on_table, say):
+    with _store_errors(target), _progress("promote") as (on_table, say):
         bundle = _read(data, on_table)
         outcome = run_promotion(
             bundle,
@@ -298,18 +313,30 @@ def monitor(
     from screening.retrain.ledger_report import read_whitelist
     from screening.retrain.monitor import monitor as run_monitor
     from screening.retrain.monitor import write_monitor
-    from screening.retrain.registry import fetch_model_folder
+    from screening.retrain.registry import (
+        fetch_model_folder,
+        load_version,
+        lookup_client,
+        parse_model_ref,
+    )
     from screening.retrain.train import load_folder
 
     cfg = load_config(config)
     day = parse_date(as_of, "--as-of")
     firms = read_whitelist(whitelist) if whitelist is not None else None
     _quiet_mlflow()
-    with _progress("monitor") as (on_table, say), tempfile.TemporaryDirectory() as tmp:
-        folder = fetch_model_folder(
-            model, Path(tmp), tracking_uri=tracking_target(tracking_dir).uri
-        )
-        loaded, reference, report = load_folder(folder)
+    target = tracking_target(tracking_dir)
+    with (
+        _store_errors(target),
+        _progress("monitor") as (on_table, say),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        if model.startswith("models:/"):
+            loaded, reference, report = load_version(
+                lookup_client(target), parse_model_ref(model), Path(tmp), load_folder
+            )
+        else:
+            loaded, reference, report = load_folder(fetch_model_folder(model, Path(tmp)))
         bundle = _read(data, on_table, as_of=day)
         say(f"scoring the population at {day} and the matured loans")
         result = run_monitor(

@@ -28,7 +28,9 @@ def sample(
     """Generate a synthetic data folder (all seven tables) with a known ground-truth PD."""
     from screening.sample import SampleConfig, generate_sample
 
-    cfg = SampleConfig(firms=firms, seed=seed, as_of=parse_date(as_of, "--as-of"), mess=mess, fmt=fmt)
+    cfg = SampleConfig(
+        firms=firms, seed=seed, as_of=parse_date(as_of, "--as-of"), mess=mess, fmt=fmt
+    )
     cfg = cfg.validated()
     console = Console(stderr=True, highlight=False)
     if firms >= _PROGRESS_FROM_FIRMS:

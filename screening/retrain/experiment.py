@@ -18,7 +18,12 @@ from typing import Any
 import pandas as pd
 
 from screening.retrain.registry import PYFUNC_CODE
-from screening.retrain.tracking import TrackingTarget, ensure_experiment, make_client
+from screening.retrain.tracking import (
+    TrackingTarget,
+    ensure_experiment,
+    make_client,
+    quiet_mlflow,
+)
 
 DEFAULT_EXPERIMENT = "ip-whitelist"
 
@@ -83,6 +88,32 @@ def log_training(
     input_example : DataFrame, optional
         A few feature rows: MLflow infers the model signature from them.
     """
+    # MLflow's INFO lines and its artifact download bar (log_model reads the folder back)
+    # would otherwise reach the console of every caller, not only the command line's
+    with quiet_mlflow():
+        return _log_training(
+            target,
+            model_dir,
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            experiment=experiment,
+            register=register,
+            input_example=input_example,
+        )
+
+
+def _log_training(
+    target: TrackingTarget,
+    model_dir: Path,
+    *,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    experiment: str,
+    register: str | None,
+    input_example: pd.DataFrame | None,
+) -> LoggedRun:
     import mlflow
 
     client = make_client(target)
@@ -140,7 +171,7 @@ def log_decision(
     client = make_client(target)
     exp_id = ensure_experiment(client, target, experiment)
     _use(target)
-    with mlflow.start_run(experiment_id=exp_id, run_name="promote") as run:
+    with quiet_mlflow(), mlflow.start_run(experiment_id=exp_id, run_name="promote") as run:
         mlflow.log_params(_flat_params(params))
         mlflow.log_metrics(dict(metrics))
         mlflow.set_tags(dict(tags))

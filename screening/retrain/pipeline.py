@@ -26,7 +26,7 @@ from screening.retrain.labels import FeatureBuilder, TrainingSet, build_training
 from screening.retrain.registry import (
     CHAMPION,
     ModelRef,
-    download_model_dir,
+    load_version,
     lookup_client,
     resolve_version,
 )
@@ -230,15 +230,13 @@ def run_promotion(
     unusable: str | None = None
     with tempfile.TemporaryDirectory(prefix="ipw-promote-") as tmp:
         say(f"downloading {name} version {version}")
-        ch_model, ch_ref, ch_rep = load_folder(
-            download_model_dir(client, ModelRef(name, version=str(version)), Path(tmp) / "c")
+        ch_model, ch_ref, ch_rep = load_version(
+            client, ModelRef(name, version=str(version)), Path(tmp) / "c", load_folder
         )
         cp = None
         if champion_mv is not None and before != str(version):
             say(f"downloading the champion, {name} version {before}")
-            cp = load_folder(
-                download_model_dir(client, ModelRef(name, version=before), Path(tmp) / "p")
-            )
+            cp = load_version(client, ModelRef(name, version=before), Path(tmp) / "p", load_folder)
         say(f"labelling loans known at {as_of.date()} and building point-in-time features")
         ts = build_training_set(
             bundle, as_of=as_of, config=config.labels, feature_builder=feature_builder

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from data_contracts.errors import ModelError
 from models.base import Scorer
-from screening.retrain.tracking import TrackingTarget, resolve_tracking
+from screening.retrain.tracking import (
+    TrackingTarget,
+    local_artifact_dir,
+    probing,
+    quiet_mlflow,
+    relocate_artifact_uri,
+    resolve_tracking,
+)
 
 CHAMPION = "champion"
 PYFUNC_CODE = Path(__file__).with_name("_pyfunc_model.py")
@@ -100,13 +107,18 @@ def lookup_client(target: TrackingTarget):
 
 
 def resolve_version(client, ref: ModelRef):
-    """The ``ModelVersion`` a reference points at, or a ``ModelError`` saying why not."""
+    """The ``ModelVersion`` a reference points at, or a ``ModelError`` saying why not.
+
+    The look-up is the first request to the store, so it runs with the probe settings: an
+    unreachable server is reported in seconds, not after minutes of retries.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
-        if ref.alias:
-            return client.get_model_version_by_alias(ref.name, ref.alias)
-        return client.get_model_version(ref.name, ref.version)
+        with probing():
+            if ref.alias:
+                return client.get_model_version_by_alias(ref.name, ref.alias)
+            return client.get_model_version(ref.name, ref.version)
     except MlflowException as exc:
         raise ModelError(
             f"{ref} cannot be resolved in the MLflow registry at {client.tracking_uri}: "
@@ -116,30 +128,58 @@ def resolve_version(client, ref: ModelRef):
         ) from exc
 
 
+def _described(ref: ModelRef, version: str) -> str:
+    """``models:/NAME@alias (version 3)``, or ``models:/NAME/3``: what the user asked for."""
+    return str(ref) if ref.version else f"{ref} (version {version})"
+
+
 def download_model_dir(client, ref: ModelRef, dst: Path) -> Path:
-    """Download a registered version and return its model folder (holding the model card)."""
-    import mlflow
+    """Download a registered version and return its model folder (holding the model card).
+
+    See :func:`download_version` (which also returns the version number).
+    """
+    return download_version(client, ref, dst)[0]
+
+
+def download_version(client, ref: ModelRef, dst: Path) -> tuple[Path, str]:
+    """Download a registered version: its model folder and its version number.
+
+    The version's artifacts are read where the store records them, or, for an embedded
+    store that was moved or copied, from the same place under its own ``mlartifacts``.
+
+    Raises
+    ------
+    ModelError
+        The reference cannot be resolved, or the version's artifacts are missing (naming
+        the recorded location) or hold no model folder.
+    """
     import mlflow.artifacts
 
     version = resolve_version(client, ref)
-    # models:/ URIs are resolved through MLflow's process-wide registry URI, not the
-    # tracking_uri argument: point both at the client's store.
-    mlflow.set_tracking_uri(client.tracking_uri)
-    mlflow.set_registry_uri(client.tracking_uri)
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{ref.name}/{version.version}",
-            dst_path=str(dst),
-            tracking_uri=client.tracking_uri,
+    what = _described(ref, str(version.version))
+    with probing():
+        recorded = client.get_model_version_download_uri(ref.name, str(version.version))
+    location = relocate_artifact_uri(recorded, store_folder(TrackingTarget(client.tracking_uri)))
+    local = local_artifact_dir(location)
+    if local is not None and not local.is_dir():
+        raise ModelError(
+            f"{what} records its artifacts at {local}, which does not exist",
+            "pass the --tracking-dir (or MLFLOW_TRACKING_URI) holding those artifacts; a "
+            "moved or copied tracking folder must keep its mlartifacts/ beside mlflow.db",
         )
-    )
-    cards = sorted(local.glob("artifacts/*/model_card.json"))
+    with quiet_mlflow():
+        downloaded = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=location, dst_path=str(dst), tracking_uri=client.tracking_uri
+            )
+        )
+    cards = sorted(downloaded.glob("artifacts/*/model_card.json"))
     if not cards:
         raise ModelError(
-            f"{ref} (version {version.version}) holds no model folder with model_card.json",
+            f"{what} holds no model folder with model_card.json (artifacts at {location})",
             "register models with `screening train --register NAME`",
         )
-    return cards[0].parent
+    return cards[0].parent, str(version.version)
 
 
 def fetch_model_folder(ref: str, dst: Path, *, tracking_uri: str | None = None) -> Path:
@@ -186,6 +226,32 @@ def load_registered_model(ref: str, *, tracking_uri: str | None = None) -> Score
     # reading must not create an empty store (./mlruns/mlflow.db) where none was
     client = lookup_client(_target(tracking_uri))
     with tempfile.TemporaryDirectory(prefix="ipw-model-") as tmp:
-        folder = download_model_dir(client, parsed, Path(tmp))
         # load_model reads the booster text and card into memory, so the download can go.
-        return load_model(folder)
+        return load_version(client, parsed, Path(tmp), load_model)
+
+
+def load_version(client, ref: ModelRef, dst: Path, loader):
+    """``loader(folder)`` of a registered version downloaded into ``dst``; a model folder
+    that cannot be loaded is told of the registered version, not of the download
+    (:func:`registered_model_error`)."""
+    folder, version = download_version(client, ref, dst)
+    try:
+        return loader(folder)
+    except ModelError as exc:
+        raise registered_model_error(exc, ref, version, folder) from exc
+
+
+def registered_model_error(
+    exc: ModelError, ref: ModelRef, version: str, folder: Path
+) -> ModelError:
+    """``exc`` (about a downloaded model folder) told of the registered version instead.
+
+    The download is a temporary folder that is gone when the user reads the message: the
+    reference and the version are what they can act on.
+    """
+    cause = exc.cause.replace(f"{folder}/", "").replace(str(folder), "its model folder")
+    return ModelError(
+        f"{_described(ref, version)} cannot be loaded: {cause}",
+        f"register a sound model folder again (`screening train --register {ref.name}`) "
+        f"and promote it, or use another version (models:/{ref.name}/VERSION)",
+    )

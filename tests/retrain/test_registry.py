@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,82 @@ def test_a_sqlite_registry_under_another_file_name_is_found(tmp_path):
     with pytest.raises(ModelError, match=r"no model registry at .* \(no other\.db there\)"):
         lookup_client(_target(f"sqlite:///{tmp_path / 'other.db'}"))
     assert not (tmp_path / "other.db").exists()
+
+
+def _register_champion(model_dir, folder, name: str = "ipw"):
+    """Register ``model_dir`` in the embedded store at ``folder`` as ``name``@champion."""
+    from mlflow.tracking import MlflowClient
+
+    from screening.retrain.experiment import log_training
+
+    target = resolve_tracking(folder)
+    run = log_training(target, model_dir, params={}, metrics={}, tags={}, register=name)
+    MlflowClient(target.uri, target.uri).set_registered_model_alias(name, "champion", run.version)
+    return target
+
+
+def test_a_moved_tracking_folder_keeps_its_models_references(
+    model_dir, tmp_path, monkeypatch, capfd
+):
+    """The database records absolute file:// artifact paths: after `mv track moved`,
+    models:/ipw@champion was "holds no model folder" (MLflow looked in track/), and new runs
+    logged to moved/ recreated track/. Both now use moved/mlartifacts; no MLflow console
+    lines (download bar, "No artifacts found") on the way."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from screening.retrain.experiment import log_training
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    _register_champion(model_dir, tmp_path / "track")
+    shutil.move(tmp_path / "track", tmp_path / "moved")
+    capfd.readouterr()
+    moved = resolve_tracking(tmp_path / "moved")
+
+    scorer = load_registered_model("models:/ipw@champion", tracking_uri=moved.uri)
+    assert scorer.model_id == json.loads((model_dir / "model_card.json").read_text())["model_id"]
+    err = capfd.readouterr().err
+    assert "Downloading artifacts" not in err and "No artifacts found" not in err
+
+    # a new version logged into the moved folder stays inside it
+    run = log_training(moved, model_dir, params={}, metrics={}, tags={}, register="ipw")
+    assert run.version == "2"
+    uri = MlflowClient(moved.uri, moved.uri).get_model_version_download_uri("ipw", "2")
+    assert uri.startswith((tmp_path / "moved" / "mlartifacts").as_uri())
+    assert not (tmp_path / "track").exists()
+    assert load_registered_model("models:/ipw/2", tracking_uri=moved.uri).model_id == (
+        scorer.model_id
+    )
+
+    # artifacts gone altogether: the recorded place is named, not "holds no model folder"
+    shutil.rmtree(tmp_path / "moved" / "mlartifacts")
+    with pytest.raises(ModelError, match=r"models:/ipw/1 records its artifacts at .*track/mlart"):
+        load_registered_model("models:/ipw/1", tracking_uri=moved.uri)
+
+
+def test_a_copied_tracking_folder_reads_its_own_artifacts(model_dir, tmp_path):
+    """A copy must not depend on the original: its artifacts are read from the copy."""
+    import shutil
+
+    _register_champion(model_dir, tmp_path / "track")
+    shutil.copytree(tmp_path / "track", tmp_path / "copy")
+    # break the original: a copy still reading it would fail
+    for booster in (tmp_path / "track" / "mlartifacts").rglob("booster.txt"):
+        booster.write_bytes(b"\xff\xfe\x00garbage")
+    copy = resolve_tracking(tmp_path / "copy")
+    assert load_registered_model("models:/ipw@champion", tracking_uri=copy.uri).model_id
+
+
+def test_a_corrupt_registered_model_is_named_by_its_reference(model_dir, tmp_path):
+    """The error named /tmp/ipw-model-…/artifacts/m, a folder gone by the time it is read."""
+    target = _register_champion(model_dir, tmp_path / "track")
+    # the run's copy of the folder and the registered model's
+    for booster in (tmp_path / "track" / "mlartifacts").rglob("booster.txt"):
+        booster.write_bytes(b"\xff\xfe\x00garbage" * 50)
+    with pytest.raises(ModelError) as info:
+        load_registered_model("models:/ipw@champion", tracking_uri=target.uri)
+    cause = info.value.cause
+    assert cause.startswith("models:/ipw@champion (version 1) cannot be loaded: cannot read")
+    assert "ipw-model-" not in cause and "booster" in cause
+    assert "screening train --register ipw" in info.value.remedy
