@@ -35,6 +35,29 @@ def _nice_step(span: float) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
+def _tenths(value: float) -> int:
+    """``value`` as shown to 0.1 (``f"{value:.1f}"``), in tenths."""
+    return round(float(f"{value:.1f}") * 10)
+
+
+def _shown_points(
+    base: float, points: Sequence[float], score: float, labels: Sequence[str]
+) -> list[str]:
+    """Each step's points to 0.1 such that the base and the steps as shown add up to the
+    score as shown: rounding each alone missed the total by up to 0.3 on a chart of a
+    dozen bars (credit-officer review). The difference goes to the largest of the unnamed
+    steps (其他…/其余…), which are remainders already, else to the largest step; the named
+    factors keep the points their reasons state."""
+    tenths = [_tenths(p) for p in points]
+    missing = _tenths(score) - _tenths(base) - sum(tenths)
+    if missing and tenths:
+        rest = [i for i, lab in enumerate(labels) if lab.startswith(("其他", "其余"))]
+        pool = rest or list(range(len(tenths)))
+        at = max(pool, key=lambda i: (abs(points[i]), -i))
+        tenths[at] += missing
+    return [f"{t / 10:+.1f}" for t in tenths]
+
+
 def waterfall_svg(
     base_points: float,
     steps: Sequence[tuple[str, float]],
@@ -73,6 +96,9 @@ def waterfall_svg(
     def x(v: float) -> float:
         return PLOT_X0 + (v - lo) / (hi - lo) * (PLOT_X1 - PLOT_X0)
 
+    texts = _shown_points(
+        base_points, [b - a for _, a, b, _ in spans], score, [s[0] for s in spans]
+    )
     bars = [
         {
             "label": base_label,
@@ -83,7 +109,7 @@ def waterfall_svg(
             "end": x(base_points),
         }
     ]
-    for label, a, b, kind in spans:
+    for (label, a, b, kind), text in zip(spans, texts, strict=True):
         left, right = min(x(a), x(b)), max(x(a), x(b))
         bars.append(
             {
@@ -91,7 +117,7 @@ def waterfall_svg(
                 "x": left,
                 "w": max(right - left, 1.0),
                 "color": _UP if kind == "up" else _DOWN,
-                "text": f"{b - a:+.1f}",
+                "text": text,
                 "end": x(b),
             }
         )
