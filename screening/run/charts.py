@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import jinja2
+import numpy as np
 
 _UP, _DOWN, _TOTAL = "#2e7d32", "#c62828", "#1f4e79"
 WIDTH, ROW, LABEL_X, PLOT_X0, PLOT_X1 = 640, 26, 196, 204, 570
@@ -36,8 +37,12 @@ def _nice_step(span: float) -> float:
 
 
 def _tenths(value: float) -> int:
-    """``value`` as shown to 0.1 (``f"{value:.1f}"``), in tenths."""
-    return round(float(f"{value:.1f}") * 10)
+    """``value`` to 0.1 as every number of a package is rounded (numpy), in tenths."""
+    return int(np.rint(np.round(value, 1) * 10))
+
+
+def _shown(value: float) -> str:
+    return f"{np.round(value, 1):.1f}"
 
 
 def _shown_points(
@@ -105,7 +110,7 @@ def waterfall_svg(
             "x": PLOT_X0,
             "w": x(base_points) - PLOT_X0,
             "color": _TOTAL,
-            "text": f"{base_points:.1f}",
+            "text": _shown(base_points),
             "end": x(base_points),
         }
     ]
@@ -127,7 +132,7 @@ def waterfall_svg(
             "x": PLOT_X0,
             "w": x(score) - PLOT_X0,
             "color": _TOTAL,
-            "text": f"{score:.1f}",
+            "text": _shown(score),
             "end": x(score),
         }
     )

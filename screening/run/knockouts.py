@@ -596,7 +596,9 @@ def passed_check_details(
         elif rule.kind == "tax_grade":
             detail = _latest_rating(credit, ids, as_of)
         elif rule.kind == "unreadable_credit_record":
-            detail = pd.Series("无被拒收或无法确认归属的相关信用记录", index=ids)
+            # what the rule read: the records it holds firms back for, not every rejected or
+            # unlinked row (an ended listing, or a name no registry firm bears, holds no one)
+            detail = pd.Series("无需核实后才能推送的被拒收或同名信用记录", index=ids)
         elif rule.kind == "no_valid_patent":
             cols = list(
                 rule.param("features", ("valid_invention_count", "valid_utility_model_count"))
@@ -628,7 +630,8 @@ def _latest_past(rule: KnockoutRule, credit: pd.DataFrame | None, ids: pd.Index)
     out = pd.Series("无此类记录", index=ids, dtype=object)
     if credit is None or credit.empty:
         return out
-    mine = credit.loc[_read_by(rule, credit)]
+    # a past record of unknown severity is one the rule would have read while it was listed
+    mine = credit.loc[_read_by(rule, credit, unread_severity=True)]
     if mine.empty:
         return out
     end = effective_end(

@@ -1103,8 +1103,10 @@ def _grade_bands(scorer: Any) -> str:
     cuts = [float(c) for c in getattr(scale, "cutoffs", ()) or ()]
     if not cuts:
         return ""
-    bands = [f"T{k + 1} ≤ {c:.2%}" for k, c in enumerate(cuts)]
-    bands.append(f"T{len(cuts) + 1} > {cuts[-1]:.2%}")
+    # to 0.001 %: a learned model's cut-off 2.2553 % shown as 2.26 % contradicted a firm
+    # of PD 2.256 % (shown 2.26 %) in T3
+    bands = [f"T{k + 1} ≤ {c:.3%}" for k, c in enumerate(cuts)]
+    bands.append(f"T{len(cuts) + 1} > {cuts[-1]:.3%}")
     return "等级分档（违约概率）：" + "，".join(bands) + "。"
 
 

@@ -20,7 +20,7 @@ def nomination_sources(
     nominations: pd.DataFrame, as_of: pd.Timestamp | None = None
 ) -> pd.DataFrame:
     """One row per nominated firm: ``uscc``, ``nominated_by`` (sources joined by ``;``, each
-    with its date and note when given: ``开封市知识产权局（2026-08-01，首贷培育）``).
+    with its date when given: ``开封市知识产权局（2026-08-01）``).
 
     With ``as_of``, a nomination dated after it (``nominated_on``) is not known yet and
     does not count; an undated one does.
@@ -35,25 +35,21 @@ def nomination_sources(
     if not known.any():
         return empty
     noms = nominations.loc[known].copy()
-    # when and why the office nominated the firm: a credit officer asks both (nominations
-    # are tens of thousands at national scale: one Python join per row is fine)
+    # when the office nominated the firm, which a credit officer asks; not its 备注, free
+    # text that may name a person, an e-mail or a landline (the scrubber removes ID-card
+    # and mobile numbers only) and would reach every bank
     on = (
         pd.to_datetime(noms["nominated_on"]).dt.strftime("%Y-%m-%d")
         if "nominated_on" in noms
         else pd.Series(pd.NA, index=noms.index, dtype="str")
     )
-    note = (
-        noms["note"].astype("str").str.strip()
-        if "note" in noms
-        else pd.Series(pd.NA, index=noms.index, dtype="str")
+    source = noms["nominated_by"].fillna("未注明").astype("str")
+    noms = pd.DataFrame(
+        {
+            "uscc": noms["uscc"].to_numpy(),
+            "nominated_by": source.where(on.isna(), source + "（" + on.astype("str") + "）"),
+        }
     )
-    labels = []
-    for source, day, text in zip(
-        noms["nominated_by"].fillna("未注明").astype("str"), on, note, strict=True
-    ):
-        detail = "，".join(x for x in (day, text) if isinstance(x, str) and x)
-        labels.append(f"{source}（{detail}）" if detail else source)
-    noms = pd.DataFrame({"uscc": noms["uscc"].to_numpy(), "nominated_by": labels})
     noms = noms.drop_duplicates().sort_values(["uscc", "nominated_by"], kind="mergesort")
     joined = join_by(noms["uscc"], noms["nominated_by"], ";")
     return pd.DataFrame(

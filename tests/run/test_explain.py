@@ -282,3 +282,18 @@ def test_against_a_typical_peer_without_a_value_the_text_tells_no_percentile():
     assert np.isnan(out.at["forward_citations_per_year", "percentile"])
     assert out.at["valid_invention_count", "percentile"] == 60
     assert "高于同行业 60% 企业" in out.at["valid_invention_count", "text"]
+
+
+def test_the_points_a_text_states_are_the_packaged_points():
+    """Diff review: a reason of 0.35 points read "+0.3 分" (Python's rounding of the binary
+    0.3499…) while the package's points field and the 评分理由 breakdown rounded it to 0.4
+    (numpy), so the row did not add up. Texts take the numbers the package shows."""
+    feats = ["valid_invention_count", "prog_high_tech"]
+    contributions = pd.DataFrame([[0.35, 0.25]], columns=feats)
+    values = pd.DataFrame([[3.0, 1.0]], columns=feats)
+    pct = pd.DataFrame([[50.0, np.nan]], columns=feats)
+    lead_of = factor_groups(feats, specs=SPECS)
+    out = explain(contributions, values, pct, ["U1"], specs=SPECS, lead_of=lead_of, top_k=3)
+    for text, points in zip(out["text"], out["points"].round(1), strict=True):
+        assert text.endswith(f"{points:+.1f} 分"), (text, points)
+    assert out["text"].iloc[0].endswith("+0.4 分")

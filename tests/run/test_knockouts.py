@@ -230,13 +230,16 @@ def test_each_passed_check_states_the_firms_own_facts():
     credit = inputs.tables["credit_records"]
     past = pd.DataFrame(
         {
-            "uscc": [USCC["A"], USCC["A"], USCC["A"]],
-            "record_type": ["abnormal_operation", "abnormal_operation", "abnormal_operation"],
-            "start_date": pd.to_datetime(["2022-03-01", "2024-07-06", "2026-12-01"]),
-            "end_date": pd.to_datetime(["2022-09-01", "2025-01-04", None]),
-            "record_id": ["ABN-1", "ABN-2", "ABN-LATER"],
+            "uscc": [USCC["A"], USCC["A"], USCC["A"], USCC["H"]],
+            "record_type": [
+                "abnormal_operation", "abnormal_operation", "abnormal_operation", "admin_penalty",
+            ],
+            "start_date": pd.to_datetime(["2022-03-01", "2024-07-06", "2026-12-01", "2021-05-01"]),
+            "end_date": pd.to_datetime(["2022-09-01", "2025-01-04", None, "2022-05-01"]),
+            "severity": [pd.NA, pd.NA, pd.NA, pd.NA],  # H's penalty: severity not given
+            "record_id": ["ABN-1", "ABN-2", "ABN-LATER", "罚-未注明"],
         }
-    ).astype({"uscc": "str", "record_type": "str", "record_id": "str"})
+    ).astype({"uscc": "str", "record_type": "str", "record_id": "str", "severity": "str"})  # fmt: skip
     credit = pd.concat([credit, past], ignore_index=True)
     pledgeable = inputs.pledgeable.loc[inputs.pledgeable["pledgeable"]].groupby("uscc").size()
     got = passed_check_details(
@@ -279,3 +282,5 @@ def test_each_passed_check_states_the_firms_own_facts():
     assert a["no_valid_patent"].startswith(f"有效发明专利数 {n}")
     assert h["tax_grade_cd"] == "无纳税信用评价记录"
     assert h["abnormal_operation"] == "无此类记录"
+    # a past penalty of unknown severity is one a serious-penalty rule would have read
+    assert h["serious_penalty"].startswith("曾有 1 条，最近一条 2021-05-01 列入、2022-05-01")

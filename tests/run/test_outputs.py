@@ -155,7 +155,7 @@ def test_excel_header_frozen_filtered_and_notes(tmp_path, inputs, scorer, config
     assert ws.auto_filter.ref is not None and ws.auto_filter.ref.startswith("A1:")
     assert ws["B1"].value == "统一社会信用代码"
     reasons = list(book["评分理由"].iter_rows(values_only=True))
-    assert reasons[0][:5] == ("统一社会信用代码", "企业名称", "评分", "同行业基准分", "加分因素1")
+    assert reasons[0][:5] == ("统一社会信用代码", "企业名称", "评分", "基准分", "加分因素1")
     assert reasons[0][-1] == "其他因素合计分"
     assert reasons[1][0] == USCC["A"]
     assert reasons[1][4] == "有效发明专利数 14 件（为同行业最高水平，含同类指标 2 项），+25.0 分"

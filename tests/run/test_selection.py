@@ -198,15 +198,17 @@ def test_a_nomination_dated_after_as_of_is_not_known_yet():
     assert nomination_sources(noms)["uscc"].tolist() == ["U1", "U2", "U3"]
 
 
-def test_a_nomination_names_its_source_date_and_note():
+def test_a_nomination_names_its_source_and_date_never_its_note():
+    """The 备注 is free text that may name a person or an e-mail (diff review): it never
+    reaches a bank."""
     noms = pd.DataFrame(
         {
             "uscc": ["U1", "U1", "U2"],
             "nominated_by": ["开封市知识产权局", "郑州高新区", "洛阳市"],
             "nominated_on": pd.to_datetime(["2026-08-01", None, None]),
-            "note": ["首贷培育", None, "  "],
+            "note": ["首贷培育，联系人王伟 wangwei@kf.gov.cn", None, "  "],
         }
     )
     got = nomination_sources(noms, pd.Timestamp("2026-09-30")).set_index("uscc")["nominated_by"]
-    assert got["U1"] == "开封市知识产权局（2026-08-01，首贷培育）;郑州高新区"
-    assert got["U2"] == "洛阳市"  # a blank note says nothing
+    assert got["U1"] == "开封市知识产权局（2026-08-01）;郑州高新区"
+    assert got["U2"] == "洛阳市"
