@@ -80,7 +80,31 @@ def _store_errors(target):
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "mlflow":
             raise
+        if getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
+            # a value the user gave (a model or experiment name), not the store
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise ConfigError(
+                f"MLflow refused a value: {first}",
+                "check the names passed to --register and --experiment, then run again",
+            ) from exc
         raise tracking_error(exc, target) from exc
+
+
+def _check_model_name(name: str | None, option: str) -> None:
+    """A registered-model name MLflow accepts, checked before minutes of work (MLflow's own
+    rule: not empty, no '/' or ':')."""
+    if name is None:
+        return
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_name
+
+    try:
+        _validate_model_name(name)
+    except MlflowException as exc:
+        raise ConfigError(
+            f"{option} {name!r} is not a name MLflow can register: {exc.message}",
+            f"pass {option} a name without '/' or ':', e.g. {option} ip-whitelist",
+        ) from None
 
 
 @contextmanager
@@ -161,6 +185,7 @@ def train(
     from screening.retrain.pipeline import run_training
 
     check_model_target(out)  # before minutes of labels, features and training
+    _check_model_name(register, "--register")
     cfg, target, label_date = _ledger_setup(config, tracking_dir, as_of)
     with _store_errors(target), _progress("train") as (on_table, say):
         bundle = _read(data, on_table)

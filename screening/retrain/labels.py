@@ -57,33 +57,60 @@ _REQUIRED = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
 def qualify_loan_ids(
     loans: pd.DataFrame, rejected: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
-    """``loans`` and ``rejected`` with every loan id that more than one bank reports
-    renamed ``ID@bank`` on each row that names its bank, and those ids (sorted).
+    """``loans`` and ``rejected`` with every loan id that several banks use for loans of
+    several firms renamed ``ID@bank``, and those ids (sorted).
 
     A 借据号 is unique within its bank only. Keyed by the id alone, two banks' loans of one
     id were one loan: attributes from the earliest report, outcomes from both (a repaid
     loan labelled bad by another bank's 损失 report, the other loan gone from the counts).
-    Ids used by one bank are left as they are.
+    An id written with two spellings of one bank for one firm (郑州银行, 郑州银行股份有限公司)
+    stays one loan (its reports disagree on the bank: the label report names it).
+
+    A rejected row of a shared id whose bank cell is empty belongs to the bank whose loan
+    of that id is its firm's; when its firm does not say which, it is a report of each
+    candidate loan with no date: it keeps all of them from being labelled good and makes
+    none bad (nobody can tell which loan it is about).
     """
     frames = [f for f in (loans, rejected) if f is not None and len(f) and "bank" in f]
     if not frames:
         return loans, rejected, []
-    pairs = pd.concat([f[["loan_id", "bank"]].astype("str") for f in frames]).dropna()
-    banks = pairs.drop_duplicates().groupby("loan_id")["bank"].size()
-    shared = sorted(banks.index[banks > 1].tolist())
+    rows = pd.concat([f[["loan_id", "bank", "uscc"]].astype("str") for f in frames])
+    rows = rows.dropna(subset=["loan_id", "bank"]).drop_duplicates()
+    per_id = rows.groupby("loan_id").agg(banks=("bank", "nunique"), firms=("uscc", "nunique"))
+    shared = sorted(per_id.index[(per_id["banks"] > 1) & (per_id["firms"] > 1)].tolist())
     if not shared:
         return loans, rejected, []
+    # (id, firm) -> the bank whose loan it is, when one bank alone lends that id to it
+    known = rows.loc[rows["loan_id"].isin(shared)].dropna(subset=["uscc"])
+    owner = known.groupby(["loan_id", "uscc"])["bank"].agg(
+        lambda b: b.iloc[0] if len(b) == 1 else None
+    )
+    banks_of = known.groupby("loan_id")["bank"].agg(lambda b: sorted(set(b)))
 
     def qualify(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         if frame is None or not len(frame) or "bank" not in frame:
             return frame
         ids = frame["loan_id"].astype("str")
-        hit = (ids.isin(shared) & frame["bank"].notna()).to_numpy(dtype=bool)
-        if not hit.any():
+        mine = ids.isin(shared).to_numpy(dtype=bool)
+        if not mine.any():
             return frame
         out = frame.copy()
-        out["loan_id"] = ids.where(~hit, ids + "@" + frame["bank"].astype("str"))
-        return out
+        bank = out["bank"].astype("str")
+        blank = mine & bank.isna().to_numpy(dtype=bool)
+        if blank.any():  # its firm's loan of that id, where one bank alone lends it
+            keys = list(zip(ids[blank], out.loc[blank, "uscc"].astype("str"), strict=True))
+            bank.loc[blank] = [owner.get(k) for k in keys]
+        unknown = mine & bank.isna().to_numpy(dtype=bool)
+        out["loan_id"] = ids.where(~mine | unknown, ids + "@" + bank)
+        if not unknown.any():
+            return out
+        # a report of each candidate loan, undated
+        each = out.loc[unknown].assign(bank=ids[unknown].map(banks_of)).explode("bank")
+        each["loan_id"] = each["loan_id"].astype("str") + "@" + each["bank"].astype("str")
+        each["report_date"] = pd.NaT
+        if "date_unreadable" in each:
+            each["date_unreadable"] = True
+        return pd.concat([out.loc[~unknown], each], ignore_index=True)
 
     return qualify(loans), qualify(rejected), shared
 

@@ -158,6 +158,15 @@ def _adopt_moved_experiment(target: TrackingTarget, experiment) -> None:
     here = rebased_artifact_path(recorded, database.parent)
     if here is None or here != local_artifact_dir(expected):
         return  # not this store's layout: a location the user chose is left as it is
+    # only a store that was moved (the recorded folder is gone and its artifacts are here)
+    # or copied (the recorded folder belongs to another store's database): a location of
+    # the same shape the user chose (a NAS share, mounted or not) is theirs
+    old = local_artifact_dir(recorded)
+    other_db = old.parent.parent / "mlflow.db" if old is not None else None
+    moved = old is not None and not old.exists() and here.exists()
+    copied = other_db is not None and other_db.exists() and other_db.resolve() != database.resolve()
+    if not (moved or copied):
+        return
     with closing(sqlite3.connect(database)) as con, con:
         con.execute(
             "UPDATE experiments SET artifact_location = ? "

@@ -302,3 +302,17 @@ def test_train_refuses_an_out_folder_of_other_files_before_training(capsys, data
     assert "Traceback" not in err
     assert not store.exists()
     assert sorted(p.name for p in out.iterdir()) == ["q3.xlsx"]
+
+
+def test_a_register_name_mlflow_refuses_is_refused_before_training(capsys, data_folder, tmp_path):
+    """Diff review: `--register ip/whitelist` trained to the end, then blamed the store
+    ("pass --tracking-dir a folder that can be written")."""
+    store = tmp_path / "mlruns"
+    code, _, err = run(
+        capsys, "train", "--data", str(data_folder), "--out", str(tmp_path / "m"),
+        "--tracking-dir", str(store), "--register", "ip/whitelist",
+    )  # fmt: skip
+    assert code == 2
+    assert "--register 'ip/whitelist' is not a name MLflow can register" in err
+    assert "--tracking-dir" not in err
+    assert not store.exists() and not (tmp_path / "m").exists()

@@ -619,3 +619,32 @@ def test_two_banks_loans_of_one_id_are_two_loans(tmp_path):
     assert ts.report.loans == 3
     assert ts.report.shared_loan_ids == (1, ["L9"])
     assert any("reported by more than one bank" in line for line in ts.report.lines())
+
+
+def test_a_shared_id_keeps_its_rejected_rows_and_one_banks_spellings():
+    """Diff review: a rejected report of a shared id with an empty bank cell became a loan
+    of its own and its 损失 was lost (both banks' loans good); and two spellings of one
+    bank for one firm's loan were split into two loans."""
+    from screening.retrain.labels import qualify_loan_ids
+
+    seen = [("2023-06-30", "normal", 0), ("2024-03-31", "normal", 0)]
+    rows = loan_rows("L1", A, "2023-03-01", seen, bank="甲行")
+    rows += loan_rows("L1", B, "2023-03-01", seen, bank="乙行")
+    rows += loan_rows("L2", A, "2023-03-01", seen, bank="甲行")
+    rows += loan_rows("L3", A, "2023-03-01", seen[:1], bank="郑州银行")
+    rows += loan_rows("L3", A, "2023-03-01", seen[1:], bank="郑州银行股份有限公司")
+    rejected = _rejected(
+        ("L1", "2023-09-30", "loss", 200, "required"),  # bank empty, firm A: 甲行's loan
+        ("L2", "2023-09-30", "normal", 0, "required"),
+    ).assign(bank=pd.NA, uscc=[A, A])
+    blind = _rejected(("L1", "2023-12-31", "normal", 0, "required+uscc_check"))
+    blind = blind.assign(bank=pd.NA, uscc=pd.NA)  # neither bank nor firm: either loan
+    rej = pd.concat([rejected, blind], ignore_index=True)
+    loans, rej, shared = qualify_loan_ids(make_loans(rows), rej)
+    assert shared == ["L1"]
+    out = label_loans(loans, as_of="2025-06-30", rejected=rej).set_index("loan_id")
+    assert out["status"].to_dict() == {
+        "L1@甲行": "bad", "L1@乙行": "unobserved", "L2": "good", "L3": "good",
+    }  # fmt: skip
+    assert out.loc["L1@乙行", "unobserved_reason"] == "rejected"
+    assert bool(out.loc["L3", "attributes_vary"])  # one loan whose reports differ on the bank

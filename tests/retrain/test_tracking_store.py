@@ -128,8 +128,10 @@ def test_an_experiment_of_a_moved_store_is_pointed_at_its_new_folder(tmp_path):
     from track/ wrote new runs to a recreated track/mlartifacts."""
     import shutil
 
+    from screening.retrain.tracking import check_store
+
     before = resolve_tracking(tmp_path / "track")
-    ensure_experiment(make_client(before), before, "ip-whitelist")
+    check_store(before, "ip-whitelist")  # as train does: the experiment and its folder
     shutil.move(tmp_path / "track", tmp_path / "moved")
     moved = resolve_tracking(tmp_path / "moved")
     client = make_client(moved)
@@ -146,3 +148,19 @@ def test_an_experiment_location_the_user_chose_is_left_alone(tmp_path):
     exp_id = client.create_experiment("mine", artifact_location=chosen)
     assert ensure_experiment(client, target, "mine") == exp_id
     assert client.get_experiment(exp_id).artifact_location == chosen
+
+
+def test_a_chosen_location_shaped_like_the_stores_own_is_left_alone(tmp_path):
+    """Diff review: a location the user chose that happens to end in mlartifacts/NAME (a
+    NAS share) was rewritten to the local store: only a moved or copied store is."""
+    target = resolve_tracking(tmp_path / "store")
+    client = make_client(target)
+    nas = tmp_path / "nas" / "mlartifacts" / "ip-whitelist"
+    nas.mkdir(parents=True)
+    exp_id = client.create_experiment("ip-whitelist", artifact_location=nas.as_uri())
+    assert ensure_experiment(client, target, "ip-whitelist") == exp_id
+    assert client.get_experiment(exp_id).artifact_location == nas.as_uri()
+    # the share unmounted (the folder gone) and nothing of it here: still the user's
+    nas.rmdir()
+    assert ensure_experiment(client, target, "ip-whitelist") == exp_id
+    assert client.get_experiment(exp_id).artifact_location == nas.as_uri()
