@@ -39,6 +39,8 @@ WHITELIST_HEADERS = {
     "score": "评分",
     "grade": "等级",
     "pd": "违约概率",
+    "tax_grade": "纳税信用等级",
+    "tax_grade_date": "纳税信用评价日期",
     "nominated_by": "推荐来源",
     "programmes_text": "有效资质",
     "pledgeable_count": "可质押专利数",
@@ -431,7 +433,7 @@ def _write_workbook(
                 "白名单",
                 table.drop(columns=list(_REASON_SHEET_ONLY)),
                 [v for k, v in WHITELIST_HEADERS.items() if k not in _REASON_SHEET_ONLY],
-                (6, 21, 36, 12, 10, 10, 24, 8, 6, 10, 18, 30, 12),
+                (6, 21, 36, 12, 10, 10, 24, 8, 6, 10, 8, 12, 18, 30, 12),
                 {"pd": "0.00%"},  # the number stays a fraction; the reader sees 0.59%
             ),
             Sheet("评分理由", *_reasons_sheet(wl, reasons)),

@@ -886,6 +886,7 @@ def screen(
     ]
     whitelist = _whitelist_frame(selected, wide, inputs, config, matrix, as_of)
     whitelist = _with_points_breakdown(whitelist, reasons, base_points)
+    whitelist = _with_tax_grade(whitelist, inputs.tables.get("credit_records"), as_of)
     # the firms a bank's report.html details (its first detail_limit): what each check
     # found for them, with their own facts
     detailed = sorted(
@@ -1226,6 +1227,27 @@ def _whitelist_frame(
     text = progs.assign(t=progs["programme_zh"] + until.fillna("（长期") + lapse + "）")
     wl["programmes_text"] = wl["uscc"].map(join_by(text["uscc"], text["t"], "；"))
     return wl.sort_values("rank", kind="mergesort").reset_index(drop=True)
+
+
+def _with_tax_grade(
+    wl: pd.DataFrame, credit: pd.DataFrame | None, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """``wl`` with each firm's latest tax rating published by ``as_of`` (``tax_grade``,
+    ``tax_grade_date``; empty without one): the tax-grade check every listed firm passed,
+    stated for the firm in every view of the package (credit-officer review)."""
+    import features
+
+    grade = pd.Series(pd.NA, index=wl.index, dtype="str")
+    when = pd.Series(pd.NA, index=wl.index, dtype="str")
+    need = ("uscc", "record_type", "start_date", "value")
+    if credit is not None and len(credit) and all(c in credit for c in need) and len(wl):
+        theirs = credit.loc[member(credit["uscc"].astype("str"), pd.Index(wl["uscc"]))]
+        latest = features.latest_tax_ratings(theirs, as_of).drop_duplicates("uscc")
+        latest = latest.set_index("uscc")
+        grade = pd.Series(wl["uscc"].map(latest["value"]).to_numpy(), index=wl.index, dtype="str")
+        day = latest["start_date"].dt.strftime("%Y-%m-%d")
+        when = pd.Series(wl["uscc"].map(day).to_numpy(), index=wl.index, dtype="str")
+    return wl.assign(tax_grade=grade, tax_grade_date=when)
 
 
 def _with_points_breakdown(

@@ -699,3 +699,26 @@ def test_report_sections_state_each_check_for_the_firm(tmp_path, inputs, scorer,
     assert "本企业情况" in section
     assert "最近评价 A 级（2026-04-15）" in section
     assert "登记状态：存续" in section
+
+
+def test_every_view_states_the_firms_tax_grade(tmp_path, inputs, scorer, config):
+    """Credit-officer review: the firm's own tax grade never reached the bank. The list
+    (CSV, workbook, JSON) gives each firm's latest rating and its date."""
+    run_into(tmp_path / "out", inputs, scorer, config, AS_OF)
+    pkg = tmp_path / "out" / "packages" / "bank-a"
+    wl = pd.read_csv(pkg / "whitelist.csv", dtype=str, encoding="utf-8-sig").set_index(
+        "统一社会信用代码"
+    )
+    assert wl.loc[USCC["A"], "纳税信用等级"] == "A"
+    assert wl.loc[USCC["A"], "纳税信用评价日期"] == "2026-04-15"
+    firms = {f["uscc"]: f for f in orjson.loads((pkg / "whitelist.json").read_bytes())["firms"]}
+    assert (firms[USCC["A"]]["tax_grade"], firms[USCC["A"]]["tax_grade_date"]) == (
+        "A",
+        "2026-04-15",
+    )
+    # a firm without a rating says nothing rather than a grade it does not have
+    unrated = [u for u, f in firms.items() if f["tax_grade"] is None]
+    assert all(firms[u]["tax_grade_date"] is None for u in unrated)
+    sheet = openpyxl.load_workbook(pkg / "whitelist.xlsx")["白名单"]
+    header = [c.value for c in sheet[1]]
+    assert {"纳税信用等级", "纳税信用评价日期"} <= set(header)
