@@ -48,19 +48,19 @@ def _shown(value: float) -> str:
 def _shown_points(
     base: float, points: Sequence[float], score: float, labels: Sequence[str]
 ) -> list[str]:
-    """Each step's points to 0.1 such that the base and the steps as shown add up to the
-    score as shown: rounding each alone missed the total by up to 0.3 on a chart of a
-    dozen bars (credit-officer review). The difference goes to the largest of the unnamed
-    steps (其他…/其余…), which are remainders already, else to the largest step; the named
-    factors keep the points their reasons state."""
+    """Each step's points to 0.1, rounded as the package rounds them, such that the base and
+    the steps as shown add up to the score as shown: rounding each alone missed the total
+    by up to 0.3 on a chart of a dozen bars (credit-officer review). The difference goes to
+    the largest of the unnamed steps (其他…/其余…), which are remainders already; the named
+    factors always show the points their reasons state (without an unnamed step the sum
+    may then miss by 0.1). A step shown as zero reads 0.0, without a sign."""
     tenths = [_tenths(p) for p in points]
     missing = _tenths(score) - _tenths(base) - sum(tenths)
-    if missing and tenths:
-        rest = [i for i, lab in enumerate(labels) if lab.startswith(("其他", "其余"))]
-        pool = rest or list(range(len(tenths)))
-        at = max(pool, key=lambda i: (abs(points[i]), -i))
+    rest = [i for i, lab in enumerate(labels) if lab.startswith(("其他", "其余"))]
+    if missing and rest:
+        at = max(rest, key=lambda i: (abs(points[i]), -i))
         tenths[at] += missing
-    return [f"{t / 10:+.1f}" for t in tenths]
+    return ["0.0" if t == 0 else f"{t / 10:+.1f}" for t in tenths]
 
 
 def waterfall_svg(
@@ -101,9 +101,9 @@ def waterfall_svg(
     def x(v: float) -> float:
         return PLOT_X0 + (v - lo) / (hi - lo) * (PLOT_X1 - PLOT_X0)
 
-    texts = _shown_points(
-        base_points, [b - a for _, a, b, _ in spans], score, [s[0] for s in spans]
-    )
+    # from each step's own points (as its reason states them), not the bar's end minus
+    # its start, which the running sum can move by 0.1
+    texts = _shown_points(base_points, [p for _, p in steps], score, [lab for lab, _ in steps])
     bars = [
         {
             "label": base_label,
@@ -160,4 +160,6 @@ def waterfall_svg(
         base=base_points,
         base_label=base_label,
         score=score,
+        base_text=_shown(base_points),
+        score_text=_shown(score),
     )

@@ -525,7 +525,10 @@ def source_dates(
             return None
         where = credit["record_type"].astype("str").isin(list(types))
         if severities and "severity" in credit:
-            where &= credit["severity"].astype("str").isin(list(severities))
+            # a record of unknown severity is one the rule reads too (a firm's own record
+            # shown beside the check must not be newer than the check's source date)
+            severity = credit["severity"].astype("str")
+            where &= severity.isin(list(severities)) | severity.isna()
         return newest("credit_records", "start_date", where.fillna(False).to_numpy(dtype=bool))
 
     patent_dates = [
@@ -592,7 +595,7 @@ def passed_check_details(
                 lambda s: _STATUS_ZH.get(s, s) if isinstance(s, str) else "缺失"
             )
         elif rule.kind == "credit_active":
-            detail = _latest_past(rule, credit, ids)
+            detail = _latest_past(rule, credit, ids, as_of)
         elif rule.kind == "tax_grade":
             detail = _latest_rating(credit, ids, as_of)
         elif rule.kind == "unreadable_credit_record":
@@ -624,7 +627,9 @@ def passed_check_details(
     return pd.concat(parts, ignore_index=True).astype("str")
 
 
-def _latest_past(rule: KnockoutRule, credit: pd.DataFrame | None, ids: pd.Index) -> pd.Series:
+def _latest_past(
+    rule: KnockoutRule, credit: pd.DataFrame | None, ids: pd.Index, as_of: pd.Timestamp
+) -> pd.Series:
     """Per firm: its most recent record of the rule's types (and severities), when it began
     and ended, or that it has none."""
     out = pd.Series("无此类记录", index=ids, dtype=object)
@@ -641,14 +646,21 @@ def _latest_past(rule: KnockoutRule, credit: pd.DataFrame | None, ids: pd.Index)
     mine = mine.assign(_end=end).sort_values(["uscc", "start_date"], kind="mergesort")
     last = mine.groupby("uscc", sort=False).tail(1).set_index("uscc")
     n = mine.groupby("uscc", sort=False).size()
+    begun = last["start_date"].dt.strftime("%Y-%m-%d")
     text = (
         "曾有 "
         + n.reindex(last.index).astype("str")
         + " 条，最近一条 "
-        + last["start_date"].dt.strftime("%Y-%m-%d")
+        + begun
         + " 列入、"
         + last["_end"].dt.strftime("%Y-%m-%d").fillna("日期不详")
         + " 移出或期满，核查日已不在有效期内"
+    )
+    # still listed and yet passed: only a record whose severity is not given, under a rule
+    # that counts some severities (with the unreadable-record check switched off)
+    listed = (last["_end"].isna() | (last["_end"] > as_of)).to_numpy(dtype=bool)
+    text = text.where(
+        ~listed, "最近一条 " + begun + " 列入，核查日仍在有效期内；严重程度未注明，未按本规则否决"
     )
     return text.reindex(ids).fillna(out).astype(object)
 

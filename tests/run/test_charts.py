@@ -30,12 +30,19 @@ def test_the_bars_as_shown_add_up_to_the_score_as_shown(base, named, rest):
     steps = [(f"因素{i}", p) for i, p in enumerate(named)]
     steps += [(f"其他·类{i}", p) for i, p in enumerate(rest)]
     score = base + sum(p for _, p in steps)
-    texts = _texts(waterfall_svg(base, steps, score))
+    svg = waterfall_svg(base, steps, score)
+    texts = _texts(svg)
     assert len(texts) == len(steps) + 2
     shown = [float(t) for t in texts]
-    assert round(shown[0] + sum(shown[1:-1]), 1) == round(shown[-1], 1)
+    if rest:  # an unnamed remainder takes the difference
+        assert round(shown[0] + sum(shown[1:-1]), 1) == round(shown[-1], 1)
+    else:  # without one, only by the roundings of the named steps, base and total
+        assert abs(shown[0] + sum(shown[1:-1]) - shown[-1]) <= 0.05 * (len(steps) + 2) + 1e-9
     # every number rounded as the package rounds it (numpy: the workbook, CSV and JSON)
     assert float(texts[0]) == np.round(base, 1) and float(texts[-1]) == np.round(score, 1)
-    if rest:  # a remainder takes the difference: every named factor keeps its own
-        got = [float(t) for t in texts[1 : 1 + len(named)]]
-        assert got == [np.round(p, 1) for p in named]
+    # every named factor shows the points its reason states
+    got = [float(t) for t in texts[1 : 1 + len(named)]]
+    assert got == [np.round(p, 1) for p in named]
+    assert not any(t in ("+0.0", "-0.0") for t in texts[1:-1])
+    title = re.search(r"<title>([^<]+)</title>", svg).group(1)
+    assert title.endswith(f"总分 {texts[-1]}")

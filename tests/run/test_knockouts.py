@@ -128,11 +128,12 @@ def test_each_passed_check_shows_the_newest_record_it_reads():
                 "admin_penalty",
                 "admin_penalty",
                 "tax_rating",
+                "admin_penalty",
             ],
-            "severity": [None, None, "serious", "minor", None],
+            "severity": [None, None, "serious", "minor", None, None],
             "start_date": pd.to_datetime(
-                ["2026-04-30", "2026-09-29", "2026-02-01", "2026-08-01", "2026-12-31"]
-            ),
+                ["2026-04-30", "2026-09-29", "2026-02-01", "2026-08-01", "2026-12-31", "2026-03-15"]
+            ),  # fmt: skip
         }
     )
     patents = pd.DataFrame({"grant_date": pd.to_datetime(["2026-09-01", "2027-01-01"])})
@@ -143,7 +144,8 @@ def test_each_passed_check_shows_the_newest_record_it_reads():
         "2026-04-30"
     )  # the 2026-12-31 rating is not known yet
     assert got["major_tax_violation"] == pd.Timestamp("2026-09-29")
-    assert got["serious_penalty"] == pd.Timestamp("2026-02-01")  # serious penalties only
+    # serious penalties and those of unknown severity (the rule reads them too), not minor
+    assert got["serious_penalty"] == pd.Timestamp("2026-03-15")
     assert got["dishonest_debtor"] is None and got["registry_status"] is None
     assert got["no_pledgeable_patent"] == pd.Timestamp("2026-09-20")
 
@@ -230,14 +232,18 @@ def test_each_passed_check_states_the_firms_own_facts():
     credit = inputs.tables["credit_records"]
     past = pd.DataFrame(
         {
-            "uscc": [USCC["A"], USCC["A"], USCC["A"], USCC["H"]],
+            "uscc": [USCC["A"], USCC["A"], USCC["A"], USCC["H"], USCC["A"]],
             "record_type": [
                 "abnormal_operation", "abnormal_operation", "abnormal_operation", "admin_penalty",
+                "admin_penalty",
             ],
-            "start_date": pd.to_datetime(["2022-03-01", "2024-07-06", "2026-12-01", "2021-05-01"]),
-            "end_date": pd.to_datetime(["2022-09-01", "2025-01-04", None, "2022-05-01"]),
-            "severity": [pd.NA, pd.NA, pd.NA, pd.NA],  # H's penalty: severity not given
-            "record_id": ["ABN-1", "ABN-2", "ABN-LATER", "罚-未注明"],
+            "start_date": pd.to_datetime(
+                ["2022-03-01", "2024-07-06", "2026-12-01", "2021-05-01", "2026-06-01"]
+            ),
+            "end_date": pd.to_datetime(["2022-09-01", "2025-01-04", None, "2022-05-01", None]),
+            # H's penalty and A's listed one: severity not given
+            "severity": [pd.NA, pd.NA, pd.NA, pd.NA, pd.NA],
+            "record_id": ["ABN-1", "ABN-2", "ABN-LATER", "罚-未注明", "罚-在期"],
         }
     ).astype({"uscc": "str", "record_type": "str", "record_id": "str", "severity": "str"})  # fmt: skip
     credit = pd.concat([credit, past], ignore_index=True)
@@ -274,8 +280,10 @@ def test_each_passed_check_states_the_firms_own_facts():
     assert a["abnormal_operation"] == (
         "曾有 2 条，最近一条 2024-07-06 列入、2025-01-04 移出或期满，核查日已不在有效期内"
     )
-    # a general penalty is no record of a rule that counts serious ones only
-    assert a["serious_penalty"] == "无此类记录"
+    # A's general penalty is no record of a rule that counts serious ones only; its penalty
+    # of unknown severity, still listed, is said to be (a firm passes with it only while
+    # the unreadable-record check is off)
+    assert a["serious_penalty"].startswith("最近一条 2026-06-01 列入，核查日仍在有效期内")
     assert a["registry_status"] == "登记状态：存续"
     assert a["no_pledgeable_patent"] == f"可质押专利 {pledgeable[USCC['A']]} 件"
     n = int(inputs.matrix.set_index("uscc").loc[USCC["A"], "valid_invention_count"])
