@@ -81,11 +81,12 @@ def _store_errors(target):
         if type(exc).__module__.split(".")[0] != "mlflow":
             raise
         if getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
-            # a value the user gave (a model or experiment name), not the store
+            # a value MLflow refused (a name, a parameter too long), not the store
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise ConfigError(
                 f"MLflow refused a value: {first}",
-                "check the names passed to --register and --experiment, then run again",
+                "correct the value it names (--register, --experiment or a [lightgbm] "
+                "setting of the config), then run again",
             ) from exc
         raise tracking_error(exc, target) from exc
 

@@ -57,14 +57,15 @@ _REQUIRED = ["loan_id", *_LOAN_ATTRS, "report_date", "classification"]
 def qualify_loan_ids(
     loans: pd.DataFrame, rejected: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
-    """``loans`` and ``rejected`` with every loan id that several banks use for loans of
-    several firms renamed ``ID@bank``, and those ids (sorted).
+    """``loans`` and ``rejected`` with every loan id that several banks use for different
+    loans renamed ``ID@bank``, and those ids (sorted).
 
     A 借据号 is unique within its bank only. Keyed by the id alone, two banks' loans of one
     id were one loan: attributes from the earliest report, outcomes from both (a repaid
     loan labelled bad by another bank's 损失 report, the other loan gone from the counts).
-    An id written with two spellings of one bank for one firm (郑州银行, 郑州银行股份有限公司)
-    stays one loan (its reports disagree on the bank: the label report names it).
+    An id written with two spellings of one bank (郑州银行, 郑州银行股份有限公司) for one loan
+    (same firm, disbursement date and amount) stays one loan (its reports disagree on the
+    bank: the label report names it); two banks' loans of one firm are two loans.
 
     A rejected row of a shared id whose bank cell is empty belongs to the bank whose loan
     of that id is its firm's; when its firm does not say which, it is a report of each
@@ -74,14 +75,23 @@ def qualify_loan_ids(
     frames = [f for f in (loans, rejected) if f is not None and len(f) and "bank" in f]
     if not frames:
         return loans, rejected, []
-    rows = pd.concat([f[["loan_id", "bank", "uscc"]].astype("str") for f in frames])
-    rows = rows.dropna(subset=["loan_id", "bank"]).drop_duplicates()
-    per_id = rows.groupby("loan_id").agg(banks=("bank", "nunique"), firms=("uscc", "nunique"))
-    shared = sorted(per_id.index[(per_id["banks"] > 1) & (per_id["firms"] > 1)].tolist())
+    cols = ["loan_id", "bank", "uscc", "disbursed_on", "amount"]
+    rows = pd.concat([f[[c for c in cols if c in f]] for f in frames], ignore_index=True)
+    rows = rows.astype({"loan_id": "str", "bank": "str", "uscc": "str"})
+    rows = rows.dropna(subset=["loan_id", "bank"])
+    # each bank's loan of an id, as its first row reads it: two spellings of one bank for
+    # one loan agree on the firm, the disbursement date and the amount; two banks' loans
+    # (even to one firm) do not
+    firsts = rows.drop_duplicates(["loan_id", "bank"])
+    what = [c for c in ("uscc", "disbursed_on", "amount") if c in firsts]
+    banks = firsts.groupby("loan_id").size()
+    loans_of = firsts.drop_duplicates(["loan_id", *what]).groupby("loan_id").size()
+    shared = sorted(banks.index[(banks > 1) & (loans_of.reindex(banks.index) > 1)].tolist())
     if not shared:
         return loans, rejected, []
     # (id, firm) -> the bank whose loan it is, when one bank alone lends that id to it
-    known = rows.loc[rows["loan_id"].isin(shared)].dropna(subset=["uscc"])
+    known = rows.loc[rows["loan_id"].isin(shared), ["loan_id", "bank", "uscc"]]
+    known = known.dropna(subset=["uscc"]).drop_duplicates()
     owner = known.groupby(["loan_id", "uscc"])["bank"].agg(
         lambda b: b.iloc[0] if len(b) == 1 else None
     )
@@ -102,6 +112,7 @@ def qualify_loan_ids(
             bank.loc[blank] = [owner.get(k) for k in keys]
         unknown = mine & bank.isna().to_numpy(dtype=bool)
         out["loan_id"] = ids.where(~mine | unknown, ids + "@" + bank)
+        out["bank"] = out["bank"].astype("str").where(~(mine & ~unknown), bank)
         if not unknown.any():
             return out
         # a report of each candidate loan, undated
@@ -553,9 +564,16 @@ def summarise_labels(
         reject_rules = {str(r): int(n) for r, n in exploded.value_counts().sort_index().items()}
     rejected_ledger: dict[str, Any] = {}
     if rejected is not None and len(rejected):
-        rows_by_rule = rejected["rule"].astype("str").value_counts().sort_index()
+        # a row of a shared id that names no bank is a report of each candidate loan
+        # (qualify_loan_ids): it is still one row of the file
+        rows = (
+            rejected.drop_duplicates("source_row")
+            if "source_row" in rejected and rejected["source_row"].notna().all()
+            else rejected
+        )
+        rows_by_rule = rows["rule"].astype("str").value_counts().sort_index()
         rejected_ledger = {
-            "rows": int(len(rejected)),
+            "rows": int(len(rows)),
             "by_rule": {str(r): int(n) for r, n in rows_by_rule.items()},
             "without_loan_id": int(rejected["loan_id"].isna().sum()),
             "loans": int(rejected["loan_id"].dropna().nunique()),

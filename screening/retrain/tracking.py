@@ -24,6 +24,8 @@ from pathlib import Path
 
 DEFAULT_TRACKING_DIR = Path("mlruns")
 ARTIFACTS_FOLDER = "mlartifacts"
+LAYOUT_TAG = "ip_whitelist.embedded_layout"
+"""Experiment tag: its artifact location is the embedded store's ``mlartifacts/NAME``."""
 
 # One reachability probe must not inherit MLflow's patience for a busy server (7 retries
 # with exponential backoff, about four minutes, before a refused connection is reported).
@@ -120,7 +122,10 @@ def ensure_experiment(client, target: TrackingTarget, name: str) -> str:
             _adopt_moved_experiment(target, found)
         return found.experiment_id
     location = f"{target.artifact_root}/{name}" if target.artifact_root else None
-    return client.create_experiment(name, artifact_location=location)
+    # marked as laid out by this module, so that a move or copy of the store is told from
+    # a location of the same shape a user chose (:func:`_adopt_moved_experiment`)
+    tags = {LAYOUT_TAG: "1"} if target.embedded else None
+    return client.create_experiment(name, artifact_location=location, tags=tags)
 
 
 def _sqlite_file(uri: str) -> Path | None:
@@ -158,14 +163,9 @@ def _adopt_moved_experiment(target: TrackingTarget, experiment) -> None:
     here = rebased_artifact_path(recorded, database.parent)
     if here is None or here != local_artifact_dir(expected):
         return  # not this store's layout: a location the user chose is left as it is
-    # only a store that was moved (the recorded folder is gone and its artifacts are here)
-    # or copied (the recorded folder belongs to another store's database): a location of
-    # the same shape the user chose (a NAS share, mounted or not) is theirs
-    old = local_artifact_dir(recorded)
-    other_db = old.parent.parent / "mlflow.db" if old is not None else None
-    moved = old is not None and not old.exists() and here.exists()
-    copied = other_db is not None and other_db.exists() and other_db.resolve() != database.resolve()
-    if not (moved or copied):
+    if experiment.tags.get(LAYOUT_TAG) != "1" and not _moved_or_copied(recorded, here, database):
+        # an experiment this module did not create (or created before it was marked): a
+        # location of the same shape the user chose (a NAS share, mounted or not) is theirs
         return
     with closing(sqlite3.connect(database)) as con, con:
         con.execute(
@@ -173,6 +173,20 @@ def _adopt_moved_experiment(target: TrackingTarget, experiment) -> None:
             "WHERE experiment_id = ? AND artifact_location = ?",
             (expected, int(experiment.experiment_id), recorded),
         )
+
+
+def _moved_or_copied(recorded: str, here: Path, database: Path) -> bool:
+    """For an unmarked experiment: its store was moved (the recorded folder is gone and its
+    artifacts are here) or copied (the recorded folder is beside another store's database)."""
+    old = local_artifact_dir(recorded)
+    if old is None or ARTIFACTS_FOLDER not in old.parts:
+        return False
+    parts = old.parts
+    root = Path(*parts[: len(parts) - 1 - parts[::-1].index(ARTIFACTS_FOLDER)])
+    other_db = root / "mlflow.db"
+    if not old.exists():
+        return here.exists()
+    return other_db.exists() and other_db.resolve() != database.resolve()
 
 
 def rebased_artifact_path(location: str | None, folder: Path | None) -> Path | None:

@@ -633,18 +633,29 @@ def test_a_shared_id_keeps_its_rejected_rows_and_one_banks_spellings():
     rows += loan_rows("L2", A, "2023-03-01", seen, bank="甲行")
     rows += loan_rows("L3", A, "2023-03-01", seen[:1], bank="郑州银行")
     rows += loan_rows("L3", A, "2023-03-01", seen[1:], bank="郑州银行股份有限公司")
+    # one firm's loans at two banks under one id (sixth diff review): two loans
+    rows += loan_rows("L4", A, "2023-01-10", seen, bank="工商银行")
+    rows += loan_rows("L4", A, "2023-06-01", [("2023-12-31", "loss", 200)], bank="建设银行")
     rejected = _rejected(
         ("L1", "2023-09-30", "loss", 200, "required"),  # bank empty, firm A: 甲行's loan
         ("L2", "2023-09-30", "normal", 0, "required"),
     ).assign(bank=pd.NA, uscc=[A, A])
     blind = _rejected(("L1", "2023-12-31", "normal", 0, "required+uscc_check"))
     blind = blind.assign(bank=pd.NA, uscc=pd.NA)  # neither bank nor firm: either loan
-    rej = pd.concat([rejected, blind], ignore_index=True)
+    rej = pd.concat([rejected, blind], ignore_index=True).assign(source_row=[11, 12, 13])
     loans, rej, shared = qualify_loan_ids(make_loans(rows), rej)
-    assert shared == ["L1"]
+    assert shared == ["L1", "L4"]
     out = label_loans(loans, as_of="2025-06-30", rejected=rej).set_index("loan_id")
     assert out["status"].to_dict() == {
         "L1@甲行": "bad", "L1@乙行": "unobserved", "L2": "good", "L3": "good",
+        "L4@工商银行": "good", "L4@建设银行": "bad",
     }  # fmt: skip
+    # the row attached by its firm names its bank; the blind one is counted once
+    assert set(rej.loc[rej["loan_id"] == "L1@甲行", "bank"]) == {"甲行"}
+    from screening.retrain.labels import summarise_labels
+
+    labels = label_loans(loans, as_of="2025-06-30", rejected=rej)
+    report = summarise_labels(labels, pd.Timestamp("2025-06-30"), rejected=rej)
+    assert report.rejected_ledger["rows"] == 3  # the file's rows, not their copies
     assert out.loc["L1@乙行", "unobserved_reason"] == "rejected"
     assert bool(out.loc["L3", "attributes_vary"])  # one loan whose reports differ on the bank
