@@ -79,9 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(report_error(_os_error(exc)))
     except Exception as exc:
         # an MLflow store that is unreachable, refuses or is in an old format: two lines
-        if type(exc).__module__.split(".")[0] != "mlflow":
+        from screening.retrain.tracking import is_mlflow_error, resolve_tracking, tracking_error
+
+        if not is_mlflow_error(exc):
             raise
-        from screening.retrain.tracking import resolve_tracking, tracking_error
 
         target = resolve_tracking(server_uri=os.environ.get("MLFLOW_TRACKING_URI"))
         sys.exit(report_error(tracking_error(exc, target)))

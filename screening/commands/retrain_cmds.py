@@ -60,11 +60,15 @@ def tracking_target(tracking_dir: Path | None):
 
 
 def _quiet_mlflow() -> None:
-    # MLflow's own INFO lines and download bars would drown the progress display.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    """For the whole command: MLflow's own INFO lines and download bars would drown the
+    progress display (the settings ``tracking.quiet_mlflow`` makes for a block)."""
+    from screening.retrain.tracking import NOISY_LOGGERS, QUIET_ENV
+
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
     import mlflow  # noqa: F401  (configures its loggers on import; quiet them afterwards)
 
-    for name in ("mlflow", "alembic"):
+    for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -73,12 +77,12 @@ def _store_errors(target):
     """An MLflow failure on ``target`` as two lines whose remedy names what the user chose
     the store with (``--tracking-dir``, ``./mlruns`` or ``MLFLOW_TRACKING_URI``); the
     command line's last resort only knows the environment."""
-    from screening.retrain.tracking import tracking_error
+    from screening.retrain.tracking import is_mlflow_error, tracking_error
 
     try:
         yield
     except Exception as exc:
-        if type(exc).__module__.split(".")[0] != "mlflow":
+        if not is_mlflow_error(exc):
             raise
         if getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
             # a value MLflow refused (a name, a parameter too long), not the store

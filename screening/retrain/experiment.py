@@ -60,6 +60,9 @@ def _flat_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+# MLflow's INFO lines and its artifact download bar (log_model reads the folder back) would
+# otherwise reach the console of every caller, not only the command line's
+@quiet_mlflow()
 def log_training(
     target: TrackingTarget,
     model_dir: Path,
@@ -88,32 +91,6 @@ def log_training(
     input_example : DataFrame, optional
         A few feature rows: MLflow infers the model signature from them.
     """
-    # MLflow's INFO lines and its artifact download bar (log_model reads the folder back)
-    # would otherwise reach the console of every caller, not only the command line's
-    with quiet_mlflow():
-        return _log_training(
-            target,
-            model_dir,
-            params=params,
-            metrics=metrics,
-            tags=tags,
-            experiment=experiment,
-            register=register,
-            input_example=input_example,
-        )
-
-
-def _log_training(
-    target: TrackingTarget,
-    model_dir: Path,
-    *,
-    params: Mapping[str, Any],
-    metrics: Mapping[str, float],
-    tags: Mapping[str, str],
-    experiment: str,
-    register: str | None,
-    input_example: pd.DataFrame | None,
-) -> LoggedRun:
     import mlflow
 
     client = make_client(target)

@@ -40,7 +40,7 @@ PROBE_ENV = {
 QUIET_ENV = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 # Retry chatter ("Operation will be retried in 25.5 seconds", urllib3's "Retrying …"): the
 # outcome is reported as one two-line error instead.
-_NOISY_LOGGERS = ("mlflow", "alembic", "urllib3")
+NOISY_LOGGERS = ("mlflow", "alembic", "urllib3")
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,11 @@ def relocate_artifact_uri(location: str, folder: Path | None) -> str:
     return here.as_uri() if here is not None and here.exists() else location
 
 
+def is_mlflow_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is raised by MLflow itself (its store, registry or validation)."""
+    return type(exc).__module__.split(".")[0] == "mlflow"
+
+
 def tracking_error(exc: Exception, target: TrackingTarget):
     """A :class:`ConfigError` (two lines) for an MLflow failure on ``target``.
 
@@ -290,7 +295,7 @@ def quiet_mlflow(level: int = logging.WARNING) -> Iterator[None]:
     No artifact download bar (unless the user asked for it) and nothing below ``level``
     from MLflow, alembic or urllib3; the previous levels come back afterwards.
     """
-    loggers = [logging.getLogger(n) for n in _NOISY_LOGGERS]
+    loggers = [logging.getLogger(n) for n in NOISY_LOGGERS]
     before = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(max(level, lg.getEffectiveLevel()))
