@@ -560,7 +560,7 @@ def passed_check_details(
     enterprises: pd.DataFrame,
     credit_records: pd.DataFrame | None,
     matrix: pd.DataFrame,
-    pledgeable_count: pd.Series,
+    listed: pd.DataFrame,
     as_of: pd.Timestamp,
     labels: dict[str, str] | None = None,
 ) -> pd.DataFrame:
@@ -571,8 +571,10 @@ def passed_check_details(
     status, its latest tax rating and date, its most recent record of a credit rule's types
     and when it ended (a 2024 经营异常 listing removed in 2025 is not "no record"), its valid
     patent and pledgeable patent counts. ``credit_records`` are the linked records
-    (``uscc, record_type, severity, start_date, end_date, value``); ``pledgeable_count`` is
-    indexed by firm; ``labels`` names the features a ``no_valid_patent`` rule counts.
+    (``uscc, record_type, severity, start_date, end_date``); ``listed`` is the firms' rows
+    of the whitelist, indexed by firm (``pledgeable_count``, and ``tax_grade`` and
+    ``tax_grade_date``, the rating every view of the package states); ``labels`` names the
+    features a ``no_valid_patent`` rule counts.
     """
     as_of = pd.Timestamp(as_of)
     ids = pd.Index(pd.unique(np.asarray(firms, dtype=object)))
@@ -597,7 +599,7 @@ def passed_check_details(
         elif rule.kind == "credit_active":
             detail = _latest_past(rule, credit, ids, as_of)
         elif rule.kind == "tax_grade":
-            detail = _latest_rating(credit, ids, as_of)
+            detail = _latest_rating(listed, ids)
         elif rule.kind == "unreadable_credit_record":
             # what the rule read: the records it holds firms back for, not every rejected or
             # unlinked row (an ended listing, or a name no registry firm bears, holds no one)
@@ -611,7 +613,7 @@ def passed_check_details(
                 n = counts[c].fillna(0).astype("int64") if c in counts else pd.Series(0, index=ids)
                 detail = detail + ("，" if i else "") + labels.get(c, c) + " " + n.astype("str")
         else:
-            n = pledgeable_count.reindex(ids).fillna(0).astype("int64")
+            n = listed["pledgeable_count"].reindex(ids).fillna(0).astype("int64")
             detail = "可质押专利 " + n.astype("str") + " 件"
         parts.append(
             pd.DataFrame(
@@ -665,17 +667,10 @@ def _latest_past(
     return text.reindex(ids).fillna(out).astype(object)
 
 
-def _latest_rating(credit: pd.DataFrame | None, ids: pd.Index, as_of: pd.Timestamp) -> pd.Series:
-    """Per firm: its latest tax rating published by ``as_of`` and its date, or none."""
-    out = pd.Series("无纳税信用评价记录", index=ids, dtype=object)
-    if credit is None or credit.empty:
-        return out
-    latest = latest_tax_ratings(credit, as_of).drop_duplicates("uscc").set_index("uscc")
+def _latest_rating(listed: pd.DataFrame, ids: pd.Index) -> pd.Series:
+    """Per firm: its latest tax rating and its date as the whitelist states them, or none."""
+    grade = listed["tax_grade"].reindex(ids)
     text = (
-        "最近评价 "
-        + latest["value"].astype("str")
-        + " 级（"
-        + latest["start_date"].dt.strftime("%Y-%m-%d")
-        + "）"
+        "最近评价 " + grade.astype("str") + " 级（" + listed["tax_grade_date"].reindex(ids) + "）"
     )
-    return text.reindex(ids).fillna(out).astype(object)
+    return text.where(grade.notna(), "无纳税信用评价记录").astype(object)

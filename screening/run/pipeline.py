@@ -904,7 +904,9 @@ def screen(
         enterprises=inputs.tables["enterprises"],
         credit_records=inputs.tables.get("credit_records"),
         matrix=matrix,
-        pledgeable_count=whitelist.set_index("uscc")["pledgeable_count"],
+        listed=whitelist[["uscc", "pledgeable_count", "tax_grade", "tax_grade_date"]].set_index(
+            "uscc"
+        ),
         as_of=as_of,
         labels={name: spec.label_zh for name, spec in inputs.specs.items()},
     )

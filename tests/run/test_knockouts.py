@@ -247,14 +247,19 @@ def test_each_passed_check_states_the_firms_own_facts():
         }
     ).astype({"uscc": "str", "record_type": "str", "record_id": "str", "severity": "str"})  # fmt: skip
     credit = pd.concat([credit, past], ignore_index=True)
+    from screening.run.pipeline import _with_tax_grade
+
     pledgeable = inputs.pledgeable.loc[inputs.pledgeable["pledgeable"]].groupby("uscc").size()
+    # the firms' whitelist rows: their pledgeable counts and the tax rating every view states
+    listed = _with_tax_grade(pd.DataFrame({"uscc": [USCC["A"], USCC["H"]]}), credit, AS_OF)
+    listed = listed.assign(pledgeable_count=listed["uscc"].map(pledgeable)).set_index("uscc")
     got = passed_check_details(
         shipped_rules(),
         [USCC["A"], USCC["H"]],
         enterprises=inputs.tables["enterprises"],
         credit_records=credit,
         matrix=inputs.matrix,
-        pledgeable_count=pledgeable,
+        listed=listed,
         as_of=AS_OF,
         labels={"valid_invention_count": "有效发明专利数"},
     )
